@@ -1,0 +1,413 @@
+//! Configuration: built-in defaults, then an optional `agentry.toml`, then environment
+//! variables and flags (highest). Validated once, at start, into a [`Config`] that is passed
+//! explicitly; there is no global settings static.
+
+use std::fmt;
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use agentry_store::DatabaseUrl;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Deserialize;
+
+pub const DEFAULT_PORT: u16 = 7437;
+pub const DEFAULT_MAX_BODY_BYTES: usize = 16 * 1024 * 1024;
+/// The file in the data directory that keeps a generated `AGIXT_API_KEY` (SQLite only).
+pub const GENERATED_KEY_FILE: &str = "agixt_api_key";
+const DEFAULT_CONFIG_FILE: &str = "agentry.toml";
+
+/// Agentry: an AGiXT-compatible server for AI agents.
+#[derive(Debug, Parser)]
+#[command(name = "agentry", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: Settings,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Subcommand)]
+pub enum Command {
+    /// Run the HTTP server (the default).
+    Serve,
+    /// Apply pending database migrations and the catalog seed, then exit.
+    Migrate,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+/// Every option. Each may come from a flag, its environment variable, or `agentry.toml`
+/// (keys are the long flag names with `_`); unset ones take the defaults shown.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    /// TOML file of settings [default: ./agentry.toml when it exists]
+    #[arg(long, env = "AGENTRY_CONFIG", global = true, value_name = "PATH")]
+    #[serde(skip)]
+    pub config: Option<PathBuf>,
+
+    /// Directory for the SQLite database, generated secrets and agent workspaces [default: ./data]
+    #[arg(long, env = "AGENTRY_DATA_DIR", global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// sqlite://PATH or postgres://USER:PASSWORD@HOST:PORT/DB [default: sqlite://DATA_DIR/agentry.db]
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub database_url: Option<String>,
+
+    /// Address to listen on [default: 127.0.0.1]
+    #[arg(long, env = "AGENTRY_HOST", global = true)]
+    pub host: Option<String>,
+
+    /// Port to listen on; 0 picks a free one [default: 7437]
+    #[arg(long, env = "AGIXT_PORT", global = true)]
+    pub port: Option<u16>,
+
+    /// Public base URL of this server, used in links it returns [default: http://localhost:PORT]
+    #[arg(long, env = "AGIXT_URI", global = true, value_name = "URL")]
+    pub uri: Option<String>,
+
+    /// Secret that signs tokens; required on PostgreSQL (instances share it); generated once
+    /// and kept in DATA_DIR on SQLite when unset
+    #[arg(long, env = "AGIXT_API_KEY", global = true, hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
+    #[arg(
+        long,
+        env = "REDIS_URL",
+        global = true,
+        value_name = "URL",
+        hide_env_values = true
+    )]
+    pub redis_url: Option<String>,
+
+    /// The account made super admin at login; no default
+    #[arg(long, env = "SUPERADMIN_EMAIL", global = true, value_name = "EMAIL")]
+    pub superadmin_email: Option<String>,
+
+    /// trace, debug, info, warn or error; RUST_LOG overrides it with a full filter [default: info]
+    #[arg(long, env = "LOG_LEVEL", global = true)]
+    pub log_level: Option<String>,
+
+    /// Log line format [default: text]
+    #[arg(long, env = "AGENTRY_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+
+    /// Largest accepted request body, in bytes [default: 16777216]
+    #[arg(
+        long,
+        env = "AGENTRY_MAX_BODY_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub max_body_bytes: Option<usize>,
+
+    /// HTTP worker threads [default: the number of CPUs]
+    #[arg(long, env = "AGENTRY_WORKERS", global = true)]
+    pub workers: Option<usize>,
+
+    /// Database connections in the pool [default: 16 on PostgreSQL, 8 on SQLite]
+    #[arg(long, env = "AGENTRY_DB_POOL_SIZE", global = true, value_name = "N")]
+    pub db_pool_size: Option<u32>,
+}
+
+impl Settings {
+    /// Fill every field that `self` leaves unset from `lower`.
+    fn or(self, lower: Settings) -> Settings {
+        Settings {
+            config: self.config.or(lower.config),
+            data_dir: self.data_dir.or(lower.data_dir),
+            database_url: self.database_url.or(lower.database_url),
+            host: self.host.or(lower.host),
+            port: self.port.or(lower.port),
+            uri: self.uri.or(lower.uri),
+            api_key: self.api_key.or(lower.api_key),
+            redis_url: self.redis_url.or(lower.redis_url),
+            superadmin_email: self.superadmin_email.or(lower.superadmin_email),
+            log_level: self.log_level.or(lower.log_level),
+            log_format: self.log_format.or(lower.log_format),
+            max_body_bytes: self.max_body_bytes.or(lower.max_body_bytes),
+            workers: self.workers.or(lower.workers),
+            db_pool_size: self.db_pool_size.or(lower.db_pool_size),
+        }
+    }
+}
+
+/// A secret that never prints.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+/// The validated configuration.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub host: String,
+    pub port: u16,
+    pub public_uri: String,
+    pub api_key: Secret,
+    pub redis_url: Option<Secret>,
+    pub superadmin_email: Option<String>,
+    pub log_level: String,
+    pub log_format: LogFormat,
+    pub max_body_bytes: usize,
+    pub workers: usize,
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    ReadFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    ParseFile { path: PathBuf, message: String },
+    #[error("cannot create data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot keep the generated AGIXT_API_KEY in {path}: {source}")]
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// A one-line message for the operator, logged once logging is up.
+pub type Notice = String;
+
+impl Config {
+    /// Read the optional file under `settings` and validate the result. May create the data
+    /// directory and, on SQLite without `AGIXT_API_KEY`, generate and keep a key there.
+    pub fn load(settings: Settings) -> Result<(Config, Vec<Notice>), ConfigError> {
+        let file = match &settings.config {
+            Some(path) => Some(read_file(path)?),
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                Some(read_file(Path::new(DEFAULT_CONFIG_FILE))?)
+            }
+            None => None,
+        };
+        let merged = match file {
+            Some(file) => settings.or(file),
+            None => settings,
+        };
+        Config::resolve(merged)
+    }
+
+    /// Validate settings that are already merged (tests build them directly).
+    pub fn resolve(settings: Settings) -> Result<(Config, Vec<Notice>), ConfigError> {
+        let mut notices = Vec::new();
+        let data_dir = settings.data_dir.unwrap_or_else(|| PathBuf::from("data"));
+        fs::create_dir_all(&data_dir).map_err(|source| ConfigError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+
+        let database = match settings.database_url.as_deref().map(str::trim) {
+            Some(url) if !url.is_empty() => DatabaseUrl::parse(url)
+                .map_err(|error| ConfigError::Invalid(format!("DATABASE_URL: {error}")))?,
+            _ => DatabaseUrl::sqlite(data_dir.join("agentry.db")),
+        };
+        if let DatabaseUrl::Sqlite(path) = &database
+            && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            fs::create_dir_all(parent).map_err(|source| ConfigError::DataDir {
+                path: parent.to_owned(),
+                source,
+            })?;
+        }
+
+        let host = settings.host.unwrap_or_else(|| "127.0.0.1".to_owned());
+        if host != "localhost" && host.parse::<IpAddr>().is_err() {
+            return Err(ConfigError::Invalid(format!(
+                "AGENTRY_HOST: `{host}` is not an IP address (or localhost)"
+            )));
+        }
+        let port = settings.port.unwrap_or(DEFAULT_PORT);
+        let public_uri = settings
+            .uri
+            .unwrap_or_else(|| format!("http://localhost:{port}"))
+            .trim_end_matches('/')
+            .to_owned();
+        if !(public_uri.starts_with("http://") || public_uri.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!(
+                "AGIXT_URI: `{public_uri}` must start with http:// or https://"
+            )));
+        }
+
+        let api_key = match settings.api_key.filter(|key| !key.trim().is_empty()) {
+            Some(key) => Secret::new(key),
+            None => match &database {
+                DatabaseUrl::Postgres(_) => {
+                    return Err(ConfigError::Invalid(
+                        "AGIXT_API_KEY is required with PostgreSQL: every instance must sign \
+                         and check tokens with the same key"
+                            .to_owned(),
+                    ));
+                }
+                DatabaseUrl::Sqlite(_) => {
+                    let (key, notice) = generated_key(&data_dir)?;
+                    notices.extend(notice);
+                    key
+                }
+            },
+        };
+
+        let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
+            Some(url)
+                if url.starts_with("redis://")
+                    || url.starts_with("rediss://")
+                    || url.starts_with("unix://") =>
+            {
+                Some(Secret::new(url))
+            }
+            Some(_) => {
+                return Err(ConfigError::Invalid(
+                    "REDIS_URL must start with redis://, rediss:// or unix://".to_owned(),
+                ));
+            }
+            None => None,
+        };
+
+        let superadmin_email = match settings.superadmin_email.map(|e| e.trim().to_lowercase()) {
+            Some(email) if email.is_empty() => None,
+            Some(email) if !email.contains('@') => {
+                return Err(ConfigError::Invalid(format!(
+                    "SUPERADMIN_EMAIL: `{email}` is not an email address"
+                )));
+            }
+            other => other,
+        };
+
+        let log_level = settings
+            .log_level
+            .unwrap_or_else(|| "info".to_owned())
+            .to_lowercase();
+        if !["trace", "debug", "info", "warn", "warning", "error"].contains(&log_level.as_str()) {
+            return Err(ConfigError::Invalid(format!(
+                "LOG_LEVEL: `{log_level}` is not one of trace, debug, info, warn, error"
+            )));
+        }
+        let log_level = if log_level == "warning" {
+            "warn".to_owned()
+        } else {
+            log_level
+        };
+
+        let max_body_bytes = settings.max_body_bytes.unwrap_or(DEFAULT_MAX_BODY_BYTES);
+        if max_body_bytes < 1024 {
+            return Err(ConfigError::Invalid(
+                "AGENTRY_MAX_BODY_BYTES must be at least 1024".to_owned(),
+            ));
+        }
+        let workers = settings
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, usize::from));
+        if workers == 0 {
+            return Err(ConfigError::Invalid(
+                "AGENTRY_WORKERS must be at least 1".to_owned(),
+            ));
+        }
+        let db_pool_size = settings.db_pool_size.unwrap_or(match &database {
+            DatabaseUrl::Postgres(_) => 16,
+            DatabaseUrl::Sqlite(_) => 8,
+        });
+        if db_pool_size == 0 {
+            return Err(ConfigError::Invalid(
+                "AGENTRY_DB_POOL_SIZE must be at least 1".to_owned(),
+            ));
+        }
+
+        Ok((
+            Config {
+                data_dir,
+                database,
+                host,
+                port,
+                public_uri,
+                api_key,
+                redis_url,
+                superadmin_email,
+                log_level,
+                log_format: settings.log_format.unwrap_or_default(),
+                max_body_bytes,
+                workers,
+                db_pool_size,
+            },
+            notices,
+        ))
+    }
+}
+
+fn read_file(path: &Path) -> Result<Settings, ConfigError> {
+    let text = fs::read_to_string(path).map_err(|source| ConfigError::ReadFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|error| ConfigError::ParseFile {
+        path: path.to_owned(),
+        message: error.message().to_owned(),
+    })
+}
+
+/// The key kept in the data directory, made on first use.
+fn generated_key(data_dir: &Path) -> Result<(Secret, Option<Notice>), ConfigError> {
+    let path = data_dir.join(GENERATED_KEY_FILE);
+    let key_error = |source| ConfigError::KeyFile {
+        path: path.clone(),
+        source,
+    };
+    match fs::read_to_string(&path) {
+        Ok(key) if !key.trim().is_empty() => return Ok((Secret::new(key.trim()), None)),
+        Ok(_) => {}
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+        Err(error) => return Err(key_error(error)),
+    }
+    let key = hex::encode(rand::random::<[u8; 32]>());
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(key_error)?;
+    file.write_all(key.as_bytes()).map_err(key_error)?;
+    let notice = format!(
+        "AGIXT_API_KEY is not set: generated one and kept it in {} (set AGIXT_API_KEY to choose your own)",
+        path.display()
+    );
+    Ok((Secret::new(key), Some(notice)))
+}

@@ -1,0 +1,177 @@
+//! The one place where errors become HTTP responses: `{"detail": ...}` with the right status.
+//! 5xx bodies are opaque (`{"detail": "Internal server error", "request_id": ...}`); the cause
+//! goes to the log with the same request id.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use agentry_app::AppError;
+use serde_json::{Value, json};
+
+use crate::request_id;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// 422 in FastAPI's shape: `{"detail": [{"loc", "msg", "type"}]}`.
+    #[error("validation failed")]
+    Validation(Vec<ValidationIssue>),
+    #[error("{detail}")]
+    Status { status: StatusCode, detail: String },
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ValidationIssue {
+    pub loc: Vec<String>,
+    pub msg: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+}
+
+impl ApiError {
+    pub fn status(status: StatusCode, detail: impl Into<String>) -> Self {
+        ApiError::Status {
+            status,
+            detail: detail.into(),
+        }
+    }
+
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        ApiError::Internal(cause.to_string())
+    }
+
+    fn validation(location: &str, kind: &str, msg: impl Into<String>) -> Self {
+        ApiError::Validation(vec![ValidationIssue {
+            loc: vec![location.to_owned()],
+            msg: msg.into(),
+            kind: kind.to_owned(),
+        }])
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(error: AppError) -> Self {
+        match error {
+            AppError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
+            AppError::Store(cause) => ApiError::Internal(cause.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(error: actix_web::error::BlockingError) -> Self {
+        ApiError::Internal(error.to_string())
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Status { status, .. } => *status,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let status = self.status_code();
+        let body = match self {
+            ApiError::Validation(issues) => json!({ "detail": issues }),
+            ApiError::Status { detail, .. } => json!({ "detail": detail }),
+            ApiError::Unavailable(cause) => {
+                tracing::warn!(%cause, "service unavailable");
+                json!({ "detail": "Service unavailable", "request_id": request_id::current() })
+            }
+            ApiError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                json!({ "detail": "Internal server error", "request_id": request_id::current() })
+            }
+        };
+        HttpResponse::build(status).json(body)
+    }
+}
+
+/// `web::JsonConfig` error handler: malformed or mistyped JSON is 422 (FastAPI's behaviour),
+/// an oversized body 413, a body that is not JSON 415.
+pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api = match &error {
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => ApiError::status(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("Request body is larger than the limit of {limit} bytes"),
+        ),
+        JsonPayloadError::ContentType => ApiError::status(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "Expected a JSON body (Content-Type: application/json)",
+        ),
+        JsonPayloadError::Deserialize(cause) if cause.is_data() => {
+            ApiError::validation("body", "value_error", cause.to_string())
+        }
+        JsonPayloadError::Deserialize(cause) => ApiError::validation(
+            "body",
+            "json_invalid",
+            format!("JSON decode error: {cause}"),
+        ),
+        JsonPayloadError::Payload(cause) => ApiError::status(
+            StatusCode::BAD_REQUEST,
+            format!("Cannot read the body: {cause}"),
+        ),
+        other => ApiError::status(StatusCode::BAD_REQUEST, other.to_string()),
+    };
+    api.into()
+}
+
+/// `web::PathConfig` error handler.
+pub fn path_error(error: PathError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("path", "value_error", error.to_string()).into()
+}
+
+/// `web::QueryConfig` error handler.
+pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    ApiError::validation("query", "value_error", error.to_string()).into()
+}
+
+/// Any route that matches nothing.
+pub async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::status(StatusCode::NOT_FOUND, "Not Found"))
+}
+
+/// `ErrorHandlers` default: an error response that is not JSON yet (actix's own 405 for a
+/// wrong method, a 400 from the HTTP parser...) gets a `{"detail": reason}` body.
+pub fn ensure_json_body<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_json = res
+        .response()
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if is_json {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let detail: Value = if status.is_server_error() {
+        json!({ "detail": "Internal server error", "request_id": request_id::current() })
+    } else {
+        json!({ "detail": status.canonical_reason().unwrap_or("Error") })
+    };
+    let (req, mut res) = res.into_parts();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    let res = res.set_body(detail.to_string());
+    let res = ServiceResponse::new(req, res)
+        .map_into_boxed_body()
+        .map_into_right_body();
+    Ok(ErrorHandlerResponse::Response(res))
+}

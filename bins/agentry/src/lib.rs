@@ -1,0 +1,13 @@
+//! The Agentry server: configuration, CLI, routes, error mapping, startup and shutdown.
+//! Handlers extract, call one `agentry-app` function and map its result: no SQL and no
+//! business rule lives here.
+
+pub mod config;
+pub mod error;
+pub mod request_id;
+pub mod routes;
+pub mod startup;
+pub mod telemetry;
+
+pub use config::{Cli, Command, Config, Settings};
+pub use startup::{Application, StartupError, StartupReport};

@@ -1,0 +1,190 @@
+//! Startup: config -> pool -> migrations -> seed -> bind, each phase timed for the report, and
+//! the actix-web server that tests build the same way on port 0.
+
+use std::net::TcpListener;
+use std::time::{Duration, Instant};
+
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App as HttpApp, HttpServer, web};
+use agentry_app::{App, AppError, setup};
+use agentry_store::seed::SeedOutcome;
+use agentry_store::{Connector, PoolOptions, StatementCounter, StoreError, build_pool};
+
+use crate::config::Config;
+use crate::error::{self, ensure_json_body};
+use crate::{request_id, routes};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error("{0}")]
+    Database(#[from] StoreError),
+    #[error("{0}")]
+    App(#[from] AppError),
+    #[error("cannot listen on {address}: {source}")]
+    Bind {
+        address: String,
+        source: std::io::Error,
+    },
+}
+
+/// How long each startup phase took.
+#[derive(Debug, Clone, Default)]
+pub struct StartupReport {
+    pub phases: Vec<(&'static str, Duration)>,
+    pub migrations_applied: Vec<String>,
+    pub seed: Option<SeedOutcome>,
+}
+
+impl StartupReport {
+    fn time<T>(&mut self, phase: &'static str, work: impl FnOnce() -> T) -> T {
+        let started = Instant::now();
+        let result = work();
+        self.phases.push((phase, started.elapsed()));
+        result
+    }
+
+    pub fn total(&self) -> Duration {
+        self.phases.iter().map(|(_, took)| *took).sum()
+    }
+
+    /// One info line per phase, then the total.
+    pub fn log(&self) {
+        for (phase, took) in &self.phases {
+            let detail = match *phase {
+                "migrations" if self.migrations_applied.is_empty() => "up to date".to_owned(),
+                "migrations" => format!("applied {}", self.migrations_applied.join(", ")),
+                "seed" => match self.seed {
+                    Some(SeedOutcome::Current) => "catalog current".to_owned(),
+                    Some(SeedOutcome::Applied {
+                        roles,
+                        scopes,
+                        role_scopes,
+                    }) => format!(
+                        "catalog written: {roles} roles, {scopes} scopes, {role_scopes} role scopes"
+                    ),
+                    None => String::new(),
+                },
+                _ => String::new(),
+            };
+            tracing::info!(
+                "startup {phase}: {:.2} ms{}{detail}",
+                took.as_secs_f64() * 1e3,
+                if detail.is_empty() { "" } else { ", " }
+            );
+        }
+        tracing::info!("startup total: {:.2} ms", self.total().as_secs_f64() * 1e3);
+    }
+}
+
+/// Open the database, migrate it and seed it, timing each phase into `report`.
+pub fn prepare_database(
+    config: &Config,
+    report: &mut StartupReport,
+    statements: StatementCounter,
+) -> Result<App, StartupError> {
+    let connector = Connector::new(config.database.clone()).with_statement_counter(statements);
+    let options = PoolOptions {
+        max_size: config.db_pool_size,
+        ..PoolOptions::default()
+    };
+    // One direct connection first: a bad URL or password fails here with the driver's words.
+    let mut conn = report.time("pool", || -> Result<_, StoreError> {
+        let conn = connector.connect()?;
+        Ok(conn)
+    })?;
+    let pool = build_pool(connector, &options);
+    report.migrations_applied = report.time("migrations", || setup::migrate(&mut conn))?;
+    report.seed = Some(report.time("seed", || setup::seed(&mut conn))?);
+    Ok(App::new(pool))
+}
+
+/// The HTTP application's configuration, shared by the server and in-process tests.
+pub fn configure(config: &Config) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
+    let limit = config.max_body_bytes;
+    move |cfg: &mut web::ServiceConfig| {
+        cfg.app_data(
+            web::JsonConfig::default()
+                .limit(limit)
+                .error_handler(error::json_error),
+        )
+        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::PathConfig::default().error_handler(error::path_error))
+        .app_data(web::QueryConfig::default().error_handler(error::query_error))
+        .configure(routes::health::configure);
+    }
+}
+
+/// A bound, not yet running server.
+pub struct Application {
+    server: Server,
+    port: u16,
+    statements: StatementCounter,
+    report: StartupReport,
+}
+
+impl Application {
+    /// Everything up to a bound socket. `config_took` is added to the report as the first
+    /// phase.
+    pub fn build(config: &Config, config_took: Duration) -> Result<Application, StartupError> {
+        let mut report = StartupReport::default();
+        report.phases.push(("config", config_took));
+        let statements = StatementCounter::default();
+        let app = prepare_database(config, &mut report, statements.clone())?;
+
+        let address = format!("{}:{}", config.host, config.port);
+        let (server, port) = report.time("bind", || -> Result<_, StartupError> {
+            let bind_error = |source| StartupError::Bind {
+                address: address.clone(),
+                source,
+            };
+            let listener = TcpListener::bind(&address).map_err(bind_error)?;
+            let port = listener.local_addr().map_err(bind_error)?.port();
+            let data = web::Data::new(app);
+            let routes = configure(config);
+            let server = HttpServer::new(move || {
+                HttpApp::new()
+                    .app_data(data.clone())
+                    .configure(routes.clone())
+                    .default_service(web::to(error::not_found))
+                    .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
+                    .wrap(from_fn(request_id::middleware))
+            })
+            .workers(config.workers)
+            // In-flight requests get this long to finish after SIGTERM/SIGINT.
+            .shutdown_timeout(30)
+            .listen(listener)
+            .map_err(bind_error)?
+            .run();
+            Ok((server, port))
+        })?;
+        Ok(Application {
+            server,
+            port,
+            statements,
+            report,
+        })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn report(&self) -> &StartupReport {
+        &self.report
+    }
+
+    /// Statements sent by every pooled connection since start.
+    pub fn statements(&self) -> StatementCounter {
+        self.statements.clone()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serve until stopped (SIGTERM/SIGINT, or the handle); in-flight requests finish first.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}

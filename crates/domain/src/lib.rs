@@ -1,0 +1,10 @@
+#![doc = include_str!("../README.md")]
+
+pub mod catalog;
+pub mod ids;
+pub mod role;
+pub mod scope;
+
+pub use ids::{CompanyId, MembershipId, UserId};
+pub use role::{Role, RoleId};
+pub use scope::{ScopeDef, ScopeSet};

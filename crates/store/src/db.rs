@@ -1,0 +1,309 @@
+//! Connections, the backend choice, and the r2d2 pool.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use diesel::connection::{Instrumentation, InstrumentationEvent, SimpleConnection};
+use diesel::prelude::*;
+use diesel::{PgConnection, SqliteConnection};
+
+use crate::StoreError;
+
+/// One connection type over both backends; every query in this crate is written once for it.
+#[derive(diesel::MultiConnection)]
+pub enum AnyConnection {
+    Postgresql(PgConnection),
+    Sqlite(SqliteConnection),
+}
+
+impl AnyConnection {
+    pub fn backend(&self) -> Backend {
+        match self {
+            AnyConnection::Postgresql(_) => Backend::Postgres,
+            AnyConnection::Sqlite(_) => Backend::Sqlite,
+        }
+    }
+}
+
+/// Run one expression on the concrete connection inside an `AnyConnection`, for the few
+/// statements the multi-backend cannot express (multi-row inserts, upserts). The expression
+/// is compiled once per backend.
+#[macro_export]
+macro_rules! per_backend {
+    ($conn:expr, |$c:ident| $body:expr) => {
+        match $conn {
+            $crate::AnyConnection::Postgresql($c) => $body,
+            $crate::AnyConnection::Sqlite($c) => $body,
+        }
+    };
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl fmt::Display for Backend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        })
+    }
+}
+
+/// A validated `DATABASE_URL`: `sqlite://PATH` (or `sqlite:PATH`) or `postgres://...`
+/// (`postgresql://...`). The scheme picks the backend.
+#[derive(Clone, PartialEq, Eq)]
+pub enum DatabaseUrl {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> Result<Self, StoreError> {
+        let url = url.trim();
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl::Postgres(url.to_owned()));
+        }
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() || path.contains('?') || path == ":memory:" {
+                return Err(StoreError::BadUrl(format!(
+                    "`{url}` names no SQLite file (use sqlite://PATH; an in-memory database \
+                     cannot be shared by the pool)"
+                )));
+            }
+            return Ok(DatabaseUrl::Sqlite(PathBuf::from(path)));
+        }
+        let scheme = url.split_once(':').map_or(url, |(scheme, _)| scheme);
+        Err(StoreError::BadUrl(format!(
+            "unsupported scheme `{scheme}` (expected sqlite://PATH or postgres://USER@HOST/DB)"
+        )))
+    }
+
+    pub fn sqlite(path: impl AsRef<Path>) -> Self {
+        DatabaseUrl::Sqlite(path.as_ref().to_owned())
+    }
+
+    pub fn backend(&self) -> Backend {
+        match self {
+            DatabaseUrl::Sqlite(_) => Backend::Sqlite,
+            DatabaseUrl::Postgres(_) => Backend::Postgres,
+        }
+    }
+
+    /// The URL with any password replaced, for logs and error messages.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => redact_password(url),
+        }
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+impl fmt::Display for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.redacted())
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let Some((userinfo, host)) = rest.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_owned(),
+    }
+}
+
+/// Counts the statements every connection of a pool sends (diesel's instrumentation hook), so
+/// tests and the load bench can state what a request costs. Cloning shares the count.
+#[derive(Clone, Debug, Default)]
+pub struct StatementCounter(Arc<AtomicU64>);
+
+impl StatementCounter {
+    pub fn get(&self) -> u64 {
+        self.0.load(Ordering::Relaxed)
+    }
+}
+
+impl Instrumentation for StatementCounter {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        if let InstrumentationEvent::StartQuery { .. } = event {
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How connections are opened. SQLite gets its pragmas here, on every new connection.
+#[derive(Clone, Debug)]
+pub struct Connector {
+    url: DatabaseUrl,
+    busy_timeout: Duration,
+    counter: Option<StatementCounter>,
+}
+
+impl Connector {
+    pub fn new(url: DatabaseUrl) -> Self {
+        Self {
+            url,
+            busy_timeout: Duration::from_secs(5),
+            counter: None,
+        }
+    }
+
+    pub fn with_statement_counter(mut self, counter: StatementCounter) -> Self {
+        self.counter = Some(counter);
+        self
+    }
+
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Open one connection of the backend the URL names, keeping the driver's own error
+    /// (`AnyConnection::establish` would try each backend and hide it).
+    pub fn connect(&self) -> Result<AnyConnection, StoreError> {
+        let mut conn = match &self.url {
+            DatabaseUrl::Postgres(url) => {
+                let conn = PgConnection::establish(url).map_err(|source| StoreError::Connect {
+                    url: self.url.redacted(),
+                    source,
+                })?;
+                AnyConnection::Postgresql(conn)
+            }
+            DatabaseUrl::Sqlite(path) => {
+                let path = path.to_str().ok_or_else(|| {
+                    StoreError::BadUrl(format!("{} is not valid UTF-8", path.display()))
+                })?;
+                let mut conn =
+                    SqliteConnection::establish(path).map_err(|source| StoreError::Connect {
+                        url: self.url.redacted(),
+                        source,
+                    })?;
+                // busy_timeout comes first: switching to WAL needs a lock that a parallel
+                // pool fill may hold for a moment.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA foreign_keys = ON; \
+                     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;",
+                    self.busy_timeout.as_millis()
+                ))
+                .map_err(StoreError::Query)?;
+                AnyConnection::Sqlite(conn)
+            }
+        };
+        if let Some(counter) = &self.counter {
+            conn.set_instrumentation(counter.clone());
+        }
+        Ok(conn)
+    }
+}
+
+impl r2d2::ManageConnection for Connector {
+    type Connection = AnyConnection;
+    type Error = StoreError;
+
+    fn connect(&self) -> Result<AnyConnection, StoreError> {
+        Connector::connect(self)
+    }
+
+    fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
+        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+    }
+
+    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
+        false
+    }
+}
+
+pub type Pool = r2d2::Pool<Connector>;
+pub type PooledConnection = r2d2::PooledConnection<Connector>;
+
+/// Pool sizing. SQLite allows one writer at a time, so a few connections suffice there.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    pub max_size: u32,
+    pub connection_timeout: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_size: 16,
+            connection_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Build the pool lazily (no connection is opened here); open one connection with
+/// [`Connector::connect`] first to fail fast with the real cause.
+pub fn build_pool(connector: Connector, options: &PoolOptions) -> Pool {
+    r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(0))
+        .connection_timeout(options.connection_timeout)
+        // Validation costs a statement per checkout; a broken connection surfaces as an
+        // error on its first query instead, and r2d2 drops it.
+        .test_on_check_out(false)
+        .build_unchecked(connector)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_pick_the_backend_by_scheme() {
+        assert_eq!(
+            DatabaseUrl::parse("sqlite://data/agentry.db").unwrap(),
+            DatabaseUrl::Sqlite("data/agentry.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///tmp/a.db").unwrap(),
+            DatabaseUrl::Sqlite("/tmp/a.db".into())
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://u@h/db").unwrap().backend(),
+            Backend::Postgres
+        );
+        for bad in [
+            "mysql://x",
+            "",
+            "data/agentry.db",
+            "sqlite://",
+            "sqlite://:memory:",
+        ] {
+            let err = DatabaseUrl::parse(bad).unwrap_err().to_string();
+            assert!(
+                err.contains("scheme") || err.contains("SQLite"),
+                "{bad}: {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let url = DatabaseUrl::parse("postgres://app:s3cret@db.local:5432/agentry").unwrap();
+        assert_eq!(url.redacted(), "postgres://app:***@db.local:5432/agentry");
+        assert!(!format!("{url:?} {url}").contains("s3cret"));
+        let plain = DatabaseUrl::parse("postgres://postgres@127.0.0.1/x").unwrap();
+        assert_eq!(plain.redacted(), "postgres://postgres@127.0.0.1/x");
+    }
+}

@@ -1,0 +1,46 @@
+#![doc = include_str!("../README.md")]
+
+pub mod db;
+pub mod identity;
+pub mod migrate;
+pub mod schema;
+pub mod seed;
+mod uuid;
+
+pub use db::{
+    AnyConnection, Backend, Connector, DatabaseUrl, Pool, PoolOptions, PooledConnection,
+    StatementCounter, build_pool,
+};
+pub use uuid::DbUuid;
+
+/// Everything the store can fail with. Messages name the cause; none carries a password.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("bad DATABASE_URL: {0}")]
+    BadUrl(String),
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        url: String,
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    #[error("no database connection available: {0}")]
+    Pool(#[from] r2d2::Error),
+    #[error("migrations failed: {0}")]
+    Migration(String),
+    #[error(transparent)]
+    Query(#[from] diesel::result::Error),
+}
+
+impl StoreError {
+    /// A unique or foreign-key constraint refused the write (callers map this to 409).
+    pub fn is_conflict(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Query(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::UniqueViolation,
+                _
+            ))
+        )
+    }
+}

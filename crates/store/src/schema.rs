@@ -1,0 +1,140 @@
+// One backend-neutral schema for both migration folders (migrations/sqlite, migrations/postgres).
+// Only types that `#[derive(MultiConnection)]` supports appear here: Text (ids are UUID text),
+// Bool, Integer, BigInt, Double, Timestamp (UTC, set by the application).
+
+diesel::table! {
+    users (id) {
+        id -> Text,
+        email -> Text,
+        username -> Nullable<Text>,
+        password_hash -> Nullable<Text>,
+        first_name -> Text,
+        last_name -> Text,
+        admin -> Bool,
+        mfa_secret -> Nullable<Text>,
+        mfa_enabled -> Bool,
+        is_active -> Bool,
+        tos_accepted_at -> Nullable<Timestamp>,
+        avatar_url -> Nullable<Text>,
+        last_seen -> Nullable<Timestamp>,
+        status_text -> Nullable<Text>,
+        status_mode -> Text,
+        tokens_valid_after -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    user_preferences (user_id, pref_key) {
+        user_id -> Text,
+        pref_key -> Text,
+        pref_value -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    companies (id) {
+        id -> Text,
+        parent_id -> Nullable<Text>,
+        name -> Text,
+        agent_name -> Text,
+        status -> Bool,
+        address -> Nullable<Text>,
+        phone_number -> Nullable<Text>,
+        email -> Nullable<Text>,
+        website -> Nullable<Text>,
+        city -> Nullable<Text>,
+        state -> Nullable<Text>,
+        zip_code -> Nullable<Text>,
+        country -> Nullable<Text>,
+        notes -> Nullable<Text>,
+        icon_url -> Nullable<Text>,
+        user_limit -> Integer,
+        mfa_required -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    roles (id) {
+        id -> Integer,
+        name -> Text,
+        friendly_name -> Text,
+        display_order -> Integer,
+    }
+}
+
+diesel::table! {
+    memberships (id) {
+        id -> Text,
+        user_id -> Text,
+        company_id -> Text,
+        role_id -> Integer,
+        sort_order -> Nullable<Integer>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    scopes (name) {
+        name -> Text,
+        resource -> Text,
+        action -> Text,
+        description -> Text,
+        category -> Text,
+        is_system -> Bool,
+    }
+}
+
+diesel::table! {
+    role_scopes (role_id, scope_name) {
+        role_id -> Integer,
+        scope_name -> Text,
+    }
+}
+
+diesel::table! {
+    jobs (id) {
+        id -> Text,
+        kind -> Text,
+        dedupe_key -> Nullable<Text>,
+        payload -> Text,
+        status -> Text,
+        run_at -> Timestamp,
+        attempts -> Integer,
+        max_attempts -> Integer,
+        last_error -> Nullable<Text>,
+        locked_until -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    seed_marks (name) {
+        name -> Text,
+        fingerprint -> Text,
+        applied_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(user_preferences -> users (user_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(memberships -> companies (company_id));
+diesel::joinable!(memberships -> roles (role_id));
+diesel::joinable!(role_scopes -> roles (role_id));
+diesel::joinable!(role_scopes -> scopes (scope_name));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    user_preferences,
+    companies,
+    roles,
+    memberships,
+    scopes,
+    role_scopes,
+    jobs,
+    seed_marks,
+);

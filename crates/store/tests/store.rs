@@ -1,0 +1,292 @@
+//! The store on real databases: every test runs as `::sqlite` and `::postgres`.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use agentry_domain::catalog::{Catalog, CatalogScope};
+use agentry_domain::scope::STATIC_SCOPES;
+use agentry_domain::{CompanyId, RoleId, UserId};
+use agentry_store::identity::{
+    NewCompany, NewMembership, NewUser, find_user, insert_companies, insert_memberships,
+    insert_users, memberships_for,
+};
+use agentry_store::seed::{SeedOutcome, seed_catalog};
+use agentry_store::{AnyConnection, Backend, DbUuid, StatementCounter, migrate};
+use agentry_test_support::{TestDb, db_tests};
+use chrono::{NaiveDateTime, Utc};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Text};
+
+fn now() -> NaiveDateTime {
+    Utc::now().naive_utc()
+}
+
+fn new_user(email: &str) -> NewUser {
+    NewUser {
+        id: UserId::new().into(),
+        email: email.to_owned(),
+        username: Some(email.split('@').next().unwrap_or(email).to_owned()),
+        password_hash: None,
+        first_name: "Test".into(),
+        last_name: "User".into(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+fn new_company(name: &str) -> NewCompany {
+    NewCompany {
+        id: CompanyId::new().into(),
+        parent_id: None,
+        name: name.to_owned(),
+        agent_name: "AGiXT".into(),
+        created_at: now(),
+        updated_at: now(),
+    }
+}
+
+#[derive(QueryableByName)]
+struct Count {
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+fn count(conn: &mut AnyConnection, table: &str) -> i64 {
+    diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+        .get_result::<Count>(conn)
+        .unwrap()
+        .n
+}
+
+fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
+    let sql = match conn.backend() {
+        Backend::Sqlite => {
+            "SELECT COUNT(*) AS n FROM sqlite_master WHERE type = 'table' AND name = $1"
+        }
+        Backend::Postgres => {
+            "SELECT COUNT(*) AS n FROM information_schema.tables WHERE table_schema = 'public' AND table_name = $1"
+        }
+    };
+    let sql = if conn.backend() == Backend::Sqlite {
+        sql.replace("$1", "?")
+    } else {
+        sql.to_owned()
+    };
+    diesel::sql_query(sql)
+        .bind::<Text, _>(table)
+        .get_result::<Count>(conn)
+        .unwrap()
+        .n
+        == 1
+}
+
+const TABLES: [&str; 9] = [
+    "users",
+    "user_preferences",
+    "companies",
+    "roles",
+    "memberships",
+    "scopes",
+    "role_scopes",
+    "jobs",
+    "seed_marks",
+];
+
+fn empty_db(backend: Backend) -> Option<TestDb> {
+    match backend {
+        Backend::Sqlite => Some(TestDb::sqlite_empty()),
+        Backend::Postgres => TestDb::postgres_empty(),
+    }
+}
+
+db_tests! {
+    fn migrations_go_up_down_and_up_again(db) {
+        let Some(fresh) = empty_db(db.backend()) else { return };
+        let mut conn = fresh.connect();
+        assert!(migrate::has_pending(&mut conn).unwrap());
+        let applied = migrate::run_pending(&mut conn).unwrap();
+        assert_eq!(applied, vec!["20261128000001".to_owned()]);
+        assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
+        assert!(migrate::run_pending(&mut conn).unwrap().is_empty(), "second run applies nothing");
+
+        let reverted = migrate::revert_all(&mut conn).unwrap();
+        assert_eq!(reverted, applied);
+        assert!(TABLES.iter().all(|t| !table_exists(&mut conn, t)), "down.sql drops every table");
+
+        assert_eq!(migrate::run_pending(&mut conn).unwrap(), applied);
+        assert!(!migrate::has_pending(&mut conn).unwrap());
+        assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
+    }
+
+    fn concurrent_migrators_apply_each_migration_once(db) {
+        let Some(fresh) = empty_db(db.backend()) else { return };
+        let url = fresh.url().clone();
+        let threads: Vec<_> = (0..4)
+            .map(|_| {
+                let url = url.clone();
+                std::thread::spawn(move || {
+                    let mut conn = agentry_store::Connector::new(url).connect().unwrap();
+                    migrate::run_pending(&mut conn).unwrap()
+                })
+            })
+            .collect();
+        let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+        assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
+        let mut conn = fresh.connect();
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 1);
+    }
+
+    fn seed_writes_the_catalog_once_in_a_few_statements(db) {
+        // The test database is seeded already; a fresh one shows the first run.
+        let Some(fresh) = empty_db(db.backend()) else { return };
+        let counter = StatementCounter::default();
+        let mut conn = fresh.connect_counted(&counter);
+        migrate::run_pending(&mut conn).unwrap();
+        let catalog = Catalog::builtin();
+
+        let before = counter.get();
+        let outcome = seed_catalog(&mut conn, &catalog).unwrap();
+        let first_run = counter.get() - before;
+        assert_eq!(
+            outcome,
+            SeedOutcome::Applied { roles: 7, scopes: 72, role_scopes: catalog.role_scopes.len() }
+        );
+        // 1 read + BEGIN + 4 batch upserts + COMMIT, whatever the catalog's size.
+        assert!(first_run <= 7, "the seed took {first_run} statements");
+        assert_eq!(count(&mut conn, "roles"), 7);
+        assert_eq!(count(&mut conn, "scopes"), 72);
+        assert_eq!(count(&mut conn, "role_scopes"), catalog.role_scopes.len() as i64);
+
+        let before = counter.get();
+        assert_eq!(seed_catalog(&mut conn, &catalog).unwrap(), SeedOutcome::Current);
+        assert_eq!(counter.get() - before, 1, "a current catalog costs one read");
+    }
+
+    fn seed_adds_new_scopes_and_keeps_existing_rows(db) {
+        let mut conn = db.connect();
+        let mut scopes: Vec<CatalogScope> = STATIC_SCOPES.iter().map(CatalogScope::from).collect();
+        scopes.push(CatalogScope {
+            name: "ext:github:read".into(),
+            resource: "ext".into(),
+            action: "github:read".into(),
+            description: "View GitHub extension".into(),
+            category: "Extensions".into(),
+        });
+        scopes[0].description = "Changed description".into();
+        let catalog = Catalog::with_scopes(scopes);
+        assert!(matches!(seed_catalog(&mut conn, &catalog).unwrap(), SeedOutcome::Applied { .. }));
+        assert_eq!(count(&mut conn, "scopes"), 73);
+        assert_eq!(count(&mut conn, "role_scopes"), catalog.role_scopes.len() as i64);
+        use agentry_store::schema::scopes::dsl;
+        let description: String = dsl::scopes
+            .find("agents:read")
+            .select(dsl::description)
+            .first(&mut conn)
+            .unwrap();
+        assert_eq!(description, "Changed description");
+
+        // Going back to the built-in catalog updates but never deletes.
+        seed_catalog(&mut conn, &Catalog::builtin()).unwrap();
+        assert_eq!(count(&mut conn, "scopes"), 73);
+    }
+
+    fn memberships_load_in_two_statements_whatever_their_number(db) {
+        let counter = StatementCounter::default();
+        let mut conn = db.connect_counted(&counter);
+        let user = new_user("ada@example.com");
+        let user_id: UserId = user.id.into();
+        insert_users(&mut conn, &[user]).unwrap();
+
+        let names = ["beta", "Alpha", "gamma"];
+        let companies: Vec<NewCompany> = names.iter().map(|n| new_company(n)).collect();
+        insert_companies(&mut conn, &companies).unwrap();
+        let roles = [RoleId::COMPANY_ADMIN, RoleId::USER, RoleId::READ_ONLY_USER];
+        let memberships: Vec<NewMembership> = companies
+            .iter()
+            .zip(roles)
+            .map(|(c, role)| NewMembership::new(user_id, c.id.into(), role, now()))
+            .collect();
+        insert_memberships(&mut conn, &memberships).unwrap();
+
+        let before = counter.get();
+        let views = memberships_for(&mut conn, user_id).unwrap();
+        assert_eq!(counter.get() - before, 2);
+        let names: Vec<&str> = views.iter().map(|v| v.company.name.as_str()).collect();
+        assert_eq!(names, ["Alpha", "beta", "gamma"], "sorted by name, case-insensitively");
+        let catalog = Catalog::builtin();
+        for view in &views {
+            let expected: Vec<&str> = {
+                let mut v: Vec<&str> = catalog.scopes_of(RoleId(view.role.id)).collect();
+                v.sort_unstable();
+                v
+            };
+            assert_eq!(view.role_scopes, expected, "role {}", view.role.name);
+        }
+        assert_eq!(views[0].role.name, "user");
+
+        // 100 more memberships cost the same two statements.
+        let many: Vec<NewCompany> = (0..100).map(|i| new_company(&format!("c{i:03}"))).collect();
+        insert_companies(&mut conn, &many).unwrap();
+        let rows: Vec<NewMembership> = many
+            .iter()
+            .map(|c| NewMembership::new(user_id, c.id.into(), RoleId::CHAT_USER, now()))
+            .collect();
+        insert_memberships(&mut conn, &rows).unwrap();
+        let before = counter.get();
+        assert_eq!(memberships_for(&mut conn, user_id).unwrap().len(), 103);
+        assert_eq!(counter.get() - before, 2);
+
+        assert!(memberships_for(&mut conn, UserId::new()).unwrap().is_empty());
+    }
+
+    fn batch_inserts_are_one_statement_per_chunk(db) {
+        let counter = StatementCounter::default();
+        let mut conn = db.connect_counted(&counter);
+        let users: Vec<NewUser> = (0..1200).map(|i| new_user(&format!("u{i}@example.com"))).collect();
+        let before = counter.get();
+        assert_eq!(insert_users(&mut conn, &users).unwrap(), 1200);
+        assert_eq!(counter.get() - before, 3, "500-row chunks");
+        assert_eq!(count(&mut conn, "users"), 1200);
+    }
+
+    fn constraints_hold(db) {
+        let mut conn = db.connect();
+        let user = new_user("grace@example.com");
+        let user_id: UserId = user.id.into();
+        insert_users(&mut conn, std::slice::from_ref(&user)).unwrap();
+        let duplicate = NewUser { id: DbUuid::new(), ..user };
+        assert!(insert_users(&mut conn, &[duplicate]).unwrap_err().is_conflict(), "unique email");
+
+        let company = new_company("Acme");
+        let company_id: CompanyId = company.id.into();
+        insert_companies(&mut conn, &[company]).unwrap();
+        let membership = NewMembership::new(user_id, company_id, RoleId::USER, now());
+        insert_memberships(&mut conn, &[membership]).unwrap();
+        let again = NewMembership::new(user_id, company_id, RoleId::COMPANY_ADMIN, now());
+        assert!(insert_memberships(&mut conn, &[again]).unwrap_err().is_conflict(), "one membership per company");
+
+        // Foreign keys are enforced (SQLite needs the pragma on every connection).
+        let orphan = NewMembership::new(UserId::new(), company_id, RoleId::USER, now());
+        assert!(insert_memberships(&mut conn, &[orphan]).is_err());
+        let bad_role = NewMembership::new(user_id, CompanyId::new(), RoleId(42), now());
+        assert!(insert_memberships(&mut conn, &[bad_role]).is_err());
+
+        let found = find_user(&mut conn, user_id).unwrap().unwrap();
+        assert_eq!(found.email, "grace@example.com");
+        assert!(found.is_active && !found.admin && found.status_mode == "online");
+        assert!(find_user(&mut conn, UserId::new()).unwrap().is_none());
+    }
+
+    fn pooled_connections_are_configured(db) {
+        let (pool, _) = db.pool();
+        let mut conn = pool.get().unwrap();
+        if db.backend() == Backend::Sqlite {
+            #[derive(QueryableByName)]
+            struct Mode {
+                #[diesel(sql_type = Text)]
+                journal_mode: String,
+            }
+            let mode: Mode = diesel::sql_query("PRAGMA journal_mode").get_result(&mut *conn).unwrap();
+            assert_eq!(mode.journal_mode, "wal");
+        }
+        assert_eq!(count(&mut conn, "roles"), 7);
+    }
+}

@@ -1,0 +1,96 @@
+use std::time::Duration;
+
+use actix_web::dev::ServerHandle;
+use agentry::config::{Config, Settings};
+use agentry::startup::Application;
+use agentry_store::StatementCounter;
+use tempfile::TempDir;
+
+use crate::TestDb;
+
+/// The API key every test server signs with.
+pub const TEST_API_KEY: &str = "test-api-key-0123456789abcdef";
+
+/// The real server, in-process on 127.0.0.1 and a free port, over a test database.
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: reqwest::Client,
+    pub config: Config,
+    statements: StatementCounter,
+    handle: ServerHandle,
+    pub db: TestDb,
+    _data_dir: TempDir,
+}
+
+impl TestApp {
+    /// Start the server over `db` with default settings.
+    pub async fn spawn(db: TestDb) -> TestApp {
+        TestApp::spawn_with(db, Settings::default()).await
+    }
+
+    /// Start the server over `db`; `settings` override the test defaults (port 0, a temp data
+    /// directory, one worker, a fixed API key).
+    pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temp data dir");
+        let settings = Settings {
+            data_dir: Some(data_dir.path().to_owned()),
+            database_url: Some(db.url_string()),
+            port: Some(settings.port.unwrap_or(0)),
+            workers: Some(settings.workers.unwrap_or(1)),
+            api_key: Some(settings.api_key.unwrap_or_else(|| TEST_API_KEY.to_owned())),
+            ..settings
+        };
+        let (config, _notices) = Config::resolve(settings).expect("test config");
+        let application = Application::build(&config, Duration::ZERO).expect("build test app");
+        let port = application.port();
+        let statements = application.statements();
+        let handle = application.handle();
+        tokio::spawn(application.run_until_stopped());
+        TestApp {
+            address: format!("http://127.0.0.1:{port}"),
+            port,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("http client"),
+            config,
+            statements,
+            handle,
+            db,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("GET request")
+    }
+
+    /// Statements the server's pooled connections have sent so far.
+    pub fn statements(&self) -> u64 {
+        self.statements.get()
+    }
+
+    /// Run `request` and return its result with the number of statements it cost.
+    pub async fn counting<F, T>(&self, request: F) -> (T, u64)
+    where
+        F: std::future::Future<Output = T>,
+    {
+        let before = self.statements();
+        let result = request.await;
+        (result, self.statements() - before)
+    }
+
+    /// Stop gracefully, letting in-flight requests finish.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+}

@@ -1,0 +1,63 @@
+#![doc = include_str!("../README.md")]
+#![expect(
+    clippy::expect_used,
+    reason = "test support: a failed setup should panic loudly"
+)]
+
+mod app;
+mod db;
+
+pub use app::TestApp;
+pub use db::{TestDb, postgres_admin_url};
+
+/// Write a synchronous database test once; it runs as `$name::sqlite` and `$name::postgres`.
+///
+/// ```ignore
+/// db_tests! {
+///     fn seeds_roles(db) { let mut conn = db.connect(); /* ... */ }
+/// }
+/// ```
+#[macro_export]
+macro_rules! db_tests {
+    ($(fn $name:ident($db:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[test]
+            fn sqlite() {
+                let $db = $crate::TestDb::sqlite();
+                $body
+            }
+
+            #[test]
+            fn postgres() {
+                let Some($db) = $crate::TestDb::postgres() else { return };
+                $body
+            }
+        }
+    )*};
+}
+
+/// Like [`db_tests!`] for async tests (a tokio runtime per test).
+#[macro_export]
+macro_rules! app_tests {
+    ($(async fn $name:ident($db:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn sqlite() {
+                let $db = $crate::TestDb::sqlite();
+                $body
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                let Some($db) = $crate::TestDb::postgres() else { return };
+                $body
+            }
+        }
+    )*};
+}

@@ -1,0 +1,9 @@
+DROP TABLE seed_marks;
+DROP TABLE jobs;
+DROP TABLE role_scopes;
+DROP TABLE scopes;
+DROP TABLE memberships;
+DROP TABLE roles;
+DROP TABLE companies;
+DROP TABLE user_preferences;
+DROP TABLE users;
