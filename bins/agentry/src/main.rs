@@ -80,6 +80,7 @@ fn fail(error: &dyn std::error::Error) -> ExitCode {
         }
         source = cause.source();
     }
-    eprintln!("{line}");
+    // Drivers (libpq) answer in several lines: the operator gets one.
+    eprintln!("{}", line.split_whitespace().collect::<Vec<_>>().join(" "));
     ExitCode::FAILURE
 }

@@ -4,7 +4,8 @@
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use actix_web::dev::{Server, ServerHandle};
+use actix_web::body::MessageBody;
+use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App as HttpApp, HttpServer, web};
 use agentry_app::{App, AppError, setup};
@@ -99,20 +100,34 @@ pub fn prepare_database(
     Ok(App::new(pool))
 }
 
-/// The HTTP application's configuration, shared by the server and in-process tests.
-pub fn configure(config: &Config) -> impl Fn(&mut web::ServiceConfig) + Clone + use<> {
-    let limit = config.max_body_bytes;
-    move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(
+/// The whole HTTP application: extractor limits and error handlers, every route, the JSON
+/// 404, and the middleware (request ids outermost). Tests build the same value.
+pub fn http_app(
+    app: web::Data<App>,
+    max_body_bytes: usize,
+) -> HttpApp<
+    impl ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    HttpApp::new()
+        .app_data(app)
+        .app_data(
             web::JsonConfig::default()
-                .limit(limit)
+                .limit(max_body_bytes)
                 .error_handler(error::json_error),
         )
-        .app_data(web::PayloadConfig::new(limit))
+        .app_data(web::PayloadConfig::new(max_body_bytes))
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
-        .configure(routes::health::configure);
-    }
+        .configure(routes::health::configure)
+        .default_service(web::to(error::not_found))
+        .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
+        .wrap(from_fn(request_id::middleware))
 }
 
 /// A bound, not yet running server.
@@ -141,21 +156,14 @@ impl Application {
             let listener = TcpListener::bind(&address).map_err(bind_error)?;
             let port = listener.local_addr().map_err(bind_error)?.port();
             let data = web::Data::new(app);
-            let routes = configure(config);
-            let server = HttpServer::new(move || {
-                HttpApp::new()
-                    .app_data(data.clone())
-                    .configure(routes.clone())
-                    .default_service(web::to(error::not_found))
-                    .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
-                    .wrap(from_fn(request_id::middleware))
-            })
-            .workers(config.workers)
-            // In-flight requests get this long to finish after SIGTERM/SIGINT.
-            .shutdown_timeout(30)
-            .listen(listener)
-            .map_err(bind_error)?
-            .run();
+            let max_body_bytes = config.max_body_bytes;
+            let server = HttpServer::new(move || http_app(data.clone(), max_body_bytes))
+                .workers(config.workers)
+                // In-flight requests get this long to finish after SIGTERM/SIGINT.
+                .shutdown_timeout(30)
+                .listen(listener)
+                .map_err(bind_error)?
+                .run();
             Ok((server, port))
         })?;
         Ok(Application {

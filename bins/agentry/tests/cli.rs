@@ -1,0 +1,337 @@
+//! The built binary, as an operator runs it: first and second start, `migrate`, `--help`,
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+//! SIGTERM, and one clear error line (no panic) for each bad start.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc::{Receiver, channel};
+use std::time::{Duration, Instant};
+
+use agentry_test_support::{TestDb, postgres_admin_url};
+
+const BIN: &str = env!("CARGO_BIN_EXE_agentry");
+
+/// The binary with a clean environment: only what a test sets reaches it.
+fn agentry(data_dir: &Path) -> Command {
+    let mut command = Command::new(BIN);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("AGENTRY_DATA_DIR", data_dir)
+        .env("AGIXT_PORT", "0")
+        .env("AGENTRY_WORKERS", "1")
+        .current_dir(data_dir.ancestors().find(|p| p.is_dir()).unwrap())
+        .stdin(Stdio::null());
+    command
+}
+
+struct Server {
+    child: Child,
+    lines: Receiver<String>,
+    seen: Vec<String>,
+    port: u16,
+}
+
+impl Server {
+    fn start(mut command: Command) -> Server {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, lines) = channel();
+        for stream in [
+            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
+            Box::new(child.stderr.take().unwrap()),
+        ] {
+            let tx = tx.clone();
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let _ = tx.send(line);
+                }
+            });
+        }
+        let mut server = Server {
+            child,
+            lines,
+            seen: Vec::new(),
+            port: 0,
+        };
+        let line = server.wait_for("listening on http://");
+        let rest = line.split("http://").nth(1).unwrap();
+        let address: String = rest
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || ".:".contains(*c))
+            .collect();
+        server.port = address.rsplit(':').next().unwrap().parse().unwrap();
+        server
+    }
+
+    fn wait_for(&mut self, needle: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    self.seen.push(line.clone());
+                    if line.contains(needle) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!(
+                    "no line with {needle:?}; output so far:\n{}",
+                    self.seen.join("\n")
+                ),
+            }
+        }
+    }
+
+    fn get(&self, path: &str) -> String {
+        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = String::new();
+        stream.read_to_string(&mut response).unwrap();
+        response
+    }
+
+    /// SIGTERM, then the exit status and the rest of the output.
+    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
+        let killed = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = self.child.wait().unwrap();
+        self.seen.extend(self.lines.try_iter());
+        // The reader threads may still be draining the pipes.
+        std::thread::sleep(Duration::from_millis(50));
+        self.seen.extend(self.lines.try_iter());
+        (status, std::mem::take(&mut self.seen))
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+/// A start that must fail: exit code non-zero, one line on stderr naming the cause.
+fn fails_with(mut command: Command, cause: &str) {
+    let Output { status, stderr, .. } = command.output().unwrap();
+    let stderr = String::from_utf8_lossy(&stderr);
+    assert!(!status.success(), "{cause}: exited with success");
+    assert_eq!(status.code(), Some(1), "{cause}: {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {stderr}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(cause),
+        "{cause}: {stderr}"
+    );
+}
+
+#[test]
+fn first_and_second_start_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let first = Server::start(agentry(&data));
+    assert!(first.get("/health").ends_with("{\"status\":\"ok\"}"));
+    assert!(first.get("/ready").contains("200 OK"));
+    let (status, output) = first.terminate();
+    assert!(status.success(), "SIGTERM is a clean stop: {status:?}");
+    let text = output.join("\n");
+    for phase in ["config", "pool", "migrations", "seed", "bind", "total"] {
+        assert!(
+            text.contains(&format!("startup {phase}: ")),
+            "{phase} missing:\n{text}"
+        );
+    }
+    assert!(text.contains("applied 20261128000001"), "{text}");
+    assert!(
+        text.contains("catalog written: 7 roles, 72 scopes"),
+        "{text}"
+    );
+    assert!(text.contains("generated one and kept it"), "{text}");
+    assert!(text.contains("stopped"), "{text}");
+    assert!(
+        !text.contains('\u{1b}'),
+        "no colour codes outside a terminal"
+    );
+    assert!(data.join("agentry.db").is_file());
+
+    let second = Server::start(agentry(&data));
+    assert!(second.get("/health").contains("200 OK"));
+    let (status, output) = second.terminate();
+    assert!(status.success());
+    let text = output.join("\n");
+    assert!(
+        text.contains("startup migrations: ") && text.contains("up to date"),
+        "{text}"
+    );
+    assert!(text.contains("catalog current"), "{text}");
+    assert!(!text.contains("generated one"), "the key is reused");
+}
+
+#[test]
+fn json_logs_on_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = agentry(&dir.path().join("data"));
+    command.env("AGENTRY_LOG_FORMAT", "json");
+    let server = Server::start(command);
+    let (_, output) = server.terminate();
+    let startup = output.iter().find(|l| l.contains("startup total")).unwrap();
+    let line: serde_json::Value = serde_json::from_str(startup).unwrap();
+    assert_eq!(line["level"], "INFO");
+}
+
+#[test]
+fn migrate_prepares_the_database_and_exits() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let output = agentry(&data).arg("migrate").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("applied 20261128000001") && stdout.contains("catalog written"),
+        "{stdout}"
+    );
+    let output = agentry(&data).arg("migrate").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("up to date") && stdout.contains("catalog current"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn help_lists_every_option_and_its_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = agentry(&dir.path().join("data"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let help = String::from_utf8_lossy(&output.stdout);
+    for name in [
+        "AGENTRY_CONFIG",
+        "AGENTRY_DATA_DIR",
+        "DATABASE_URL",
+        "AGENTRY_HOST",
+        "AGIXT_PORT",
+        "AGIXT_URI",
+        "AGIXT_API_KEY",
+        "REDIS_URL",
+        "SUPERADMIN_EMAIL",
+        "LOG_LEVEL",
+        "AGENTRY_LOG_FORMAT",
+        "AGENTRY_MAX_BODY_BYTES",
+        "AGENTRY_WORKERS",
+        "AGENTRY_DB_POOL_SIZE",
+        "serve",
+        "migrate",
+    ] {
+        assert!(help.contains(name), "{name} missing from --help:\n{help}");
+    }
+}
+
+#[test]
+fn bad_starts_fail_with_one_clear_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+
+    let mut unparsable = agentry(&data);
+    unparsable.env("DATABASE_URL", "mysql://root@localhost/agentry");
+    fails_with(unparsable, "unsupported scheme `mysql`");
+
+    let mut unreachable = agentry(&data);
+    unreachable
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/agentry")
+        .env("AGIXT_API_KEY", "k");
+    fails_with(
+        unreachable,
+        "cannot connect to postgres://postgres@127.0.0.1:1/agentry",
+    );
+
+    let mut no_key = agentry(&data);
+    no_key.env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/agentry");
+    fails_with(no_key, "AGIXT_API_KEY is required with PostgreSQL");
+
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    fails_with(agentry(&file.join("data")), "cannot create data directory");
+
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut in_use = agentry(&data);
+    in_use.env("AGIXT_PORT", taken.local_addr().unwrap().port().to_string());
+    fails_with(in_use, "Address already in use");
+}
+
+#[test]
+fn postgres_refusals_name_the_server_cause() {
+    let Some(admin) = postgres_admin_url() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Same server, a role that does not exist: the driver's own words reach the operator,
+    // never the password.
+    let host = admin.split('@').nth(1).unwrap().split('/').next().unwrap();
+    let mut wrong_user = agentry(&dir.path().join("data"));
+    wrong_user
+        .env(
+            "DATABASE_URL",
+            format!("postgres://no_such_role:pw-secret@{host}/postgres"),
+        )
+        .env("AGIXT_API_KEY", "k");
+    let output = wrong_user.output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(
+        stderr.contains("no_such_role") && !stderr.contains("pw-secret"),
+        "{stderr}"
+    );
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+}
+
+#[test]
+fn two_servers_started_together_on_postgres_migrate_once() {
+    let Some(db) = TestDb::postgres_empty() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let start = |name: &str| {
+        let mut command = agentry(&dir.path().join(name));
+        command
+            .env("DATABASE_URL", db.url_string())
+            .env("AGIXT_API_KEY", "shared-key");
+        command
+    };
+    let (a, b) = (start("a"), start("b"));
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| Server::start(a));
+        let b = s.spawn(|| Server::start(b));
+        (a.join().unwrap(), b.join().unwrap())
+    });
+    assert!(a.get("/ready").contains("200 OK") && b.get("/ready").contains("200 OK"));
+    let (status_a, out_a) = a.terminate();
+    let (status_b, out_b) = b.terminate();
+    assert!(status_a.success() && status_b.success());
+    let applied = [&out_a, &out_b]
+        .iter()
+        .filter(|out| out.iter().any(|l| l.contains("applied 20261128000001")))
+        .count();
+    assert_eq!(applied, 1, "exactly one instance applied the migration");
+    assert!(
+        out_a
+            .iter()
+            .chain(&out_b)
+            .any(|l| l.contains("backend=postgres") || l.contains("postgres"))
+    );
+}

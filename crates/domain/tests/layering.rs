@@ -1,0 +1,96 @@
+//! The layering rule, checked on the resolved dependency graph: `agentry-domain` reaches none
+//! of the I/O crates through its normal (non-dev) dependencies, directly or transitively.
+
+#![expect(clippy::expect_used, reason = "helpers of a test crate")]
+use std::collections::{HashMap, HashSet};
+use std::process::Command;
+
+use serde_json::Value;
+
+const FORBIDDEN: [&str; 7] = [
+    "diesel",
+    "actix-web",
+    "async-stripe",
+    "stripe",
+    "reqwest",
+    "tokio",
+    "agentry-store",
+];
+
+fn normal_dependencies_of(root: &str) -> HashSet<String> {
+    let output = Command::new(env!("CARGO"))
+        .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run cargo metadata");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let metadata: Value = serde_json::from_slice(&output.stdout).expect("metadata JSON");
+
+    let names: HashMap<&str, &str> = metadata["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            (
+                p["id"].as_str().expect("id"),
+                p["name"].as_str().expect("name"),
+            )
+        })
+        .collect();
+    let nodes: HashMap<&str, &Value> = metadata["resolve"]["nodes"]
+        .as_array()
+        .expect("nodes")
+        .iter()
+        .map(|n| (n["id"].as_str().expect("id"), n))
+        .collect();
+    let root_id = names
+        .iter()
+        .find(|(_, name)| **name == root)
+        .map(|(id, _)| *id)
+        .expect("root package");
+
+    let mut seen = HashSet::new();
+    let mut stack = vec![root_id];
+    while let Some(id) = stack.pop() {
+        for dep in nodes[id]["deps"].as_array().expect("deps") {
+            // `kind` is null for normal dependencies (dev and build ones are named).
+            let normal = dep["dep_kinds"]
+                .as_array()
+                .expect("dep_kinds")
+                .iter()
+                .any(|k| k["kind"].is_null());
+            let dep_id = dep["pkg"].as_str().expect("pkg");
+            if normal && seen.insert(names[dep_id].to_owned()) {
+                stack.push(dep_id);
+            }
+        }
+    }
+    seen
+}
+
+#[test]
+fn domain_depends_on_no_io_crate() {
+    let deps = normal_dependencies_of("agentry-domain");
+    assert!(
+        deps.contains("uuid"),
+        "the walk sees real dependencies: {deps:?}"
+    );
+    let bad: Vec<_> = FORBIDDEN
+        .iter()
+        .filter(|name| deps.contains(**name))
+        .collect();
+    assert!(bad.is_empty(), "agentry-domain depends on {bad:?}");
+}
+
+#[test]
+fn the_check_would_catch_a_violation() {
+    // The server binary does depend on these; the same walk must see them there.
+    let deps = normal_dependencies_of("agentry");
+    for name in ["diesel", "actix-web", "tokio", "agentry-domain"] {
+        assert!(deps.contains(name), "{name} not seen from agentry");
+    }
+}
