@@ -94,3 +94,10 @@ impl TestApp {
         self.handle.stop(true).await;
     }
 }
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Sending the command is immediate; nothing waits for the workers to finish.
+        drop(self.handle.stop(false));
+    }
+}

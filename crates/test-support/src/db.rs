@@ -198,6 +198,7 @@ fn template(admin: &str) -> &'static str {
                 "ALTER DATABASE \"{scratch}\" RENAME TO \"{name}\""
             ))
             .expect("publish template");
+            drop_stale_templates(&mut conn, &name);
         }
         diesel::sql_query("SELECT pg_advisory_unlock($1)")
             .bind::<BigInt, _>(0x7465_6d70_6c61_7465_i64)
@@ -205,6 +206,25 @@ fn template(admin: &str) -> &'static str {
             .expect("template unlock");
         name
     })
+}
+
+/// Templates of earlier schemas are of no further use; dropping them is best effort (another
+/// run may still be cloning one).
+fn drop_stale_templates(conn: &mut PgConnection, current: &str) {
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = Text)]
+        datname: String,
+    }
+    let stale: Vec<Name> = diesel::sql_query(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'agentry\\_tpl\\_%' AND datname <> $1",
+    )
+    .bind::<Text, _>(current)
+    .load(conn)
+    .unwrap_or_default();
+    for Name { datname } in stale {
+        let _ = conn.batch_execute(&format!("DROP DATABASE IF EXISTS \"{datname}\""));
+    }
 }
 
 /// A hash of the PostgreSQL migrations and the catalog: a new one means a new template.
