@@ -48,6 +48,8 @@ fn seed(db: TestDb) -> Seeded {
             email: format!("user{i}@example.com"),
             username: Some(format!("user{i}")),
             password_hash: None,
+            mfa_secret: None,
+            tos_accepted_at: None,
             first_name: "Bench".into(),
             last_name: format!("{i}"),
             created_at: now,

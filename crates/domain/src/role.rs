@@ -47,6 +47,15 @@ pub struct Role {
 }
 
 impl Role {
+    /// The wildcard patterns of this role's defaults, which effective scope sets carry
+    /// literally besides the concrete scopes (reference section 4.4).
+    pub fn wildcard_patterns(&self) -> impl Iterator<Item = &'static str> {
+        self.scope_patterns
+            .iter()
+            .copied()
+            .filter(|pattern| crate::scope::is_wildcard(pattern))
+    }
+
     /// Every built-in role, in display order.
     pub const ALL: &'static [Role] = &[
         Role {

@@ -33,6 +33,7 @@ pub struct UserRow {
     pub tokens_valid_after: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub mfa_last_step: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]
@@ -46,6 +47,8 @@ pub struct NewUser {
     pub password_hash: Option<String>,
     pub first_name: String,
     pub last_name: String,
+    pub mfa_secret: Option<String>,
+    pub tos_accepted_at: Option<NaiveDateTime>,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
 }

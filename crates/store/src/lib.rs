@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod account;
 pub mod db;
 pub mod identity;
 pub mod migrate;

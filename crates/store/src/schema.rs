@@ -22,6 +22,16 @@ diesel::table! {
         tokens_valid_after -> Nullable<Timestamp>,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        mfa_last_step -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    failed_logins (id) {
+        id -> Text,
+        user_id -> Text,
+        ip_address -> Nullable<Text>,
+        created_at -> Timestamp,
     }
 }
 
@@ -121,6 +131,7 @@ diesel::table! {
 }
 
 diesel::joinable!(user_preferences -> users (user_id));
+diesel::joinable!(failed_logins -> users (user_id));
 diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
@@ -129,6 +140,7 @@ diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
+    failed_logins,
     user_preferences,
     companies,
     roles,

@@ -25,6 +25,8 @@ fn new_user(email: &str) -> NewUser {
         email: email.to_owned(),
         username: Some(email.split('@').next().unwrap_or(email).to_owned()),
         password_hash: None,
+        mfa_secret: None,
+        tos_accepted_at: None,
         first_name: "Test".into(),
         last_name: "User".into(),
         created_at: now(),
@@ -78,8 +80,9 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 9] = [
+const TABLES: [&str; 10] = [
     "users",
+    "failed_logins",
     "user_preferences",
     "companies",
     "roles",
@@ -103,12 +106,12 @@ db_tests! {
         let mut conn = fresh.connect();
         assert!(migrate::has_pending(&mut conn).unwrap());
         let applied = migrate::run_pending(&mut conn).unwrap();
-        assert_eq!(applied, vec!["20261128000001".to_owned()]);
+        assert_eq!(applied, vec!["20261128000001".to_owned(), "20261128000002".to_owned()]);
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
         assert!(migrate::run_pending(&mut conn).unwrap().is_empty(), "second run applies nothing");
 
         let reverted = migrate::revert_all(&mut conn).unwrap();
-        assert_eq!(reverted, applied);
+        assert_eq!(reverted, applied.iter().rev().cloned().collect::<Vec<_>>());
         assert!(TABLES.iter().all(|t| !table_exists(&mut conn, t)), "down.sql drops every table");
 
         assert_eq!(migrate::run_pending(&mut conn).unwrap(), applied);
@@ -131,7 +134,7 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 1);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 2);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {

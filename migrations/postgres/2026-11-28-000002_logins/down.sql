@@ -1,0 +1,2 @@
+DROP TABLE failed_logins;
+ALTER TABLE users DROP COLUMN mfa_last_step;
