@@ -7,6 +7,7 @@ use std::fs;
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use agentry_store::DatabaseUrl;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -85,6 +86,23 @@ pub struct Settings {
     #[arg(long, env = "AGIXT_API_KEY", global = true, hide_env_values = true)]
     pub api_key: Option<String>,
 
+    /// Front-end URL that magic links point to [default: http://localhost:3437]
+    #[arg(long, env = "APP_URI", global = true, value_name = "URL")]
+    pub app_uri: Option<String>,
+
+    /// Product name shown by authenticator apps (the TOTP issuer) [default: AGiXT]
+    #[arg(long, env = "APP_NAME", global = true)]
+    pub app_name: Option<String>,
+
+    /// Lifetime of issued tokens: seconds, or a number with s, m, h or d [default: 30d]
+    #[arg(
+        long,
+        env = "AGENTRY_TOKEN_TTL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub token_ttl: Option<String>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -136,6 +154,9 @@ impl Settings {
             port: self.port.or(lower.port),
             uri: self.uri.or(lower.uri),
             api_key: self.api_key.or(lower.api_key),
+            app_uri: self.app_uri.or(lower.app_uri),
+            app_name: self.app_name.or(lower.app_name),
+            token_ttl: self.token_ttl.or(lower.token_ttl),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
             log_level: self.log_level.or(lower.log_level),
@@ -176,6 +197,9 @@ pub struct Config {
     pub port: u16,
     pub public_uri: String,
     pub api_key: Secret,
+    pub app_uri: String,
+    pub app_name: String,
+    pub token_ttl: Duration,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -288,6 +312,30 @@ impl Config {
             },
         };
 
+        let app_uri = settings
+            .app_uri
+            .unwrap_or_else(|| "http://localhost:3437".to_owned())
+            .trim_end_matches('/')
+            .to_owned();
+        if !(app_uri.starts_with("http://") || app_uri.starts_with("https://")) {
+            return Err(ConfigError::Invalid(format!(
+                "APP_URI: `{app_uri}` must start with http:// or https://"
+            )));
+        }
+        let app_name = settings
+            .app_name
+            .map(|name| name.trim().to_owned())
+            .filter(|name| !name.is_empty() && !name.contains(':'))
+            .unwrap_or_else(|| "AGiXT".to_owned());
+        let token_ttl = match settings.token_ttl.as_deref() {
+            None => Duration::from_secs(30 * 86_400),
+            Some(text) => parse_duration(text).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "AGENTRY_TOKEN_TTL: `{text}` is not a duration between 1m and 365d (e.g. 3600, 12h, 30d)"
+                ))
+            })?,
+        };
+
         let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
             Some(url)
                 if url.starts_with("redis://")
@@ -361,6 +409,9 @@ impl Config {
                 port,
                 public_uri,
                 api_key,
+                app_uri,
+                app_name,
+                token_ttl,
                 redis_url,
                 superadmin_email,
                 log_level,
@@ -372,6 +423,26 @@ impl Config {
             notices,
         ))
     }
+}
+
+/// `3600`, `90s`, `15m`, `12h`, `30d`, between one minute and a year.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+        Some(at) => text.split_at(at),
+        None => (text, "s"),
+    };
+    let factor = match unit.trim() {
+        "s" => 1,
+        "m" => 60,
+        "h" => 3_600,
+        "d" => 86_400,
+        _ => return None,
+    };
+    let secs = number.parse::<u64>().ok()?.checked_mul(factor)?;
+    (60..=365 * 86_400)
+        .contains(&secs)
+        .then(|| Duration::from_secs(secs))
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {

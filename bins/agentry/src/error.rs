@@ -21,6 +21,9 @@ pub enum ApiError {
     Validation(Vec<ValidationIssue>),
     #[error("{detail}")]
     Status { status: StatusCode, detail: String },
+    /// A refusal whose body carries more than `detail` (MFA flags, the 402 paywall object).
+    #[error("{status}")]
+    Body { status: StatusCode, body: Value },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -59,8 +62,33 @@ impl ApiError {
 impl From<AppError> for ApiError {
     fn from(error: AppError) -> Self {
         match error {
+            AppError::BadRequest(detail) => ApiError::status(StatusCode::BAD_REQUEST, detail),
+            AppError::Invalid { field, message } => ApiError::Validation(vec![ValidationIssue {
+                loc: vec!["body".to_owned(), field],
+                msg: message,
+                kind: "value_error".to_owned(),
+            }]),
+            AppError::Unauthorized(detail) => ApiError::status(StatusCode::UNAUTHORIZED, detail),
+            AppError::MfaRequired => ApiError::Body {
+                status: StatusCode::UNAUTHORIZED,
+                body: json!({"detail": "MFA token required", "mfa_required": true}),
+            },
+            AppError::Forbidden(detail) => ApiError::status(StatusCode::FORBIDDEN, detail),
+            AppError::MfaSetupRequired => ApiError::Body {
+                status: StatusCode::FORBIDDEN,
+                body: json!({
+                    "detail": "MFA setup required by your organization",
+                    "mfa_setup_required": true
+                }),
+            },
+            AppError::NotFound(detail) => ApiError::status(StatusCode::NOT_FOUND, detail),
+            AppError::Conflict(detail) => ApiError::status(StatusCode::CONFLICT, detail),
+            AppError::TooManyRequests(detail) => {
+                ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail)
+            }
             AppError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
             AppError::Store(cause) => ApiError::Internal(cause.to_string()),
+            AppError::Internal(cause) => ApiError::Internal(cause),
         }
     }
 }
@@ -75,7 +103,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Status { status, .. } => *status,
+            ApiError::Status { status, .. } | ApiError::Body { status, .. } => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -86,6 +114,7 @@ impl ResponseError for ApiError {
         let body = match self {
             ApiError::Validation(issues) => json!({ "detail": issues }),
             ApiError::Status { detail, .. } => json!({ "detail": detail }),
+            ApiError::Body { body, .. } => body.clone(),
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "service unavailable");
                 json!({ "detail": "Service unavailable", "request_id": request_id::current() })

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod error;
+pub mod extract;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

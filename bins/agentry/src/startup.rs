@@ -97,7 +97,18 @@ pub fn prepare_database(
     let pool = build_pool(connector, &options);
     report.migrations_applied = report.time("migrations", || setup::migrate(&mut conn))?;
     report.seed = Some(report.time("seed", || setup::seed(&mut conn))?);
-    Ok(App::new(pool))
+    Ok(App::new(pool, app_settings(config)))
+}
+
+/// What the use cases need from the configuration.
+pub fn app_settings(config: &Config) -> agentry_app::Settings {
+    agentry_app::Settings {
+        token_secret: config.api_key.expose().as_bytes().to_vec(),
+        token_ttl: config.token_ttl,
+        app_uri: config.app_uri.clone(),
+        app_name: config.app_name.clone(),
+        superadmin_email: config.superadmin_email.clone(),
+    }
 }
 
 /// The whole HTTP application: extractor limits and error handlers, every route, the JSON
@@ -125,6 +136,7 @@ pub fn http_app(
         .app_data(web::PathConfig::default().error_handler(error::path_error))
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes::health::configure)
+        .configure(routes::user::configure)
         .default_service(web::to(error::not_found))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

@@ -43,11 +43,14 @@ macro_rules! service {
     () => {{
         let db = TestDb::sqlite();
         let (pool, _) = db.pool();
-        let app = http_app(web::Data::new(App::new(pool)), LIMIT)
-            .route("/echo", web::post().to(echo))
-            .route("/explode", web::get().to(explode))
-            .route("/plain", web::get().to(plain_text_error))
-            .route("/items/{id}", web::get().to(by_id));
+        let app = http_app(
+            web::Data::new(App::new(pool, agentry_app::Settings::for_tests())),
+            LIMIT,
+        )
+        .route("/echo", web::post().to(echo))
+        .route("/explode", web::get().to(explode))
+        .route("/plain", web::get().to(plain_text_error))
+        .route("/items/{id}", web::get().to(by_id));
         (test::init_service(app).await, db)
     }};
 }

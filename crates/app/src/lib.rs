@@ -1,39 +1,81 @@
 #![doc = include_str!("../README.md")]
 
+pub mod accounts;
+mod error;
+pub mod session;
+pub mod setup;
+
+use std::sync::Arc;
 use std::time::Duration;
 
-use agentry_domain::catalog::Catalog;
-use agentry_store::seed::{SeedOutcome, seed_catalog};
-use agentry_store::{AnyConnection, Pool, StoreError, migrate};
+use agentry_auth::token::TokenKeys;
+use agentry_store::{Pool, PooledConnection, StoreError};
 use diesel::connection::SimpleConnection;
 
-/// What a use case can fail with; the HTTP edge maps each variant to one status.
-#[derive(Debug, thiserror::Error)]
-pub enum AppError {
-    /// The database cannot be reached right now (503).
-    #[error("database unavailable: {0}")]
-    Unavailable(#[source] StoreError),
-    /// Anything else the store reports (500; the cause is logged, never sent).
-    #[error(transparent)]
-    Store(#[from] StoreError),
+pub use error::AppError;
+pub use session::Caller;
+
+/// What the use cases need to know about the deployment (from the server's configuration).
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// The secret that signs tokens (`AGIXT_API_KEY`).
+    pub token_secret: Vec<u8>,
+    /// How long an issued token lives.
+    pub token_ttl: Duration,
+    /// The front end's URL, base of magic links (`APP_URI`).
+    pub app_uri: String,
+    /// The TOTP issuer shown by authenticator apps (`APP_NAME`).
+    pub app_name: String,
+    /// The account that registers as super admin (`SUPERADMIN_EMAIL`); no default.
+    pub superadmin_email: Option<String>,
+}
+
+impl Settings {
+    pub fn for_tests() -> Self {
+        Self {
+            token_secret: b"test-secret".to_vec(),
+            token_ttl: Duration::from_secs(3600),
+            app_uri: "http://localhost:3437".into(),
+            app_name: "AGiXT".into(),
+            superadmin_email: None,
+        }
+    }
 }
 
 /// The application: the handle every use case works through. Cheap to clone.
 #[derive(Clone)]
 pub struct App {
     pool: Pool,
+    settings: Arc<Settings>,
+    tokens: TokenKeys,
+    revocations: Arc<session::Revocations>,
 }
 
 impl App {
     /// How long `/ready` waits for a connection before calling the database unavailable.
     const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
-    pub fn new(pool: Pool) -> Self {
-        Self { pool }
+    pub fn new(pool: Pool, settings: Settings) -> Self {
+        Self {
+            pool,
+            tokens: TokenKeys::new(&settings.token_secret),
+            settings: Arc::new(settings),
+            revocations: Arc::default(),
+        }
     }
 
     pub fn pool(&self) -> &Pool {
         &self.pool
+    }
+
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    fn conn(&self) -> Result<PooledConnection, AppError> {
+        self.pool
+            .get()
+            .map_err(|error| AppError::Unavailable(StoreError::Pool(error)))
     }
 
     /// The database answers a trivial statement.
@@ -44,20 +86,5 @@ impl App {
             .map_err(|error| AppError::Unavailable(StoreError::Pool(error)))?;
         conn.batch_execute("SELECT 1")
             .map_err(|error| AppError::Unavailable(StoreError::Query(error)))
-    }
-}
-
-/// Bring a database up to date: pending migrations (under a lock), then the catalog seed.
-pub mod setup {
-    use super::*;
-
-    /// Apply pending migrations; returns the versions applied.
-    pub fn migrate(conn: &mut AnyConnection) -> Result<Vec<String>, AppError> {
-        Ok(migrate::run_pending(conn)?)
-    }
-
-    /// Seed the role and scope catalog (skipped when current).
-    pub fn seed(conn: &mut AnyConnection) -> Result<SeedOutcome, AppError> {
-        Ok(seed_catalog(conn, &Catalog::builtin())?)
     }
 }

@@ -10,7 +10,7 @@ use agentry_test_support::db_tests;
 db_tests! {
     fn ready_answers_over_a_live_database(db) {
         let (pool, counter) = db.pool();
-        let app = App::new(pool);
+        let app = App::new(pool, agentry_app::Settings::for_tests());
         app.ready().unwrap();
         assert_eq!(counter.get(), 1);
     }
@@ -31,7 +31,10 @@ fn ready_reports_an_unreachable_database_as_unavailable() {
         max_size: 1,
         connection_timeout: Duration::from_millis(200),
     };
-    let app = App::new(build_pool(connector, &options));
+    let app = App::new(
+        build_pool(connector, &options),
+        agentry_app::Settings::for_tests(),
+    );
     let error = app.ready().unwrap_err();
     assert!(matches!(error, AppError::Unavailable(_)), "{error:?}");
 }

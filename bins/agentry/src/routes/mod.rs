@@ -1,6 +1,7 @@
 //! Routes, one `configure` per resource.
 
 pub mod health;
+pub mod user;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, Resource, web};

@@ -1,0 +1,142 @@
+//! Accounts: `/v1/user` (register, read, update), `/v1/user/exists`, `/v1/login`,
+//! `/v1/logout`.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use agentry_app::App;
+use agentry_app::accounts::{LoginRequest, MfaDisable, Registration, UserViewOptions};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::extract::{Auth, client_ip};
+use crate::routes::resource;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        resource("/v1/user")
+            .route(web::post().to(register))
+            .route(web::get().to(get_user))
+            .route(web::put().to(update_user)),
+    )
+    .service(resource("/v1/user/exists").route(web::get().to(user_exists)))
+    .service(resource("/v1/login").route(web::post().to(login)))
+    .service(resource("/v1/logout").route(web::post().to(logout)))
+    .service(resource("/v1/user/mfa/setup").route(web::get().to(mfa_setup)))
+    .service(resource("/v1/user/mfa/enable").route(web::post().to(mfa_enable)))
+    .service(resource("/v1/user/mfa/disable").route(web::post().to(mfa_disable)))
+    .service(resource("/v1/user/mfa/reset").route(web::post().to(mfa_reset)));
+}
+
+async fn register(
+    app: web::Data<App>,
+    form: web::Json<Registration>,
+) -> Result<HttpResponse, ApiError> {
+    let registered = web::block(move || app.register(form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(registered))
+}
+
+async fn login(
+    app: web::Data<App>,
+    req: HttpRequest,
+    form: web::Json<LoginRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = client_ip(&req);
+    let logged_in = web::block(move || app.login(form.into_inner(), ip.as_deref())).await??;
+    Ok(HttpResponse::Ok().json(logged_in))
+}
+
+async fn get_user(
+    app: web::Data<App>,
+    req: HttpRequest,
+    Auth(caller): Auth,
+    options: web::Query<UserViewOptions>,
+) -> Result<HttpResponse, ApiError> {
+    let options = options.into_inner();
+    let light = options.light;
+    let view = web::block(move || app.user_view(&caller, &options)).await??;
+    let etag = view.etag();
+    let cache_control = if light {
+        "private, max-age=10, stale-while-revalidate=30"
+    } else {
+        "private, max-age=0, must-revalidate"
+    };
+    let matches = req
+        .headers()
+        .get(header::IF_NONE_MATCH)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+    let mut response = if matches {
+        HttpResponse::NotModified()
+    } else {
+        HttpResponse::Ok()
+    };
+    response
+        .insert_header((header::ETAG, etag))
+        .insert_header((header::CACHE_CONTROL, cache_control));
+    Ok(if matches {
+        response.finish()
+    } else {
+        response.json(view)
+    })
+}
+
+async fn update_user(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.update_user(&caller, &body)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "User updated successfully."})))
+}
+
+#[derive(Deserialize)]
+struct ExistsQuery {
+    email: String,
+}
+
+async fn user_exists(
+    app: web::Data<App>,
+    query: web::Query<ExistsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let exists = web::block(move || app.user_exists(&query.email)).await??;
+    Ok(HttpResponse::Ok().json(exists))
+}
+
+async fn logout(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.logout(&caller)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "User logged out successfully."})))
+}
+
+async fn mfa_setup(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let setup = web::block(move || app.mfa_setup(&caller)).await??;
+    Ok(HttpResponse::Ok().json(setup))
+}
+
+#[derive(Deserialize)]
+struct MfaCode {
+    mfa_token: String,
+}
+
+async fn mfa_enable(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<MfaCode>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.mfa_enable(&caller, &form.mfa_token)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "MFA enabled successfully"})))
+}
+
+async fn mfa_disable(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<MfaDisable>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.mfa_disable(&caller, &form)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
+}
+
+async fn mfa_reset(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let otp_uri = web::block(move || app.mfa_reset(&caller)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
+}

@@ -1,0 +1,751 @@
+//! Accounts: registration, login (with TOTP), the `/v1/user` view, profile updates, logout.
+
+use std::collections::BTreeMap;
+
+use agentry_auth::{password, totp};
+use agentry_domain::{CompanyId, RoleId, UserId};
+use agentry_store::AnyConnection;
+use agentry_store::account::{self, NewAccount, UserPatch};
+use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::session::{Caller, naive_of, now_epoch};
+use crate::{App, AppError};
+
+/// Failed password logins in a day that lock an account (the reference's rule).
+const LOCKOUT_FAILURES: i64 = 10;
+const LOCKOUT_WINDOW_HOURS: i64 = 24;
+/// A well-formed hash verified when the login names nobody, so a miss costs what a wrong
+/// password costs and timing does not reveal which accounts exist.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=65536,t=2,p=1$l90i/zIEXjzBaFrkDq2cWg$3eLOmYPPOV7GiyH1fJpqy3C0h/bqEaW0idavOrUr/tg";
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Registration {
+    pub email: String,
+    pub password: String,
+    pub confirm_password: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub first_name: Option<String>,
+    #[serde(default)]
+    pub last_name: Option<String>,
+    #[serde(default)]
+    pub organization_name: Option<String>,
+    #[serde(default)]
+    pub invitation_id: Option<String>,
+    #[serde(default)]
+    pub phone_number: Option<String>,
+    #[serde(default)]
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub tos_accepted: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Registered {
+    pub otp_uri: String,
+    pub magic_link: String,
+    pub token: String,
+    pub user_id: UserId,
+    pub username: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+    #[serde(default)]
+    pub mfa_token: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct LoggedIn {
+    pub detail: &'static str,
+    pub token: String,
+    pub user_id: UserId,
+    pub email: String,
+    pub username: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct MfaSetup {
+    pub provisioning_uri: String,
+    pub secret: String,
+    pub mfa_enabled: bool,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct MfaDisable {
+    #[serde(default)]
+    pub password: Option<String>,
+    #[serde(default)]
+    pub mfa_token: Option<String>,
+}
+
+/// `GET /v1/user` query options.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserViewOptions {
+    #[serde(default)]
+    pub light: bool,
+    #[serde(default)]
+    pub include_scopes: bool,
+    #[serde(default)]
+    pub scope_filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompanyView {
+    pub id: CompanyId,
+    /// The parent company, if any.
+    pub company_id: Option<CompanyId>,
+    pub name: String,
+    pub agent_name: String,
+    pub status: bool,
+    pub address: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip_code: Option<String>,
+    pub country: Option<String>,
+    pub notes: Option<String>,
+    pub icon_url: Option<String>,
+    pub user_limit: i32,
+    pub token_balance: i64,
+    pub token_balance_usd: f64,
+    pub tokens_used_total: i64,
+    pub role_id: RoleId,
+    pub primary: bool,
+    pub agents: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    pub sort_order: Option<i32>,
+}
+
+/// The `/v1/user` response: the user, their companies, and every preference spread at the
+/// top level (string values, as the reference stores them).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub last_seen: Option<NaiveDateTime>,
+    pub status_text: Option<String>,
+    pub tos_accepted_at: Option<NaiveDateTime>,
+    pub companies: Vec<CompanyView>,
+    #[serde(flatten)]
+    pub preferences: BTreeMap<String, Value>,
+}
+
+impl UserView {
+    /// The reference's ETag: SHA-256 of a canonical JSON of the user's identity, companies,
+    /// ToS acceptance and preferences.
+    pub fn etag(&self) -> String {
+        let canonical = serde_json::json!({
+            "id": self.id,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "companies": self.companies,
+            "tos_accepted_at": self.tos_accepted_at,
+            "preferences": self.preferences,
+        });
+        format!("\"{}\"", hex::encode(Sha256::digest(canonical.to_string())))
+    }
+}
+
+/// Keys of the view itself, which a preference may not shadow.
+const VIEW_KEYS: &[&str] = &[
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "username",
+    "avatar_url",
+    "last_seen",
+    "status_text",
+    "tos_accepted_at",
+    "companies",
+];
+/// Preferences the view never shows (reference section 2.1).
+const HIDDEN_PREFERENCES: &[&str] = &["verify_email", "email", "first_name", "last_name"];
+/// Keys `PUT /v1/user` drops silently (reference section 2.2).
+const IGNORED_UPDATE_KEYS: &[&str] = &["subscription", "email", "input_tokens", "output_tokens"];
+
+fn valid_username(name: &str) -> bool {
+    (3..=32).contains(&name.chars().count())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+}
+
+fn valid_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c == ',')
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}
+
+/// The reference's company name for a new account.
+fn company_name(organization: Option<&str>, first_name: &str) -> String {
+    match (
+        organization.map(str::trim).filter(|o| !o.is_empty()),
+        first_name.trim(),
+    ) {
+        (Some(organization), _) => organization.to_owned(),
+        (None, "") => "My Team".to_owned(),
+        (None, first) if first.ends_with('s') => format!("{first}' Team"),
+        (None, first) => format!("{first}'s Team"),
+    }
+}
+
+fn digits(value: &str) -> String {
+    value.chars().filter(char::is_ascii_digit).collect()
+}
+
+/// A free username from the email's local part: `base`, then `base1`, `base2`...
+fn pick_username(conn: &mut AnyConnection, email: &str) -> Result<String, AppError> {
+    let local = email.split('@').next().unwrap_or_default();
+    let mut base: String = local
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || "_.-".contains(*c))
+        .take(28)
+        .collect();
+    while base.chars().count() < 3 {
+        base.push('_');
+    }
+    let taken = account::usernames_like(conn, &base)?;
+    let free = std::iter::once(base.clone())
+        .chain((1..).map(|n| format!("{base}{n}")))
+        .find(|candidate| !taken.contains(candidate));
+    free.ok_or_else(|| AppError::Internal("no free username".into()))
+}
+
+impl App {
+    /// `POST /v1/user`: a new account, its company (role 2, or 0 for `SUPERADMIN_EMAIL`),
+    /// a TOTP secret, and a token.
+    pub fn register(&self, form: Registration) -> Result<Registered, AppError> {
+        let email = form.email.trim().to_lowercase();
+        if !valid_email(&email) {
+            return Err(AppError::Invalid {
+                field: "email".into(),
+                message: "value is not a valid email address".into(),
+            });
+        }
+        password::check_new(&form.password, &form.confirm_password)
+            .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        if form
+            .invitation_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty())
+        {
+            // Invitations arrive with the companies slice of the identity work.
+            return Err(AppError::BadRequest("Invalid invitation".into()));
+        }
+        let mut conn = self.conn()?;
+        if account::email_exists(&mut conn, &email)? {
+            return Err(AppError::BadRequest(
+                "User with this email already exists.".into(),
+            ));
+        }
+        let username = match form
+            .username
+            .as_deref()
+            .map(str::trim)
+            .filter(|u| !u.is_empty())
+        {
+            Some(name) if !valid_username(name) => {
+                return Err(AppError::BadRequest(
+                    "Username must be 3-32 characters of letters, digits, '_', '.' or '-'".into(),
+                ));
+            }
+            Some(name) if account::username_taken(&mut conn, name, None)? => {
+                return Err(AppError::Conflict("Username already taken".into()));
+            }
+            Some(name) => name.to_owned(),
+            None => pick_username(&mut conn, &email)?,
+        };
+        // The slow part (argon2, ~0.1 s) holds no connection.
+        drop(conn);
+        let password_hash = password::hash(&form.password)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let secret = totp::new_secret();
+
+        let now = naive_of(now_epoch());
+        let first_name = form.first_name.unwrap_or_default().trim().to_owned();
+        let user_id = UserId::new();
+        let company_id = CompanyId::new();
+        let role = if self.settings.superadmin_email.as_deref() == Some(email.as_str()) {
+            RoleId::SUPER_ADMIN
+        } else {
+            RoleId::COMPANY_ADMIN
+        };
+        let mut preferences = vec![
+            (
+                "timezone".to_owned(),
+                Some(form.timezone.unwrap_or_else(|| "UTC".into())),
+            ),
+            ("input_tokens".to_owned(), Some("0".to_owned())),
+            ("output_tokens".to_owned(), Some("0".to_owned())),
+            ("verify_email".to_owned(), Some("false".to_owned())),
+            ("onboarding_completed".to_owned(), Some("false".to_owned())),
+        ];
+        if let Some(phone) = form
+            .phone_number
+            .as_deref()
+            .map(digits)
+            .filter(|p| !p.is_empty())
+        {
+            preferences.push(("phone_number".to_owned(), Some(phone)));
+        }
+        let new_account = NewAccount {
+            user: NewUser {
+                id: user_id.into(),
+                email: email.clone(),
+                username: Some(username.clone()),
+                password_hash: Some(password_hash),
+                first_name: first_name.clone(),
+                last_name: form.last_name.unwrap_or_default().trim().to_owned(),
+                mfa_secret: Some(secret.clone()),
+                tos_accepted_at: form.tos_accepted.unwrap_or(false).then_some(now),
+                created_at: now,
+                updated_at: now,
+            },
+            company: Some(NewCompany {
+                id: company_id.into(),
+                parent_id: None,
+                name: company_name(form.organization_name.as_deref(), &first_name),
+                agent_name: "AGiXT".into(),
+                created_at: now,
+                updated_at: now,
+            }),
+            membership: NewMembership::new(user_id, company_id, role, now),
+            preferences,
+        };
+        let mut conn = self.conn()?;
+        account::create_account(&mut conn, &new_account).map_err(|error| {
+            if error.is_conflict() {
+                // Another registration won the race for this email or username.
+                AppError::Conflict("User with this email or username already exists.".into())
+            } else {
+                AppError::Store(error)
+            }
+        })?;
+
+        let token = self.issue_token(user_id, &email)?;
+        Ok(Registered {
+            otp_uri: totp::provisioning_uri(&secret, &self.settings.app_name, &email)
+                .unwrap_or_default(),
+            magic_link: format!("{}?token={token}", self.settings.app_uri),
+            token,
+            user_id,
+            username,
+        })
+    }
+
+    /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on.
+    pub fn login(&self, form: LoginRequest, ip: Option<&str>) -> Result<LoggedIn, AppError> {
+        let invalid = || AppError::Unauthorized("Invalid username or password".into());
+        let mut conn = self.conn()?;
+        let Some(user) = account::find_user_by_login(&mut conn, &form.username)? else {
+            drop(conn);
+            let _ = password::verify(&form.password, DUMMY_HASH);
+            return Err(invalid());
+        };
+        let user_id: UserId = user.id.into();
+        let now = now_epoch();
+        let since = naive_of(now) - ChronoDuration::hours(LOCKOUT_WINDOW_HOURS);
+        if account::count_failed_logins(&mut conn, user_id, since)? >= LOCKOUT_FAILURES {
+            return Err(AppError::TooManyRequests(
+                "Too many failed login attempts. Please try again later or reset your password."
+                    .into(),
+            ));
+        }
+        let Some(stored) = user.password_hash.as_deref() else {
+            return Err(AppError::Unauthorized(
+                "Password login not available. Please use magic link or set a password.".into(),
+            ));
+        };
+        drop(conn);
+        let matches = password::verify(&form.password, stored);
+        let mut conn = self.conn()?;
+        if !matches {
+            account::record_failed_login(&mut conn, user_id, ip, naive_of(now))?;
+            return Err(invalid());
+        }
+        if !user.is_active {
+            return Err(AppError::Forbidden(
+                "Account is not active. Please complete payment or contact support.".into(),
+            ));
+        }
+        if user.mfa_enabled {
+            let code = form.mfa_token.as_deref().map(str::trim).unwrap_or_default();
+            if code.is_empty() {
+                return Err(AppError::MfaRequired);
+            }
+            let secret = user.mfa_secret.as_deref().unwrap_or_default();
+            let step = totp::verify(secret, code, now as u64, user.mfa_last_step)
+                .ok_or_else(|| AppError::Unauthorized("Invalid MFA token".into()))?;
+            if !account::claim_mfa_step(&mut conn, user_id, step)? {
+                return Err(AppError::Unauthorized("Invalid MFA token".into()));
+            }
+        } else if identity::memberships_for(&mut conn, user_id)?
+            .iter()
+            .any(|view| view.company.mfa_required)
+        {
+            return Err(AppError::MfaSetupRequired);
+        }
+        let patch = UserPatch {
+            last_seen: Some(naive_of(now)),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, user_id, &patch)?;
+        Ok(LoggedIn {
+            detail: "Login successful",
+            token: self.issue_token(user_id, &user.email)?,
+            user_id,
+            email: user.email,
+            username: user.username,
+        })
+    }
+
+    /// `GET /v1/user`.
+    pub fn user_view(
+        &self,
+        caller: &Caller,
+        options: &UserViewOptions,
+    ) -> Result<UserView, AppError> {
+        let mut conn = self.conn()?;
+        let user = identity::find_user(&mut conn, caller.user)?
+            .ok_or_else(|| AppError::NotFound("User not found".into()))?;
+        let preferences = account::preferences_for(&mut conn, caller.user)?;
+        let memberships = identity::memberships_for(&mut conn, caller.user)?;
+        drop(conn);
+
+        let filter: Vec<&str> = options
+            .scope_filter
+            .as_deref()
+            .map(|f| {
+                f.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
+        let show_scopes = !options.light || options.include_scopes;
+        let primary = memberships
+            .iter()
+            .min_by_key(|view| view.membership.created_at)
+            .map(|view| view.company.id);
+        let companies = memberships
+            .into_iter()
+            .map(|view| {
+                let scopes = show_scopes.then(|| effective_scopes(&view, &filter));
+                company_view(view, primary, scopes)
+            })
+            .collect();
+
+        let mut spread: BTreeMap<String, Value> = preferences
+            .into_iter()
+            .filter(|(key, _)| {
+                !HIDDEN_PREFERENCES.contains(&key.as_str()) && !VIEW_KEYS.contains(&key.as_str())
+            })
+            .map(|(key, value)| (key, value.map_or(Value::Null, Value::String)))
+            .collect();
+        for key in ["input_tokens", "output_tokens"] {
+            spread.entry(key.to_owned()).or_insert(Value::from(0));
+        }
+        spread
+            .entry("phone_number".to_owned())
+            .or_insert(Value::String(String::new()));
+
+        Ok(UserView {
+            id: caller.user,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            username: user.username,
+            avatar_url: user.avatar_url,
+            last_seen: user.last_seen,
+            status_text: user.status_text,
+            tos_accepted_at: user.tos_accepted_at,
+            companies,
+            preferences: spread,
+        })
+    }
+
+    /// `PUT /v1/user`: names and username to columns, anything else to preferences.
+    pub fn update_user(&self, caller: &Caller, body: &Value) -> Result<(), AppError> {
+        let Some(fields) = body.as_object() else {
+            return Err(AppError::Invalid {
+                field: "body".into(),
+                message: "expected a JSON object".into(),
+            });
+        };
+        let mut patch = UserPatch::default();
+        let mut preferences = Vec::new();
+        for (key, value) in fields {
+            if IGNORED_UPDATE_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let text = match value {
+                Value::Null => None,
+                Value::String(text) => Some(text.clone()),
+                other => Some(other.to_string()),
+            };
+            match key.as_str() {
+                "first_name" => patch.first_name = Some(text.unwrap_or_default()),
+                "last_name" => patch.last_name = Some(text.unwrap_or_default()),
+                "username" => patch.username = text,
+                key if key.is_empty() || key.len() > 64 => {
+                    return Err(AppError::BadRequest(format!(
+                        "Preference names must be 1-64 characters: `{key}`"
+                    )));
+                }
+                key if ["password", "api_key", "_secret"]
+                    .iter()
+                    .any(|s| key.contains(s)) =>
+                {
+                    // The reference encrypts these; Agentry has no encrypted preference
+                    // store yet, and will not keep them in clear.
+                    return Err(AppError::BadRequest(format!(
+                        "`{key}` looks like a secret; secret preferences are not supported yet"
+                    )));
+                }
+                "phone_number" => {
+                    preferences.push((key.to_owned(), text.as_deref().map(digits)));
+                }
+                key => preferences.push((key.to_owned(), text)),
+            }
+        }
+        let mut conn = self.conn()?;
+        if let Some(username) = patch.username.as_deref() {
+            if !valid_username(username) {
+                return Err(AppError::BadRequest(
+                    "Username must be 3-32 characters of letters, digits, '_', '.' or '-'".into(),
+                ));
+            }
+            if account::username_taken(&mut conn, username, Some(caller.user))? {
+                return Err(AppError::Conflict("Username is already taken.".into()));
+            }
+        }
+        patch.updated_at = Some(naive_of(now_epoch()));
+        let user = caller.user;
+        let result = conn.transaction(|conn| {
+            if !account::update_user(conn, user, &patch)? {
+                return Err(AppError::NotFound("User not found".into()));
+            }
+            account::upsert_preferences(conn, user, &preferences)?;
+            Ok(())
+        });
+        match result {
+            Err(AppError::Store(error)) if error.is_conflict() => {
+                Err(AppError::Conflict("Username is already taken.".into()))
+            }
+            other => other,
+        }
+    }
+
+    fn load_user(
+        &self,
+        conn: &mut AnyConnection,
+        user: UserId,
+    ) -> Result<agentry_store::identity::UserRow, AppError> {
+        identity::find_user(conn, user)?.ok_or_else(|| AppError::NotFound("User not found".into()))
+    }
+
+    fn provisioning_uri(&self, secret: &str, email: &str) -> String {
+        totp::provisioning_uri(secret, &self.settings.app_name, email).unwrap_or_default()
+    }
+
+    /// Check a TOTP code for `user` and record its step, so it cannot be used again.
+    fn accept_code(
+        &self,
+        conn: &mut AnyConnection,
+        user: &agentry_store::identity::UserRow,
+        code: &str,
+    ) -> Result<(), AppError> {
+        let invalid = || AppError::Unauthorized("Invalid MFA token".into());
+        let secret = user.mfa_secret.as_deref().ok_or_else(invalid)?;
+        let step = totp::verify(secret, code, now_epoch() as u64, user.mfa_last_step)
+            .ok_or_else(invalid)?;
+        if account::claim_mfa_step(conn, user.id.into(), step)? {
+            Ok(())
+        } else {
+            Err(invalid())
+        }
+    }
+
+    /// `GET /v1/user/mfa/setup`: the secret to enrol (made if the user has none).
+    pub fn mfa_setup(&self, caller: &Caller) -> Result<MfaSetup, AppError> {
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        let secret = match user.mfa_secret {
+            Some(secret) => secret,
+            None => {
+                let secret = totp::new_secret();
+                let patch = UserPatch {
+                    mfa_secret: Some(secret.clone()),
+                    mfa_last_step: Some(None),
+                    ..Default::default()
+                };
+                account::update_user(&mut conn, caller.user, &patch)?;
+                secret
+            }
+        };
+        Ok(MfaSetup {
+            provisioning_uri: self.provisioning_uri(&secret, &user.email),
+            secret,
+            mfa_enabled: user.mfa_enabled,
+        })
+    }
+
+    /// `POST /v1/user/mfa/enable`: a valid current code turns MFA on.
+    pub fn mfa_enable(&self, caller: &Caller, code: &str) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        if user.mfa_secret.is_none() {
+            return Err(AppError::BadRequest(
+                "MFA is not set up. Call /v1/user/mfa/setup first.".into(),
+            ));
+        }
+        self.accept_code(&mut conn, &user, code)?;
+        let patch = UserPatch {
+            mfa_enabled: Some(true),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, caller.user, &patch)?;
+        Ok(())
+    }
+
+    /// `POST /v1/user/mfa/disable`: needs a valid code, and the password when one is set.
+    pub fn mfa_disable(&self, caller: &Caller, form: &MfaDisable) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        if !user.mfa_enabled {
+            return Err(AppError::BadRequest("MFA is not enabled".into()));
+        }
+        let code = form.mfa_token.as_deref().map(str::trim).unwrap_or_default();
+        if code.is_empty() {
+            return Err(AppError::BadRequest("MFA token is required".into()));
+        }
+        if let Some(stored) = user.password_hash.as_deref() {
+            let given = form.password.as_deref().unwrap_or_default();
+            if given.is_empty() {
+                return Err(AppError::BadRequest("Password is required".into()));
+            }
+            drop(conn);
+            if !password::verify(given, stored) {
+                return Err(AppError::Unauthorized("Invalid password".into()));
+            }
+            conn = self.conn()?;
+        }
+        self.accept_code(&mut conn, &user, code)?;
+        let patch = UserPatch {
+            mfa_enabled: Some(false),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, caller.user, &patch)?;
+        Ok(())
+    }
+
+    /// `POST /v1/user/mfa/reset`: a new secret; returns its `otpauth://` URI.
+    pub fn mfa_reset(&self, caller: &Caller) -> Result<String, AppError> {
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        let secret = totp::new_secret();
+        let patch = UserPatch {
+            mfa_secret: Some(secret.clone()),
+            mfa_last_step: Some(None),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, caller.user, &patch)?;
+        Ok(self.provisioning_uri(&secret, &user.email))
+    }
+
+    /// `GET /v1/user/exists`: whether an account has this email.
+    pub fn user_exists(&self, email: &str) -> Result<bool, AppError> {
+        let mut conn = self.conn()?;
+        Ok(account::email_exists(&mut conn, email)?)
+    }
+
+    /// `POST /v1/logout`: void every token of the caller issued until now.
+    pub fn logout(&self, caller: &Caller) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        self.revoke_tokens(&mut conn, caller.user)
+    }
+}
+
+/// The caller's effective scopes in one company: the role's concrete scopes plus its wildcard
+/// patterns, optionally kept to those covering one of `filter`.
+fn effective_scopes(view: &MembershipView, filter: &[&str]) -> Vec<String> {
+    let role = RoleId(view.role.id).role();
+    let mut scopes: Vec<String> = view.role_scopes.clone();
+    scopes.extend(
+        role.into_iter()
+            .flat_map(|r| r.wildcard_patterns().map(str::to_owned)),
+    );
+    scopes.sort();
+    scopes.dedup();
+    if filter.is_empty() {
+        return scopes;
+    }
+    scopes
+        .into_iter()
+        .filter(|held| {
+            let set = agentry_domain::ScopeSet::new([held.as_str()]);
+            filter.iter().any(|wanted| set.allows(wanted))
+        })
+        .collect()
+}
+
+fn company_view(
+    view: MembershipView,
+    primary: Option<agentry_store::DbUuid>,
+    scopes: Option<Vec<String>>,
+) -> CompanyView {
+    let company = view.company;
+    CompanyView {
+        primary: primary == Some(company.id),
+        id: company.id.into(),
+        company_id: company.parent_id.map(Into::into),
+        name: company.name,
+        agent_name: company.agent_name,
+        status: company.status,
+        address: company.address,
+        phone_number: company.phone_number,
+        email: company.email,
+        website: company.website,
+        city: company.city,
+        state: company.state,
+        zip_code: company.zip_code,
+        country: company.country,
+        notes: company.notes,
+        icon_url: company.icon_url,
+        user_limit: company.user_limit,
+        // Billing columns arrive with the billing work; until then every balance is zero.
+        token_balance: 0,
+        token_balance_usd: 0.0,
+        tokens_used_total: 0,
+        role_id: RoleId(view.role.id),
+        agents: Vec::new(),
+        scopes,
+        sort_order: view.membership.sort_order,
+    }
+}

@@ -1,0 +1,49 @@
+use agentry_store::StoreError;
+
+/// What a use case can fail with. Each refusal carries the client's message; the HTTP edge
+/// maps each variant to one status and never shows a `Store` cause.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// 400: the request is understood but not acceptable.
+    #[error("{0}")]
+    BadRequest(String),
+    /// 422 with a location, for fields the body got wrong.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// 401.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// 401 `{"detail": "MFA token required", "mfa_required": true}`.
+    #[error("MFA token required")]
+    MfaRequired,
+    /// 403.
+    #[error("{0}")]
+    Forbidden(String),
+    /// 403 `{"detail": ..., "mfa_setup_required": true}`.
+    #[error("MFA setup required by your organization")]
+    MfaSetupRequired,
+    /// 404.
+    #[error("{0}")]
+    NotFound(String),
+    /// 409.
+    #[error("{0}")]
+    Conflict(String),
+    /// 429.
+    #[error("{0}")]
+    TooManyRequests(String),
+    /// 503: the database cannot be reached right now.
+    #[error("database unavailable: {0}")]
+    Unavailable(#[source] StoreError),
+    /// 500: anything else the store reports (logged, never sent).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// 500: a bug or an impossible state (logged, never sent).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl From<diesel::result::Error> for AppError {
+    fn from(error: diesel::result::Error) -> Self {
+        AppError::Store(StoreError::Query(error))
+    }
+}

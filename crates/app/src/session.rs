@@ -1,0 +1,163 @@
+//! Who is calling: the token checked in memory, revocation ("tokens issued before T are
+//! void", per user) held in memory and read from the database once per user.
+
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use agentry_auth::token::{Claims, TokenError};
+use agentry_domain::UserId;
+use agentry_store::account;
+use chrono::{DateTime, NaiveDateTime, Utc};
+
+use crate::{App, AppError};
+
+/// The authenticated caller of a request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Caller {
+    pub user: UserId,
+    pub email: String,
+    /// The token's `iat`, seconds since the epoch.
+    pub issued_at: f64,
+}
+
+/// What the process knows of each user's revocation instant.
+#[derive(Debug, Default)]
+pub struct Revocations {
+    /// user -> tokens issued before this (epoch seconds) are void; `f64::INFINITY` for a user
+    /// that no longer exists; `NEG_INFINITY` when nothing is revoked.
+    valid_after: RwLock<HashMap<UserId, f64>>,
+}
+
+impl Revocations {
+    fn lookup(&self, user: UserId) -> Option<f64> {
+        self.valid_after
+            .read()
+            .ok()
+            .and_then(|map| map.get(&user).copied())
+    }
+
+    fn store(&self, user: UserId, valid_after: f64) {
+        if let Ok(mut map) = self.valid_after.write() {
+            map.insert(user, valid_after);
+        }
+    }
+
+    /// Forget what is known of `user` (another instance changed it); the next request reads it.
+    pub fn forget(&self, user: UserId) {
+        if let Ok(mut map) = self.valid_after.write() {
+            map.remove(&user);
+        }
+    }
+}
+
+pub(crate) fn now_epoch() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+pub(crate) fn epoch_of(at: NaiveDateTime) -> f64 {
+    at.and_utc().timestamp_micros() as f64 / 1e6
+}
+
+pub(crate) fn naive_of(epoch: f64) -> NaiveDateTime {
+    DateTime::<Utc>::from_timestamp_micros((epoch * 1e6) as i64)
+        .unwrap_or_default()
+        .naive_utc()
+}
+
+const INVALID: &str = "Invalid API Key";
+const REVOKED: &str = "Token has been revoked. Please log in again.";
+
+/// The outcome of the in-memory check.
+pub enum Verified {
+    Caller(Caller),
+    /// The signature is good but this process has not yet read the user's revocation state.
+    NeedsLookup(Claims, UserId),
+}
+
+impl App {
+    /// Issue a token for a user, `iat` now.
+    pub(crate) fn issue_token(&self, user: UserId, email: &str) -> Result<String, AppError> {
+        let now = now_epoch();
+        let claims = Claims {
+            sub: user.to_string(),
+            email: email.to_owned(),
+            admin: false,
+            exp: (now + self.settings.token_ttl.as_secs_f64()) as i64,
+            iat: now,
+        };
+        self.tokens
+            .issue(&claims)
+            .map_err(|error| AppError::Internal(format!("cannot sign a token: {error}")))
+    }
+
+    /// Check a token without touching the database: the signature, the expiry, and the
+    /// revocation instant when this process knows it.
+    pub fn verify_token(&self, header: Option<&str>) -> Result<Verified, AppError> {
+        let header = header.unwrap_or_default();
+        let claims = self.tokens.verify(header).map_err(|error| match error {
+            TokenError::Expired | TokenError::Invalid => AppError::Unauthorized(INVALID.into()),
+        })?;
+        let user: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| AppError::Unauthorized(INVALID.into()))?;
+        match self.revocations.lookup(user) {
+            Some(valid_after) => Ok(Verified::Caller(self.admit(&claims, user, valid_after)?)),
+            None => Ok(Verified::NeedsLookup(claims, user)),
+        }
+    }
+
+    /// The full check: in memory, or with one read of the user's revocation state.
+    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, AppError> {
+        match self.verify_token(header)? {
+            Verified::Caller(caller) => Ok(caller),
+            Verified::NeedsLookup(claims, user) => self.lookup_and_admit(&claims, user),
+        }
+    }
+
+    /// The slow half of [`App::authenticate`], for callers that ran [`App::verify_token`].
+    pub fn lookup_and_admit(&self, claims: &Claims, user: UserId) -> Result<Caller, AppError> {
+        let mut conn = self.conn()?;
+        let valid_after = match account::tokens_valid_after(&mut conn, user)? {
+            None => f64::INFINITY,
+            Some(None) => f64::NEG_INFINITY,
+            Some(Some(at)) => epoch_of(at),
+        };
+        self.revocations.store(user, valid_after);
+        self.admit(claims, user, valid_after)
+    }
+
+    fn admit(&self, claims: &Claims, user: UserId, valid_after: f64) -> Result<Caller, AppError> {
+        if valid_after == f64::INFINITY {
+            return Err(AppError::Unauthorized(INVALID.into()));
+        }
+        if claims.iat < valid_after {
+            return Err(AppError::Unauthorized(REVOKED.into()));
+        }
+        Ok(Caller {
+            user,
+            email: claims.email.clone(),
+            issued_at: claims.iat,
+        })
+    }
+
+    /// Void every token of `user` issued until now (logout, password change, deactivation).
+    pub(crate) fn revoke_tokens(
+        &self,
+        conn: &mut agentry_store::AnyConnection,
+        user: UserId,
+    ) -> Result<(), AppError> {
+        let now = now_epoch();
+        let patch = account::UserPatch {
+            tokens_valid_after: Some(naive_of(now)),
+            updated_at: Some(naive_of(now)),
+            ..Default::default()
+        };
+        account::update_user(conn, user, &patch)?;
+        self.revocations.store(user, now);
+        Ok(())
+    }
+}
