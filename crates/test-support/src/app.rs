@@ -62,6 +62,13 @@ impl TestApp {
         }
     }
 
+    /// A second server process on the same database (as another instance behind a load
+    /// balancer would be), with its own memory.
+    pub async fn spawn_shared(other: &TestApp) -> TestApp {
+        let db = other.db.share();
+        TestApp::spawn(db).await
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }

@@ -66,6 +66,15 @@ impl TestDb {
         }
     }
 
+    /// Another handle on the same database, which does not remove it when dropped.
+    pub fn share(&self) -> TestDb {
+        TestDb {
+            url: self.url.clone(),
+            _dir: None,
+            postgres_name: None,
+        }
+    }
+
     pub fn backend(&self) -> Backend {
         self.url.backend()
     }

@@ -1,0 +1,357 @@
+//! Accounts over HTTP on both backends: registration, login, the user view, updates, logout,
+//! MFA, and every refusal.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use agentry_auth::token::{Claims, TokenKeys};
+use agentry_auth::totp;
+use agentry_domain::{CompanyId, RoleId, UserId};
+use agentry_store::identity::{NewCompany, NewMembership, insert_companies, insert_memberships};
+use agentry_test_support::{TestApp, app_tests};
+use reqwest::{Response, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Sup3rSecret";
+
+fn unique(prefix: &str) -> String {
+    format!(
+        "{prefix}{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..10]
+    )
+}
+
+async fn register(app: &TestApp, first_name: &str) -> (String, Value) {
+    let email = format!("{}@example.com", unique("u"));
+    let response = app
+        .client
+        .post(app.url("/v1/user"))
+        .json(&json!({
+            "email": email, "password": PASSWORD, "confirm_password": PASSWORD,
+            "first_name": first_name, "last_name": "Lovelace"
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    (email, response.json().await.unwrap())
+}
+
+async fn send(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.header("Authorization", token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.unwrap()
+}
+
+async fn status_and_json(response: Response) -> (StatusCode, Value) {
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn get_user(app: &TestApp, token: &str) -> (StatusCode, Value) {
+    status_and_json(send(app, reqwest::Method::GET, "/v1/user", Some(token), None).await).await
+}
+
+async fn login(
+    app: &TestApp,
+    name: &str,
+    password: &str,
+    code: Option<&str>,
+) -> (StatusCode, Value) {
+    let mut body = json!({"username": name, "password": password});
+    if let Some(code) = code {
+        body["mfa_token"] = json!(code);
+    }
+    status_and_json(send(app, reqwest::Method::POST, "/v1/login", None, Some(body)).await).await
+}
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+app_tests! {
+    async fn registration_creates_a_company_and_the_view_shows_it(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Ada").await;
+        for key in ["otp_uri", "magic_link", "token", "user_id", "username"] {
+            assert!(registered[key].is_string(), "{key}: {registered}");
+        }
+        assert!(registered["otp_uri"].as_str().unwrap().contains("secret="));
+        assert!(registered["magic_link"].as_str().unwrap().starts_with("http://localhost:3437?token="));
+        let token = registered["token"].as_str().unwrap();
+
+        let response = send(&app, reqwest::Method::GET, "/v1/user", Some(token), None).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let etag = response.headers()["etag"].to_str().unwrap().to_owned();
+        assert_eq!(response.headers()["cache-control"], "private, max-age=0, must-revalidate");
+        let user: Value = response.json().await.unwrap();
+        assert_eq!(user["id"], registered["user_id"]);
+        assert_eq!(user["email"], email);
+        assert_eq!((user["first_name"].as_str(), user["last_name"].as_str()), (Some("Ada"), Some("Lovelace")));
+        assert_eq!(user["timezone"], "UTC");
+        assert_eq!(user["input_tokens"], "0");
+        assert_eq!(user["phone_number"], "");
+        assert!(user.get("verify_email").is_none());
+        let companies = user["companies"].as_array().unwrap();
+        assert_eq!(companies.len(), 1);
+        let company = &companies[0];
+        assert_eq!(company["name"], "Ada's Team");
+        assert_eq!(company["role_id"], 2);
+        assert_eq!(company["primary"], true);
+        assert_eq!(company["agents"], json!([]));
+        let scopes: Vec<&str> = company["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert!(scopes.contains(&"agents:*") && scopes.contains(&"ext:*") && scopes.contains(&"users:write"));
+        assert!(!scopes.contains(&"company:delete"));
+
+        // The same ETag answers 304 with no body.
+        let cached = app.client.get(app.url("/v1/user")).header("Authorization", token)
+            .header("If-None-Match", &etag).send().await.unwrap();
+        assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+        assert!(cached.bytes().await.unwrap().is_empty());
+
+        // Light mode drops scopes unless asked; a filter keeps the covering ones.
+        let (_, light) = status_and_json(send(&app, reqwest::Method::GET, "/v1/user?light=true", Some(token), None).await).await;
+        assert!(light["companies"][0].get("scopes").is_none());
+        let (_, filtered) = status_and_json(send(&app, reqwest::Method::GET,
+            "/v1/user?light=true&include_scopes=true&scope_filter=agents:read", Some(token), None).await).await;
+        let kept: Vec<&str> = filtered["companies"][0]["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert!(kept.contains(&"agents:*") && kept.contains(&"agents:read"), "{kept:?}");
+        assert!(!kept.contains(&"chains:read"));
+    }
+
+    async fn the_user_view_costs_the_same_statements_for_1_or_3_companies(db) {
+        let app = TestApp::spawn(db).await;
+        let (_, registered) = register(&app, "Grace").await;
+        let token = registered["token"].as_str().unwrap();
+        let user: UserId = registered["user_id"].as_str().unwrap().parse().unwrap();
+        get_user(&app, token).await; // the first request reads the revocation state
+        let (_, one) = app.counting(get_user(&app, token)).await;
+
+        let now = chrono::Utc::now().naive_utc();
+        let mut conn = app.db.connect();
+        let companies: Vec<NewCompany> = (0..2).map(|i| NewCompany {
+            id: CompanyId::new().into(), parent_id: None, name: format!("Other {i}"),
+            agent_name: "AGiXT".into(), created_at: now, updated_at: now,
+        }).collect();
+        insert_companies(&mut conn, &companies).unwrap();
+        let rows: Vec<NewMembership> = companies.iter()
+            .map(|c| NewMembership::new(user, c.id.into(), RoleId::READ_ONLY_USER, now)).collect();
+        insert_memberships(&mut conn, &rows).unwrap();
+
+        let ((status, view), three) = app.counting(get_user(&app, token)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(view["companies"].as_array().unwrap().len(), 3);
+        assert_eq!(one, three, "statements per request do not grow with companies");
+        assert_eq!(three, 4, "user, preferences, memberships, role scopes");
+    }
+
+    async fn login_by_username_or_email_and_refusals(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Linus").await;
+        let username = registered["username"].as_str().unwrap();
+
+        let (status, by_name) = login(&app, username, PASSWORD, None).await;
+        assert_eq!(status, StatusCode::OK, "{by_name}");
+        assert_eq!(by_name["detail"], "Login successful");
+        assert_eq!(by_name["email"], email);
+        let (status, _) = login(&app, &email.to_uppercase(), PASSWORD, None).await;
+        assert_eq!(status, StatusCode::OK, "email is case-insensitive");
+        let (status, by_email) = login(&app, &email, PASSWORD, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(get_user(&app, by_email["token"].as_str().unwrap()).await.0, StatusCode::OK);
+
+        for (name, password) in [(email.as_str(), "Wr0ngPassword"), ("nobody@example.com", PASSWORD)] {
+            let (status, body) = login(&app, name, password, None).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED);
+            assert_eq!(body, json!({"detail": "Invalid username or password"}));
+        }
+        let (status, body) = status_and_json(send(&app, reqwest::Method::POST, "/v1/login", None, Some(json!({"username": email}))).await).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+
+    async fn ten_failures_lock_the_account(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, _) = register(&app, "Mallory").await;
+        for _ in 0..10 {
+            assert_eq!(login(&app, &email, "Wr0ngPassword", None).await.0, StatusCode::UNAUTHORIZED);
+        }
+        let (status, body) = login(&app, &email, PASSWORD, None).await;
+        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        assert!(body["detail"].as_str().unwrap().starts_with("Too many failed login attempts"));
+    }
+
+    async fn tokens_are_checked_and_logout_revokes_them(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Eve").await;
+        let token = registered["token"].as_str().unwrap().to_owned();
+        assert_eq!(get_user(&app, &format!("Bearer {token}")).await.0, StatusCode::OK);
+
+        let sub = registered["user_id"].as_str().unwrap().to_owned();
+        let forged = TokenKeys::new(b"not-the-server-key").issue(&Claims {
+            sub: sub.clone(), email: email.clone(), admin: true, exp: 4_102_444_800, iat: 1.0,
+        }).unwrap();
+        let expired = TokenKeys::new(agentry_test_support::TEST_API_KEY.as_bytes()).issue(&Claims {
+            sub, email: email.clone(), admin: false, exp: 1_000, iat: 1.0,
+        }).unwrap();
+        for bad in [forged.as_str(), expired.as_str(), "garbage", "Bearer ", "None"] {
+            let (status, body) = get_user(&app, bad).await;
+            assert_eq!(status, StatusCode::UNAUTHORIZED, "{bad}");
+            assert_eq!(body, json!({"detail": "Invalid API Key"}));
+        }
+        let missing = app.client.get(app.url("/v1/user")).send().await.unwrap();
+        assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+
+        let (status, body) = status_and_json(send(&app, reqwest::Method::POST, "/v1/logout", Some(&token), None).await).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"detail": "User logged out successfully."})));
+        let (status, body) = get_user(&app, &token).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+        assert_eq!(body["detail"], "Token has been revoked. Please log in again.");
+
+        // A second server process on the same database reads the revocation from the table.
+        let other = TestApp::spawn_shared(&app).await;
+        assert_eq!(get_user(&other, &token).await.0, StatusCode::UNAUTHORIZED);
+        let (_, fresh) = login(&app, &email, PASSWORD, None).await;
+        let fresh = fresh["token"].as_str().unwrap();
+        assert_eq!(get_user(&app, fresh).await.0, StatusCode::OK, "a new login works after logout");
+        assert_eq!(get_user(&other, fresh).await.0, StatusCode::OK);
+    }
+
+    async fn registration_refusals(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Ada").await;
+        let post = |body: Value| {
+            let app = &app;
+            async move { status_and_json(send(app, reqwest::Method::POST, "/v1/user", None, Some(body)).await).await }
+        };
+        let base = |email: &str| json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD});
+
+        let (status, body) = post(base(&email.to_uppercase())).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"detail": "User with this email already exists."})));
+        let mut mismatch = base("m@example.com");
+        mismatch["confirm_password"] = json!("Sup3rSecreT");
+        assert_eq!(post(mismatch).await, (StatusCode::BAD_REQUEST, json!({"detail": "Passwords do not match"})));
+        let mut weak = base("w@example.com");
+        weak["password"] = json!("short");
+        weak["confirm_password"] = json!("short");
+        assert_eq!(post(weak).await, (StatusCode::BAD_REQUEST, json!({"detail": "Password must be at least 8 characters"})));
+        let (status, body) = post(json!({"password": PASSWORD, "confirm_password": PASSWORD})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, body) = post(base("not-an-email")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(body["detail"][0]["loc"], json!(["body", "email"]));
+        let mut taken = base("t@example.com");
+        taken["username"] = registered["username"].clone();
+        assert_eq!(post(taken).await, (StatusCode::CONFLICT, json!({"detail": "Username already taken"})));
+        let mut bad_name = base("b@example.com");
+        bad_name["username"] = json!("no spaces allowed");
+        assert_eq!(post(bad_name).await.0, StatusCode::BAD_REQUEST);
+        let mut invited = base("i@example.com");
+        invited["invitation_id"] = json!(uuid::Uuid::new_v4().to_string());
+        assert_eq!(post(invited).await, (StatusCode::BAD_REQUEST, json!({"detail": "Invalid invitation"})));
+
+        // Nothing was half-written by the refusals.
+        for email in ["m@example.com", "w@example.com", "t@example.com", "b@example.com", "i@example.com"] {
+            let response = app.get(&format!("/v1/user/exists?email={email}")).await;
+            assert_eq!(response.json::<Value>().await.unwrap(), json!(false), "{email}");
+        }
+        assert_eq!(app.get(&format!("/v1/user/exists?email={email}")).await.json::<Value>().await.unwrap(), json!(true));
+        assert_eq!(app.get("/v1/user/exists").await.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+
+    async fn updates_write_names_and_preferences_or_nothing(db) {
+        let app = TestApp::spawn(db).await;
+        let (_, first) = register(&app, "Ada").await;
+        let (_, second) = register(&app, "Bob").await;
+        let token = first["token"].as_str().unwrap();
+        let put = |body: Value| {
+            let app = &app;
+            async move { status_and_json(send(app, reqwest::Method::PUT, "/v1/user", Some(token), Some(body)).await).await }
+        };
+        let (status, body) = put(json!({"first_name": "Augusta", "theme": "dark", "id": "shadow",
+            "phone_number": "+1 (555) 010-9999", "email": "ignored@example.com", "input_tokens": "999"})).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"detail": "User updated successfully."})));
+        let (_, user) = get_user(&app, token).await;
+        assert_eq!(user["first_name"], "Augusta");
+        assert_eq!(user["theme"], "dark");
+        assert_eq!(user["phone_number"], "15550109999");
+        assert_eq!(user["id"], first["user_id"], "a preference cannot shadow the id");
+        assert_ne!(user["email"], "ignored@example.com");
+        assert_eq!(user["input_tokens"], "0");
+
+        // A refused update writes nothing, not even its valid parts.
+        let (status, _) = put(json!({"first_name": "Nope", "username": second["username"]})).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        let (status, _) = put(json!({"first_name": "Nope", "username": "a b"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = put(json!({"first_name": "Nope", "openai_api_key": "sk-123"})).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = put(json!(["not", "an", "object"])).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(get_user(&app, token).await.1["first_name"], "Augusta");
+
+        let (status, _) = status_and_json(send(&app, reqwest::Method::PUT, "/v1/user", None, Some(json!({"first_name": "X"}))).await).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn mfa_enrolment_login_and_refusals(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Tess").await;
+        let token = registered["token"].as_str().unwrap();
+        let (status, setup) = status_and_json(send(&app, reqwest::Method::GET, "/v1/user/mfa/setup", Some(token), None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(setup["mfa_enabled"], false);
+        let secret = setup["secret"].as_str().unwrap().to_owned();
+
+        let enable = |code: String| {
+            let app = &app;
+            async move { status_and_json(send(app, reqwest::Method::POST, "/v1/user/mfa/enable", Some(token), Some(json!({"mfa_token": code}))).await).await }
+        };
+        // Codes of three consecutive steps around now, used in increasing order: each is
+        // inside the accepted window and later than the last one used.
+        let t0 = now();
+        let code = |offset: i64| totp::code_at(&secret, (t0 as i64 + offset * 30) as u64).unwrap();
+        let (first, second, third) = (code(-1), code(0), code(1));
+        let wrong = if [&first, &second, &third].contains(&&"000000".to_owned()) { "999999" } else { "000000" };
+        assert_eq!(enable(wrong.to_owned()).await, (StatusCode::UNAUTHORIZED, json!({"detail": "Invalid MFA token"})));
+        let (status, _) = enable(first).await;
+        assert_eq!(status, StatusCode::OK);
+
+        let (status, body) = login(&app, &email, PASSWORD, None).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "MFA token required", "mfa_required": true})));
+        let (status, _) = login(&app, &email, PASSWORD, Some(&second)).await;
+        assert_eq!(status, StatusCode::OK);
+        let (status, body) = login(&app, &email, PASSWORD, Some(&second)).await;
+        assert_eq!((status, body["detail"].as_str()), (StatusCode::UNAUTHORIZED, Some("Invalid MFA token")), "a used code is refused");
+
+        let disable = |body: Value| {
+            let app = &app;
+            async move { status_and_json(send(app, reqwest::Method::POST, "/v1/user/mfa/disable", Some(token), Some(body)).await).await }
+        };
+        assert_eq!(disable(json!({"password": PASSWORD})).await.0, StatusCode::BAD_REQUEST);
+        let later = third;
+        assert_eq!(disable(json!({"password": "Wr0ngPassword", "mfa_token": later})).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(disable(json!({"password": PASSWORD, "mfa_token": later})).await.0, StatusCode::OK);
+        assert_eq!(login(&app, &email, PASSWORD, None).await.0, StatusCode::OK, "MFA is off again");
+        assert_eq!(disable(json!({"password": PASSWORD, "mfa_token": later})).await,
+            (StatusCode::BAD_REQUEST, json!({"detail": "MFA is not enabled"})));
+
+        let (status, reset) = status_and_json(send(&app, reqwest::Method::POST, "/v1/user/mfa/reset", Some(token), None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(!reset["otp_uri"].as_str().unwrap().contains(&secret), "a new secret");
+        for path in ["/v1/user/mfa/setup"] {
+            assert_eq!(send(&app, reqwest::Method::GET, path, None, None).await.status(), StatusCode::UNAUTHORIZED);
+        }
+    }
+}
