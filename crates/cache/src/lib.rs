@@ -1,0 +1,192 @@
+#![doc = include_str!("../README.md")]
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use cached::{Cached, LruCache};
+
+/// Proof of when a fill began; see [`ReadModel::fill`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
+
+struct State<K: Hash + Eq + Clone, V> {
+    values: LruCache<K, Arc<V>>,
+    /// The generation at which each key was last invalidated (keys never invalidated are
+    /// absent). Cleared with `invalidate_all`, which moves `floor` instead.
+    invalidated_at: HashMap<K, u64>,
+    /// Fills whose ticket is older than this were overtaken by `invalidate_all`.
+    floor: u64,
+    generation: u64,
+}
+
+/// A bounded read model with explicit invalidation. Cheap to share (`Arc` inside).
+pub struct ReadModel<K: Hash + Eq + Clone, V> {
+    state: Arc<Mutex<State<K, V>>>,
+}
+
+impl<K: Hash + Eq + Clone, V> Clone for ReadModel<K, V> {
+    fn clone(&self) -> Self {
+        Self {
+            state: Arc::clone(&self.state),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
+    /// A read model keeping at most `capacity` values (least recently used go first).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            state: Arc::new(Mutex::new(State {
+                values: LruCache::new(capacity.max(1)),
+                invalidated_at: HashMap::new(),
+                floor: 0,
+                generation: 0,
+            })),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State<K, V>> {
+        // A panic while holding the lock cannot leave the maps half-written in a way that
+        // matters more than losing cached values; recover and carry on.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    pub fn get(&self, key: &K) -> Option<Arc<V>> {
+        self.lock().values.cache_get(key).cloned()
+    }
+
+    /// Take before reading the source of truth.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.lock().generation)
+    }
+
+    /// Keep `value` unless `key` (or everything) was invalidated after `ticket` was taken;
+    /// returns the value either way, for the caller to use.
+    pub fn fill(&self, key: K, ticket: Ticket, value: V) -> Arc<V> {
+        let value = Arc::new(value);
+        let mut state = self.lock();
+        let overtaken = ticket.0 < state.floor
+            || state
+                .invalidated_at
+                .get(&key)
+                .is_some_and(|at| *at > ticket.0);
+        if !overtaken {
+            state.values.cache_set(key, Arc::clone(&value));
+        }
+        value
+    }
+
+    /// Get, or load with `load` and fill (with a ticket taken before the load).
+    pub fn get_or_load<E>(
+        &self,
+        key: &K,
+        load: impl FnOnce() -> Result<V, E>,
+    ) -> Result<Arc<V>, E> {
+        if let Some(value) = self.get(key) {
+            return Ok(value);
+        }
+        let ticket = self.ticket();
+        let value = load()?;
+        Ok(self.fill(key.clone(), ticket, value))
+    }
+
+    pub fn invalidate(&self, key: &K) {
+        let mut state = self.lock();
+        state.generation += 1;
+        let generation = state.generation;
+        let _removed = state.values.cache_remove(key);
+        state.invalidated_at.insert(key.clone(), generation);
+    }
+
+    pub fn invalidate_all(&self) {
+        let mut state = self.lock();
+        state.generation += 1;
+        state.floor = state.generation;
+        state.values.cache_clear();
+        state.invalidated_at.clear();
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().values.cache_size()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_are_kept_until_invalidated() {
+        let cache = ReadModel::new(10);
+        assert!(cache.get(&1).is_none());
+        let ticket = cache.ticket();
+        cache.fill(1, ticket, "one");
+        assert_eq!(cache.get(&1).as_deref(), Some(&"one"));
+        cache.invalidate(&1);
+        assert!(cache.get(&1).is_none());
+    }
+
+    #[test]
+    fn a_fill_that_raced_an_invalidation_is_dropped() {
+        let cache = ReadModel::new(10);
+        let ticket = cache.ticket(); // a reader starts loading key 1
+        cache.invalidate(&1); // a writer changes key 1 meanwhile
+        let stale = cache.fill(1, ticket, "old");
+        assert_eq!(*stale, "old", "the reader still gets its value");
+        assert!(cache.get(&1).is_none(), "but the cache does not keep it");
+
+        // Other keys are not affected by that invalidation.
+        cache.fill(2, ticket, "two");
+        assert_eq!(cache.get(&2).as_deref(), Some(&"two"));
+
+        let after = cache.ticket();
+        cache.fill(1, after, "new");
+        assert_eq!(cache.get(&1).as_deref(), Some(&"new"));
+    }
+
+    #[test]
+    fn invalidate_all_overtakes_every_older_fill() {
+        let cache = ReadModel::new(10);
+        let ticket = cache.ticket();
+        cache.fill(1, ticket, 1);
+        cache.invalidate_all();
+        assert!(cache.is_empty());
+        cache.fill(3, ticket, 3);
+        assert!(cache.get(&3).is_none());
+        let fresh = cache.ticket();
+        cache.fill(3, fresh, 3);
+        assert_eq!(cache.len(), 1);
+    }
+
+    #[test]
+    fn capacity_bounds_the_store() {
+        let cache = ReadModel::new(2);
+        for key in 0..5 {
+            let ticket = cache.ticket();
+            cache.fill(key, ticket, key);
+        }
+        assert_eq!(cache.len(), 2);
+        assert!(cache.get(&4).is_some() && cache.get(&0).is_none());
+    }
+
+    #[test]
+    fn get_or_load_loads_once() {
+        let cache: ReadModel<u8, u8> = ReadModel::new(4);
+        let mut loads = 0;
+        for _ in 0..3 {
+            let value = cache
+                .get_or_load(&7, || {
+                    loads += 1;
+                    Ok::<_, ()>(49)
+                })
+                .unwrap();
+            assert_eq!(*value, 49);
+        }
+        assert_eq!(loads, 1);
+    }
+}
