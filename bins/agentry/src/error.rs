@@ -168,11 +168,6 @@ pub fn query_error(error: QueryPayloadError, _req: &HttpRequest) -> actix_web::E
     ApiError::validation("query", "value_error", error.to_string()).into()
 }
 
-/// Any route that matches nothing.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::status(StatusCode::NOT_FOUND, "Not Found"))
-}
-
 /// `ErrorHandlers` default: an error response that is not JSON yet (actix's own 405 for a
 /// wrong method, a 400 from the HTTP parser...) gets a `{"detail": reason}` body.
 pub fn ensure_json_body<B: MessageBody + 'static>(

@@ -5,11 +5,11 @@ use std::pin::Pin;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
-use agentry_app::session::Verified;
+use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use agentry_app::{App, Caller};
 
 use crate::error::ApiError;
+use crate::guard::authenticate;
 
 /// The authenticated caller. The token is checked in memory; only the first request of a
 /// user this process has not seen reads the user's revocation state (on the blocking pool).
@@ -20,6 +20,10 @@ impl FromRequest for Auth {
     type Future = Pin<Box<dyn Future<Output = Result<Auth, ApiError>>>>;
 
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
+        // The guard middleware has usually authenticated the request already.
+        if let Some(caller) = req.extensions().get::<Caller>().cloned() {
+            return Box::pin(std::future::ready(Ok(Auth(caller))));
+        }
         let app = req.app_data::<web::Data<App>>().cloned();
         let token = req
             .headers()
@@ -28,13 +32,7 @@ impl FromRequest for Auth {
             .map(str::to_owned);
         Box::pin(async move {
             let app = app.ok_or_else(|| ApiError::internal("App is not configured"))?;
-            match app.verify_token(token.as_deref())? {
-                Verified::Caller(caller) => Ok(Auth(caller)),
-                Verified::NeedsLookup(claims, user) => {
-                    let caller = web::block(move || app.lookup_and_admit(&claims, user)).await??;
-                    Ok(Auth(caller))
-                }
-            }
+            Ok(Auth(authenticate(&app, token).await?))
         })
     }
 }

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod guard;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

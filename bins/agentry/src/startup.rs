@@ -14,7 +14,8 @@ use agentry_store::{Connector, PoolOptions, StatementCounter, StoreError, build_
 
 use crate::config::Config;
 use crate::error::{self, ensure_json_body};
-use crate::{request_id, routes};
+use crate::routes::table::RouteTable;
+use crate::{guard, request_id, routes};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
@@ -127,6 +128,7 @@ pub fn http_app(
 > {
     HttpApp::new()
         .app_data(app)
+        .app_data(web::Data::new(RouteTable::standard()))
         .app_data(
             web::JsonConfig::default()
                 .limit(max_body_bytes)
@@ -137,7 +139,7 @@ pub fn http_app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes::health::configure)
         .configure(routes::user::configure)
-        .default_service(web::to(error::not_found))
+        .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))
 }

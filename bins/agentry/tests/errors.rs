@@ -5,7 +5,16 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, test, web};
 use agentry::error::ApiError;
+use agentry::routes::table::{Guard, RouteSpec, RouteTable};
 use agentry::startup::http_app;
+
+const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        guard,
+    }
+}
 use agentry_app::App;
 use agentry_test_support::TestDb;
 use serde::Deserialize;
@@ -50,7 +59,15 @@ macro_rules! service {
         .route("/echo", web::post().to(echo))
         .route("/explode", web::get().to(explode))
         .route("/plain", web::get().to(plain_text_error))
-        .route("/items/{id}", web::get().to(by_id));
+        .route("/items/{id}", web::get().to(by_id))
+        .route("/undeclared", web::get().to(plain_text_error))
+        // This application's own routes, declared like every route.
+        .app_data(web::Data::new(RouteTable::with(&[
+            route("POST", "/echo", Guard::Public),
+            route("GET", "/explode", Guard::Public),
+            route("GET", "/plain", Guard::Public),
+            route("GET", "/items/{id}", Guard::Public),
+        ])));
         (test::init_service(app).await, db)
     }};
 }
@@ -163,4 +180,16 @@ async fn bad_path_parameters_are_422() {
     assert_eq!(body["detail"][0]["loc"], json!(["path"]));
     let (status, _, body) = call(&service, test::TestRequest::get().uri("/items/7")).await;
     assert_eq!((status, body), (StatusCode::OK, json!({"id": 7})));
+}
+
+#[actix_web::test]
+async fn a_route_missing_from_the_table_is_never_served() {
+    let (service, _db) = service!();
+    let (status, _, body) = call(&service, test::TestRequest::get().uri("/undeclared")).await;
+    assert_eq!(
+        (status, body),
+        (StatusCode::NOT_FOUND, json!({"detail": "Not Found"}))
+    );
+    let (status, _, _) = call(&service, test::TestRequest::delete().uri("/plain")).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
 }

@@ -449,14 +449,11 @@ impl App {
             })
             .unwrap_or_default();
         let show_scopes = !options.light || options.include_scopes;
-        let primary = memberships
-            .iter()
-            .min_by_key(|view| view.membership.created_at)
-            .map(|view| view.company.id);
+        let primary = crate::access::primary(&memberships);
         let companies = memberships
             .into_iter()
             .map(|view| {
-                let scopes = show_scopes.then(|| effective_scopes(&view, &filter));
+                let scopes = show_scopes.then(|| filtered_scopes(&view, &filter));
                 company_view(view, primary, scopes)
             })
             .collect();
@@ -692,17 +689,10 @@ impl App {
     }
 }
 
-/// The caller's effective scopes in one company: the role's concrete scopes plus its wildcard
-/// patterns, optionally kept to those covering one of `filter`.
-fn effective_scopes(view: &MembershipView, filter: &[&str]) -> Vec<String> {
-    let role = RoleId(view.role.id).role();
-    let mut scopes: Vec<String> = view.role_scopes.clone();
-    scopes.extend(
-        role.into_iter()
-            .flat_map(|r| r.wildcard_patterns().map(str::to_owned)),
-    );
-    scopes.sort();
-    scopes.dedup();
+/// The effective scopes of one membership, optionally kept to those covering one of
+/// `filter`.
+fn filtered_scopes(view: &MembershipView, filter: &[&str]) -> Vec<String> {
+    let scopes = crate::access::effective_scopes(view);
     if filter.is_empty() {
         return scopes;
     }

@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+mod access;
 pub mod accounts;
 mod error;
 pub mod session;
@@ -49,11 +50,14 @@ pub struct App {
     settings: Arc<Settings>,
     tokens: TokenKeys,
     revocations: Arc<session::Revocations>,
+    access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
 }
 
 impl App {
     /// How long `/ready` waits for a connection before calling the database unavailable.
     const READY_TIMEOUT: Duration = Duration::from_secs(2);
+    /// Users whose access is kept in memory (least recently used beyond that are re-read).
+    const ACCESS_CAPACITY: usize = 100_000;
 
     pub fn new(pool: Pool, settings: Settings) -> Self {
         Self {
@@ -61,6 +65,7 @@ impl App {
             tokens: TokenKeys::new(&settings.token_secret),
             settings: Arc::new(settings),
             revocations: Arc::default(),
+            access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
         }
     }
 

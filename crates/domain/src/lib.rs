@@ -1,5 +1,6 @@
 #![doc = include_str!("../README.md")]
 
+pub mod access;
 pub mod catalog;
 pub mod ids;
 pub mod role;

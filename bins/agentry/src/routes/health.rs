@@ -5,11 +5,10 @@ use agentry_app::App;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::routes::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(resource("/health").route(web::get().to(health)))
-        .service(resource("/ready").route(web::get().to(ready)));
+    cfg.service(web::resource("/health").route(web::get().to(health)))
+        .service(web::resource("/ready").route(web::get().to(ready)));
 }
 
 async fn health() -> HttpResponse {

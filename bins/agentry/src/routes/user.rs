@@ -10,22 +10,21 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::extract::{Auth, client_ip};
-use crate::routes::resource;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
-        resource("/v1/user")
+        web::resource("/v1/user")
             .route(web::post().to(register))
             .route(web::get().to(get_user))
             .route(web::put().to(update_user)),
     )
-    .service(resource("/v1/user/exists").route(web::get().to(user_exists)))
-    .service(resource("/v1/login").route(web::post().to(login)))
-    .service(resource("/v1/logout").route(web::post().to(logout)))
-    .service(resource("/v1/user/mfa/setup").route(web::get().to(mfa_setup)))
-    .service(resource("/v1/user/mfa/enable").route(web::post().to(mfa_enable)))
-    .service(resource("/v1/user/mfa/disable").route(web::post().to(mfa_disable)))
-    .service(resource("/v1/user/mfa/reset").route(web::post().to(mfa_reset)));
+    .service(web::resource("/v1/user/exists").route(web::get().to(user_exists)))
+    .service(web::resource("/v1/login").route(web::post().to(login)))
+    .service(web::resource("/v1/logout").route(web::post().to(logout)))
+    .service(web::resource("/v1/user/mfa/setup").route(web::get().to(mfa_setup)))
+    .service(web::resource("/v1/user/mfa/enable").route(web::post().to(mfa_enable)))
+    .service(web::resource("/v1/user/mfa/disable").route(web::post().to(mfa_disable)))
+    .service(web::resource("/v1/user/mfa/reset").route(web::post().to(mfa_reset)));
 }
 
 async fn register(

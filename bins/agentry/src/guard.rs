@@ -1,0 +1,117 @@
+//! The guard middleware: enforces the route table's guard before any handler runs and hands
+//! the handler its `Caller` (and `Access`) through the request's extensions.
+
+use std::sync::Arc;
+
+use actix_web::body::{EitherBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, web};
+use agentry_app::session::Verified;
+use agentry_app::{App, Caller};
+use agentry_domain::access::Access;
+
+use crate::error::ApiError;
+use crate::routes::table::{Guard, Lookup, RouteTable};
+
+/// Authenticate from the `Authorization` header: in memory, or with one read on the blocking
+/// pool the first time this process sees the user.
+pub async fn authenticate(
+    app: &web::Data<App>,
+    header: Option<String>,
+) -> Result<Caller, ApiError> {
+    match app.verify_token(header.as_deref())? {
+        Verified::Caller(caller) => Ok(caller),
+        Verified::NeedsLookup(claims, user) => {
+            let app = app.clone();
+            Ok(web::block(move || app.lookup_and_admit(&claims, user)).await??)
+        }
+    }
+}
+
+async fn access(app: &web::Data<App>, caller: &Caller) -> Result<Arc<Access>, ApiError> {
+    if let Some(access) = app.cached_access(caller.user) {
+        return Ok(access);
+    }
+    let app = app.clone();
+    let user = caller.user;
+    Ok(web::block(move || app.access(user)).await??)
+}
+
+pub fn insufficient(scope: &str) -> ApiError {
+    ApiError::status(
+        StatusCode::FORBIDDEN,
+        format!("Insufficient permissions. Required scope: {scope}"),
+    )
+}
+
+pub async fn middleware(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<EitherBody<impl MessageBody + 'static>>, actix_web::Error> {
+    match check(&req).await {
+        Ok(()) => next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_left_body),
+        // A refusal is a response, like any handler's error.
+        Err(refusal) => Ok(req.error_response(refusal).map_into_right_body()),
+    }
+}
+
+/// Enforce the guard the table declares for this request; on success the request carries
+/// the `Caller` (and, for scoped routes, the `Access`).
+async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
+    let standard;
+    let routes = match req.app_data::<web::Data<RouteTable>>() {
+        Some(routes) => routes.get_ref(),
+        None => {
+            standard = RouteTable::standard();
+            &standard
+        }
+    };
+    // Fail closed: a route missing from the table is never served.
+    let spec = match routes.find(req.method(), req.path()) {
+        Lookup::Found(spec) => *spec,
+        Lookup::WrongMethod => {
+            return Err(ApiError::status(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method Not Allowed",
+            ));
+        }
+        Lookup::Unknown => return Err(ApiError::status(StatusCode::NOT_FOUND, "Not Found")),
+    };
+    if spec.guard == Guard::Public {
+        return Ok(());
+    }
+    let app = req
+        .app_data::<web::Data<App>>()
+        .cloned()
+        .ok_or_else(|| ApiError::internal("App is not configured"))?;
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
+    let caller = authenticate(&app, token).await?;
+    match spec.guard {
+        Guard::Public | Guard::Token => {}
+        Guard::Scope(scope) => {
+            let access = access(&app, &caller).await?;
+            if !access.allows(None, scope) {
+                return Err(insufficient(scope));
+            }
+            req.extensions_mut().insert(access);
+        }
+        Guard::SuperAdmin => {
+            let access = access(&app, &caller).await?;
+            if !access.is_super_admin() {
+                return Err(insufficient("server:admin"));
+            }
+            req.extensions_mut().insert(access);
+        }
+    }
+    req.extensions_mut().insert(caller);
+    Ok(())
+}

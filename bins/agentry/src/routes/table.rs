@@ -1,0 +1,160 @@
+//! The route table: every route the server answers, with the guard it requires. The guard
+//! middleware enforces it before any handler runs, and answers 404 (405 for a listed path
+//! with another method) for anything not listed, so a route cannot be served without a
+//! declared guard. The route x role x tenant
+//! matrix test is generated from this table.
+
+use actix_web::http::Method;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Guard {
+    /// No token needed (health, registration, login).
+    Public,
+    /// A valid, unrevoked token.
+    Token,
+    /// A valid token and this scope in the caller's current company.
+    Scope(&'static str),
+    /// A valid token of a super admin (role 0 in any company).
+    SuperAdmin,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RouteSpec {
+    pub method: &'static str,
+    pub path: &'static str,
+    pub guard: Guard,
+}
+
+const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteSpec {
+    RouteSpec {
+        method,
+        path,
+        guard,
+    }
+}
+
+use Guard::{Public, Token};
+
+pub const ROUTES: &[RouteSpec] = &[
+    route("GET", "/health", Public),
+    route("GET", "/ready", Public),
+    // Accounts (reference auth-billing.md sections 1-2).
+    route("POST", "/v1/user", Public),
+    route("GET", "/v1/user", Token),
+    route("PUT", "/v1/user", Token),
+    route("GET", "/v1/user/exists", Public),
+    route("POST", "/v1/login", Public),
+    route("POST", "/v1/logout", Token),
+    route("GET", "/v1/user/mfa/setup", Token),
+    route("POST", "/v1/user/mfa/enable", Token),
+    route("POST", "/v1/user/mfa/disable", Token),
+    route("POST", "/v1/user/mfa/reset", Token),
+];
+
+/// What the table says about a request.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    Found(&'a RouteSpec),
+    /// The path is listed, with other methods (405).
+    WrongMethod,
+    /// Nothing listed (404).
+    Unknown,
+}
+
+fn path_matches(template: &str, path: &str) -> bool {
+    let mut left = template.trim_end_matches('/').split('/');
+    let mut right = path.trim_end_matches('/').split('/');
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return true,
+            (Some(t), Some(p)) if t.starts_with('{') && t.ends_with('}') => {
+                if p.is_empty() {
+                    return false;
+                }
+            }
+            (Some(t), Some(p)) if t == p => {}
+            _ => return false,
+        }
+    }
+}
+
+/// The table a server enforces: [`ROUTES`], plus routes a test application adds.
+#[derive(Debug, Clone)]
+pub struct RouteTable(Vec<RouteSpec>);
+
+impl RouteTable {
+    pub fn standard() -> Self {
+        Self(ROUTES.to_vec())
+    }
+
+    /// The standard table and `extra` routes (tests that mount their own handlers).
+    pub fn with(extra: &[RouteSpec]) -> Self {
+        let mut routes = ROUTES.to_vec();
+        routes.extend_from_slice(extra);
+        Self(routes)
+    }
+
+    pub fn find(&self, method: &Method, path: &str) -> Lookup<'_> {
+        find_in(&self.0, method, path)
+    }
+}
+
+pub fn find(method: &Method, path: &str) -> Lookup<'static> {
+    find_in(ROUTES, method, path)
+}
+
+fn find_in<'a>(routes: &'a [RouteSpec], method: &Method, path: &str) -> Lookup<'a> {
+    let mut path_known = false;
+    for spec in routes {
+        if path_matches(spec.path, path) {
+            if spec.method == method.as_str() {
+                return Lookup::Found(spec);
+            }
+            path_known = true;
+        }
+    }
+    if path_known {
+        Lookup::WrongMethod
+    } else {
+        Lookup::Unknown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_match_whole_segments() {
+        assert!(path_matches("/v1/user", "/v1/user"));
+        assert!(path_matches("/v1/user", "/v1/user/"));
+        assert!(!path_matches("/v1/user", "/v1/users"));
+        assert!(!path_matches("/v1/user", "/v1/user/exists"));
+        assert!(path_matches("/v1/companies/{id}", "/v1/companies/abc"));
+        assert!(!path_matches("/v1/companies/{id}", "/v1/companies/"));
+        assert!(!path_matches("/v1/companies/{id}", "/v1/companies/a/b"));
+    }
+
+    #[test]
+    fn lookups_tell_known_paths_from_unknown_ones() {
+        assert!(
+            matches!(find(&Method::GET, "/v1/user"), Lookup::Found(spec) if spec.guard == Guard::Token)
+        );
+        assert_eq!(find(&Method::DELETE, "/health"), Lookup::WrongMethod);
+        assert_eq!(find(&Method::GET, "/nowhere"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn every_route_is_listed_once() {
+        for (i, a) in ROUTES.iter().enumerate() {
+            for b in &ROUTES[i + 1..] {
+                assert!(
+                    !(a.method == b.method && a.path == b.path),
+                    "{} {} listed twice",
+                    a.method,
+                    a.path
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,63 @@
+//! Each user's memberships and effective scopes, read once and cached until a write that
+//! changes them invalidates the user.
+
+use std::sync::Arc;
+
+use agentry_domain::access::{Access, CompanyAccess};
+use agentry_domain::{RoleId, ScopeSet, UserId};
+use agentry_store::identity::{self, MembershipView};
+
+use crate::{App, AppError};
+
+/// The role's concrete scopes (from the seeded tables) plus its wildcard patterns, sorted.
+pub(crate) fn effective_scopes(view: &MembershipView) -> Vec<String> {
+    let mut scopes = view.role_scopes.clone();
+    if let Some(role) = RoleId(view.role.id).role() {
+        scopes.extend(role.wildcard_patterns().map(str::to_owned));
+    }
+    scopes.sort();
+    scopes.dedup();
+    scopes
+}
+
+/// The current company: the earliest membership.
+pub(crate) fn primary(views: &[MembershipView]) -> Option<agentry_store::DbUuid> {
+    views
+        .iter()
+        .min_by_key(|view| view.membership.created_at)
+        .map(|view| view.company.id)
+}
+
+pub(crate) fn access_of(views: &[MembershipView]) -> Access {
+    let companies = views
+        .iter()
+        .map(|view| CompanyAccess {
+            company: view.company.id.into(),
+            parent: view.company.parent_id.map(Into::into),
+            role: RoleId(view.membership.role_id),
+            scopes: ScopeSet::new(effective_scopes(view)),
+        })
+        .collect();
+    Access::new(companies, primary(views).map(Into::into))
+}
+
+impl App {
+    /// The user's access if this process holds it (no I/O).
+    pub fn cached_access(&self, user: UserId) -> Option<Arc<Access>> {
+        self.access.get(&user)
+    }
+
+    /// The user's access, read from the database (2 statements) on a miss.
+    pub fn access(&self, user: UserId) -> Result<Arc<Access>, AppError> {
+        self.access.get_or_load(&user, || {
+            let mut conn = self.conn()?;
+            let views = identity::memberships_for(&mut conn, user)?;
+            Ok::<_, AppError>(access_of(&views))
+        })
+    }
+
+    /// Forget `user`'s access after a write changed their memberships or roles.
+    pub fn invalidate_access(&self, user: UserId) {
+        self.access.invalidate(&user);
+    }
+}
