@@ -10,10 +10,11 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, web};
 use agentry_app::session::Verified;
 use agentry_app::{App, Caller};
+use agentry_domain::CompanyId;
 use agentry_domain::access::Access;
 
 use crate::error::ApiError;
-use crate::routes::table::{Guard, Lookup, RouteTable};
+use crate::routes::table::{Guard, Lookup, RouteTable, path_param};
 
 /// Authenticate from the `Authorization` header: in memory, or with one read on the blocking
 /// pool the first time this process sees the user.
@@ -108,6 +109,23 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
             let access = access(&app, &caller).await?;
             if !access.is_super_admin() {
                 return Err(insufficient("server:admin"));
+            }
+            req.extensions_mut().insert(access);
+        }
+        Guard::CompanyMember | Guard::CompanyScope(_) => {
+            let not_found = || ApiError::status(StatusCode::NOT_FOUND, "Company not found");
+            let company: CompanyId = path_param(spec.path, req.path(), "company_id")
+                .and_then(|id| id.parse().ok())
+                .ok_or_else(not_found)?;
+            let access = access(&app, &caller).await?;
+            // Another company's id answers exactly like an unknown one.
+            if !(access.is_member(company) || access.is_super_admin()) {
+                return Err(not_found());
+            }
+            if let Guard::CompanyScope(scope) = spec.guard
+                && !access.allows(Some(company), scope)
+            {
+                return Err(insufficient(scope));
             }
             req.extensions_mut().insert(access);
         }

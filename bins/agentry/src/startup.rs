@@ -139,6 +139,7 @@ pub fn http_app(
         .app_data(web::QueryConfig::default().error_handler(error::query_error))
         .configure(routes::health::configure)
         .configure(routes::user::configure)
+        .configure(routes::companies::configure)
         .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

@@ -6,6 +6,7 @@ use agentry_auth::{password, totp};
 use agentry_domain::{CompanyId, RoleId, UserId};
 use agentry_store::AnyConnection;
 use agentry_store::account::{self, NewAccount, UserPatch};
+use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use diesel::Connection;
@@ -188,7 +189,7 @@ fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
 }
 
-fn valid_email(email: &str) -> bool {
+pub(crate) fn valid_email(email: &str) -> bool {
     match email.split_once('@') {
         Some((local, domain)) => {
             !local.is_empty()
@@ -250,20 +251,30 @@ impl App {
         }
         password::check_new(&form.password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
-        if form
-            .invitation_id
-            .as_deref()
-            .is_some_and(|id| !id.is_empty())
-        {
-            // Invitations arrive with the companies slice of the identity work.
-            return Err(AppError::BadRequest("Invalid invitation".into()));
-        }
         let mut conn = self.conn()?;
         if account::email_exists(&mut conn, &email)? {
             return Err(AppError::BadRequest(
                 "User with this email already exists.".into(),
             ));
         }
+        let invalid_invitation = || AppError::BadRequest("Invalid invitation".into());
+        // The invitation named in the body must be a pending one for this email; without a
+        // name, the oldest pending invitation for the email is taken (as the reference does).
+        let named = form
+            .invitation_id
+            .as_deref()
+            .map(str::trim)
+            .filter(|id| !id.is_empty());
+        let invitation = match named {
+            Some(id) => {
+                let id = uuid::Uuid::parse_str(id).map_err(|_| invalid_invitation())?;
+                let row = companies::find_invitation(&mut conn, agentry_store::DbUuid(id))?
+                    .filter(|row| row.email == email && !row.is_accepted)
+                    .ok_or_else(invalid_invitation)?;
+                Some(row)
+            }
+            None => companies::pending_invitation(&mut conn, &email, None)?,
+        };
         let username = match form
             .username
             .as_deref()
@@ -296,6 +307,10 @@ impl App {
         } else {
             RoleId::COMPANY_ADMIN
         };
+        let (company_id, role) = match &invitation {
+            Some(row) => (CompanyId::from(row.company_id), RoleId(row.role_id)),
+            None => (company_id, role),
+        };
         let mut preferences = vec![
             (
                 "timezone".to_owned(),
@@ -303,7 +318,10 @@ impl App {
             ),
             ("input_tokens".to_owned(), Some("0".to_owned())),
             ("output_tokens".to_owned(), Some("0".to_owned())),
-            ("verify_email".to_owned(), Some("false".to_owned())),
+            (
+                "verify_email".to_owned(),
+                Some(invitation.is_some().to_string()),
+            ),
             ("onboarding_completed".to_owned(), Some("false".to_owned())),
         ];
         if let Some(phone) = form
@@ -327,7 +345,8 @@ impl App {
                 created_at: now,
                 updated_at: now,
             },
-            company: Some(NewCompany {
+            // An invitee joins the inviting company and gets none of their own.
+            company: invitation.is_none().then(|| NewCompany {
                 id: company_id.into(),
                 parent_id: None,
                 name: company_name(form.organization_name.as_deref(), &first_name),
@@ -339,14 +358,25 @@ impl App {
             preferences,
         };
         let mut conn = self.conn()?;
-        account::create_account(&mut conn, &new_account).map_err(|error| {
-            if error.is_conflict() {
-                // Another registration won the race for this email or username.
-                AppError::Conflict("User with this email or username already exists.".into())
-            } else {
-                AppError::Store(error)
+        let created = conn.transaction(|conn| {
+            account::create_account(conn, &new_account)?;
+            if let Some(row) = &invitation {
+                // Another registration may have taken this invitation meanwhile.
+                if !companies::accept_invitation(conn, row.id, user_id)? {
+                    return Err(invalid_invitation());
+                }
             }
-        })?;
+            Ok(())
+        });
+        match created {
+            // Another registration won the race for this email or username.
+            Err(AppError::Store(error)) if error.is_conflict() => {
+                return Err(AppError::Conflict(
+                    "User with this email or username already exists.".into(),
+                ));
+            }
+            other => other?,
+        }
 
         let token = self.issue_token(user_id, &email)?;
         Ok(Registered {

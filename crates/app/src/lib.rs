@@ -2,6 +2,7 @@
 
 mod access;
 pub mod accounts;
+pub mod companies;
 mod error;
 pub mod session;
 pub mod setup;

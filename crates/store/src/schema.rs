@@ -106,6 +106,19 @@ diesel::table! {
 }
 
 diesel::table! {
+    invitations (id) {
+        id -> Text,
+        email -> Text,
+        company_id -> Text,
+        role_id -> Integer,
+        inviter_id -> Nullable<Text>,
+        is_accepted -> Bool,
+        accepted_by -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Text,
         kind -> Text,
@@ -136,6 +149,7 @@ diesel::joinable!(memberships -> users (user_id));
 diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(role_scopes -> roles (role_id));
+diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -147,6 +161,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     memberships,
     scopes,
     role_scopes,
+    invitations,
     jobs,
     seed_marks,
 );

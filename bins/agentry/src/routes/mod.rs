@@ -1,5 +1,6 @@
 //! Routes, one `configure` per resource.
 
+pub mod companies;
 pub mod health;
 pub mod table;
 pub mod user;

@@ -16,6 +16,10 @@ pub enum Guard {
     Scope(&'static str),
     /// A valid token of a super admin (role 0 in any company).
     SuperAdmin,
+    /// Membership of the company named by the path's `{company_id}` (404 otherwise).
+    CompanyMember,
+    /// Membership of the path's `{company_id}` (404 otherwise) and this scope there (403).
+    CompanyScope(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,7 +37,7 @@ const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteS
     }
 }
 
-use Guard::{Public, Token};
+use Guard::{CompanyMember, CompanyScope, Public, Token};
 
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/health", Public),
@@ -49,7 +53,57 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/user/mfa/enable", Token),
     route("POST", "/v1/user/mfa/disable", Token),
     route("POST", "/v1/user/mfa/reset", Token),
+    // Companies, members and invitations (reference section 3). Routes whose company comes
+    // in the body check it in the use case: invitations need `users:write` there,
+    // role changes `users:roles`.
+    route("GET", "/v1/companies", Token),
+    route("POST", "/v1/companies", Token),
+    route(
+        "PUT",
+        "/v1/companies/{company_id}",
+        CompanyScope("company:write"),
+    ),
+    route(
+        "PATCH",
+        "/v1/companies/{company_id}",
+        CompanyScope("company:write"),
+    ),
+    route(
+        "DELETE",
+        "/v1/companies/{company_id}",
+        CompanyScope("company:delete"),
+    ),
+    route("GET", "/v1/companies/{company_id}/members", CompanyMember),
+    route(
+        "DELETE",
+        "/v1/companies/{company_id}/users/{user_id}",
+        CompanyScope("users:delete"),
+    ),
+    route(
+        "POST",
+        "/v1/companies/{company_id}/invitations",
+        CompanyScope("users:write"),
+    ),
+    route("PUT", "/v1/user/role", Token),
+    route("POST", "/v1/invitations", Token),
+    route("GET", "/v1/invitations", Token),
+    route(
+        "GET",
+        "/v1/invitations/{company_id}",
+        CompanyScope("users:read"),
+    ),
+    route("DELETE", "/v1/invitation/{invitation_id}", Token),
 ];
+
+/// The value of the `{name}` segment of `template` in `path` (when the path matches).
+pub fn path_param<'p>(template: &str, path: &'p str, name: &str) -> Option<&'p str> {
+    let wanted = format!("{{{name}}}");
+    template
+        .split('/')
+        .zip(path.split('/'))
+        .find(|(t, _)| *t == wanted)
+        .map(|(_, p)| p)
+}
 
 /// What the table says about a request.
 #[derive(Debug, PartialEq, Eq)]

@@ -1,0 +1,180 @@
+//! Companies, members, roles and invitations.
+
+use actix_web::{HttpResponse, web};
+use agentry_app::App;
+use agentry_app::companies::{CompanyForm, InvitationForm, RoleChange, parse_id};
+use agentry_domain::{CompanyId, RoleId, UserId};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::extract::Auth;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/companies")
+            .route(web::get().to(list_companies))
+            .route(web::post().to(create_company)),
+    )
+    .service(
+        web::resource("/v1/companies/{company_id}")
+            .route(web::put().to(update_company))
+            .route(web::patch().to(update_company))
+            .route(web::delete().to(delete_company)),
+    )
+    .service(web::resource("/v1/companies/{company_id}/members").route(web::get().to(members)))
+    .service(
+        web::resource("/v1/companies/{company_id}/users/{user_id}")
+            .route(web::delete().to(remove_member)),
+    )
+    .service(
+        web::resource("/v1/companies/{company_id}/invitations")
+            .route(web::post().to(invite_by_role_name)),
+    )
+    .service(web::resource("/v1/user/role").route(web::put().to(change_role)))
+    .service(
+        web::resource("/v1/invitations")
+            .route(web::post().to(invite))
+            .route(web::get().to(invitations)),
+    )
+    .service(
+        web::resource("/v1/invitations/{company_id}").route(web::get().to(company_invitations)),
+    )
+    .service(
+        web::resource("/v1/invitation/{invitation_id}").route(web::delete().to(delete_invitation)),
+    );
+}
+
+fn company(id: &str) -> Result<CompanyId, ApiError> {
+    Ok(parse_id(id, "Company")?)
+}
+
+async fn list_companies(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let companies = web::block(move || app.list_companies(&caller)).await??;
+    Ok(HttpResponse::Ok().json(companies))
+}
+
+async fn create_company(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<CompanyForm>,
+) -> Result<HttpResponse, ApiError> {
+    let created = web::block(move || app.create_company(&caller, form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(created))
+}
+
+async fn update_company(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    form: web::Json<CompanyForm>,
+) -> Result<HttpResponse, ApiError> {
+    let id = company(&path)?;
+    let updated = web::block(move || app.update_company(&caller, id, form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(updated))
+}
+
+async fn delete_company(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = company(&path)?;
+    web::block(move || app.delete_company(&caller, id)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Company deleted successfully."})))
+}
+
+async fn members(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = company(&path)?;
+    let members = web::block(move || app.company_members(&caller, id)).await??;
+    Ok(HttpResponse::Ok().json(json!({"members": members})))
+}
+
+async fn remove_member(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (company_id, user_id) = path.into_inner();
+    let id = company(&company_id)?;
+    let user: UserId = parse_id(&user_id, "User")?;
+    web::block(move || app.remove_member(&caller, id, user)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "User removed from company successfully."})))
+}
+
+async fn change_role(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<RoleChange>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.change_role(&caller, form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "User role updated successfully."})))
+}
+
+async fn invite(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<InvitationForm>,
+) -> Result<HttpResponse, ApiError> {
+    let invitation = web::block(move || app.invite(&caller, form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(invitation))
+}
+
+#[derive(Deserialize)]
+struct RoleNameInvitation {
+    email: String,
+    #[serde(default)]
+    role: Option<String>,
+}
+
+/// `POST /v1/companies/{id}/invitations` names the role; unknown names become `user` (3).
+async fn invite_by_role_name(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    form: web::Json<RoleNameInvitation>,
+) -> Result<HttpResponse, ApiError> {
+    let id = company(&path)?;
+    let form = form.into_inner();
+    let role = form
+        .role
+        .as_deref()
+        .and_then(|name| agentry_domain::Role::ALL.iter().find(|r| r.name == name))
+        .map_or(RoleId::USER, |role| role.id);
+    let invitation = InvitationForm {
+        email: form.email,
+        company_id: Some(id.to_string()),
+        role_id: Some(role.0),
+        skip_email: false,
+    };
+    let invitation = web::block(move || app.invite(&caller, invitation)).await??;
+    Ok(HttpResponse::Ok().json(invitation))
+}
+
+async fn invitations(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let invitations = web::block(move || app.invitations(&caller, None)).await??;
+    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+}
+
+async fn company_invitations(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = company(&path)?;
+    let invitations = web::block(move || app.invitations(&caller, Some(id))).await??;
+    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+}
+
+async fn delete_invitation(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.delete_invitation(&caller, &path)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Invitation deleted successfully."})))
+}
