@@ -2,6 +2,7 @@
 //! Handlers extract, call one `agentry-app` function and map its result: no SQL and no
 //! business rule lives here.
 
+pub mod bus;
 pub mod config;
 pub mod error;
 pub mod extract;

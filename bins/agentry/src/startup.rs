@@ -161,6 +161,7 @@ impl Application {
         report.phases.push(("config", config_took));
         let statements = StatementCounter::default();
         let app = prepare_database(config, &mut report, statements.clone())?;
+        let app = crate::bus::attach(app, config);
 
         let address = format!("{}:{}", config.host, config.port);
         let (server, port) = report.time("bind", || -> Result<_, StartupError> {

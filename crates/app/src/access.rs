@@ -58,6 +58,6 @@ impl App {
 
     /// Forget `user`'s access after a write changed their memberships or roles.
     pub fn invalidate_access(&self, user: UserId) {
-        self.access.invalidate(&user);
+        self.changed(agentry_domain::invalidation::Invalidation::Access(user));
     }
 }

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_auth::token::TokenKeys;
+use agentry_domain::invalidation::{Invalidation, InvalidationBus, LocalOnly};
 use agentry_store::{Pool, PooledConnection, StoreError};
 use diesel::connection::SimpleConnection;
 
@@ -52,6 +53,10 @@ pub struct App {
     tokens: TokenKeys,
     revocations: Arc<session::Revocations>,
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
+    /// Tells the other instances what a write made stale.
+    bus: Arc<dyn InvalidationBus>,
+    /// This instance's name on the bus (its own messages come back and are skipped).
+    origin: Arc<str>,
 }
 
 impl App {
@@ -67,6 +72,50 @@ impl App {
             settings: Arc::new(settings),
             revocations: Arc::default(),
             access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            bus: Arc::new(LocalOnly),
+            origin: uuid::Uuid::new_v4().simple().to_string().into(),
+        }
+    }
+
+    /// Publish invalidations on `bus` (PostgreSQL or Redis) for the other instances.
+    pub fn with_bus(mut self, bus: Arc<dyn InvalidationBus>) -> Self {
+        self.bus = bus;
+        self
+    }
+
+    /// This instance's name on the invalidation bus.
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Forget what a write made stale, here and (through the bus) on every other instance.
+    pub(crate) fn changed(&self, event: Invalidation) {
+        self.apply_invalidation(&event);
+        self.bus.publish(&event);
+    }
+
+    fn apply_invalidation(&self, event: &Invalidation) {
+        match event {
+            Invalidation::Access(user) => self.access.invalidate(user),
+            Invalidation::Tokens(user) => self.revocations.forget(*user),
+            Invalidation::All => {
+                self.access.invalidate_all();
+                self.revocations.forget_all();
+            }
+        }
+    }
+
+    /// A message from the bus: another instance's write (this instance's own are skipped),
+    /// or `"reconnected"` after the transport lost messages.
+    pub fn receive_invalidation(&self, message: &str) {
+        if message == "reconnected" {
+            self.apply_invalidation(&Invalidation::All);
+            return;
+        }
+        match Invalidation::decode(message) {
+            Some((origin, _)) if origin == &*self.origin => {}
+            Some((_, event)) => self.apply_invalidation(&event),
+            None => tracing::warn!(message, "ignored a malformed invalidation"),
         }
     }
 

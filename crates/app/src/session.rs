@@ -49,6 +49,12 @@ impl Revocations {
             map.remove(&user);
         }
     }
+
+    pub fn forget_all(&self) {
+        if let Ok(mut map) = self.valid_after.write() {
+            map.clear();
+        }
+    }
 }
 
 pub(crate) fn now_epoch() -> f64 {
@@ -157,6 +163,8 @@ impl App {
             ..Default::default()
         };
         account::update_user(conn, user, &patch)?;
+        self.bus
+            .publish(&agentry_domain::invalidation::Invalidation::Tokens(user));
         self.revocations.store(user, now);
         Ok(())
     }

@@ -4,6 +4,8 @@ use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
+pub mod redis_bus;
+
 use cached::{Cached, LruCache};
 
 /// Proof of when a fill began; see [`ReadModel::fill`].

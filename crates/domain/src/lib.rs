@@ -3,6 +3,7 @@
 pub mod access;
 pub mod catalog;
 pub mod ids;
+pub mod invalidation;
 pub mod role;
 pub mod scope;
 

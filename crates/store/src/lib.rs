@@ -5,6 +5,7 @@ pub mod companies;
 pub mod db;
 pub mod identity;
 pub mod migrate;
+pub mod notify;
 pub mod schema;
 pub mod seed;
 mod uuid;

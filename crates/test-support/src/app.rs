@@ -65,8 +65,12 @@ impl TestApp {
     /// A second server process on the same database (as another instance behind a load
     /// balancer would be), with its own memory.
     pub async fn spawn_shared(other: &TestApp) -> TestApp {
-        let db = other.db.share();
-        TestApp::spawn(db).await
+        TestApp::spawn_shared_with(other, Settings::default()).await
+    }
+
+    /// [`TestApp::spawn_shared`] with settings.
+    pub async fn spawn_shared_with(other: &TestApp, settings: Settings) -> TestApp {
+        TestApp::spawn_with(other.db.share(), settings).await
     }
 
     pub fn url(&self, path: &str) -> String {

@@ -1,0 +1,54 @@
+//! Wiring of the invalidation bus: PostgreSQL `LISTEN/NOTIFY` on PostgreSQL, Redis pub/sub
+//! when `REDIS_URL` is set, nothing on SQLite (one process owns the file).
+
+use std::sync::{Arc, OnceLock};
+
+use agentry_app::App;
+use agentry_domain::invalidation::{Invalidation, InvalidationBus};
+use agentry_store::DatabaseUrl;
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::config::Config;
+
+/// Queues encoded invalidations for the transport task.
+struct ChannelBus {
+    origin: String,
+    outbox: UnboundedSender<String>,
+}
+
+impl InvalidationBus for ChannelBus {
+    fn publish(&self, event: &Invalidation) {
+        // The task only stops when the server does; a message lost then is harmless.
+        let _ = self.outbox.send(event.encode(&self.origin));
+    }
+}
+
+/// Give `app` the bus the configuration asks for; starts its task on the current runtime.
+pub fn attach(app: App, config: &Config) -> App {
+    let slot: Arc<OnceLock<App>> = Arc::new(OnceLock::new());
+    let receiver = Arc::clone(&slot);
+    let deliver: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |message: &str| {
+        if let Some(app) = receiver.get() {
+            app.receive_invalidation(message);
+        }
+    });
+    let (outbox, transport) = match (&config.redis_url, &config.database) {
+        (Some(redis), _) => (
+            agentry_cache::redis_bus::spawn_redis_bus(redis.expose().to_owned(), deliver),
+            "redis",
+        ),
+        (None, DatabaseUrl::Postgres(url)) => (
+            agentry_store::notify::spawn_pg_bus(url.clone(), deliver),
+            "postgres",
+        ),
+        (None, DatabaseUrl::Sqlite(_)) => return app,
+    };
+    let bus = ChannelBus {
+        origin: app.origin().to_owned(),
+        outbox,
+    };
+    let app = app.with_bus(Arc::new(bus));
+    let _ = slot.set(app.clone());
+    tracing::info!(transport, "invalidation bus attached");
+    app
+}

@@ -1,0 +1,191 @@
+//! Two server instances on one PostgreSQL database: a logout, a role change and a membership
+//! removal made on instance A reach instance B's in-memory state through the invalidation
+//! bus (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when TEST_REDIS_URL is set). Each run
+//! prints the measured delays; the test fails if a change has not arrived within 5 s.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use std::time::{Duration, Instant};
+
+use agentry::config::Settings;
+use agentry_test_support::{TestApp, TestDb};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Sup3rSecret";
+const ROOT: &str = "root@example.com";
+const PATIENCE: Duration = Duration::from_secs(5);
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.client.request(method, app.url(path));
+    if let Some(token) = token {
+        request = request.header("Authorization", token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> (String, String) {
+    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "T"});
+    if let Some(id) = invitation {
+        body["invitation_id"] = json!(id);
+    }
+    let (status, registered) = call(app, Method::POST, "/v1/user", None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    (
+        registered["token"].as_str().unwrap().to_owned(),
+        registered["user_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Poll `check` on instance B until it holds; the delay since the write on A.
+async fn arrives<F, Fut>(what: &str, written: Instant, mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    loop {
+        if check().await {
+            let delay = written.elapsed();
+            eprintln!(
+                "{what}: seen on instance B after {:.1} ms",
+                delay.as_secs_f64() * 1e3
+            );
+            return delay;
+        }
+        assert!(
+            written.elapsed() < PATIENCE,
+            "{what} did not reach instance B within {PATIENCE:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+}
+
+async fn scenario(redis: Option<String>) {
+    let Some(db) = TestDb::postgres() else { return };
+    let settings = || Settings {
+        superadmin_email: Some(ROOT.into()),
+        redis_url: redis.clone(),
+        ..Settings::default()
+    };
+    let a = TestApp::spawn_with(db, settings()).await;
+    let b = TestApp::spawn_shared_with(&a, settings()).await;
+    // Both buses subscribe in the background right after start.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let (root, _) = register(&a, ROOT, None).await;
+    let (admin, _) = register(&a, "admin@example.com", None).await;
+    let (_, view) = call(&a, Method::GET, "/v1/user", Some(&admin), None).await;
+    let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
+    let (_, invitation) = call(
+        &a,
+        Method::POST,
+        "/v1/invitations",
+        Some(&admin),
+        Some(json!({"email": "reader@example.com", "role_id": 6, "company_id": company})),
+    )
+    .await;
+    let (reader, reader_id) = register(&a, "reader@example.com", invitation["id"].as_str()).await;
+
+    // B learns the reader's access and the admin's token state.
+    let members = format!("/v1/companies/{company}/members");
+    assert_eq!(
+        call(&b, Method::GET, &members, Some(&reader), None).await.0,
+        StatusCode::OK
+    );
+    let invite = |n: u32| {
+        Some(json!({"email": format!("x{n}@example.com"), "role_id": 6, "company_id": company}))
+    };
+    assert_eq!(
+        call(
+            &b,
+            Method::POST,
+            "/v1/invitations",
+            Some(&reader),
+            invite(0)
+        )
+        .await
+        .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&b, Method::GET, "/v1/user", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+
+    // A role change on A.
+    let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
+    assert_eq!(
+        call(&a, Method::PUT, "/v1/user/role", Some(&root), Some(promote))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    let mut n = 0;
+    arrives("role change", written, || {
+        n += 1;
+        let body = invite(n);
+        let (b, reader) = (&b, &reader);
+        async move {
+            call(b, Method::POST, "/v1/invitations", Some(reader), body)
+                .await
+                .0
+                == StatusCode::OK
+        }
+    })
+    .await;
+
+    // A membership removal on A.
+    let remove = format!("/v1/companies/{company}/users/{reader_id}");
+    assert_eq!(
+        call(&a, Method::DELETE, &remove, Some(&root), None).await.0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("membership removal", written, || {
+        let (b, reader, members) = (&b, &reader, &members);
+        async move { call(b, Method::GET, members, Some(reader), None).await.0 == StatusCode::NOT_FOUND }
+    }).await;
+
+    // A logout on A.
+    assert_eq!(
+        call(&a, Method::POST, "/v1/logout", Some(&admin), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("logout", written, || {
+        let (b, admin) = (&b, &admin);
+        async move {
+            call(b, Method::GET, "/v1/user", Some(admin), None).await.0 == StatusCode::UNAUTHORIZED
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn changes_on_one_instance_reach_the_other_through_postgres() {
+    scenario(None).await;
+}
+
+#[tokio::test]
+async fn changes_on_one_instance_reach_the_other_through_redis() {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => scenario(Some(url)).await,
+        _ if std::env::var_os("CI").is_some() => panic!("CI is set but TEST_REDIS_URL is not"),
+        _ => eprintln!("TEST_REDIS_URL is not set: Redis variant skipped"),
+    }
+}

@@ -1,0 +1,73 @@
+//! Cache invalidations shared between instances, and the port their transports implement.
+
+use crate::ids::UserId;
+
+/// What a write made stale.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Invalidation {
+    /// A user's memberships, roles or scopes.
+    Access(UserId),
+    /// A user's token revocation instant (logout, password change, deactivation).
+    Tokens(UserId),
+    /// Everything (a transport reconnected and may have missed messages).
+    All,
+}
+
+impl Invalidation {
+    /// `<origin> <kind>[:<user>]`; the origin lets an instance skip its own messages.
+    pub fn encode(&self, origin: &str) -> String {
+        match self {
+            Invalidation::Access(user) => format!("{origin} access:{user}"),
+            Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
+            Invalidation::All => format!("{origin} all"),
+        }
+    }
+
+    /// The origin and the event; `None` for anything malformed.
+    pub fn decode(message: &str) -> Option<(&str, Invalidation)> {
+        let (origin, event) = message.split_once(' ')?;
+        let event = match event.split_once(':') {
+            Some(("access", user)) => Invalidation::Access(user.parse().ok()?),
+            Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
+            None if event == "all" => Invalidation::All,
+            _ => return None,
+        };
+        Some((origin, event))
+    }
+}
+
+/// Carries invalidations to the other instances (the local caches are invalidated by the
+/// writer itself). Implementations must not block: a transport queues and sends in the
+/// background.
+pub trait InvalidationBus: Send + Sync {
+    fn publish(&self, event: &Invalidation);
+}
+
+/// A single instance (SQLite, or tests): nothing to tell anyone.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct LocalOnly;
+
+impl InvalidationBus for LocalOnly {
+    fn publish(&self, _event: &Invalidation) {}
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_round_trip_and_garbage_is_ignored() {
+        let user = UserId::new();
+        for event in [
+            Invalidation::Access(user),
+            Invalidation::Tokens(user),
+            Invalidation::All,
+        ] {
+            let message = event.encode("instance-1");
+            assert_eq!(Invalidation::decode(&message), Some(("instance-1", event)));
+        }
+        for garbage in ["", "x", "a access:nope", "a what:ever", "a all:1"] {
+            assert_eq!(Invalidation::decode(garbage), None, "{garbage}");
+        }
+    }
+}

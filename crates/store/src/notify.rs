@@ -1,0 +1,93 @@
+//! The invalidation bus over PostgreSQL `LISTEN/NOTIFY`: one dedicated connection per
+//! instance (tokio-postgres) that both listens and sends, reconnecting with backoff. After a
+//! reconnect every cache is invalidated, since messages may have been missed meanwhile.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use futures_util::stream::poll_fn;
+use tokio::sync::mpsc;
+use tokio_postgres::{AsyncMessage, NoTls};
+
+/// The `NOTIFY` channel every instance listens on.
+pub const CHANNEL: &str = "agentry_invalidation";
+
+/// Start the bus task on the current tokio runtime. Messages sent on the returned sender go
+/// to every other listener; `deliver` receives every message from the channel (its own
+/// included, which the caller filters by origin), and `"reconnected"` after a reconnect.
+pub fn spawn_pg_bus(
+    url: String,
+    deliver: Arc<dyn Fn(&str) + Send + Sync>,
+) -> mpsc::UnboundedSender<String> {
+    let (outbox, mut queued) = mpsc::unbounded_channel::<String>();
+    tokio::spawn(async move {
+        let mut backoff = Duration::from_millis(100);
+        let mut first = true;
+        loop {
+            match run(&url, &mut queued, &deliver, first).await {
+                Ok(()) => return, // every sender is gone: the server is shutting down
+                Err(error) => {
+                    tracing::warn!(%error, "invalidation bus (PostgreSQL) lost; reconnecting");
+                }
+            }
+            first = false;
+            tokio::time::sleep(backoff).await;
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+    });
+    outbox
+}
+
+async fn run(
+    url: &str,
+    queued: &mut mpsc::UnboundedReceiver<String>,
+    deliver: &Arc<dyn Fn(&str) + Send + Sync>,
+    first: bool,
+) -> Result<(), tokio_postgres::Error> {
+    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (notices, mut received) = mpsc::unbounded_channel::<String>();
+    let driver = tokio::spawn(async move {
+        let mut messages = poll_fn(move |cx| connection.poll_message(cx));
+        while let Some(message) = messages.next().await {
+            match message {
+                Ok(AsyncMessage::Notification(note)) => {
+                    if notices.send(note.payload().to_owned()).is_err() {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "invalidation bus connection failed");
+                    break;
+                }
+            }
+        }
+    });
+    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    if !first {
+        deliver("reconnected");
+    }
+    let result = loop {
+        tokio::select! {
+            outgoing = queued.recv() => match outgoing {
+                Some(payload) => {
+                    if let Err(error) = client.execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload]).await {
+                        break Err(error);
+                    }
+                }
+                None => break Ok(()),
+            },
+            incoming = received.recv() => match incoming {
+                Some(payload) => deliver(&payload),
+                // The connection ended: reconnect.
+                None => match client.batch_execute("SELECT 1").await {
+                    Ok(()) => break Ok(()),
+                    Err(error) => break Err(error),
+                },
+            },
+        }
+    };
+    driver.abort();
+    result
+}
