@@ -1,7 +1,7 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use agentry::config::{Cli, Command, Config};
+use agentry::config::{AdminCommand, Cli, Command, Config};
 use agentry::startup::{Application, StartupReport, prepare_database};
 use agentry::telemetry;
 use agentry_store::StatementCounter;
@@ -33,6 +33,20 @@ fn main() -> ExitCode {
             }
         }
         Command::Serve => serve(&config, config_took),
+        Command::Admin(AdminCommand::Promote { email }) => {
+            let mut report = StartupReport::default();
+            let app = match prepare_database(&config, &mut report, StatementCounter::default()) {
+                Ok(app) => app,
+                Err(error) => return fail(&error),
+            };
+            match app.promote_super_admin(&email) {
+                Ok(()) => {
+                    println!("{} is now a super admin", email.trim().to_lowercase());
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error),
+            }
+        }
     }
 }
 

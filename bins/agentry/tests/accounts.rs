@@ -354,4 +354,61 @@ app_tests! {
             assert_eq!(send(&app, reqwest::Method::GET, path, None, None).await.status(), StatusCode::UNAUTHORIZED);
         }
     }
+
+    async fn password_changes_revoke_old_tokens_and_deactivation_locks_out(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Pat").await;
+        let old = registered["token"].as_str().unwrap().to_owned();
+        let change = |current: &str, new: &str| json!({"current_password": current, "new_password": new, "confirm_password": new});
+        let post = |path: &'static str, token: String, body: Value| {
+            let app = &app;
+            async move { status_and_json(send(app, reqwest::Method::POST, path, Some(&token), Some(body)).await).await }
+        };
+        let (status, body) = post("/v1/user/password/change", old.clone(), change("Wr0ngPassword", "N3wPassword")).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "Current password is incorrect"})));
+        let (status, _) = post("/v1/user/password/change", old.clone(), change(PASSWORD, "weak")).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, body) = post("/v1/user/password/change", old.clone(), change(PASSWORD, "N3wPassword")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let fresh = body["token"].as_str().unwrap().to_owned();
+        assert_eq!(get_user(&app, &old).await.0, StatusCode::UNAUTHORIZED, "older tokens are revoked");
+        assert_eq!(get_user(&app, &fresh).await.0, StatusCode::OK);
+        assert_eq!(login(&app, &email, PASSWORD, None).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(login(&app, &email, "N3wPassword", None).await.0, StatusCode::OK);
+        let set = json!({"new_password": "An0therOne", "confirm_password": "An0therOne"});
+        let (status, _) = post("/v1/user/password/set", fresh.clone(), set).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "a password is already set");
+
+        let (status, body) = status_and_json(send(&app, reqwest::Method::DELETE, "/v1/user", Some(&fresh), None).await).await;
+        assert_eq!((status, body), (StatusCode::OK, json!({"detail": "User deleted successfully."})));
+        assert_eq!(get_user(&app, &fresh).await.0, StatusCode::UNAUTHORIZED);
+        let (status, body) = login(&app, &email, "N3wPassword", None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(send(&app, reqwest::Method::DELETE, "/v1/user", None, None).await.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    async fn the_catalog_and_the_callers_scopes(db) {
+        let app = TestApp::spawn(db).await;
+        let (_, admin) = register(&app, "Ada").await;
+        let admin = admin["token"].as_str().unwrap().to_owned();
+        let (status, roles) = status_and_json(send(&app, reqwest::Method::GET, "/v1/roles", Some(&admin), None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(roles["roles"].as_array().unwrap().len(), 7);
+        assert_eq!(roles["roles"][2], json!({"id": 2, "name": "company_admin", "friendly_name": "Company Admin", "display_order": 2}));
+        let (status, scopes) = status_and_json(send(&app, reqwest::Method::GET, "/v1/scopes", Some(&admin), None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(scopes["scopes"].as_array().unwrap().len(), 72);
+        assert_eq!(scopes["categories"]["Billing"], json!(["billing:read", "billing:write", "billing:admin"]));
+
+        let (status, mine) = status_and_json(send(&app, reqwest::Method::GET, "/v1/user/scopes", Some(&admin), None).await).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(mine["role_id"], 2);
+        assert!(mine["scopes"].as_array().unwrap().iter().any(|s| s == "users:write"));
+        let foreign = format!("/v1/user/scopes?company_id={}", uuid::Uuid::new_v4());
+        assert_eq!(send(&app, reqwest::Method::GET, &foreign, Some(&admin), None).await.status(), StatusCode::NOT_FOUND);
+        assert_eq!(send(&app, reqwest::Method::GET, "/v1/user/scopes?company_id=nope", Some(&admin), None).await.status(), StatusCode::NOT_FOUND);
+        for path in ["/v1/roles", "/v1/scopes", "/v1/user/scopes"] {
+            assert_eq!(send(&app, reqwest::Method::GET, path, None, None).await.status(), StatusCode::UNAUTHORIZED, "{path}");
+        }
+    }
 }

@@ -335,3 +335,47 @@ fn two_servers_started_together_on_postgres_migrate_once() {
             .any(|l| l.contains("backend=postgres") || l.contains("postgres"))
     );
 }
+
+#[test]
+fn admin_promote_makes_a_super_admin() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let server = Server::start(agentry(&data));
+    let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let body =
+        r#"{"email":"boss@example.com","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}"#;
+    write!(
+        stream,
+        "POST /v1/user HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    let (status, _) = server.terminate();
+    assert!(status.success());
+
+    let output = agentry(&data)
+        .args(["admin", "promote", "BOSS@example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&output.stdout).contains("boss@example.com is now a super admin")
+    );
+
+    let unknown = agentry(&data)
+        .args(["admin", "promote", "nobody@example.com"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&unknown.stderr)
+            .contains("No account has the email nobody@example.com")
+    );
+}

@@ -88,6 +88,19 @@ pub struct MfaDisable {
     pub mfa_token: Option<String>,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordChange {
+    pub current_password: String,
+    pub new_password: String,
+    pub confirm_password: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct PasswordSet {
+    pub new_password: String,
+    pub confirm_password: String,
+}
+
 /// `GET /v1/user` query options.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct UserViewOptions {
@@ -704,6 +717,103 @@ impl App {
         };
         account::update_user(&mut conn, caller.user, &patch)?;
         Ok(self.provisioning_uri(&secret, &user.email))
+    }
+
+    /// `POST /v1/user/password/change`: every token issued before the change is revoked; the
+    /// caller gets a fresh one.
+    pub fn change_password(
+        &self,
+        caller: &Caller,
+        form: &PasswordChange,
+    ) -> Result<String, AppError> {
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        drop(conn);
+        let Some(stored) = user.password_hash.as_deref() else {
+            return Err(AppError::BadRequest(
+                "No password is set. Use /v1/user/password/set.".into(),
+            ));
+        };
+        if !password::verify(&form.current_password, stored) {
+            return Err(AppError::Unauthorized(
+                "Current password is incorrect".into(),
+            ));
+        }
+        password::check_new(&form.new_password, &form.confirm_password)
+            .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        let hash = password::hash(&form.new_password)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let mut conn = self.conn()?;
+        let patch = UserPatch {
+            password_hash: Some(hash),
+            updated_at: Some(naive_of(now_epoch())),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, caller.user, &patch)?;
+        self.revoke_tokens(&mut conn, caller.user)?;
+        // Issued after the revocation instant, so it survives it.
+        self.issue_token(caller.user, &user.email)
+    }
+
+    /// `POST /v1/user/password/set`: only for accounts without a password; gives them a
+    /// username if they have none. Returns the username.
+    pub fn set_password(&self, caller: &Caller, form: &PasswordSet) -> Result<String, AppError> {
+        password::check_new(&form.new_password, &form.confirm_password)
+            .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        let mut conn = self.conn()?;
+        let user = self.load_user(&mut conn, caller.user)?;
+        if user.password_hash.is_some() {
+            return Err(AppError::BadRequest(
+                "A password is already set. Use /v1/user/password/change.".into(),
+            ));
+        }
+        let username = match user.username {
+            Some(name) => name,
+            None => pick_username(&mut conn, &user.email)?,
+        };
+        drop(conn);
+        let hash = password::hash(&form.new_password)
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let mut conn = self.conn()?;
+        let patch = UserPatch {
+            password_hash: Some(hash),
+            username: Some(username.clone()),
+            updated_at: Some(naive_of(now_epoch())),
+            ..Default::default()
+        };
+        account::update_user(&mut conn, caller.user, &patch)?;
+        Ok(username)
+    }
+
+    /// `DELETE /v1/user`: deactivate the account (the reference's soft delete) and revoke
+    /// every token.
+    pub fn deactivate(&self, caller: &Caller) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        let patch = UserPatch {
+            is_active: Some(false),
+            updated_at: Some(naive_of(now_epoch())),
+            ..Default::default()
+        };
+        if !account::update_user(&mut conn, caller.user, &patch)? {
+            return Err(AppError::NotFound("User not found".into()));
+        }
+        self.revoke_tokens(&mut conn, caller.user)
+    }
+
+    /// `agentry admin promote EMAIL`: role 0 in the user's current company.
+    pub fn promote_super_admin(&self, email: &str) -> Result<(), AppError> {
+        let email = email.trim().to_lowercase();
+        let mut conn = self.conn()?;
+        let user = account::find_user_by_login(&mut conn, &email)?
+            .filter(|user| user.email == email)
+            .ok_or_else(|| AppError::NotFound(format!("No account has the email {email}")))?;
+        let user_id: UserId = user.id.into();
+        let views = identity::memberships_for(&mut conn, user_id)?;
+        let company = crate::access::primary(&views)
+            .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
+        companies::set_role(&mut conn, user_id, company.into(), RoleId::SUPER_ADMIN)?;
+        self.invalidate_access(user_id);
+        Ok(())
     }
 
     /// `GET /v1/user/exists`: whether an account has this email.

@@ -2,6 +2,7 @@
 
 mod access;
 pub mod accounts;
+pub mod catalog;
 pub mod companies;
 mod error;
 pub mod session;

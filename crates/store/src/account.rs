@@ -154,6 +154,7 @@ pub struct UserPatch {
     pub password_hash: Option<String>,
     pub mfa_secret: Option<String>,
     pub mfa_enabled: Option<bool>,
+    pub is_active: Option<bool>,
     pub tokens_valid_after: Option<NaiveDateTime>,
     pub last_seen: Option<NaiveDateTime>,
     /// `Some(None)` clears the recorded step (a new secret starts afresh).

@@ -2,5 +2,6 @@
 
 pub mod companies;
 pub mod health;
+pub mod roles;
 pub mod table;
 pub mod user;

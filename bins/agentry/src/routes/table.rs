@@ -37,7 +37,7 @@ const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteS
     }
 }
 
-use Guard::{CompanyMember, CompanyScope, Public, Token};
+use Guard::{CompanyMember, CompanyScope, Public, Scope, Token};
 
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/health", Public),
@@ -53,6 +53,14 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/user/mfa/enable", Token),
     route("POST", "/v1/user/mfa/disable", Token),
     route("POST", "/v1/user/mfa/reset", Token),
+    route("POST", "/v1/user/password/change", Token),
+    route("POST", "/v1/user/password/set", Token),
+    route("DELETE", "/v1/user", Token),
+    // Roles and scopes (paths in the reference's style; the reference's own Roles routes
+    // are not in the reference notes). Listing the catalog needs `roles:read`.
+    route("GET", "/v1/roles", Scope("roles:read")),
+    route("GET", "/v1/scopes", Scope("roles:read")),
+    route("GET", "/v1/user/scopes", Token),
     // Companies, members and invitations (reference section 3). Routes whose company comes
     // in the body check it in the use case: invitations need `users:write` there,
     // role changes `users:roles`.

@@ -4,7 +4,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use agentry_app::App;
-use agentry_app::accounts::{LoginRequest, MfaDisable, Registration, UserViewOptions};
+use agentry_app::accounts::{
+    LoginRequest, MfaDisable, PasswordChange, PasswordSet, Registration, UserViewOptions,
+};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -16,8 +18,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource("/v1/user")
             .route(web::post().to(register))
             .route(web::get().to(get_user))
-            .route(web::put().to(update_user)),
+            .route(web::put().to(update_user))
+            .route(web::delete().to(delete_user)),
     )
+    .service(web::resource("/v1/user/password/change").route(web::post().to(change_password)))
+    .service(web::resource("/v1/user/password/set").route(web::post().to(set_password)))
     .service(web::resource("/v1/user/exists").route(web::get().to(user_exists)))
     .service(web::resource("/v1/login").route(web::post().to(login)))
     .service(web::resource("/v1/logout").route(web::post().to(logout)))
@@ -138,4 +143,28 @@ async fn mfa_disable(
 async fn mfa_reset(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
     let otp_uri = web::block(move || app.mfa_reset(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
+}
+
+async fn change_password(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<PasswordChange>,
+) -> Result<HttpResponse, ApiError> {
+    let token = web::block(move || app.change_password(&caller, &form)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "Password changed successfully", "token": token})))
+}
+
+async fn set_password(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<PasswordSet>,
+) -> Result<HttpResponse, ApiError> {
+    let username = web::block(move || app.set_password(&caller, &form)).await??;
+    Ok(HttpResponse::Ok()
+        .json(json!({"detail": "Password set successfully", "username": username})))
+}
+
+async fn delete_user(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.deactivate(&caller)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": "User deleted successfully."})))
 }

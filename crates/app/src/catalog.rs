@@ -1,0 +1,112 @@
+//! The role and scope catalog as the API lists it (static: defined in code).
+
+use std::collections::BTreeMap;
+
+use agentry_domain::scope::STATIC_SCOPES;
+use agentry_domain::{CompanyId, Role, RoleId};
+use serde::Serialize;
+
+use crate::session::Caller;
+use crate::{App, AppError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RoleView {
+    pub id: RoleId,
+    pub name: &'static str,
+    pub friendly_name: &'static str,
+    pub display_order: i32,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeView {
+    pub name: &'static str,
+    pub resource: &'static str,
+    pub action: &'static str,
+    pub description: &'static str,
+    pub category: &'static str,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ScopeCatalog {
+    pub scopes: Vec<ScopeView>,
+    pub categories: BTreeMap<&'static str, Vec<&'static str>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UserScopes {
+    pub company_id: Option<CompanyId>,
+    pub role_id: Option<RoleId>,
+    pub scopes: Vec<String>,
+}
+
+impl App {
+    /// `GET /v1/roles`: the built-in roles in display order.
+    pub fn roles(&self) -> Vec<RoleView> {
+        Role::ALL
+            .iter()
+            .map(|role| RoleView {
+                id: role.id,
+                name: role.name,
+                friendly_name: role.friendly_name,
+                display_order: role.display_order,
+            })
+            .collect()
+    }
+
+    /// `GET /v1/scopes`: the static scopes, and their names by category.
+    pub fn scopes(&self) -> ScopeCatalog {
+        let mut categories: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
+        for scope in STATIC_SCOPES {
+            categories
+                .entry(scope.category)
+                .or_default()
+                .push(scope.name);
+        }
+        ScopeCatalog {
+            scopes: STATIC_SCOPES
+                .iter()
+                .map(|scope| ScopeView {
+                    name: scope.name,
+                    resource: scope.resource(),
+                    action: scope.action(),
+                    description: scope.description,
+                    category: scope.category,
+                })
+                .collect(),
+            categories,
+        }
+    }
+
+    /// `GET /v1/user/scopes[?company_id=]`: the caller's effective scopes in a company (the
+    /// current one by default). Another company's id answers 404.
+    pub fn user_scopes(
+        &self,
+        caller: &Caller,
+        company: Option<&str>,
+    ) -> Result<UserScopes, AppError> {
+        let access = self.access(caller.user)?;
+        let membership = match company.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(id) => {
+                let id: CompanyId = crate::companies::parse_id(id, "Company")?;
+                Some(
+                    access
+                        .in_company(id)
+                        .ok_or_else(|| AppError::NotFound("Company not found".into()))?,
+                )
+            }
+            None => access.primary(),
+        };
+        Ok(match membership {
+            Some(membership) => UserScopes {
+                company_id: Some(membership.company),
+                role_id: Some(membership.role),
+                scopes: membership.scopes.iter().map(str::to_owned).collect(),
+            },
+            None => UserScopes {
+                company_id: None,
+                role_id: None,
+                scopes: Vec::new(),
+            },
+        })
+    }
+}
