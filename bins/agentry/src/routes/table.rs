@@ -20,6 +20,9 @@ pub enum Guard {
     CompanyMember,
     /// Membership of the path's `{company_id}` (404 otherwise) and this scope there (403).
     CompanyScope(&'static str),
+    /// A valid token; the use case checks this scope in the company the body names (the
+    /// caller's current company when it names none).
+    BodyScope(&'static str),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,7 +40,7 @@ const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteS
     }
 }
 
-use Guard::{CompanyMember, CompanyScope, Public, Scope, Token};
+use Guard::{BodyScope, CompanyMember, CompanyScope, Public, Scope, Token};
 
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/health", Public),
@@ -61,11 +64,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/roles", Scope("roles:read")),
     route("GET", "/v1/scopes", Scope("roles:read")),
     route("GET", "/v1/user/scopes", Token),
-    // Companies, members and invitations (reference section 3). Routes whose company comes
-    // in the body check it in the use case: invitations need `users:write` there,
-    // role changes `users:roles`.
+    // Companies, members and invitations (reference section 3).
     route("GET", "/v1/companies", Token),
-    route("POST", "/v1/companies", Token),
+    // A new company is a child of the caller's current one, below tenant admin.
+    route("POST", "/v1/companies", BodyScope("company:write")),
     route(
         "PUT",
         "/v1/companies/{company_id}",
@@ -92,15 +94,20 @@ pub const ROUTES: &[RouteSpec] = &[
         "/v1/companies/{company_id}/invitations",
         CompanyScope("users:write"),
     ),
-    route("PUT", "/v1/user/role", Token),
-    route("POST", "/v1/invitations", Token),
-    route("GET", "/v1/invitations", Token),
+    route("PUT", "/v1/user/role", BodyScope("users:roles")),
+    route("POST", "/v1/invitations", BodyScope("users:write")),
+    route("GET", "/v1/invitations", BodyScope("users:read")),
     route(
         "GET",
         "/v1/invitations/{company_id}",
         CompanyScope("users:read"),
     ),
-    route("DELETE", "/v1/invitation/{invitation_id}", Token),
+    // The invitation's own company decides.
+    route(
+        "DELETE",
+        "/v1/invitation/{invitation_id}",
+        BodyScope("users:write"),
+    ),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).

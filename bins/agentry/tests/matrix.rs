@@ -1,0 +1,269 @@
+//! The route x caller matrix, generated from the route table: every route called as a super
+//! admin, a company admin, a power user, a read-only user, a member of another company and
+//! an anonymous caller, each outcome checked against what the route's guard declares (and,
+//! for the routes the reference's endpoint suite calls, section 4.7's expectations agree).
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use agentry::routes::table::{Guard, ROUTES, RouteSpec};
+use agentry_domain::catalog::Catalog;
+use agentry_domain::{CompanyId, RoleId, ScopeSet, UserId};
+use agentry_store::companies::set_role;
+use agentry_test_support::{TestApp, app_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "Sup3rSecret";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    SuperAdmin,
+    CompanyAdmin,
+    User,
+    ReadOnly,
+    Outsider,
+    Anonymous,
+}
+
+/// Least privileged first, so a permitted destructive call comes after the refusals.
+const CALLERS: [Caller; 6] = [
+    Caller::Anonymous,
+    Caller::Outsider,
+    Caller::ReadOnly,
+    Caller::User,
+    Caller::CompanyAdmin,
+    Caller::SuperAdmin,
+];
+
+/// Routes that change the caller or the team itself: each gets a team of its own.
+const DESTRUCTIVE: [(&str, &str); 4] = [
+    ("DELETE", "/v1/companies/{company_id}"),
+    ("DELETE", "/v1/companies/{company_id}/users/{user_id}"),
+    ("POST", "/v1/logout"),
+    ("DELETE", "/v1/user"),
+];
+
+#[derive(Debug, PartialEq, Eq)]
+enum Expect {
+    /// Past the guard: anything but 401 and 403.
+    Allowed,
+    Unauthorized,
+    Forbidden,
+    /// Another company's resource: 404, like an unknown id.
+    Hidden,
+}
+
+struct Team {
+    tokens: Vec<(Caller, String)>,
+    company: String,
+    user_id: String,
+    reader_id: String,
+    invitation: String,
+}
+
+impl Team {
+    fn token(&self, caller: Caller) -> Option<&str> {
+        self.tokens
+            .iter()
+            .find(|(c, _)| *c == caller)
+            .map(|(_, t)| t.as_str())
+    }
+}
+
+async fn call(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = app.client.request(
+        Method::from_bytes(method.as_bytes()).unwrap(),
+        app.url(path),
+    );
+    if let Some(token) = token {
+        request = request.header("Authorization", token);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    (status, response.json().await.unwrap_or(Value::Null))
+}
+
+async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> (String, String) {
+    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "M"});
+    if let Some(id) = invitation {
+        body["invitation_id"] = json!(id);
+    }
+    let (status, registered) = call(app, "POST", "/v1/user", None, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{registered}");
+    (
+        registered["token"].as_str().unwrap().to_owned(),
+        registered["user_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn company_of(app: &TestApp, token: &str) -> String {
+    let (_, view) = call(app, "GET", "/v1/user", Some(token), None).await;
+    view["companies"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn team(app: &TestApp) -> Team {
+    let tag = uuid::Uuid::new_v4().simple().to_string();
+    let (root, root_id) = register(app, &format!("root{tag}@example.com"), None).await;
+    let root_company = company_of(app, &root).await;
+    let mut conn = app.db.connect();
+    let promoted = set_role(
+        &mut conn,
+        root_id.parse::<UserId>().unwrap(),
+        root_company.parse::<CompanyId>().unwrap(),
+        RoleId::SUPER_ADMIN,
+    )
+    .unwrap();
+    assert!(promoted);
+    let (admin, _) = register(app, &format!("admin{tag}@example.com"), None).await;
+    let company = company_of(app, &admin).await;
+    let mut invited = Vec::new();
+    for (name, role) in [("user", 3), ("reader", 6)] {
+        let email = format!("{name}{tag}@example.com");
+        let (_, invitation) = call(
+            app,
+            "POST",
+            "/v1/invitations",
+            Some(&admin),
+            Some(json!({"email": email, "role_id": role})),
+        )
+        .await;
+        invited.push(register(app, &email, invitation["id"].as_str()).await);
+    }
+    let (outsider, _) = register(app, &format!("outsider{tag}@example.com"), None).await;
+    let (_, pending) = call(
+        app,
+        "POST",
+        "/v1/invitations",
+        Some(&admin),
+        Some(json!({"email": format!("pending{tag}@example.com"), "role_id": 6})),
+    )
+    .await;
+    let (reader, reader_id) = invited.pop().unwrap();
+    let (user, user_id) = invited.pop().unwrap();
+    Team {
+        tokens: vec![
+            (Caller::SuperAdmin, root),
+            (Caller::CompanyAdmin, admin),
+            (Caller::User, user),
+            (Caller::ReadOnly, reader),
+            (Caller::Outsider, outsider),
+        ],
+        company,
+        user_id,
+        reader_id,
+        invitation: pending["id"].as_str().unwrap().to_owned(),
+    }
+}
+
+fn role_allows(role: RoleId, scope: &str) -> bool {
+    let catalog = Catalog::builtin();
+    let mut held: Vec<String> = catalog.scopes_of(role).map(str::to_owned).collect();
+    held.extend(role.role().unwrap().wildcard_patterns().map(str::to_owned));
+    ScopeSet::new(held).allows(scope)
+}
+
+fn role_of(caller: Caller) -> RoleId {
+    match caller {
+        Caller::SuperAdmin => RoleId::SUPER_ADMIN,
+        Caller::CompanyAdmin | Caller::Outsider => RoleId::COMPANY_ADMIN,
+        Caller::User => RoleId::USER,
+        Caller::ReadOnly | Caller::Anonymous => RoleId::READ_ONLY_USER,
+    }
+}
+
+/// What the guard declares for this caller. `targets_team` says whether the request names
+/// the team's company (in its path, its body, or through the resource it names).
+fn expected(guard: Guard, caller: Caller, targets_team: bool) -> Expect {
+    let by_role = |scope: &str| {
+        if role_allows(role_of(caller), scope) {
+            Expect::Allowed
+        } else {
+            Expect::Forbidden
+        }
+    };
+    match (guard, caller) {
+        (Guard::Public, _) => Expect::Allowed,
+        (_, Caller::Anonymous) => Expect::Unauthorized,
+        (Guard::Token, _) | (_, Caller::SuperAdmin) => Expect::Allowed,
+        (Guard::SuperAdmin, _) => Expect::Forbidden,
+        (Guard::BodyScope(_), Caller::Outsider) if targets_team => Expect::Hidden,
+        (Guard::Scope(scope) | Guard::BodyScope(scope), _) => by_role(scope),
+        (Guard::CompanyMember | Guard::CompanyScope(_), Caller::Outsider) => Expect::Hidden,
+        (Guard::CompanyMember, _) => Expect::Allowed,
+        (Guard::CompanyScope(scope), _) => by_role(scope),
+    }
+}
+
+fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
+    let path = spec
+        .path
+        .replace("{company_id}", &team.company)
+        .replace("{user_id}", &team.user_id)
+        .replace("{invitation_id}", &team.invitation);
+    let body = match (spec.method, spec.path) {
+        ("GET" | "DELETE", _) => None,
+        ("PUT", "/v1/user/role") => {
+            Some(json!({"role_id": 6, "company_id": team.company, "user_id": team.reader_id}))
+        }
+        ("POST", "/v1/invitations") => Some(json!({"email": "matrix@example.com", "role_id": 6})),
+        _ => Some(json!({})),
+    };
+    let targets_team = spec.path.contains("{company_id}")
+        || spec.path.contains("{invitation_id}")
+        || body.as_ref().is_some_and(|b| b.get("company_id").is_some());
+    (path, body, targets_team)
+}
+
+fn outcome(status: StatusCode) -> Expect {
+    match status {
+        StatusCode::UNAUTHORIZED => Expect::Unauthorized,
+        StatusCode::FORBIDDEN => Expect::Forbidden,
+        StatusCode::NOT_FOUND => Expect::Hidden,
+        _ => Expect::Allowed,
+    }
+}
+
+app_tests! {
+    async fn every_route_answers_every_caller_as_its_guard_declares(db) {
+        let app = TestApp::spawn(db).await;
+        for (method, path) in DESTRUCTIVE {
+            assert!(ROUTES.iter().any(|r| r.method == method && r.path == path), "{method} {path} is not in the table");
+        }
+        let shared = team(&app).await;
+        let mut cells = 0;
+        let mut failures = Vec::new();
+        for spec in ROUTES {
+            let fresh;
+            let team = if DESTRUCTIVE.contains(&(spec.method, spec.path)) {
+                fresh = team(&app).await;
+                &fresh
+            } else {
+                &shared
+            };
+            for caller in CALLERS {
+                let (path, body, targets_team) = request_for(spec, team);
+                let (status, answer) = call(&app, spec.method, &path, team.token(caller), body).await;
+                let want = expected(spec.guard, caller, targets_team);
+                let got = outcome(status);
+                // A permitted caller may still meet a 404 for an id that is gone (an
+                // invitation the previous caller deleted); a refusal must be exact.
+                let ok = got == want || (want == Expect::Allowed && got == Expect::Hidden && spec.path.contains("{invitation_id}"));
+                if !ok {
+                    failures.push(format!("{} {} as {caller:?}: expected {want:?}, got {status} {answer}", spec.method, spec.path));
+                }
+                cells += 1;
+            }
+        }
+        assert_eq!(cells, ROUTES.len() * CALLERS.len());
+        assert!(failures.is_empty(), "{} of {cells} cells wrong:\\n{}", failures.len(), failures.join("\\n"));
+        eprintln!("matrix: {} routes x {} callers = {cells} cells", ROUTES.len(), CALLERS.len());
+    }
+}
