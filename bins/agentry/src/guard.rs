@@ -28,16 +28,20 @@ pub async fn authenticate(
             let app = app.clone();
             Ok(web::block(move || app.lookup_and_admit(&claims, user)).await??)
         }
+        Verified::NeedsTokenLookup(hash) => {
+            let app = app.clone();
+            Ok(web::block(move || app.lookup_token(&hash)).await??)
+        }
     }
 }
 
 async fn access(app: &web::Data<App>, caller: &Caller) -> Result<Arc<Access>, ApiError> {
-    if let Some(access) = app.cached_access(caller.user) {
+    if let Some(access) = app.cached_caller_access(caller) {
         return Ok(access);
     }
     let app = app.clone();
-    let user = caller.user;
-    Ok(web::block(move || app.access(user)).await??)
+    let caller = caller.clone();
+    Ok(web::block(move || app.caller_access(&caller)).await??)
 }
 
 pub fn insufficient(scope: &str) -> ApiError {

@@ -141,6 +141,7 @@ pub fn http_app(
         .configure(routes::user::configure)
         .configure(routes::companies::configure)
         .configure(routes::roles::configure)
+        .configure(routes::tokens::configure)
         .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

@@ -7,7 +7,7 @@ use agentry_domain::access::{Access, CompanyAccess};
 use agentry_domain::{RoleId, ScopeSet, UserId};
 use agentry_store::identity::{self, MembershipView};
 
-use crate::{App, AppError};
+use crate::{App, AppError, Caller};
 
 /// The role's concrete scopes (from the seeded tables) plus its wildcard patterns, sorted.
 pub(crate) fn effective_scopes(view: &MembershipView) -> Vec<String> {
@@ -26,6 +26,13 @@ pub(crate) fn primary(views: &[MembershipView]) -> Option<agentry_store::DbUuid>
         .iter()
         .min_by_key(|view| view.membership.created_at)
         .map(|view| view.company.id)
+}
+
+fn restrict(access: Arc<Access>, caller: &Caller) -> Arc<Access> {
+    match &caller.token {
+        Some(grant) => Arc::new(access.restricted(&grant.scopes, &grant.companies)),
+        None => access,
+    }
 }
 
 pub(crate) fn access_of(views: &[MembershipView]) -> Access {
@@ -54,6 +61,19 @@ impl App {
             let views = identity::memberships_for(&mut conn, user)?;
             Ok::<_, AppError>(access_of(&views))
         })
+    }
+
+    /// What `caller` may do: the user's access, limited to a personal access token's grant
+    /// when the caller used one.
+    pub fn caller_access(&self, caller: &Caller) -> Result<Arc<Access>, AppError> {
+        let access = self.access(caller.user)?;
+        Ok(restrict(access, caller))
+    }
+
+    /// [`App::caller_access`] without I/O, when this process holds the user's access.
+    pub fn cached_caller_access(&self, caller: &Caller) -> Option<Arc<Access>> {
+        self.cached_access(caller.user)
+            .map(|access| restrict(access, caller))
     }
 
     /// Forget `user`'s access after a write changed their memberships or roles.

@@ -84,7 +84,7 @@ impl App {
         caller: &Caller,
         company: Option<&str>,
     ) -> Result<UserScopes, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let membership = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => {
                 let id: CompanyId = crate::companies::parse_id(id, "Company")?;

@@ -256,7 +256,7 @@ impl App {
     /// `users:read`; children of top-level companies with their members. Four statements
     /// whatever the number of companies.
     pub fn list_companies(&self, caller: &Caller) -> Result<Vec<CompanyResponse>, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let mut conn = self.conn()?;
         let views = identity::memberships_for(&mut conn, caller.user)?;
         let ids: Vec<CompanyId> = views.iter().map(|v| v.company.id.into()).collect();
@@ -311,7 +311,7 @@ impl App {
         caller: &Caller,
         form: CompanyForm,
     ) -> Result<CreatedCompany, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let requested_parent = match form.parent_company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => Some(parse_id::<CompanyId>(id, "Company")?),
             _ => None,
@@ -381,7 +381,7 @@ impl App {
         company: CompanyId,
         form: CompanyForm,
     ) -> Result<CompanyResponse, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "company:write")?;
         let patch = form.patch()?;
         let mut conn = self.conn()?;
@@ -395,7 +395,7 @@ impl App {
 
     /// `DELETE /v1/companies/{id}`: needs `company:delete` (tenant admins and up).
     pub fn delete_company(&self, caller: &Caller, company: CompanyId) -> Result<(), AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "company:delete")?;
         let mut conn = self.conn()?;
         let members: Vec<UserId> = companies::members_of(&mut conn, &[company])?
@@ -417,7 +417,7 @@ impl App {
         caller: &Caller,
         company: CompanyId,
     ) -> Result<Vec<MemberView>, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         self.require_company(&access, company)?;
         let mut conn = self.conn()?;
         Ok(companies::members_of(&mut conn, &[company])?
@@ -433,7 +433,7 @@ impl App {
         company: CompanyId,
         user: UserId,
     ) -> Result<(), AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "users:delete")?;
         if user == caller.user {
             return Err(AppError::BadRequest(
@@ -462,7 +462,7 @@ impl App {
                 message: "unknown role".into(),
             });
         }
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "users:roles")?;
         if user == caller.user {
             return Err(AppError::Forbidden(
@@ -518,7 +518,7 @@ impl App {
                 message: "value is not a valid email address".into(),
             });
         }
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let company = match form.company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => parse_id::<CompanyId>(id, "Company")?,
             _ => access
@@ -597,7 +597,7 @@ impl App {
         caller: &Caller,
         company: Option<CompanyId>,
     ) -> Result<Vec<InvitationView>, AppError> {
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let company = match company {
             Some(company) => company,
             None => access
@@ -623,7 +623,7 @@ impl App {
     /// accepted invitation's membership goes with it.
     pub fn delete_invitation(&self, caller: &Caller, id: &str) -> Result<(), AppError> {
         let id: uuid_like::Id = parse_id(id, "Invitation")?;
-        let access = self.access(caller.user)?;
+        let access = self.caller_access(caller)?;
         let mut conn = self.conn()?;
         let row = companies::find_invitation(&mut conn, DbUuid(id.0))?
             .ok_or_else(|| not_found("Invitation"))?;

@@ -7,6 +7,7 @@ pub mod companies;
 mod error;
 pub mod session;
 pub mod setup;
+pub mod tokens;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -54,6 +55,8 @@ pub struct App {
     tokens: TokenKeys,
     revocations: Arc<session::Revocations>,
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
+    /// Personal access tokens by the SHA-256 of their value (`None`: no such token).
+    personal_tokens: agentry_cache::ReadModel<String, Option<tokens::TokenEntry>>,
     /// Tells the other instances what a write made stale.
     bus: Arc<dyn InvalidationBus>,
     /// This instance's name on the bus (its own messages come back and are skipped).
@@ -73,6 +76,7 @@ impl App {
             settings: Arc::new(settings),
             revocations: Arc::default(),
             access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            personal_tokens: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             bus: Arc::new(LocalOnly),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
         }
@@ -99,8 +103,10 @@ impl App {
         match event {
             Invalidation::Access(user) => self.access.invalidate(user),
             Invalidation::Tokens(user) => self.revocations.forget(*user),
+            Invalidation::PersonalToken(hash) => self.personal_tokens.invalidate(hash),
             Invalidation::All => {
                 self.access.invalidate_all();
+                self.personal_tokens.invalidate_all();
                 self.revocations.forget_all();
             }
         }

@@ -17,8 +17,10 @@ use crate::{App, AppError};
 pub struct Caller {
     pub user: UserId,
     pub email: String,
-    /// The token's `iat`, seconds since the epoch.
+    /// The token's `iat` (a personal access token's creation), seconds since the epoch.
     pub issued_at: f64,
+    /// Set when the caller used a personal access token: its scopes replace the roles'.
+    pub token: Option<std::sync::Arc<crate::tokens::TokenGrant>>,
 }
 
 /// What the process knows of each user's revocation instant.
@@ -81,6 +83,8 @@ pub enum Verified {
     Caller(Caller),
     /// The signature is good but this process has not yet read the user's revocation state.
     NeedsLookup(Claims, UserId),
+    /// A personal access token this process has not read yet (by hash).
+    NeedsTokenLookup(String),
 }
 
 impl App {
@@ -103,6 +107,17 @@ impl App {
     /// revocation instant when this process knows it.
     pub fn verify_token(&self, header: Option<&str>) -> Result<Verified, AppError> {
         let header = header.unwrap_or_default();
+        let bare = agentry_auth::token::strip_bearer(header);
+        if bare.starts_with(agentry_auth::pat::PREFIX) {
+            if !agentry_auth::pat::looks_like_token(bare) {
+                return Err(AppError::Unauthorized("Token not found".into()));
+            }
+            let hash = agentry_auth::pat::hash(bare);
+            return match self.cached_token(&hash) {
+                Some(entry) => self.admit_token(&entry).map(Verified::Caller),
+                None => Ok(Verified::NeedsTokenLookup(hash)),
+            };
+        }
         let claims = self.tokens.verify(header).map_err(|error| match error {
             TokenError::Expired | TokenError::Invalid => AppError::Unauthorized(INVALID.into()),
         })?;
@@ -121,7 +136,49 @@ impl App {
         match self.verify_token(header)? {
             Verified::Caller(caller) => Ok(caller),
             Verified::NeedsLookup(claims, user) => self.lookup_and_admit(&claims, user),
+            Verified::NeedsTokenLookup(hash) => self.lookup_token(&hash),
         }
+    }
+
+    /// The slow half for personal access tokens: read the token, then admit it.
+    pub fn lookup_token(&self, hash: &str) -> Result<Caller, AppError> {
+        let entry = self.load_token(hash)?;
+        self.admit_token(&entry)
+    }
+
+    fn admit_token(&self, entry: &Option<crate::tokens::TokenEntry>) -> Result<Caller, AppError> {
+        let entry = entry
+            .as_ref()
+            .ok_or_else(|| AppError::Unauthorized("Token not found".into()))?;
+        if entry.revoked {
+            return Err(AppError::Unauthorized("Token has been revoked".into()));
+        }
+        if entry.expires_at.is_some_and(|at| at <= now_epoch()) {
+            return Err(AppError::Unauthorized("Token has expired".into()));
+        }
+        // The owner's revocation instant applies too (password change, deactivation).
+        let valid_after = match self.revocations.lookup(entry.user) {
+            Some(at) => at,
+            None => {
+                let mut conn = self.conn()?;
+                let at = match account::tokens_valid_after(&mut conn, entry.user)? {
+                    None => f64::INFINITY,
+                    Some(None) => f64::NEG_INFINITY,
+                    Some(Some(at)) => epoch_of(at),
+                };
+                self.revocations.store(entry.user, at);
+                at
+            }
+        };
+        if entry.created_at < valid_after {
+            return Err(AppError::Unauthorized("Token has been revoked".into()));
+        }
+        Ok(Caller {
+            user: entry.user,
+            email: entry.email.clone(),
+            issued_at: entry.created_at,
+            token: Some(std::sync::Arc::clone(&entry.grant)),
+        })
     }
 
     /// The slow half of [`App::authenticate`], for callers that ran [`App::verify_token`].
@@ -147,6 +204,7 @@ impl App {
             user,
             email: claims.email.clone(),
             issued_at: claims.iat,
+            token: None,
         })
     }
 

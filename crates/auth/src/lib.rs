@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod password;
+pub mod pat;
 pub mod token;
 pub mod totp;
 

@@ -17,6 +17,9 @@ pub struct CompanyAccess {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Access {
     pub companies: Vec<CompanyAccess>,
+    /// Limited by a personal access token: its scopes replace the roles' (reference 4.5),
+    /// and role 0 grants nothing beyond them.
+    pub limited: bool,
 }
 
 impl Access {
@@ -25,12 +28,32 @@ impl Access {
         if let Some(at) = companies.iter().position(|c| Some(c.company) == primary) {
             companies.swap(0, at);
         }
-        Self { companies }
+        Self {
+            companies,
+            limited: false,
+        }
+    }
+
+    /// This access as a personal access token grants it: only `companies` (all when empty),
+    /// and in each of them exactly `scopes`.
+    pub fn restricted(&self, scopes: &ScopeSet, companies: &[CompanyId]) -> Access {
+        Access {
+            companies: self
+                .companies
+                .iter()
+                .filter(|c| companies.is_empty() || companies.contains(&c.company))
+                .map(|c| CompanyAccess {
+                    scopes: scopes.clone(),
+                    ..c.clone()
+                })
+                .collect(),
+            limited: true,
+        }
     }
 
     /// Role 0 in any company: every scope everywhere (reference section 4.5).
     pub fn is_super_admin(&self) -> bool {
-        self.companies.iter().any(|c| c.role == RoleId::SUPER_ADMIN)
+        !self.limited && self.companies.iter().any(|c| c.role == RoleId::SUPER_ADMIN)
     }
 
     pub fn primary(&self) -> Option<&CompanyAccess> {
@@ -95,8 +118,18 @@ mod tests {
     fn role_zero_anywhere_grants_everything() {
         let root = member(RoleId::SUPER_ADMIN, &["*"]);
         let other = member(RoleId::READ_ONLY_USER, &[]);
-        let access = Access::new(vec![other.clone(), root], Some(other.company));
+        let access = Access::new(vec![other.clone(), root.clone()], Some(other.company));
         assert!(access.is_super_admin());
         assert!(access.allows(Some(CompanyId::new()), "server:admin"));
+
+        // Through a personal access token, only the token's scopes count.
+        let token = access.restricted(&ScopeSet::new(["agents:read"]), &[root.company]);
+        assert!(!token.is_super_admin());
+        assert!(token.allows(Some(root.company), "agents:read"));
+        assert!(!token.allows(Some(root.company), "server:admin"));
+        assert!(
+            !token.is_member(other.company),
+            "companies outside the token are gone"
+        );
     }
 }

@@ -9,6 +9,8 @@ pub enum Invalidation {
     Access(UserId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
+    /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
+    PersonalToken(String),
     /// Everything (a transport reconnected and may have missed messages).
     All,
 }
@@ -19,6 +21,7 @@ impl Invalidation {
         match self {
             Invalidation::Access(user) => format!("{origin} access:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
+            Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::All => format!("{origin} all"),
         }
     }
@@ -29,6 +32,11 @@ impl Invalidation {
         let event = match event.split_once(':') {
             Some(("access", user)) => Invalidation::Access(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
+            Some(("pat", hash))
+                if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                Invalidation::PersonalToken(hash.to_owned())
+            }
             None if event == "all" => Invalidation::All,
             _ => return None,
         };
@@ -66,7 +74,14 @@ mod tests {
             let message = event.encode("instance-1");
             assert_eq!(Invalidation::decode(&message), Some(("instance-1", event)));
         }
-        for garbage in ["", "x", "a access:nope", "a what:ever", "a all:1"] {
+        for garbage in [
+            "",
+            "x",
+            "a access:nope",
+            "a what:ever",
+            "a all:1",
+            "a pat:zz",
+        ] {
             assert_eq!(Invalidation::decode(garbage), None, "{garbage}");
         }
     }

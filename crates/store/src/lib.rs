@@ -8,6 +8,7 @@ pub mod migrate;
 pub mod notify;
 pub mod schema;
 pub mod seed;
+pub mod tokens;
 mod uuid;
 
 pub use db::{

@@ -119,6 +119,24 @@ diesel::table! {
 }
 
 diesel::table! {
+    personal_access_tokens (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        token_prefix -> Text,
+        token_hash -> Text,
+        scopes_json -> Text,
+        agents_json -> Text,
+        companies_json -> Text,
+        expires_at -> Nullable<Timestamp>,
+        is_revoked -> Bool,
+        last_used_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     jobs (id) {
         id -> Text,
         kind -> Text,
@@ -150,6 +168,7 @@ diesel::joinable!(memberships -> companies (company_id));
 diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(role_scopes -> roles (role_id));
 diesel::joinable!(invitations -> companies (company_id));
+diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -162,6 +181,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     scopes,
     role_scopes,
     invitations,
+    personal_access_tokens,
     jobs,
     seed_marks,
 );

@@ -4,4 +4,5 @@ pub mod companies;
 pub mod health;
 pub mod roles;
 pub mod table;
+pub mod tokens;
 pub mod user;

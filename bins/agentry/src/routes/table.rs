@@ -64,6 +64,17 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/roles", Scope("roles:read")),
     route("GET", "/v1/scopes", Scope("roles:read")),
     route("GET", "/v1/user/scopes", Token),
+    // Personal access tokens (reference section 1.9).
+    route("POST", "/v1/api-keys", Scope("apikeys:write")),
+    route("GET", "/v1/api-keys", Scope("apikeys:read")),
+    route("POST", "/v1/api-keys/validate", Public),
+    route("GET", "/v1/api-keys/{token_id}", Scope("apikeys:read")),
+    route("DELETE", "/v1/api-keys/{token_id}", Scope("apikeys:delete")),
+    route(
+        "POST",
+        "/v1/api-keys/{token_id}/regenerate",
+        Scope("apikeys:write"),
+    ),
     // Companies, members and invitations (reference section 3).
     route("GET", "/v1/companies", Token),
     // A new company is a child of the caller's current one, below tenant admin.

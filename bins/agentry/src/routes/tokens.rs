@@ -1,0 +1,87 @@
+//! Personal access tokens (`/v1/api-keys`).
+
+use actix_web::{HttpResponse, web};
+use agentry_app::App;
+use agentry_app::tokens::NewTokenForm;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::extract::Auth;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/v1/api-keys")
+            .route(web::post().to(create))
+            .route(web::get().to(list)),
+    )
+    .service(web::resource("/v1/api-keys/validate").route(web::post().to(validate)))
+    .service(
+        web::resource("/v1/api-keys/{token_id}")
+            .route(web::get().to(get))
+            .route(web::delete().to(revoke)),
+    )
+    .service(web::resource("/v1/api-keys/{token_id}/regenerate").route(web::post().to(regenerate)));
+}
+
+async fn create(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<NewTokenForm>,
+) -> Result<HttpResponse, ApiError> {
+    let token = web::block(move || app.create_token(&caller, form.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let tokens = web::block(move || app.list_tokens(&caller)).await??;
+    Ok(HttpResponse::Ok().json(json!({"tokens": tokens})))
+}
+
+async fn get(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = web::block(move || app.get_token(&caller, &id)).await??;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+async fn revoke(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let name = web::block(move || app.revoke_token(&caller, &id)).await??;
+    Ok(HttpResponse::Ok().json(json!({"detail": format!("Token '{name}' has been revoked")})))
+}
+
+async fn regenerate(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let token = web::block(move || app.regenerate_token(&caller, &id)).await??;
+    Ok(HttpResponse::Ok().json(token))
+}
+
+#[derive(Deserialize)]
+struct ValidateQuery {
+    token: String,
+}
+
+async fn validate(
+    app: web::Data<App>,
+    query: web::Query<ValidateQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let result = web::block(move || app.validate_token(&query.token)).await?;
+    match result {
+        Ok((user, scopes)) => {
+            Ok(HttpResponse::Ok().json(json!({"valid": true, "user_id": user, "scopes": scopes})))
+        }
+        Err(_) => Err(ApiError::status(
+            actix_web::http::StatusCode::UNAUTHORIZED,
+            "Invalid token",
+        )),
+    }
+}

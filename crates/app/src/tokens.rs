@@ -1,0 +1,265 @@
+//! Personal access tokens (reference auth-billing.md section 1.9): created with a subset of
+//! the creator's scopes, listed without their values, revoked, regenerated, and accepted in
+//! `Authorization` in place of a session token.
+
+use std::sync::Arc;
+
+use agentry_auth::pat;
+use agentry_domain::invalidation::Invalidation;
+use agentry_domain::{CompanyId, ScopeSet, UserId};
+use agentry_store::tokens::{self, TokenRow};
+use agentry_store::{DbUuid, identity};
+use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime};
+use serde::{Deserialize, Serialize};
+
+use crate::session::{Caller, epoch_of, naive_of, now_epoch};
+use crate::{App, AppError};
+
+/// What a token grants, attached to its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub id: DbUuid,
+    pub scopes: ScopeSet,
+    /// The companies it reaches; all of the user's when empty.
+    pub companies: Vec<CompanyId>,
+}
+
+/// A token as the cache holds it (`None`: no such token).
+#[derive(Debug, Clone)]
+pub(crate) struct TokenEntry {
+    pub user: UserId,
+    pub email: String,
+    pub created_at: f64,
+    pub expires_at: Option<f64>,
+    pub revoked: bool,
+    pub grant: Arc<TokenGrant>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewTokenForm {
+    pub name: String,
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    #[serde(default)]
+    pub agent_ids: Vec<String>,
+    #[serde(default)]
+    pub company_ids: Vec<String>,
+    #[serde(default)]
+    pub expiration: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenView {
+    pub id: String,
+    pub name: String,
+    /// The value, present only when the token is created or regenerated.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+    pub token_prefix: String,
+    pub scopes: Vec<String>,
+    pub agent_ids: Vec<String>,
+    pub company_ids: Vec<String>,
+    pub expires_at: Option<NaiveDateTime>,
+    pub is_revoked: bool,
+    pub last_used_at: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+}
+
+fn list_of(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+fn view(row: &TokenRow, value: Option<String>) -> TokenView {
+    TokenView {
+        id: row.id.0.to_string(),
+        name: row.name.clone(),
+        token: value,
+        token_prefix: row.token_prefix.clone(),
+        scopes: list_of(&row.scopes_json),
+        agent_ids: list_of(&row.agents_json),
+        company_ids: list_of(&row.companies_json),
+        expires_at: row.expires_at,
+        is_revoked: row.is_revoked,
+        last_used_at: row.last_used_at,
+        created_at: row.created_at,
+    }
+}
+
+/// `1_day`, `7_days`, `30_days`, `90_days`, `1_year`, `never` or an ISO date or date-time.
+fn expiry(text: Option<&str>, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, AppError> {
+    let days = |d| Ok(Some(now + ChronoDuration::days(d)));
+    match text.map(str::trim) {
+        None | Some("never") | Some("") => Ok(None),
+        Some("1_day") => days(1),
+        Some("7_days") => days(7),
+        Some("30_days") => days(30),
+        Some("90_days") => days(90),
+        Some("1_year") => days(365),
+        Some(other) => {
+            let parsed = chrono::DateTime::parse_from_rfc3339(other)
+                .map(|at| at.naive_utc())
+                .or_else(|_| NaiveDateTime::parse_from_str(other, "%Y-%m-%dT%H:%M:%S"))
+                .or_else(|_| {
+                    NaiveDate::parse_from_str(other, "%Y-%m-%d")
+                        .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                });
+            match parsed {
+                Ok(at) if at > now => Ok(Some(at)),
+                _ => Err(AppError::BadRequest(format!("Invalid expiration: {other}"))),
+            }
+        }
+    }
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("Token not found".into())
+}
+
+impl App {
+    /// `POST /v1/api-keys`: a token granting some of the caller's own scopes (in their
+    /// current company), limited to some of their companies if asked.
+    pub fn create_token(&self, caller: &Caller, form: NewTokenForm) -> Result<TokenView, AppError> {
+        let name = form.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::Invalid {
+                field: "name".into(),
+                message: "a token name has 1 to 100 characters".into(),
+            });
+        }
+        if !form.agent_ids.is_empty() {
+            return Err(AppError::BadRequest(
+                "Agent-limited tokens are not supported yet".into(),
+            ));
+        }
+        let access = self.caller_access(caller)?;
+        for scope in &form.scopes {
+            if !access.allows(None, scope) {
+                return Err(AppError::Forbidden(format!(
+                    "Cannot grant scope '{scope}' - you don't have this permission"
+                )));
+            }
+        }
+        let mut companies = Vec::new();
+        for id in &form.company_ids {
+            let company: CompanyId = crate::companies::parse_id(id, "Company")?;
+            if !access.is_member(company) {
+                return Err(AppError::NotFound("Company not found".into()));
+            }
+            companies.push(company.to_string());
+        }
+        let now = naive_of(now_epoch());
+        let expires_at = expiry(form.expiration.as_deref(), now)?;
+        let (value, prefix, hash) = pat::generate();
+        let row = TokenRow {
+            id: DbUuid::new(),
+            user_id: caller.user.into(),
+            name: name.to_owned(),
+            token_prefix: prefix,
+            token_hash: hash,
+            scopes_json: serde_json::to_string(&form.scopes).unwrap_or_else(|_| "[]".into()),
+            agents_json: "[]".into(),
+            companies_json: serde_json::to_string(&companies).unwrap_or_else(|_| "[]".into()),
+            expires_at,
+            is_revoked: false,
+            last_used_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let mut conn = self.conn()?;
+        tokens::insert_token(&mut conn, &row)?;
+        Ok(view(&row, Some(value)))
+    }
+
+    pub fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, AppError> {
+        let mut conn = self.conn()?;
+        Ok(tokens::tokens_of(&mut conn, caller.user)?
+            .iter()
+            .map(|row| view(row, None))
+            .collect())
+    }
+
+    fn own_token(&self, caller: &Caller, id: &str) -> Result<TokenRow, AppError> {
+        let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
+        let mut conn = self.conn()?;
+        tokens::find_for_user(&mut conn, caller.user, DbUuid(id))?.ok_or_else(not_found)
+    }
+
+    pub fn get_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
+        Ok(view(&self.own_token(caller, id)?, None))
+    }
+
+    /// `DELETE /v1/api-keys/{id}`: soft revoke; returns the token's name.
+    pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let row = self.own_token(caller, id)?;
+        let mut conn = self.conn()?;
+        tokens::revoke(&mut conn, row.id, naive_of(now_epoch()))?;
+        self.changed(Invalidation::PersonalToken(row.token_hash));
+        Ok(row.name)
+    }
+
+    /// `POST /v1/api-keys/{id}/regenerate`: a new value for the same grant; the old one dies.
+    pub fn regenerate_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
+        let mut row = self.own_token(caller, id)?;
+        let (value, prefix, hash) = pat::generate();
+        let mut conn = self.conn()?;
+        tokens::replace_value(&mut conn, row.id, &prefix, &hash, naive_of(now_epoch()))?;
+        self.changed(Invalidation::PersonalToken(std::mem::replace(
+            &mut row.token_hash,
+            hash,
+        )));
+        row.token_prefix = prefix;
+        row.is_revoked = false;
+        Ok(view(&row, Some(value)))
+    }
+
+    /// `POST /v1/api-keys/validate?token=`: whether a token is usable, and for whom.
+    pub fn validate_token(&self, value: &str) -> Result<(UserId, Vec<String>), AppError> {
+        let caller = self.authenticate(Some(value))?;
+        let grant = caller
+            .token
+            .ok_or_else(|| AppError::Unauthorized("Invalid token".into()))?;
+        Ok((
+            caller.user,
+            grant.scopes.iter().map(str::to_owned).collect(),
+        ))
+    }
+
+    /// The cached entry for a token hash, if this process has it.
+    pub(crate) fn cached_token(&self, hash: &str) -> Option<Arc<Option<TokenEntry>>> {
+        self.personal_tokens.get(&hash.to_owned())
+    }
+
+    /// Read a token by hash (and its owner's email), caching the answer, and mark it used.
+    pub(crate) fn load_token(&self, hash: &str) -> Result<Arc<Option<TokenEntry>>, AppError> {
+        let key = hash.to_owned();
+        let ticket = self.personal_tokens.ticket();
+        let mut conn = self.conn()?;
+        let entry = match tokens::find_by_hash(&mut conn, hash)? {
+            None => None,
+            Some(row) => {
+                let user: UserId = row.user_id.into();
+                let email = identity::find_user(&mut conn, user)?
+                    .map(|u| u.email)
+                    .unwrap_or_default();
+                tokens::touch(&mut conn, row.id, naive_of(now_epoch()))?;
+                let companies = list_of(&row.companies_json)
+                    .iter()
+                    .filter_map(|id| id.parse().ok())
+                    .collect();
+                Some(TokenEntry {
+                    user,
+                    email,
+                    created_at: epoch_of(row.created_at),
+                    expires_at: row.expires_at.map(epoch_of),
+                    revoked: row.is_revoked,
+                    grant: Arc::new(TokenGrant {
+                        id: row.id,
+                        scopes: ScopeSet::new(list_of(&row.scopes_json)),
+                        companies,
+                    }),
+                })
+            }
+        };
+        Ok(self.personal_tokens.fill(key, ticket, entry))
+    }
+}
