@@ -112,6 +112,20 @@ pub struct Settings {
     )]
     pub token_ttl: Option<String>,
 
+    /// Requests per minute per client address to login, registration and other unauthenticated
+    /// account routes; 0 turns the limit off [default: 600]
+    #[arg(long, env = "AGENTRY_AUTH_RATE_LIMIT", global = true, value_name = "N")]
+    pub auth_rate_limit: Option<u32>,
+
+    /// Comma-separated proxy addresses whose X-Forwarded-For is believed [default: none]
+    #[arg(
+        long,
+        env = "AGENTRY_TRUSTED_PROXIES",
+        global = true,
+        value_name = "IPS"
+    )]
+    pub trusted_proxies: Option<String>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -166,6 +180,8 @@ impl Settings {
             app_uri: self.app_uri.or(lower.app_uri),
             app_name: self.app_name.or(lower.app_name),
             token_ttl: self.token_ttl.or(lower.token_ttl),
+            auth_rate_limit: self.auth_rate_limit.or(lower.auth_rate_limit),
+            trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
             log_level: self.log_level.or(lower.log_level),
@@ -209,6 +225,8 @@ pub struct Config {
     pub app_uri: String,
     pub app_name: String,
     pub token_ttl: Duration,
+    pub auth_rate_limit: u32,
+    pub trusted_proxies: Vec<IpAddr>,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -345,6 +363,22 @@ impl Config {
             })?,
         };
 
+        let trusted_proxies = settings
+            .trusted_proxies
+            .as_deref()
+            .unwrap_or_default()
+            .split(',')
+            .map(str::trim)
+            .filter(|ip| !ip.is_empty())
+            .map(|ip| {
+                ip.parse::<IpAddr>().map_err(|_| {
+                    ConfigError::Invalid(format!(
+                        "AGENTRY_TRUSTED_PROXIES: `{ip}` is not an IP address"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+
         let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
             Some(url)
                 if url.starts_with("redis://")
@@ -421,6 +455,8 @@ impl Config {
                 app_uri,
                 app_name,
                 token_ttl,
+                auth_rate_limit: settings.auth_rate_limit.unwrap_or(600),
+                trusted_proxies,
                 redis_url,
                 superadmin_email,
                 log_level,

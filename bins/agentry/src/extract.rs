@@ -37,8 +37,16 @@ impl FromRequest for Auth {
     }
 }
 
-/// The client's address: the peer, never a forwarded header (trusted proxies are not
-/// configurable yet, so `X-Forwarded-For` is ignored).
+/// The client's address: the peer, or what a trusted proxy says in `X-Forwarded-For`.
 pub fn client_ip(req: &HttpRequest) -> Option<String> {
-    req.peer_addr().map(|addr| addr.ip().to_string())
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    match req.app_data::<web::Data<crate::limits::Limits>>() {
+        Some(limits) => limits.client(peer, forwarded),
+        None => peer,
+    }
+    .map(|ip| ip.to_string())
 }

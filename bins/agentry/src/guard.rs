@@ -87,6 +87,16 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
         }
         Lookup::Unknown => return Err(ApiError::status(StatusCode::NOT_FOUND, "Not Found")),
     };
+    if crate::limits::LIMITED.contains(&(spec.method, spec.path))
+        && let Some(limits) = req.app_data::<web::Data<crate::limits::Limits>>()
+        && let Some(client) = client_address(req, limits)
+        && !limits.admit(client)
+    {
+        return Err(ApiError::status(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many requests. Please try again later.",
+        ));
+    }
     if spec.guard == Guard::Public {
         return Ok(());
     }
@@ -137,4 +147,16 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
     }
     req.extensions_mut().insert(caller);
     Ok(())
+}
+
+/// The client's address as the configured proxies let us see it.
+pub fn client_address(
+    req: &ServiceRequest,
+    limits: &crate::limits::Limits,
+) -> Option<std::net::IpAddr> {
+    let forwarded = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    limits.client(req.peer_addr().map(|addr| addr.ip()), forwarded)
 }

@@ -7,6 +7,7 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod guard;
+pub mod limits;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

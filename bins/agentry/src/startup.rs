@@ -174,14 +174,20 @@ impl Application {
             let listener = TcpListener::bind(&address).map_err(bind_error)?;
             let port = listener.local_addr().map_err(bind_error)?.port();
             let data = web::Data::new(app);
+            let limits = web::Data::new(crate::limits::Limits::new(
+                config.auth_rate_limit,
+                config.trusted_proxies.clone(),
+            ));
             let max_body_bytes = config.max_body_bytes;
-            let server = HttpServer::new(move || http_app(data.clone(), max_body_bytes))
-                .workers(config.workers)
-                // In-flight requests get this long to finish after SIGTERM/SIGINT.
-                .shutdown_timeout(30)
-                .listen(listener)
-                .map_err(bind_error)?
-                .run();
+            let server = HttpServer::new(move || {
+                http_app(data.clone(), max_body_bytes).app_data(limits.clone())
+            })
+            .workers(config.workers)
+            // In-flight requests get this long to finish after SIGTERM/SIGINT.
+            .shutdown_timeout(30)
+            .listen(listener)
+            .map_err(bind_error)?
+            .run();
             Ok((server, port))
         })?;
         Ok(Application {
