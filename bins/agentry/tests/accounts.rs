@@ -4,8 +4,6 @@
 
 use agentry_auth::token::{Claims, TokenKeys};
 use agentry_auth::totp;
-use agentry_domain::{CompanyId, RoleId, UserId};
-use agentry_store::identity::{NewCompany, NewMembership, insert_companies, insert_memberships};
 use agentry_test_support::{TestApp, app_tests};
 use reqwest::{Response, StatusCode};
 use serde_json::{Value, json};
@@ -135,26 +133,29 @@ app_tests! {
         let app = TestApp::spawn(db).await;
         let (_, registered) = register(&app, "Grace").await;
         let token = registered["token"].as_str().unwrap();
-        let user: UserId = registered["user_id"].as_str().unwrap().parse().unwrap();
-        get_user(&app, token).await; // the first request reads the revocation state
-        let (_, one) = app.counting(get_user(&app, token)).await;
+        let (_, cold_one) = app.counting(get_user(&app, token)).await;
+        let ((status, _), warm) = app.counting(get_user(&app, token)).await;
+        assert_eq!((status, warm), (StatusCode::OK, 0), "a held view costs no statement");
 
-        let now = chrono::Utc::now().naive_utc();
-        let mut conn = app.db.connect();
-        let companies: Vec<NewCompany> = (0..2).map(|i| NewCompany {
-            id: CompanyId::new().into(), parent_id: None, name: format!("Other {i}"),
-            agent_name: "AGiXT".into(), created_at: now, updated_at: now,
-        }).collect();
-        insert_companies(&mut conn, &companies).unwrap();
-        let rows: Vec<NewMembership> = companies.iter()
-            .map(|c| NewMembership::new(user, c.id.into(), RoleId::READ_ONLY_USER, now)).collect();
-        insert_memberships(&mut conn, &rows).unwrap();
-
-        let ((status, view), three) = app.counting(get_user(&app, token)).await;
+        // Two more companies, through the API: each write invalidates the caller's view.
+        for name in ["Second", "Third"] {
+            let (status, body) = status_and_json(send(&app, reqwest::Method::POST, "/v1/companies", Some(token), Some(json!({"name": name}))).await).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let ((status, view), cold_three) = app.counting(get_user(&app, token)).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(view["companies"].as_array().unwrap().len(), 3);
-        assert_eq!(one, three, "statements per request do not grow with companies");
-        assert_eq!(three, 4, "user, preferences, memberships, role scopes");
+        assert_eq!(view["companies"].as_array().unwrap().len(), 3, "the new companies show at once");
+        // The first read also read the caller's revocation state (1 statement).
+        assert_eq!(cold_one, 1 + 4);
+        assert_eq!(cold_three, 4, "user, preferences, memberships, role scopes: the same for 3 companies");
+        assert_eq!(app.counting(get_user(&app, token)).await.1, 0);
+
+        // A renamed company shows in every member's view at once.
+        let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
+        let path = format!("/v1/companies/{company}");
+        send(&app, reqwest::Method::PATCH, &path, Some(token), Some(json!({"name": "Renamed"}))).await;
+        let (_, view) = get_user(&app, token).await;
+        assert!(view["companies"].as_array().unwrap().iter().any(|c| c["name"] == "Renamed"));
     }
 
     async fn login_by_username_or_email_and_refusals(db) {

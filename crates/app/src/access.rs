@@ -78,6 +78,6 @@ impl App {
 
     /// Forget `user`'s access after a write changed their memberships or roles.
     pub fn invalidate_access(&self, user: UserId) {
-        self.changed(agentry_domain::invalidation::Invalidation::Access(user));
+        self.changed(agentry_domain::invalidation::Invalidation::User(user));
     }
 }

@@ -1,6 +1,7 @@
 //! Accounts: registration, login (with TOTP), the `/v1/user` view, profile updates, logout.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use agentry_auth::{password, totp};
 use agentry_domain::{CompanyId, RoleId, UserId};
@@ -13,6 +14,8 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+
+use agentry_domain::invalidation::Invalidation;
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -99,6 +102,69 @@ pub struct PasswordChange {
 pub struct PasswordSet {
     pub new_password: String,
     pub confirm_password: String,
+}
+
+/// A response body and its ETag.
+#[derive(Debug, Clone)]
+pub struct RenderedView {
+    pub body: Arc<str>,
+    pub etag: Arc<str>,
+}
+
+/// The full view of a user (every scope), and its rendering.
+#[derive(Debug)]
+pub struct CachedView {
+    view: UserView,
+    full: RenderedView,
+}
+
+fn rendered(view: &UserView) -> RenderedView {
+    RenderedView {
+        body: serde_json::to_string(view).unwrap_or_default().into(),
+        etag: view.etag().into(),
+    }
+}
+
+/// The requested variant of a cached view: the full one as kept, or one with scopes dropped
+/// (light mode) or filtered.
+fn render(cached: &CachedView, options: &UserViewOptions) -> RenderedView {
+    let filter: Vec<&str> = options
+        .scope_filter
+        .as_deref()
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let show_scopes = !options.light || options.include_scopes;
+    if show_scopes && filter.is_empty() {
+        return cached.full.clone();
+    }
+    let mut view = cached.view.clone();
+    for company in &mut view.companies {
+        company.scopes = if show_scopes {
+            company
+                .scopes
+                .take()
+                .map(|scopes| filtered(scopes, &filter))
+        } else {
+            None
+        };
+    }
+    rendered(&view)
+}
+
+/// Keep the scopes that cover one of `filter` (`*` and `res:*` count as covering).
+fn filtered(scopes: Vec<String>, filter: &[&str]) -> Vec<String> {
+    scopes
+        .into_iter()
+        .filter(|held| {
+            let set = agentry_domain::ScopeSet::new([held.as_str()]);
+            filter.iter().any(|wanted| set.allows(wanted))
+        })
+        .collect()
 }
 
 /// `GET /v1/user` query options.
@@ -459,6 +525,8 @@ impl App {
             ..Default::default()
         };
         account::update_user(&mut conn, user_id, &patch)?;
+        // The view shows `last_seen`.
+        self.changed(Invalidation::User(user_id));
         Ok(LoggedIn {
             detail: "Login successful",
             token: self.issue_token(user_id, &user.email)?,
@@ -468,39 +536,46 @@ impl App {
         })
     }
 
-    /// `GET /v1/user`.
+    /// `GET /v1/user`, from the cached full view when this process holds it (no I/O).
+    pub fn cached_user_view(
+        &self,
+        caller: &Caller,
+        options: &UserViewOptions,
+    ) -> Option<RenderedView> {
+        self.user_views
+            .get(&caller.user)
+            .map(|cached| render(&cached, options))
+    }
+
+    /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
+    /// touches the user, their memberships or their companies invalidates it.
     pub fn user_view(
         &self,
         caller: &Caller,
         options: &UserViewOptions,
-    ) -> Result<UserView, AppError> {
+    ) -> Result<RenderedView, AppError> {
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        Ok(render(&cached, options))
+    }
+
+    fn load_user_view(&self, user_id: UserId) -> Result<CachedView, AppError> {
         let mut conn = self.conn()?;
-        let user = identity::find_user(&mut conn, caller.user)?
+        let user = identity::find_user(&mut conn, user_id)?
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
-        let preferences = account::preferences_for(&mut conn, caller.user)?;
-        let memberships = identity::memberships_for(&mut conn, caller.user)?;
+        let preferences = account::preferences_for(&mut conn, user_id)?;
+        let memberships = identity::memberships_for(&mut conn, user_id)?;
         drop(conn);
 
-        let filter: Vec<&str> = options
-            .scope_filter
-            .as_deref()
-            .map(|f| {
-                f.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .collect()
-            })
-            .unwrap_or_default();
-        let show_scopes = !options.light || options.include_scopes;
         let primary = crate::access::primary(&memberships);
         let companies = memberships
             .into_iter()
             .map(|view| {
-                let scopes = show_scopes.then(|| filtered_scopes(&view, &filter));
+                let scopes = Some(crate::access::effective_scopes(&view));
                 company_view(view, primary, scopes)
             })
             .collect();
-
         let mut spread: BTreeMap<String, Value> = preferences
             .into_iter()
             .filter(|(key, _)| {
@@ -514,9 +589,8 @@ impl App {
         spread
             .entry("phone_number".to_owned())
             .or_insert(Value::String(String::new()));
-
-        Ok(UserView {
-            id: caller.user,
+        let view = UserView {
+            id: user_id,
             email: user.email,
             first_name: user.first_name,
             last_name: user.last_name,
@@ -527,6 +601,10 @@ impl App {
             tos_accepted_at: user.tos_accepted_at,
             companies,
             preferences: spread,
+        };
+        Ok(CachedView {
+            full: rendered(&view),
+            view,
         })
     }
 
@@ -597,6 +675,10 @@ impl App {
         match result {
             Err(AppError::Store(error)) if error.is_conflict() => {
                 Err(AppError::Conflict("Username is already taken.".into()))
+            }
+            Ok(()) => {
+                self.changed(Invalidation::User(user));
+                Ok(())
             }
             other => other,
         }
@@ -782,6 +864,8 @@ impl App {
             ..Default::default()
         };
         account::update_user(&mut conn, caller.user, &patch)?;
+        // The view shows the username.
+        self.changed(Invalidation::User(caller.user));
         Ok(username)
     }
 
@@ -827,22 +911,6 @@ impl App {
         let mut conn = self.conn()?;
         self.revoke_tokens(&mut conn, caller.user)
     }
-}
-
-/// The effective scopes of one membership, optionally kept to those covering one of
-/// `filter`.
-fn filtered_scopes(view: &MembershipView, filter: &[&str]) -> Vec<String> {
-    let scopes = crate::access::effective_scopes(view);
-    if filter.is_empty() {
-        return scopes;
-    }
-    scopes
-        .into_iter()
-        .filter(|held| {
-            let set = agentry_domain::ScopeSet::new([held.as_str()]);
-            filter.iter().any(|wanted| set.allows(wanted))
-        })
-        .collect()
 }
 
 fn company_view(

@@ -390,6 +390,10 @@ impl App {
         }
         let row =
             companies::find_company(&mut conn, company)?.ok_or_else(|| not_found("Company"))?;
+        // Every member's view shows the company.
+        for (membership, _) in companies::members_of(&mut conn, &[company])? {
+            self.invalidate_access(membership.user_id.into());
+        }
         Ok(company_response(row, Vec::new(), Vec::new()))
     }
 

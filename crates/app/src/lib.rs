@@ -55,6 +55,8 @@ pub struct App {
     tokens: TokenKeys,
     revocations: Arc<session::Revocations>,
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
+    /// Each user's `/v1/user` view with its ETag.
+    user_views: agentry_cache::ReadModel<agentry_domain::UserId, accounts::CachedView>,
     /// Personal access tokens by the SHA-256 of their value (`None`: no such token).
     personal_tokens: agentry_cache::ReadModel<String, Option<tokens::TokenEntry>>,
     /// Tells the other instances what a write made stale.
@@ -77,6 +79,7 @@ impl App {
             revocations: Arc::default(),
             access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             personal_tokens: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            user_views: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             bus: Arc::new(LocalOnly),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
         }
@@ -101,11 +104,15 @@ impl App {
 
     fn apply_invalidation(&self, event: &Invalidation) {
         match event {
-            Invalidation::Access(user) => self.access.invalidate(user),
+            Invalidation::User(user) => {
+                self.access.invalidate(user);
+                self.user_views.invalidate(user);
+            }
             Invalidation::Tokens(user) => self.revocations.forget(*user),
             Invalidation::PersonalToken(hash) => self.personal_tokens.invalidate(hash),
             Invalidation::All => {
                 self.access.invalidate_all();
+                self.user_views.invalidate_all();
                 self.personal_tokens.invalidate_all();
                 self.revocations.forget_all();
             }

@@ -5,8 +5,8 @@ use crate::ids::UserId;
 /// What a write made stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Invalidation {
-    /// A user's memberships, roles or scopes.
-    Access(UserId),
+    /// Anything read about a user: memberships, roles, scopes, profile, preferences.
+    User(UserId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
@@ -19,7 +19,7 @@ impl Invalidation {
     /// `<origin> <kind>[:<user>]`; the origin lets an instance skip its own messages.
     pub fn encode(&self, origin: &str) -> String {
         match self {
-            Invalidation::Access(user) => format!("{origin} access:{user}"),
+            Invalidation::User(user) => format!("{origin} user:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::All => format!("{origin} all"),
@@ -30,7 +30,7 @@ impl Invalidation {
     pub fn decode(message: &str) -> Option<(&str, Invalidation)> {
         let (origin, event) = message.split_once(' ')?;
         let event = match event.split_once(':') {
-            Some(("access", user)) => Invalidation::Access(user.parse().ok()?),
+            Some(("user", user)) => Invalidation::User(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("pat", hash))
                 if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
@@ -67,21 +67,14 @@ mod tests {
     fn events_round_trip_and_garbage_is_ignored() {
         let user = UserId::new();
         for event in [
-            Invalidation::Access(user),
+            Invalidation::User(user),
             Invalidation::Tokens(user),
             Invalidation::All,
         ] {
             let message = event.encode("instance-1");
             assert_eq!(Invalidation::decode(&message), Some(("instance-1", event)));
         }
-        for garbage in [
-            "",
-            "x",
-            "a access:nope",
-            "a what:ever",
-            "a all:1",
-            "a pat:zz",
-        ] {
+        for garbage in ["", "x", "a user:nope", "a what:ever", "a all:1", "a pat:zz"] {
             assert_eq!(Invalidation::decode(garbage), None, "{garbage}");
         }
     }

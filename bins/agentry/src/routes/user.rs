@@ -58,8 +58,11 @@ async fn get_user(
 ) -> Result<HttpResponse, ApiError> {
     let options = options.into_inner();
     let light = options.light;
-    let view = web::block(move || app.user_view(&caller, &options)).await??;
-    let etag = view.etag();
+    // Served from memory when this process holds the view; read once otherwise.
+    let view = match app.cached_user_view(&caller, &options) {
+        Some(view) => view,
+        None => web::block(move || app.user_view(&caller, &options)).await??,
+    };
     let cache_control = if light {
         "private, max-age=10, stale-while-revalidate=30"
     } else {
@@ -69,19 +72,21 @@ async fn get_user(
         .headers()
         .get(header::IF_NONE_MATCH)
         .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == etag));
+        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == &*view.etag));
     let mut response = if matches {
         HttpResponse::NotModified()
     } else {
         HttpResponse::Ok()
     };
     response
-        .insert_header((header::ETAG, etag))
+        .insert_header((header::ETAG, view.etag.to_string()))
         .insert_header((header::CACHE_CONTROL, cache_control));
     Ok(if matches {
         response.finish()
     } else {
-        response.json(view)
+        response
+            .content_type("application/json")
+            .body(view.body.to_string())
     })
 }
 
