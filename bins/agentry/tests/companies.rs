@@ -3,11 +3,10 @@
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry::config::Settings;
-use agentry_test_support::{TestApp, app_tests};
+use agentry_test_support::{TEST_PASSWORD, TestApp, app_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Sup3rSecret";
 const ROOT: &str = "root@example.com";
 
 struct User {
@@ -22,29 +21,13 @@ async fn call(
     user: Option<&User>,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(user) = user {
-        request = request.header("Authorization", &user.token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
+    app.call(method, path, user.map(|u| u.token.as_str()), body)
+        .await
 }
 
 async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> User {
-    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "Test"});
-    if let Some(id) = invitation {
-        body["invitation_id"] = json!(id);
-    }
-    let (status, registered) = call(app, Method::POST, "/v1/user", None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{registered}");
-    User {
-        token: registered["token"].as_str().unwrap().to_owned(),
-        id: registered["user_id"].as_str().unwrap().to_owned(),
-    }
+    let (token, id) = app.register(email, invitation).await;
+    User { token, id }
 }
 
 async fn primary_company(app: &TestApp, user: &User) -> String {
@@ -136,7 +119,7 @@ app_tests! {
         let id = invitation["id"].as_str().unwrap();
         register(&app, "late@example.com", Some(id)).await;
         let (status, body) = call(&app, Method::POST, "/v1/user", None, Some(json!({
-            "email": "later@example.com", "password": PASSWORD, "confirm_password": PASSWORD, "invitation_id": id
+            "email": "later@example.com", "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD, "invitation_id": id
         }))).await;
         assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"detail": "Invalid invitation"})));
     }

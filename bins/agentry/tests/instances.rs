@@ -9,43 +9,10 @@ use std::time::{Duration, Instant};
 use agentry::config::Settings;
 use agentry_test_support::{TestApp, TestDb};
 use reqwest::{Method, StatusCode};
-use serde_json::{Value, json};
+use serde_json::json;
 
-const PASSWORD: &str = "Sup3rSecret";
 const ROOT: &str = "root@example.com";
 const PATIENCE: Duration = Duration::from_secs(5);
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.header("Authorization", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> (String, String) {
-    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "T"});
-    if let Some(id) = invitation {
-        body["invitation_id"] = json!(id);
-    }
-    let (status, registered) = call(app, Method::POST, "/v1/user", None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{registered}");
-    (
-        registered["token"].as_str().unwrap().to_owned(),
-        registered["user_id"].as_str().unwrap().to_owned(),
-    )
-}
 
 /// Poll `check` on instance B until it holds; the delay since the write on A.
 async fn arrives<F, Fut>(what: &str, written: Instant, mut check: F) -> Duration
@@ -82,52 +49,46 @@ async fn scenario(redis: Option<String>) {
     // Both buses subscribe in the background right after start.
     tokio::time::sleep(Duration::from_millis(500)).await;
 
-    let (root, _) = register(&a, ROOT, None).await;
-    let (admin, _) = register(&a, "admin@example.com", None).await;
-    let (_, view) = call(&a, Method::GET, "/v1/user", Some(&admin), None).await;
+    let (root, _) = a.register(ROOT, None).await;
+    let (admin, _) = a.register("admin@example.com", None).await;
+    let (_, view) = a.call(Method::GET, "/v1/user", Some(&admin), None).await;
     let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
-    let (_, invitation) = call(
-        &a,
-        Method::POST,
-        "/v1/invitations",
-        Some(&admin),
-        Some(json!({"email": "reader@example.com", "role_id": 6, "company_id": company})),
-    )
-    .await;
-    let (reader, reader_id) = register(&a, "reader@example.com", invitation["id"].as_str()).await;
+    let (_, invitation) = a
+        .call(
+            Method::POST,
+            "/v1/invitations",
+            Some(&admin),
+            Some(json!({"email": "reader@example.com", "role_id": 6, "company_id": company})),
+        )
+        .await;
+    let (reader, reader_id) = a
+        .register("reader@example.com", invitation["id"].as_str())
+        .await;
 
     // B learns the reader's access and the admin's token state.
     let members = format!("/v1/companies/{company}/members");
     assert_eq!(
-        call(&b, Method::GET, &members, Some(&reader), None).await.0,
+        b.call(Method::GET, &members, Some(&reader), None).await.0,
         StatusCode::OK
     );
     let invite = |n: u32| {
         Some(json!({"email": format!("x{n}@example.com"), "role_id": 6, "company_id": company}))
     };
     assert_eq!(
-        call(
-            &b,
-            Method::POST,
-            "/v1/invitations",
-            Some(&reader),
-            invite(0)
-        )
-        .await
-        .0,
+        b.call(Method::POST, "/v1/invitations", Some(&reader), invite(0))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
     assert_eq!(
-        call(&b, Method::GET, "/v1/user", Some(&admin), None)
-            .await
-            .0,
+        b.call(Method::GET, "/v1/user", Some(&admin), None).await.0,
         StatusCode::OK
     );
 
     // A role change on A.
     let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
     assert_eq!(
-        call(&a, Method::PUT, "/v1/user/role", Some(&root), Some(promote))
+        a.call(Method::PUT, "/v1/user/role", Some(&root), Some(promote))
             .await
             .0,
         StatusCode::OK
@@ -139,7 +100,7 @@ async fn scenario(redis: Option<String>) {
         let body = invite(n);
         let (b, reader) = (&b, &reader);
         async move {
-            call(b, Method::POST, "/v1/invitations", Some(reader), body)
+            b.call(Method::POST, "/v1/invitations", Some(reader), body)
                 .await
                 .0
                 == StatusCode::OK
@@ -150,18 +111,18 @@ async fn scenario(redis: Option<String>) {
     // A membership removal on A.
     let remove = format!("/v1/companies/{company}/users/{reader_id}");
     assert_eq!(
-        call(&a, Method::DELETE, &remove, Some(&root), None).await.0,
+        a.call(Method::DELETE, &remove, Some(&root), None).await.0,
         StatusCode::OK
     );
     let written = Instant::now();
     arrives("membership removal", written, || {
         let (b, reader, members) = (&b, &reader, &members);
-        async move { call(b, Method::GET, members, Some(reader), None).await.0 == StatusCode::NOT_FOUND }
+        async move { b.call(Method::GET, members, Some(reader), None).await.0 == StatusCode::NOT_FOUND }
     }).await;
 
     // A logout on A.
     assert_eq!(
-        call(&a, Method::POST, "/v1/logout", Some(&admin), None)
+        a.call(Method::POST, "/v1/logout", Some(&admin), None)
             .await
             .0,
         StatusCode::OK
@@ -170,7 +131,7 @@ async fn scenario(redis: Option<String>) {
     arrives("logout", written, || {
         let (b, admin) = (&b, &admin);
         async move {
-            call(b, Method::GET, "/v1/user", Some(admin), None).await.0 == StatusCode::UNAUTHORIZED
+            b.call(Method::GET, "/v1/user", Some(admin), None).await.0 == StatusCode::UNAUTHORIZED
         }
     })
     .await;

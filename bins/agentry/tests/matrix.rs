@@ -12,8 +12,6 @@ use agentry_test_support::{TestApp, app_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Sup3rSecret";
-
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Caller {
     SuperAdmin,
@@ -69,49 +67,14 @@ impl Team {
     }
 }
 
-async fn call(
-    app: &TestApp,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.client.request(
-        Method::from_bytes(method.as_bytes()).unwrap(),
-        app.url(path),
-    );
-    if let Some(token) = token {
-        request = request.header("Authorization", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> (String, String) {
-    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD, "first_name": "M"});
-    if let Some(id) = invitation {
-        body["invitation_id"] = json!(id);
-    }
-    let (status, registered) = call(app, "POST", "/v1/user", None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{registered}");
-    (
-        registered["token"].as_str().unwrap().to_owned(),
-        registered["user_id"].as_str().unwrap().to_owned(),
-    )
-}
-
 async fn company_of(app: &TestApp, token: &str) -> String {
-    let (_, view) = call(app, "GET", "/v1/user", Some(token), None).await;
+    let (_, view) = app.call(Method::GET, "/v1/user", Some(token), None).await;
     view["companies"][0]["id"].as_str().unwrap().to_owned()
 }
 
 async fn team(app: &TestApp) -> Team {
     let tag = uuid::Uuid::new_v4().simple().to_string();
-    let (root, root_id) = register(app, &format!("root{tag}@example.com"), None).await;
+    let (root, root_id) = app.register(&format!("root{tag}@example.com"), None).await;
     let root_company = company_of(app, &root).await;
     let mut conn = app.db.connect();
     let promoted = set_role(
@@ -122,30 +85,32 @@ async fn team(app: &TestApp) -> Team {
     )
     .unwrap();
     assert!(promoted);
-    let (admin, _) = register(app, &format!("admin{tag}@example.com"), None).await;
+    let (admin, _) = app.register(&format!("admin{tag}@example.com"), None).await;
     let company = company_of(app, &admin).await;
     let mut invited = Vec::new();
     for (name, role) in [("user", 3), ("reader", 6)] {
         let email = format!("{name}{tag}@example.com");
-        let (_, invitation) = call(
-            app,
-            "POST",
+        let (_, invitation) = app
+            .call(
+                Method::POST,
+                "/v1/invitations",
+                Some(&admin),
+                Some(json!({"email": email, "role_id": role})),
+            )
+            .await;
+        invited.push(app.register(&email, invitation["id"].as_str()).await);
+    }
+    let (outsider, _) = app
+        .register(&format!("outsider{tag}@example.com"), None)
+        .await;
+    let (_, pending) = app
+        .call(
+            Method::POST,
             "/v1/invitations",
             Some(&admin),
-            Some(json!({"email": email, "role_id": role})),
+            Some(json!({"email": format!("pending{tag}@example.com"), "role_id": 6})),
         )
         .await;
-        invited.push(register(app, &email, invitation["id"].as_str()).await);
-    }
-    let (outsider, _) = register(app, &format!("outsider{tag}@example.com"), None).await;
-    let (_, pending) = call(
-        app,
-        "POST",
-        "/v1/invitations",
-        Some(&admin),
-        Some(json!({"email": format!("pending{tag}@example.com"), "role_id": 6})),
-    )
-    .await;
     let (reader, reader_id) = invited.pop().unwrap();
     let (user, user_id) = invited.pop().unwrap();
     Team {
@@ -252,7 +217,7 @@ app_tests! {
             };
             for caller in CALLERS {
                 let (path, body, targets_team) = request_for(spec, team);
-                let (status, answer) = call(&app, spec.method, &path, team.token(caller), body).await;
+                let (status, answer) = app.call(Method::from_bytes(spec.method.as_bytes()).unwrap(), &path, team.token(caller), body).await;
                 let want = expected(spec.guard, caller, targets_team);
                 let got = outcome(status);
                 // A permitted caller may still meet a 404 for an id that is gone (an

@@ -1,49 +1,18 @@
 //! Personal access tokens over HTTP on both backends.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_test_support::{TestApp, app_tests};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "Sup3rSecret";
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: Option<&str>,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = app.client.request(method, app.url(path));
-    if let Some(token) = token {
-        request = request.header("Authorization", token);
-    }
-    if let Some(body) = body {
-        request = request.json(&body);
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    (status, response.json().await.unwrap_or(Value::Null))
-}
-
-async fn register(app: &TestApp, email: &str, invitation: Option<&str>) -> String {
-    let mut body = json!({"email": email, "password": PASSWORD, "confirm_password": PASSWORD});
-    if let Some(id) = invitation {
-        body["invitation_id"] = json!(id);
-    }
-    let (status, registered) = call(app, Method::POST, "/v1/user", None, Some(body)).await;
-    assert_eq!(status, StatusCode::OK, "{registered}");
-    registered["token"].as_str().unwrap().to_owned()
-}
-
 async fn create(app: &TestApp, session: &str, body: Value) -> (StatusCode, Value) {
-    call(app, Method::POST, "/v1/api-keys", Some(session), Some(body)).await
+    app.call(Method::POST, "/v1/api-keys", Some(session), Some(body))
+        .await
 }
 
 app_tests! {
     async fn a_token_grants_exactly_its_scopes(db) {
         let app = TestApp::spawn(db).await;
-        let admin = register(&app, "admin@example.com", None).await;
+        let admin = app.register("admin@example.com", None).await.0;
         let (status, created) = create(&app, &admin, json!({"name": "ci", "scopes": ["users:read"], "expiration": "30_days"})).await;
         assert_eq!(status, StatusCode::OK, "{created}");
         let token = created["token"].as_str().unwrap().to_owned();
@@ -51,72 +20,72 @@ app_tests! {
         assert_eq!(created["token_prefix"].as_str().unwrap(), &token[..16]);
         assert!(created["expires_at"].is_string());
 
-        let (_, listed) = call(&app, Method::GET, "/v1/api-keys", Some(&admin), None).await;
+        let (_, listed) = app.call(Method::GET, "/v1/api-keys", Some(&admin), None).await;
         assert_eq!(listed["tokens"].as_array().unwrap().len(), 1);
         assert!(listed["tokens"][0].get("token").is_none(), "the value is shown once");
 
-        let (status, user) = call(&app, Method::GET, "/v1/user", Some(&token), None).await;
+        let (status, user) = app.call(Method::GET, "/v1/user", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(user["email"], "admin@example.com");
-        assert_eq!(call(&app, Method::GET, "/v1/invitations", Some(&token), None).await.0, StatusCode::OK, "users:read is granted");
-        let (status, body) = call(&app, Method::POST, "/v1/invitations", Some(&token), Some(json!({"email": "x@example.com", "role_id": 3}))).await;
+        assert_eq!(app.call(Method::GET, "/v1/invitations", Some(&token), None).await.0, StatusCode::OK, "users:read is granted");
+        let (status, body) = app.call(Method::POST, "/v1/invitations", Some(&token), Some(json!({"email": "x@example.com", "role_id": 3}))).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "users:write is not granted: {body}");
-        let (status, body) = call(&app, Method::GET, "/v1/roles", Some(&token), None).await;
+        let (status, body) = app.call(Method::GET, "/v1/roles", Some(&token), None).await;
         assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": "Insufficient permissions. Required scope: roles:read"})));
-        let (_, scopes) = call(&app, Method::GET, "/v1/user/scopes", Some(&token), None).await;
+        let (_, scopes) = app.call(Method::GET, "/v1/user/scopes", Some(&token), None).await;
         assert_eq!(scopes["scopes"], json!(["users:read"]));
 
         // Once read, a token costs no statement to authenticate and authorize.
-        let ((status, _), statements) = app.counting(call(&app, Method::GET, "/v1/user/scopes", Some(&token), None)).await;
+        let ((status, _), statements) = app.counting(app.call(Method::GET, "/v1/user/scopes", Some(&token), None)).await;
         assert_eq!((status, statements), (StatusCode::OK, 0));
 
-        let (status, valid) = call(&app, Method::POST, &format!("/v1/api-keys/validate?token={token}"), None, None).await;
+        let (status, valid) = app.call(Method::POST, &format!("/v1/api-keys/validate?token={token}"), None, None).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!((valid["valid"].as_bool(), valid["scopes"].clone()), (Some(true), json!(["users:read"])));
     }
 
     async fn revoked_regenerated_and_foreign_tokens(db) {
         let app = TestApp::spawn(db).await;
-        let admin = register(&app, "admin@example.com", None).await;
-        let other = register(&app, "other@example.com", None).await;
+        let admin = app.register("admin@example.com", None).await.0;
+        let other = app.register("other@example.com", None).await.0;
         let (_, created) = create(&app, &admin, json!({"name": "bot", "scopes": ["agents:read"]})).await;
         let (id, token) = (created["id"].as_str().unwrap().to_owned(), created["token"].as_str().unwrap().to_owned());
-        assert_eq!(call(&app, Method::GET, "/v1/user", Some(&token), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/v1/user", Some(&token), None).await.0, StatusCode::OK);
 
-        let (status, renewed) = call(&app, Method::POST, &format!("/v1/api-keys/{id}/regenerate"), Some(&admin), None).await;
+        let (status, renewed) = app.call(Method::POST, &format!("/v1/api-keys/{id}/regenerate"), Some(&admin), None).await;
         assert_eq!(status, StatusCode::OK);
         let renewed = renewed["token"].as_str().unwrap().to_owned();
         assert_ne!(renewed, token);
-        let (status, body) = call(&app, Method::GET, "/v1/user", Some(&token), None).await;
+        let (status, body) = app.call(Method::GET, "/v1/user", Some(&token), None).await;
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "Token not found"})), "the old value died");
-        assert_eq!(call(&app, Method::GET, "/v1/user", Some(&renewed), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/v1/user", Some(&renewed), None).await.0, StatusCode::OK);
 
         for path in [format!("/v1/api-keys/{id}"), format!("/v1/api-keys/{id}/regenerate")] {
             let method = if path.ends_with("regenerate") { Method::POST } else { Method::GET };
-            assert_eq!(call(&app, method, &path, Some(&other), None).await.0, StatusCode::NOT_FOUND, "another user's token");
+            assert_eq!(app.call(method, &path, Some(&other), None).await.0, StatusCode::NOT_FOUND, "another user's token");
         }
-        assert_eq!(call(&app, Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&other), None).await.0, StatusCode::NOT_FOUND);
-        let (status, body) = call(&app, Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&admin), None).await;
+        assert_eq!(app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&other), None).await.0, StatusCode::NOT_FOUND);
+        let (status, body) = app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&admin), None).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"detail": "Token 'bot' has been revoked"})));
-        let (status, body) = call(&app, Method::GET, "/v1/user", Some(&renewed), None).await;
+        let (status, body) = app.call(Method::GET, "/v1/user", Some(&renewed), None).await;
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "Token has been revoked"})));
-        let (status, _) = call(&app, Method::POST, &format!("/v1/api-keys/validate?token={renewed}"), None, None).await;
+        let (status, _) = app.call(Method::POST, &format!("/v1/api-keys/validate?token={renewed}"), None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
         for garbage in ["agixt_123", &format!("agixt_{}", "0".repeat(64))] {
-            assert_eq!(call(&app, Method::GET, "/v1/user", Some(garbage), None).await.0, StatusCode::UNAUTHORIZED);
+            assert_eq!(app.call(Method::GET, "/v1/user", Some(garbage), None).await.0, StatusCode::UNAUTHORIZED);
         }
-        assert_eq!(call(&app, Method::GET, "/v1/api-keys/not-a-uuid", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.call(Method::GET, "/v1/api-keys/not-a-uuid", Some(&admin), None).await.0, StatusCode::NOT_FOUND);
     }
 
     async fn nobody_grants_more_than_they_hold(db) {
         let app = TestApp::spawn(db).await;
-        let admin = register(&app, "admin@example.com", None).await;
-        let (_, view) = call(&app, Method::GET, "/v1/user", Some(&admin), None).await;
+        let admin = app.register("admin@example.com", None).await.0;
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&admin), None).await;
         let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
         let mut members = Vec::new();
         for (email, role) in [("user@example.com", 3), ("reader@example.com", 6)] {
-            let (_, invitation) = call(&app, Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": email, "role_id": role}))).await;
-            members.push(register(&app, email, invitation["id"].as_str()).await);
+            let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": email, "role_id": role}))).await;
+            members.push(app.register(email, invitation["id"].as_str()).await.0);
         }
         let (user, reader) = (&members[0], &members[1]);
         let (status, body) = create(&app, user, json!({"name": "x", "scopes": ["users:write"]})).await;
@@ -131,6 +100,6 @@ app_tests! {
         let (status, limited) = create(&app, &admin, json!({"name": "x", "scopes": ["company:read"], "company_ids": [company]})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(limited["company_ids"], json!([company]));
-        assert_eq!(call(&app, Method::POST, "/v1/api-keys", None, Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
+        assert_eq!(app.call(Method::POST, "/v1/api-keys", None, Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
     }
 }

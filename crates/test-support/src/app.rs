@@ -8,6 +8,9 @@ use tempfile::TempDir;
 
 use crate::TestDb;
 
+/// The password [`TestApp::register`] gives every account.
+pub const TEST_PASSWORD: &str = "Sup3rSecret";
+
 /// The API key every test server signs with.
 pub const TEST_API_KEY: &str = "test-api-key-0123456789abcdef";
 
@@ -83,6 +86,57 @@ impl TestApp {
             .send()
             .await
             .expect("GET request")
+    }
+
+    /// Send a request (with a token, a JSON body) and return the status and the JSON answer
+    /// (`Null` when the body is not JSON).
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<serde_json::Value>,
+    ) -> (reqwest::StatusCode, serde_json::Value) {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.header("Authorization", token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request");
+        let status = response.status();
+        (
+            status,
+            response.json().await.unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    /// Register an account (password [`TEST_PASSWORD`]), optionally through an invitation;
+    /// returns its token and user id.
+    pub async fn register(&self, email: &str, invitation: Option<&str>) -> (String, String) {
+        let mut body = serde_json::json!({
+            "email": email, "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD,
+            "first_name": "Test"
+        });
+        if let Some(id) = invitation {
+            body["invitation_id"] = serde_json::json!(id);
+        }
+        let (status, registered) = self
+            .call(reqwest::Method::POST, "/v1/user", None, Some(body))
+            .await;
+        assert_eq!(
+            status,
+            reqwest::StatusCode::OK,
+            "registration failed: {registered}"
+        );
+        let field = |name: &str| {
+            registered[name]
+                .as_str()
+                .expect("registration answer")
+                .to_owned()
+        };
+        (field("token"), field("user_id"))
     }
 
     /// Statements the server's pooled connections have sent so far.

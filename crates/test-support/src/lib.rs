@@ -7,7 +7,7 @@
 mod app;
 mod db;
 
-pub use app::{TEST_API_KEY, TestApp};
+pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
 pub use db::{TestDb, postgres_admin_url};
 
 /// Write a synchronous database test once; it runs as `$name::sqlite` and `$name::postgres`.
