@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod catalog;
 pub mod companies;
 mod error;
+pub mod jobs;
 pub mod session;
 pub mod setup;
 pub mod tokens;

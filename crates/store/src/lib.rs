@@ -4,6 +4,7 @@ pub mod account;
 pub mod companies;
 pub mod db;
 pub mod identity;
+pub mod jobs;
 pub mod migrate;
 pub mod notify;
 pub mod schema;

@@ -1,0 +1,189 @@
+//! The durable job runner on both backends: transactional enqueue, dedupe, retries with
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+//! backoff, running out of attempts, a killed worker's lease, and two runners never running
+//! the same job.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agentry_app::jobs::{JobHandler, JobRunner, RunnerOptions, backoff};
+use agentry_app::{App, AppError, Settings};
+use agentry_store::jobs::{self, DONE, FAILED, NewJob};
+use agentry_store::{AnyConnection, DbUuid};
+use agentry_test_support::{TestDb, app_tests};
+use chrono::Utc;
+use diesel::Connection;
+
+fn app(db: &TestDb) -> App {
+    App::new(db.pool().0, Settings::for_tests())
+}
+
+fn job(kind: &str, key: Option<&str>, max_attempts: i32) -> NewJob {
+    NewJob {
+        kind: kind.into(),
+        dedupe_key: key.map(Into::into),
+        payload: "{}".into(),
+        run_at: Utc::now().naive_utc(),
+        max_attempts,
+    }
+}
+
+fn fast() -> RunnerOptions {
+    RunnerOptions {
+        lease: Duration::from_secs(60),
+        batch: 8,
+        idle: Duration::from_millis(5),
+        backoff: Duration::from_millis(1),
+        max_backoff: Duration::from_millis(4),
+    }
+}
+
+fn find(db: &TestDb, id: DbUuid) -> jobs::JobRow {
+    jobs::find_job(&mut db.connect(), id).unwrap().unwrap()
+}
+
+/// A handler that fails its first `failures` runs, counting runs per job id.
+fn flaky(failures: usize, runs: Arc<Mutex<HashMap<DbUuid, usize>>>) -> JobHandler {
+    Arc::new(move |job| {
+        let runs = Arc::clone(&runs);
+        Box::pin(async move {
+            let mut runs = runs.lock().unwrap();
+            let n = runs.entry(job.id).or_default();
+            *n += 1;
+            if *n <= failures {
+                Err(format!("failure {n}"))
+            } else {
+                Ok(())
+            }
+        })
+    })
+}
+
+async fn drain(runner: &JobRunner, rounds: usize) {
+    for _ in 0..rounds {
+        runner.run_once().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+app_tests! {
+    async fn jobs_exist_exactly_when_their_transaction_commits(db) {
+        let app = app(&db);
+        let mut conn = db.connect();
+        let rolled_back: Result<(), AppError> = conn.transaction(|c: &mut AnyConnection| {
+            App::enqueue(c, &job("mail", None, 3))?;
+            Err(AppError::BadRequest("the write failed".into()))
+        });
+        assert!(rolled_back.is_err());
+        let runs = Arc::new(Mutex::new(HashMap::new()));
+        let runner = JobRunner::new(app.clone(), fast()).handle("mail", flaky(0, Arc::clone(&runs)));
+        assert_eq!(runner.run_once().await.unwrap(), 0, "nothing was enqueued");
+
+        let id = conn.transaction(|c: &mut AnyConnection| App::enqueue(c, &job("mail", None, 3))).unwrap().unwrap();
+        assert_eq!(runner.run_once().await.unwrap(), 1);
+        let done = find(&db, id);
+        assert_eq!((done.status.as_str(), done.attempts), (DONE, 1));
+        assert_eq!(runner.run_once().await.unwrap(), 0, "a done job does not run again");
+    }
+
+    async fn one_pending_job_per_kind_and_key(db) {
+        let app = app(&db);
+        let first = app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap();
+        assert!(first.is_some());
+        assert_eq!(app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap(), None);
+        assert!(app.enqueue_now(&job("sync", Some("user-2"), 3)).unwrap().is_some());
+        assert!(app.enqueue_now(&job("other", Some("user-1"), 3)).unwrap().is_some());
+        // Once the first has run, the key is free again.
+        let runner = JobRunner::new(app.clone(), fast())
+            .handle("sync", flaky(0, Arc::default()))
+            .handle("other", flaky(0, Arc::default()));
+        drain(&runner, 1).await;
+        assert!(app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap().is_some());
+    }
+
+    async fn failures_retry_with_backoff_until_they_succeed_or_run_out(db) {
+        let app = app(&db);
+        let runs = Arc::new(Mutex::new(HashMap::new()));
+        let runner = JobRunner::new(app.clone(), fast()).handle("flaky", flaky(2, Arc::clone(&runs)));
+        let recovers = app.enqueue_now(&job("flaky", None, 5)).unwrap().unwrap();
+        let gives_up = app.enqueue_now(&job("flaky", None, 2)).unwrap().unwrap();
+        let unknown = app.enqueue_now(&job("nobody-handles-this", None, 1)).unwrap().unwrap();
+        drain(&runner, 8).await;
+
+        let recovered = find(&db, recovers);
+        assert_eq!((recovered.status.as_str(), recovered.attempts), (DONE, 3));
+        assert_eq!(recovered.last_error.as_deref(), Some("failure 2"));
+        let failed = find(&db, gives_up);
+        assert_eq!((failed.status.as_str(), failed.attempts), (FAILED, 2));
+        assert_eq!(failed.last_error.as_deref(), Some("failure 2"));
+        let orphan = find(&db, unknown);
+        assert_eq!(orphan.status, FAILED);
+        assert!(orphan.last_error.unwrap().contains("no handler"));
+        assert_eq!(runs.lock().unwrap()[&gives_up], 2, "no run beyond max_attempts");
+    }
+
+    async fn a_killed_workers_job_runs_again_after_its_lease(db) {
+        let app = app(&db);
+        let id = app.enqueue_now(&job("work", None, 3)).unwrap().unwrap();
+        // A worker claims the job and dies (kill -9): nothing completes or releases it.
+        let lease = chrono::Duration::milliseconds(100);
+        let claimed = jobs::claim(&mut db.connect(), 10, Utc::now().naive_utc(), lease).unwrap();
+        assert_eq!(claimed.len(), 1);
+        let runs = Arc::new(Mutex::new(HashMap::new()));
+        let runner = JobRunner::new(app.clone(), fast()).handle("work", flaky(0, Arc::clone(&runs)));
+        assert_eq!(runner.run_once().await.unwrap(), 0, "leased to the dead worker");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(runner.run_once().await.unwrap(), 1, "the lease expired");
+        let done = find(&db, id);
+        assert_eq!((done.status.as_str(), done.attempts), (DONE, 2));
+        assert_eq!(runs.lock().unwrap()[&id], 1, "run once here; the dead worker never finished");
+    }
+
+    async fn two_runners_never_run_the_same_job(db) {
+        let app = app(&db);
+        let mut ids = Vec::new();
+        for _ in 0..60 {
+            ids.push(app.enqueue_now(&job("count", None, 3)).unwrap().unwrap());
+        }
+        let runs = Arc::new(Mutex::new(HashMap::new()));
+        let runner = |app: &App| JobRunner::new(app.clone(), RunnerOptions { batch: 4, ..fast() })
+            .handle("count", flaky(0, Arc::clone(&runs)));
+        // Two application instances over one database, claiming concurrently.
+        let other = App::new(db.pool().0, Settings::for_tests());
+        let (a, b) = (runner(&app), runner(&other));
+        let work = |r: JobRunner| tokio::spawn(async move {
+            let mut total = 0;
+            loop {
+                let n = r.run_once().await.unwrap();
+                if n == 0 { return total; }
+                total += n;
+            }
+        });
+        let (ran_a, ran_b) = tokio::join!(work(a), work(b));
+        let (ran_a, ran_b) = (ran_a.unwrap(), ran_b.unwrap());
+        assert_eq!(ran_a + ran_b, 60);
+        let runs = runs.lock().unwrap();
+        assert_eq!(runs.len(), 60);
+        assert!(runs.values().all(|n| *n == 1), "a job ran twice: {runs:?}");
+        for id in ids {
+            assert_eq!(find(&db, id).status, DONE);
+        }
+    }
+}
+
+#[test]
+fn backoff_doubles_with_jitter_and_is_capped() {
+    let options = RunnerOptions {
+        backoff: Duration::from_secs(4),
+        max_backoff: Duration::from_secs(60),
+        ..RunnerOptions::default()
+    };
+    for (attempts, base) in [(1, 4.0), (2, 8.0), (3, 16.0), (10, 60.0)] {
+        let delay = backoff(&options, attempts).as_secs_f64();
+        assert!(
+            (base * 0.75..=base * 1.25).contains(&delay),
+            "attempt {attempts}: {delay}"
+        );
+    }
+}

@@ -1,0 +1,217 @@
+//! The durable job queue: jobs are enqueued in the same transaction as the write that causes
+//! them, claimed with a lease (`FOR UPDATE SKIP LOCKED` on PostgreSQL; SQLite serializes
+//! writers), completed, retried with backoff, or kept as failed with their last error. A job
+//! whose worker died is claimed again once its lease has expired.
+
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Timestamp};
+
+use crate::schema::jobs;
+use crate::{AnyConnection, DbUuid, StoreError, per_backend};
+
+#[derive(
+    Debug, Clone, PartialEq, Queryable, QueryableByName, Selectable, Identifiable, Insertable,
+)]
+#[diesel(table_name = jobs)]
+#[diesel(treat_none_as_default_value = false)]
+pub struct JobRow {
+    pub id: DbUuid,
+    pub kind: String,
+    pub dedupe_key: Option<String>,
+    pub payload: String,
+    pub status: String,
+    pub run_at: NaiveDateTime,
+    pub attempts: i32,
+    pub max_attempts: i32,
+    pub last_error: Option<String>,
+    pub locked_until: Option<NaiveDateTime>,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+pub const PENDING: &str = "pending";
+pub const RUNNING: &str = "running";
+pub const DONE: &str = "done";
+pub const FAILED: &str = "failed";
+
+/// A job to enqueue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    /// At most one pending job per (kind, key) when set.
+    pub dedupe_key: Option<String>,
+    pub payload: String,
+    pub run_at: NaiveDateTime,
+    pub max_attempts: i32,
+}
+
+/// Enqueue on `conn`, inside the caller's transaction when there is one. With a dedupe key
+/// that already has a pending job, nothing is added and `None` is returned.
+pub fn enqueue(
+    conn: &mut AnyConnection,
+    job: &NewJob,
+    now: NaiveDateTime,
+) -> Result<Option<DbUuid>, StoreError> {
+    let row = JobRow {
+        id: DbUuid::new(),
+        kind: job.kind.clone(),
+        dedupe_key: job.dedupe_key.clone(),
+        payload: job.payload.clone(),
+        status: PENDING.into(),
+        run_at: job.run_at,
+        attempts: 0,
+        max_attempts: job.max_attempts.max(1),
+        last_error: None,
+        locked_until: None,
+        created_at: now,
+        updated_at: now,
+    };
+    // The partial unique index on pending (kind, key) decides races between enqueuers.
+    let inserted = per_backend!(&mut *conn, |c| diesel::insert_into(jobs::table)
+        .values(&row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok((inserted == 1).then_some(row.id))
+}
+
+/// Claim up to `limit` due jobs (pending and due, or running with an expired lease) for
+/// `lease`; each claim counts as an attempt.
+pub fn claim(
+    conn: &mut AnyConnection,
+    limit: i64,
+    now: NaiveDateTime,
+    lease: ChronoDuration,
+) -> Result<Vec<JobRow>, StoreError> {
+    let due = jobs::status
+        .eq(PENDING)
+        .and(jobs::run_at.le(now))
+        .or(jobs::status.eq(RUNNING).and(jobs::locked_until.lt(now)));
+    let until = now + lease;
+    let claim_ids = |ids: &[DbUuid], c: &mut AnyConnection| -> Result<Vec<JobRow>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        diesel::update(jobs::table.filter(jobs::id.eq_any(ids)))
+            .set((
+                jobs::status.eq(RUNNING),
+                jobs::locked_until.eq(Some(until)),
+                jobs::attempts.eq(jobs::attempts + 1),
+                jobs::updated_at.eq(now),
+            ))
+            .execute(c)?;
+        Ok(jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .select(JobRow::as_select())
+            .order(jobs::run_at)
+            .load(c)?)
+    };
+    match conn {
+        AnyConnection::Postgresql(_) => conn.transaction(|c| {
+            let ids: Vec<DbUuid> = match c {
+                AnyConnection::Postgresql(pg) => jobs::table
+                    .filter(due)
+                    .select(jobs::id)
+                    .order(jobs::run_at)
+                    .limit(limit)
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                AnyConnection::Sqlite(_) => Vec::new(),
+            };
+            claim_ids(&ids, c)
+        }),
+        AnyConnection::Sqlite(lite) => {
+            // One statement: SQLite runs it under its single write lock, so two claims cannot
+            // pick the same job.
+            let mut claimed: Vec<JobRow> = diesel::sql_query(
+                "UPDATE jobs SET status = 'running', locked_until = ?, attempts = attempts + 1, \
+                 updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND \
+                 run_at <= ?) OR (status = 'running' AND locked_until < ?) ORDER BY run_at \
+                 LIMIT ?) RETURNING *",
+            )
+            .bind::<Timestamp, _>(until)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .bind::<Timestamp, _>(now)
+            .bind::<BigInt, _>(limit)
+            .load(lite)?;
+            claimed.sort_by_key(|job| job.run_at);
+            Ok(claimed)
+        }
+    }
+}
+
+/// The job ran: done.
+pub fn complete(
+    conn: &mut AnyConnection,
+    id: DbUuid,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    diesel::update(jobs::table.find(id))
+        .set((
+            jobs::status.eq(DONE),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// The job failed: pending again at `retry_at`, or failed for good when out of attempts.
+pub fn fail(
+    conn: &mut AnyConnection,
+    job: &JobRow,
+    error: &str,
+    retry_at: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    let status = if job.attempts >= job.max_attempts {
+        FAILED
+    } else {
+        PENDING
+    };
+    diesel::update(jobs::table.find(job.id))
+        .set((
+            jobs::status.eq(status),
+            jobs::run_at.eq(retry_at),
+            jobs::last_error.eq(Some(error)),
+            jobs::locked_until.eq(None::<NaiveDateTime>),
+            jobs::updated_at.eq(now),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Hand claimed jobs back (a graceful shutdown that does not wait for them); the attempt is
+/// not counted.
+pub fn release(
+    conn: &mut AnyConnection,
+    ids: &[DbUuid],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    diesel::update(
+        jobs::table
+            .filter(jobs::id.eq_any(ids))
+            .filter(jobs::status.eq(RUNNING)),
+    )
+    .set((
+        jobs::status.eq(PENDING),
+        jobs::locked_until.eq(None::<NaiveDateTime>),
+        jobs::attempts.eq(jobs::attempts - 1),
+        jobs::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(())
+}
+
+pub fn find_job(conn: &mut AnyConnection, id: DbUuid) -> Result<Option<JobRow>, StoreError> {
+    Ok(jobs::table
+        .find(id)
+        .select(JobRow::as_select())
+        .first(conn)
+        .optional()?)
+}
