@@ -126,6 +126,26 @@ pub struct Settings {
     )]
     pub trusted_proxies: Option<String>,
 
+    /// Price of a million tokens in USD; token billing (balances, the 402 paywall) is on when
+    /// above 0 [default: 0]
+    #[arg(
+        long,
+        env = "TOKEN_PRICE_PER_MILLION_USD",
+        global = true,
+        value_name = "USD"
+    )]
+    pub token_price_per_million_usd: Option<f64>,
+
+    /// A company's balance at or below this many tokens reports a low-balance warning
+    /// [default: 10000000]
+    #[arg(
+        long,
+        env = "LOW_BALANCE_WARNING_THRESHOLD",
+        global = true,
+        value_name = "TOKENS"
+    )]
+    pub low_balance_warning_threshold: Option<i64>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -181,6 +201,12 @@ impl Settings {
             app_name: self.app_name.or(lower.app_name),
             token_ttl: self.token_ttl.or(lower.token_ttl),
             auth_rate_limit: self.auth_rate_limit.or(lower.auth_rate_limit),
+            token_price_per_million_usd: self
+                .token_price_per_million_usd
+                .or(lower.token_price_per_million_usd),
+            low_balance_warning_threshold: self
+                .low_balance_warning_threshold
+                .or(lower.low_balance_warning_threshold),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
@@ -227,6 +253,8 @@ pub struct Config {
     pub token_ttl: Duration,
     pub auth_rate_limit: u32,
     pub trusted_proxies: Vec<IpAddr>,
+    pub token_price_per_million_usd: f64,
+    pub low_balance_warning_threshold: i64,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -379,6 +407,22 @@ impl Config {
             })
             .collect::<Result<Vec<_>, _>>()?;
 
+        let token_price_per_million_usd = settings.token_price_per_million_usd.unwrap_or(0.0);
+        if !token_price_per_million_usd.is_finite()
+            || !(0.0..=1_000_000.0).contains(&token_price_per_million_usd)
+        {
+            return Err(ConfigError::Invalid(
+                "TOKEN_PRICE_PER_MILLION_USD must be a number from 0 to 1000000".to_owned(),
+            ));
+        }
+        let low_balance_warning_threshold =
+            settings.low_balance_warning_threshold.unwrap_or(10_000_000);
+        if low_balance_warning_threshold < 0 {
+            return Err(ConfigError::Invalid(
+                "LOW_BALANCE_WARNING_THRESHOLD must not be negative".to_owned(),
+            ));
+        }
+
         let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
             Some(url)
                 if url.starts_with("redis://")
@@ -457,6 +501,8 @@ impl Config {
                 token_ttl,
                 auth_rate_limit: settings.auth_rate_limit.unwrap_or(600),
                 trusted_proxies,
+                token_price_per_million_usd,
+                low_balance_warning_threshold,
                 redis_url,
                 superadmin_email,
                 log_level,

@@ -73,6 +73,10 @@ impl From<AppError> for ApiError {
                 status: StatusCode::UNAUTHORIZED,
                 body: json!({"detail": "MFA token required", "mfa_required": true}),
             },
+            AppError::PaymentRequired(detail) => ApiError::Body {
+                status: StatusCode::PAYMENT_REQUIRED,
+                body: json!({ "detail": detail }),
+            },
             AppError::Forbidden(detail) => ApiError::status(StatusCode::FORBIDDEN, detail),
             AppError::MfaSetupRequired => ApiError::Body {
                 status: StatusCode::FORBIDDEN,

@@ -109,10 +109,20 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
         .get(header::AUTHORIZATION)
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
+    if spec.guard == Guard::ServerKey {
+        return if app.is_server_key(token.as_deref()) {
+            Ok(())
+        } else {
+            Err(ApiError::status(
+                StatusCode::UNAUTHORIZED,
+                "Invalid API Key",
+            ))
+        };
+    }
     let caller = authenticate(&app, token).await?;
     match spec.guard {
         // Body-scoped routes name their company in the body: the use case checks there.
-        Guard::Public | Guard::Token | Guard::BodyScope(_) => {}
+        Guard::Public | Guard::ServerKey | Guard::Token | Guard::BodyScope(_) => {}
         Guard::Scope(scope) => {
             let access = access(&app, &caller).await?;
             if !access.allows(None, scope) {

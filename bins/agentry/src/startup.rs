@@ -109,6 +109,10 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
         app_uri: config.app_uri.clone(),
         app_name: config.app_name.clone(),
         superadmin_email: config.superadmin_email.clone(),
+        billing: agentry_billing::BillingSettings {
+            token_price_per_million_usd: config.token_price_per_million_usd,
+            low_balance_threshold: config.low_balance_warning_threshold,
+        },
     }
 }
 
@@ -142,6 +146,7 @@ pub fn http_app(
         .configure(routes::companies::configure)
         .configure(routes::roles::configure)
         .configure(routes::tokens::configure)
+        .configure(routes::billing::configure)
         .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

@@ -156,6 +156,8 @@ fn expected(guard: Guard, caller: Caller, targets_team: bool) -> Expect {
     };
     match (guard, caller) {
         (Guard::Public, _) => Expect::Allowed,
+        // Nobody in the matrix holds the server's own key.
+        (Guard::ServerKey, _) => Expect::Unauthorized,
         (_, Caller::Anonymous) => Expect::Unauthorized,
         (Guard::Token, _) | (_, Caller::SuperAdmin) => Expect::Allowed,
         (Guard::SuperAdmin, _) => Expect::Forbidden,

@@ -116,6 +116,8 @@ pub struct RenderedView {
 pub struct CachedView {
     view: UserView,
     full: RenderedView,
+    /// Some company of the user, or a parent of one, holds tokens (the paywall's question).
+    has_balance: bool,
 }
 
 fn rendered(view: &UserView) -> RenderedView {
@@ -536,15 +538,25 @@ impl App {
         })
     }
 
-    /// `GET /v1/user`, from the cached full view when this process holds it (no I/O).
+    /// `GET /v1/user`, from the cached full view when this process holds it (no I/O), or
+    /// `None` when a read is needed.
     pub fn cached_user_view(
         &self,
         caller: &Caller,
         options: &UserViewOptions,
-    ) -> Option<RenderedView> {
-        self.user_views
-            .get(&caller.user)
-            .map(|cached| render(&cached, options))
+    ) -> Option<Result<RenderedView, AppError>> {
+        let cached = self.user_views.get(&caller.user)?;
+        if self.settings.billing.enabled()
+            && !cached.has_balance
+            && self.cached_access(caller.user).is_none()
+        {
+            // The paywall needs the caller's access, which this process does not hold yet.
+            return None;
+        }
+        Some(
+            self.paywall(caller, cached.has_balance)
+                .map(|()| render(&cached, options)),
+        )
     }
 
     /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
@@ -557,6 +569,7 @@ impl App {
         let cached = self
             .user_views
             .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        self.paywall(caller, cached.has_balance)?;
         Ok(render(&cached, options))
     }
 
@@ -566,6 +579,25 @@ impl App {
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
         let preferences = account::preferences_for(&mut conn, user_id)?;
         let memberships = identity::memberships_for(&mut conn, user_id)?;
+        // The paywall counts parents' balances too: one statement per level of parents (at
+        // most 8).
+        let mut has_balance = memberships.iter().any(|m| m.company.token_balance > 0);
+        let mut parents: Vec<CompanyId> = memberships
+            .iter()
+            .filter_map(|m| m.company.parent_id.map(Into::into))
+            .collect();
+        // Only the paywall asks, and only with billing on.
+        for _ in 0..8 {
+            if !self.settings.billing.enabled() || has_balance || parents.is_empty() {
+                break;
+            }
+            let rows = companies::companies_by_ids(&mut conn, &parents)?;
+            has_balance = rows.iter().any(|c| c.token_balance > 0);
+            parents = rows
+                .iter()
+                .filter_map(|c| c.parent_id.map(Into::into))
+                .collect();
+        }
         drop(conn);
 
         let primary = crate::access::primary(&memberships);
@@ -605,6 +637,7 @@ impl App {
         Ok(CachedView {
             full: rendered(&view),
             view,
+            has_balance,
         })
     }
 
@@ -937,10 +970,9 @@ fn company_view(
         notes: company.notes,
         icon_url: company.icon_url,
         user_limit: company.user_limit,
-        // Billing columns arrive with the billing work; until then every balance is zero.
-        token_balance: 0,
-        token_balance_usd: 0.0,
-        tokens_used_total: 0,
+        token_balance: company.token_balance,
+        token_balance_usd: company.token_balance_usd,
+        tokens_used_total: company.tokens_used_total,
         role_id: RoleId(view.role.id),
         agents: Vec::new(),
         scopes,

@@ -16,6 +16,9 @@ pub enum AppError {
     /// 401 `{"detail": "MFA token required", "mfa_required": true}`.
     #[error("MFA token required")]
     MfaRequired,
+    /// 402 with the reference's detail (a message, or an object for the paywall).
+    #[error("payment required: {0}")]
+    PaymentRequired(serde_json::Value),
     /// 403.
     #[error("{0}")]
     Forbidden(String),

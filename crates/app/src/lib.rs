@@ -2,6 +2,7 @@
 
 mod access;
 pub mod accounts;
+pub mod billing;
 pub mod catalog;
 pub mod companies;
 mod error;
@@ -34,6 +35,8 @@ pub struct Settings {
     pub app_name: String,
     /// The account that registers as super admin (`SUPERADMIN_EMAIL`); no default.
     pub superadmin_email: Option<String>,
+    /// Token price and warning threshold; billing is off unless the price is above 0.
+    pub billing: agentry_billing::BillingSettings,
 }
 
 impl Settings {
@@ -44,6 +47,7 @@ impl Settings {
             app_uri: "http://localhost:3437".into(),
             app_name: "AGiXT".into(),
             superadmin_email: None,
+            billing: agentry_billing::BillingSettings::default(),
         }
     }
 }

@@ -19,6 +19,18 @@ pub fn find_company(
         .optional()?)
 }
 
+/// The companies with these ids (one statement).
+pub fn companies_by_ids(
+    conn: &mut AnyConnection,
+    ids: &[CompanyId],
+) -> Result<Vec<CompanyRow>, StoreError> {
+    let ids: Vec<DbUuid> = ids.iter().copied().map(Into::into).collect();
+    Ok(companies::table
+        .filter(companies::id.eq_any(ids))
+        .select(CompanyRow::as_select())
+        .load(conn)?)
+}
+
 /// Companies whose parent is one of `parents` (one statement).
 pub fn children_of(
     conn: &mut AnyConnection,

@@ -75,6 +75,9 @@ pub struct CompanyRow {
     pub mfa_required: bool,
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
+    pub token_balance: i64,
+    pub token_balance_usd: f64,
+    pub tokens_used_total: i64,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 pub mod account;
+pub mod billing;
 pub mod companies;
 pub mod db;
 pub mod identity;

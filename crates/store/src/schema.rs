@@ -64,6 +64,21 @@ diesel::table! {
         mfa_required -> Bool,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        token_balance -> BigInt,
+        token_balance_usd -> Double,
+        tokens_used_total -> BigInt,
+    }
+}
+
+diesel::table! {
+    token_usage (id) {
+        id -> Text,
+        company_id -> Text,
+        user_id -> Text,
+        input_tokens -> BigInt,
+        output_tokens -> BigInt,
+        total_tokens -> BigInt,
+        created_at -> Timestamp,
     }
 }
 
@@ -169,6 +184,7 @@ diesel::joinable!(memberships -> roles (role_id));
 diesel::joinable!(role_scopes -> roles (role_id));
 diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
+diesel::joinable!(token_usage -> companies (company_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -182,6 +198,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     role_scopes,
     invitations,
     personal_access_tokens,
+    token_usage,
     jobs,
     seed_marks,
 );

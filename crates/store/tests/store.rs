@@ -80,8 +80,9 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 12] = [
+const TABLES: [&str; 13] = [
     "users",
+    "token_usage",
     "personal_access_tokens",
     "invitations",
     "failed_logins",
@@ -108,7 +109,10 @@ db_tests! {
         let mut conn = fresh.connect();
         assert!(migrate::has_pending(&mut conn).unwrap());
         let applied = migrate::run_pending(&mut conn).unwrap();
-        assert_eq!(applied, ["20261128000001", "20261128000002", "20261128000003", "20261128000004"]);
+        assert_eq!(
+            applied,
+            ["20261128000001", "20261128000002", "20261128000003", "20261128000004", "20261128000005"]
+        );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
         assert!(migrate::run_pending(&mut conn).unwrap().is_empty(), "second run applies nothing");
 
@@ -136,7 +140,7 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 4);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 5);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {

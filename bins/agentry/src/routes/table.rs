@@ -20,6 +20,8 @@ pub enum Guard {
     CompanyMember,
     /// Membership of the path's `{company_id}` (404 otherwise) and this scope there (403).
     CompanyScope(&'static str),
+    /// The server's own key (`AGIXT_API_KEY`) itself, for operator routes.
+    ServerKey,
     /// A valid token; the use case checks this scope in the company the body names (the
     /// caller's current company when it names none).
     BodyScope(&'static str),
@@ -40,7 +42,7 @@ const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteS
     }
 }
 
-use Guard::{BodyScope, CompanyMember, CompanyScope, Public, Scope, Token};
+use Guard::{BodyScope, CompanyMember, CompanyScope, Public, Scope, ServerKey, Token};
 
 pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/health", Public),
@@ -119,6 +121,12 @@ pub const ROUTES: &[RouteSpec] = &[
         "/v1/invitation/{invitation_id}",
         BodyScope("users:write"),
     ),
+    // Billing (reference section 5): the configuration is public; a balance needs
+    // membership of the company in the query (checked in the use case); crediting needs the
+    // server's own key.
+    route("GET", "/v1/billing/config", Public),
+    route("GET", "/v1/billing/tokens/balance", Token),
+    route("POST", "/v1/credit", ServerKey),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).

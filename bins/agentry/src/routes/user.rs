@@ -60,7 +60,7 @@ async fn get_user(
     let light = options.light;
     // Served from memory when this process holds the view; read once otherwise.
     let view = match app.cached_user_view(&caller, &options) {
-        Some(view) => view,
+        Some(view) => view?,
         None => web::block(move || app.user_view(&caller, &options)).await??,
     };
     let cache_control = if light {

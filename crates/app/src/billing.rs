@@ -1,0 +1,176 @@
+//! Token billing use cases: the balance view, the configuration, charging usage, and the
+//! 402 paywall (reference auth-billing.md section 5).
+
+use agentry_billing::{BillingError, charge, low_balance};
+use agentry_domain::invalidation::Invalidation;
+use agentry_domain::{CompanyId, UserId};
+use agentry_store::companies;
+use serde::Serialize;
+use serde_json::json;
+
+use crate::session::{Caller, naive_of, now_epoch};
+use crate::{App, AppError};
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BillingConfig {
+    pub billing_enabled: bool,
+    pub token_price_usd: f64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BalanceView {
+    pub token_balance: i64,
+    /// An alias of `token_balance`, which the reference's endpoint suite reads.
+    pub available_tokens: i64,
+    pub token_balance_usd: f64,
+    pub tokens_used_total: i64,
+    pub low_balance_warning: bool,
+    pub is_child_company: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_company_id: Option<CompanyId>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_company_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_token_balance: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_token_balance_usd: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parent_tokens_used_total: Option<i64>,
+}
+
+/// How far up a parent chain the paywall and the balance look (chains are short; the bound
+/// keeps a corrupt cycle from looping).
+const MAX_PARENT_DEPTH: usize = 8;
+
+impl App {
+    /// `GET /v1/billing/config`.
+    pub fn billing_config(&self) -> BillingConfig {
+        BillingConfig {
+            billing_enabled: self.settings.billing.enabled(),
+            token_price_usd: self.settings.billing.token_price_per_million_usd,
+        }
+    }
+
+    /// `GET /v1/billing/tokens/balance?company_id=`: members only (another company's id is
+    /// unknown); a child company's warning follows its root parent's balance.
+    pub fn token_balance(&self, caller: &Caller, company: &str) -> Result<BalanceView, AppError> {
+        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let access = self.caller_access(caller)?;
+        if !access.is_member(company) {
+            return Err(AppError::NotFound("Company not found".into()));
+        }
+        let mut conn = self.conn()?;
+        let row = companies::find_company(&mut conn, company)?
+            .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+        // Walk up to the root, one statement per level.
+        let mut root = None;
+        let mut next = row.parent_id;
+        for _ in 0..MAX_PARENT_DEPTH {
+            let Some(parent) = next else { break };
+            let found = companies::find_company(&mut conn, parent.into())?;
+            next = found.as_ref().and_then(|p| p.parent_id);
+            root = found.or(root);
+        }
+        let settings = &self.settings.billing;
+        let warning_balance = root.as_ref().map_or(row.token_balance, |r| r.token_balance);
+        Ok(BalanceView {
+            token_balance: row.token_balance,
+            available_tokens: row.token_balance,
+            token_balance_usd: row.token_balance_usd,
+            tokens_used_total: row.tokens_used_total,
+            low_balance_warning: low_balance(settings, warning_balance),
+            is_child_company: row.parent_id.is_some(),
+            parent_company_id: root.as_ref().map(|r| r.id.into()),
+            parent_company_name: root.as_ref().map(|r| r.name.clone()),
+            parent_token_balance: root.as_ref().map(|r| r.token_balance),
+            parent_token_balance_usd: root.as_ref().map(|r| r.token_balance_usd),
+            parent_tokens_used_total: root.as_ref().map(|r| r.tokens_used_total),
+        })
+    }
+
+    /// Charge `user`'s use of tokens to `company` (the inference hook). With billing on, a
+    /// company without enough tokens gets 402 and nothing changes.
+    pub fn charge_tokens(
+        &self,
+        user: UserId,
+        company: CompanyId,
+        input: i64,
+        output: i64,
+    ) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        charge(
+            &mut conn,
+            &self.settings.billing,
+            company,
+            user,
+            input,
+            output,
+            naive_of(now_epoch()),
+        )
+        .map_err(|error| match error {
+            BillingError::InsufficientBalance => {
+                AppError::PaymentRequired(json!(error.to_string()))
+            }
+            BillingError::Negative => AppError::BadRequest(error.to_string()),
+            BillingError::Store(store) => AppError::Store(store),
+        })?;
+        // Members' views show the company's balance.
+        for (membership, _) in companies::members_of(&mut conn, &[company])? {
+            self.changed(Invalidation::User(membership.user_id.into()));
+        }
+        Ok(())
+    }
+
+    /// Whether `header` carries the server's own key (`AGIXT_API_KEY`), as `POST /v1/credit`
+    /// requires; compared in constant time.
+    pub fn is_server_key(&self, header: Option<&str>) -> bool {
+        let given = agentry_auth::token::strip_bearer(header.unwrap_or_default());
+        agentry_auth::constant_time_eq(given.as_bytes(), &self.settings.token_secret)
+    }
+
+    /// `POST /v1/credit?company=&amount=`: credit `amount_usd` worth of tokens to a company
+    /// (at the token price, or $0.50 a million with billing off). Returns the tokens added.
+    pub fn credit_company(&self, company: &str, amount_usd: f64) -> Result<i64, AppError> {
+        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        if !amount_usd.is_finite() || amount_usd <= 0.0 || amount_usd > 1_000_000.0 {
+            return Err(AppError::Invalid {
+                field: "amount".into(),
+                message: "an amount in USD above 0 and at most 1000000".into(),
+            });
+        }
+        let price = if self.settings.billing.enabled() {
+            self.settings.billing.token_price_per_million_usd
+        } else {
+            0.5
+        };
+        let tokens = (amount_usd / price * 1_000_000.0).floor() as i64;
+        let mut conn = self.conn()?;
+        if !agentry_store::billing::credit(&mut conn, company, tokens, amount_usd)? {
+            return Err(AppError::NotFound("Company not found".into()));
+        }
+        for (membership, _) in companies::members_of(&mut conn, &[company])? {
+            self.changed(Invalidation::User(membership.user_id.into()));
+        }
+        Ok(tokens)
+    }
+
+    /// The paywall: with billing on, a caller who is not a super admin needs some company of
+    /// theirs (or a parent of one) to hold tokens.
+    pub(crate) fn paywall(&self, caller: &Caller, has_balance: bool) -> Result<(), AppError> {
+        if !self.settings.billing.enabled() || has_balance {
+            return Ok(());
+        }
+        let access = self.caller_access(caller)?;
+        if access.is_super_admin() {
+            return Ok(());
+        }
+        Err(AppError::PaymentRequired(json!({
+            "message": "Insufficient token balance. Please top up your tokens.",
+            "customer_session": {
+                "client_secret": null,
+                "company_id": access.primary().map(|c| c.company),
+            },
+            "token_price_per_million_usd": self.settings.billing.token_price_per_million_usd,
+        })))
+    }
+}

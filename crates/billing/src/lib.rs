@@ -1,0 +1,81 @@
+#![doc = include_str!("../README.md")]
+
+use agentry_domain::{CompanyId, UserId};
+use agentry_store::billing::{self, usage_row};
+use agentry_store::{AnyConnection, StoreError};
+use chrono::NaiveDateTime;
+use diesel::Connection;
+
+/// The billing configuration (from the server's settings).
+#[derive(Debug, Clone, PartialEq)]
+pub struct BillingSettings {
+    /// `TOKEN_PRICE_PER_MILLION_USD`; billing is on when above 0.
+    pub token_price_per_million_usd: f64,
+    /// `LOW_BALANCE_WARNING_THRESHOLD`, in tokens.
+    pub low_balance_threshold: i64,
+}
+
+impl Default for BillingSettings {
+    fn default() -> Self {
+        Self {
+            token_price_per_million_usd: 0.0,
+            low_balance_threshold: 10_000_000,
+        }
+    }
+}
+
+impl BillingSettings {
+    pub fn enabled(&self) -> bool {
+        self.token_price_per_million_usd > 0.0
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BillingError {
+    #[error("Insufficient token balance. Please top up your company's token balance.")]
+    InsufficientBalance,
+    #[error("tokens must not be negative")]
+    Negative,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for BillingError {
+    fn from(error: diesel::result::Error) -> Self {
+        BillingError::Store(StoreError::Query(error))
+    }
+}
+
+/// Charge `user`'s use of `input + output` tokens to `company`: with billing on, the balance
+/// must cover it (else nothing changes); the usage is counted and written to the ledger
+/// either way. One transaction.
+pub fn charge(
+    conn: &mut AnyConnection,
+    settings: &BillingSettings,
+    company: CompanyId,
+    user: UserId,
+    input: i64,
+    output: i64,
+    at: NaiveDateTime,
+) -> Result<(), BillingError> {
+    if input < 0 || output < 0 {
+        return Err(BillingError::Negative);
+    }
+    let total = input.saturating_add(output);
+    conn.transaction(|conn| {
+        if settings.enabled() {
+            if !billing::debit(conn, company, total)? {
+                return Err(BillingError::InsufficientBalance);
+            }
+        } else {
+            billing::count_usage(conn, company, total)?;
+        }
+        billing::record_usage(conn, &usage_row(company, user, input, output, at))?;
+        Ok(())
+    })
+}
+
+/// Whether the balance warning applies.
+pub fn low_balance(settings: &BillingSettings, balance: i64) -> bool {
+    balance <= settings.low_balance_threshold
+}
