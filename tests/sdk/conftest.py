@@ -32,7 +32,17 @@ HTTP_TIMEOUT = 30  # for the raw `requests` calls the tests make
 # Variables that would change how the server under test is configured if they
 # leaked in from the caller's environment.
 _SCRUBBED_PREFIXES = ("AGENTRY_", "AGIXT_")
-_SCRUBBED_NAMES = ("DATABASE_URL", "REDIS_URL", "SUPERADMIN_EMAIL")
+_SCRUBBED_NAMES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "SUPERADMIN_EMAIL",
+    "TOKEN_PRICE_PER_MILLION_USD",
+    "LOW_BALANCE_WARNING_THRESHOLD",
+    "TOKEN_WARNING_INCREMENT",
+    "APP_URI",
+    "APP_NAME",
+    "LOG_LEVEL",
+)
 
 RegisteredUser = namedtuple("RegisteredUser", "sdk email password response")
 
@@ -51,7 +61,7 @@ def _tail(path: Path, lines: int = 80) -> str:
     return "\n".join(text.splitlines()[-lines:]) or "<server printed nothing>"
 
 
-def _server_env(data_dir: Path, port: int) -> dict:
+def _server_env(data_dir: Path, port: int, extra_env: dict | None = None) -> dict:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -65,12 +75,14 @@ def _server_env(data_dir: Path, port: int) -> dict:
     )
     if os.environ.get("SDK_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["SDK_DATABASE_URL"]
+    if extra_env:
+        env.update(extra_env)
     return env
 
 
-@pytest.fixture(scope="session")
-def base_url(tmp_path_factory):
-    """Start `agentry serve`, yield its base URL, stop it with SIGTERM."""
+def _serve(tmp_path_factory, extra_env: dict | None = None, name: str = "agentry-data"):
+    """Start `agentry serve` (with extra_env on top of the usual environment), yield its
+    base URL, stop it with SIGTERM; for session fixtures to `yield from`."""
     binary = Path(os.environ.get("AGENTRY_BIN") or REPO_ROOT / "target/debug/agentry")
     if not os.access(binary, os.X_OK):
         pytest.fail(
@@ -79,7 +91,7 @@ def base_url(tmp_path_factory):
             pytrace=False,
         )
 
-    data_dir = tmp_path_factory.mktemp("agentry-data")
+    data_dir = tmp_path_factory.mktemp(name)
     log_path = data_dir / "server.log"
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -89,7 +101,7 @@ def base_url(tmp_path_factory):
         proc = subprocess.Popen(
             [str(binary), "serve"],
             cwd=data_dir,
-            env=_server_env(data_dir, port),
+            env=_server_env(data_dir, port, extra_env),
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -144,6 +156,26 @@ def base_url(tmp_path_factory):
     assert code == 0, (
         f"agentry exited with code {code} after SIGTERM.\n"
         f"--- server output ({log_path}) ---\n{_tail(log_path)}"
+    )
+
+
+@pytest.fixture(scope="session")
+def base_url(tmp_path_factory):
+    """Start `agentry serve`, yield its base URL, stop it with SIGTERM."""
+    yield from _serve(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def billing_url(tmp_path_factory):
+    """A second server with billing on (TOKEN_PRICE_PER_MILLION_USD=2); its own data dir.
+
+    SDK_DATABASE_URL, when set, is shared with `base_url`'s server: the tests use
+    fresh users and companies, so the two never see each other's rows.
+    """
+    yield from _serve(
+        tmp_path_factory,
+        {"TOKEN_PRICE_PER_MILLION_USD": "2"},
+        name="agentry-billing-data",
     )
 
 

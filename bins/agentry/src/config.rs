@@ -146,6 +146,16 @@ pub struct Settings {
     )]
     pub low_balance_warning_threshold: Option<i64>,
 
+    /// After a dismissed low-balance warning, warn again once the balance has dropped by this
+    /// many tokens [default: 1000000]
+    #[arg(
+        long,
+        env = "TOKEN_WARNING_INCREMENT",
+        global = true,
+        value_name = "TOKENS"
+    )]
+    pub token_warning_increment: Option<i64>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -207,6 +217,9 @@ impl Settings {
             low_balance_warning_threshold: self
                 .low_balance_warning_threshold
                 .or(lower.low_balance_warning_threshold),
+            token_warning_increment: self
+                .token_warning_increment
+                .or(lower.token_warning_increment),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
@@ -255,6 +268,7 @@ pub struct Config {
     pub trusted_proxies: Vec<IpAddr>,
     pub token_price_per_million_usd: f64,
     pub low_balance_warning_threshold: i64,
+    pub token_warning_increment: i64,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -423,6 +437,13 @@ impl Config {
             ));
         }
 
+        let token_warning_increment = settings.token_warning_increment.unwrap_or(1_000_000);
+        if token_warning_increment < 0 {
+            return Err(ConfigError::Invalid(
+                "TOKEN_WARNING_INCREMENT must not be negative".to_owned(),
+            ));
+        }
+
         let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
             Some(url)
                 if url.starts_with("redis://")
@@ -503,6 +524,7 @@ impl Config {
                 trusted_proxies,
                 token_price_per_million_usd,
                 low_balance_warning_threshold,
+                token_warning_increment,
                 redis_url,
                 superadmin_email,
                 log_level,

@@ -112,6 +112,7 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
         billing: agentry_billing::BillingSettings {
             token_price_per_million_usd: config.token_price_per_million_usd,
             low_balance_threshold: config.low_balance_warning_threshold,
+            warning_increment: config.token_warning_increment,
         },
     }
 }

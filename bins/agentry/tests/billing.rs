@@ -77,3 +77,39 @@ app_tests! {
         assert_eq!(view["companies"][0]["token_balance"], 5_000_000);
     }
 }
+
+mod usage_and_warnings {
+    use super::*;
+
+    app_tests! {
+        async fn usage_totals_and_warnings_for_members_only(db) {
+            let app = TestApp::spawn(db).await;
+            let (admin, _) = app.register("admin@example.com", None).await;
+            let (outsider, _) = app.register("outsider@example.com", None).await;
+            let company = company_of(&app, &admin).await;
+            let (status, usage) = app.call(Method::GET, &format!("/v1/billing/usage?company_id={company}"), Some(&admin), None).await;
+            assert_eq!((status, usage), (StatusCode::OK, json!({"usage": []})));
+            let (status, totals) = app.call(Method::GET, &format!("/v1/billing/usage/totals?company_id={company}"), Some(&admin), None).await;
+            assert_eq!((status, totals), (StatusCode::OK, json!({"input_tokens": 0, "output_tokens": 0, "total_tokens": 0})));
+
+            let warn = format!("/v1/billing/tokens/should_warn?company_id={company}");
+            let (_, warning) = app.call(Method::GET, &warn, Some(&admin), None).await;
+            assert_eq!(warning["should_warn"], true, "0 tokens is below the default threshold");
+            let (status, _) = app.call(Method::POST, "/v1/billing/tokens/warning/dismiss", Some(&admin), Some(json!({"company_id": company}))).await;
+            assert_eq!(status, StatusCode::OK);
+            let (_, warning) = app.call(Method::GET, &warn, Some(&admin), None).await;
+            assert_eq!(warning["should_warn"], false, "dismissed until the balance drops further");
+
+            for path in [
+                format!("/v1/billing/usage?company_id={company}"),
+                format!("/v1/billing/usage/totals?company_id={company}"),
+                warn.clone(),
+            ] {
+                assert_eq!(app.call(Method::GET, &path, Some(&outsider), None).await.0, StatusCode::NOT_FOUND, "{path}");
+                assert_eq!(app.call(Method::GET, &path, None, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
+            }
+            let (status, _) = app.call(Method::POST, "/v1/billing/tokens/warning/dismiss", Some(&outsider), Some(json!({"company_id": company}))).await;
+            assert_eq!(status, StatusCode::NOT_FOUND);
+        }
+    }
+}

@@ -38,6 +38,29 @@ pub struct BalanceView {
     pub parent_tokens_used_total: Option<i64>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageView {
+    pub user_id: UserId,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+    pub timestamp: chrono::NaiveDateTime,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct UsageTotals {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub total_tokens: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct WarningView {
+    pub should_warn: bool,
+    pub token_balance: i64,
+    pub threshold: i64,
+}
+
 /// How far up a parent chain the paywall and the balance look (chains are short; the bound
 /// keeps a corrupt cycle from looping).
 const MAX_PARENT_DEPTH: usize = 8;
@@ -86,6 +109,86 @@ impl App {
             parent_token_balance_usd: root.as_ref().map(|r| r.token_balance_usd),
             parent_tokens_used_total: root.as_ref().map(|r| r.tokens_used_total),
         })
+    }
+
+    /// The caller's company by id, or 404 (another company's id is unknown).
+    fn member_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        if self.caller_access(caller)?.is_member(company) {
+            Ok(company)
+        } else {
+            Err(AppError::NotFound("Company not found".into()))
+        }
+    }
+
+    /// `GET /v1/billing/usage?company_id=&limit=&offset=`: the ledger, newest first.
+    pub fn usage(
+        &self,
+        caller: &Caller,
+        company: &str,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<Vec<UsageView>, AppError> {
+        let company = self.member_company(caller, company)?;
+        let (limit, offset) = (
+            limit.unwrap_or(50).clamp(1, 500),
+            offset.unwrap_or(0).max(0),
+        );
+        let mut conn = self.conn()?;
+        Ok(
+            agentry_store::billing::usage_of(&mut conn, company, limit, offset)?
+                .into_iter()
+                .map(|row| UsageView {
+                    user_id: row.user_id.into(),
+                    input_tokens: row.input_tokens,
+                    output_tokens: row.output_tokens,
+                    total_tokens: row.total_tokens,
+                    timestamp: row.created_at,
+                })
+                .collect(),
+        )
+    }
+
+    /// `GET /v1/billing/usage/totals?company_id=`.
+    pub fn usage_totals(&self, caller: &Caller, company: &str) -> Result<UsageTotals, AppError> {
+        let company = self.member_company(caller, company)?;
+        let mut conn = self.conn()?;
+        let (input_tokens, output_tokens, total_tokens) =
+            agentry_store::billing::usage_totals(&mut conn, company)?;
+        Ok(UsageTotals {
+            input_tokens,
+            output_tokens,
+            total_tokens,
+        })
+    }
+
+    /// `GET /v1/billing/tokens/should_warn?company_id=`.
+    pub fn should_warn(&self, caller: &Caller, company: &str) -> Result<WarningView, AppError> {
+        let company = self.member_company(caller, company)?;
+        let mut conn = self.conn()?;
+        let row = companies::find_company(&mut conn, company)?
+            .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+        let settings = &self.settings.billing;
+        Ok(WarningView {
+            should_warn: agentry_billing::should_warn(
+                settings,
+                row.token_balance,
+                row.low_balance_dismissed_at,
+            ),
+            token_balance: row.token_balance,
+            threshold: settings.low_balance_threshold,
+        })
+    }
+
+    /// `POST /v1/billing/tokens/warning/dismiss {company_id}`: quiet until the balance drops
+    /// by another `TOKEN_WARNING_INCREMENT`.
+    pub fn dismiss_warning(&self, caller: &Caller, company: &str) -> Result<(), AppError> {
+        let company = self.member_company(caller, company)?;
+        let mut conn = self.conn()?;
+        let row = companies::find_company(&mut conn, company)?
+            .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+        agentry_store::billing::dismiss_warning(&mut conn, company, row.token_balance)?;
+        Ok(())
     }
 
     /// Charge `user`'s use of tokens to `company` (the inference hook). With billing on, a

@@ -13,6 +13,9 @@ pub struct BillingSettings {
     pub token_price_per_million_usd: f64,
     /// `LOW_BALANCE_WARNING_THRESHOLD`, in tokens.
     pub low_balance_threshold: i64,
+    /// `TOKEN_WARNING_INCREMENT`: after a dismissal, warn again once the balance has dropped
+    /// by this many tokens.
+    pub warning_increment: i64,
 }
 
 impl Default for BillingSettings {
@@ -20,6 +23,7 @@ impl Default for BillingSettings {
         Self {
             token_price_per_million_usd: 0.0,
             low_balance_threshold: 10_000_000,
+            warning_increment: 1_000_000,
         }
     }
 }
@@ -78,4 +82,35 @@ pub fn charge(
 /// Whether the balance warning applies.
 pub fn low_balance(settings: &BillingSettings, balance: i64) -> bool {
     balance <= settings.low_balance_threshold
+}
+
+/// Whether to warn now: low, and not dismissed since the balance last dropped by the
+/// increment.
+pub fn should_warn(settings: &BillingSettings, balance: i64, dismissed_at: Option<i64>) -> bool {
+    low_balance(settings, balance)
+        && dismissed_at.is_none_or(|at| at.saturating_sub(balance) >= settings.warning_increment)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn warnings_come_back_after_the_increment() {
+        let settings = BillingSettings {
+            low_balance_threshold: 100,
+            warning_increment: 10,
+            ..BillingSettings::default()
+        };
+        assert!(!should_warn(&settings, 101, None), "not low");
+        assert!(should_warn(&settings, 100, None));
+        assert!(
+            !should_warn(&settings, 95, Some(100)),
+            "dismissed, dropped 5"
+        );
+        assert!(
+            should_warn(&settings, 90, Some(100)),
+            "dropped by the increment"
+        );
+    }
 }

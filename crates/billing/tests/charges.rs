@@ -60,6 +60,7 @@ fn setup(db: &TestDb) -> (CompanyId, UserId) {
 const ON: BillingSettings = BillingSettings {
     token_price_per_million_usd: 2.0,
     low_balance_threshold: 10,
+    warning_increment: 1,
 };
 
 db_tests! {

@@ -128,3 +128,15 @@ pub fn usage_row(
         created_at: at,
     }
 }
+
+/// Remember the balance at which the company dismissed its low-balance warning.
+pub fn dismiss_warning(
+    conn: &mut AnyConnection,
+    company: CompanyId,
+    balance: i64,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(companies::table.find(DbUuid::from(company)))
+        .set(companies::low_balance_dismissed_at.eq(Some(balance)))
+        .execute(conn)?
+        == 1)
+}

@@ -78,6 +78,7 @@ pub struct CompanyRow {
     pub token_balance: i64,
     pub token_balance_usd: f64,
     pub tokens_used_total: i64,
+    pub low_balance_dismissed_at: Option<i64>,
 }
 
 #[derive(Debug, Clone, Insertable)]

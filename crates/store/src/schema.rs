@@ -67,6 +67,7 @@ diesel::table! {
         token_balance -> BigInt,
         token_balance_usd -> Double,
         tokens_used_total -> BigInt,
+        low_balance_dismissed_at -> Nullable<BigInt>,
     }
 }
 

@@ -111,7 +111,14 @@ db_tests! {
         let applied = migrate::run_pending(&mut conn).unwrap();
         assert_eq!(
             applied,
-            ["20261128000001", "20261128000002", "20261128000003", "20261128000004", "20261128000005"]
+            [
+                "20261128000001",
+                "20261128000002",
+                "20261128000003",
+                "20261128000004",
+                "20261128000005",
+                "20261128000006"
+            ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
         assert!(migrate::run_pending(&mut conn).unwrap().is_empty(), "second run applies nothing");
@@ -140,7 +147,7 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 5);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 6);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {

@@ -10,7 +10,14 @@ use crate::extract::Auth;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/billing/config").route(web::get().to(config)))
         .service(web::resource("/v1/billing/tokens/balance").route(web::get().to(balance)))
-        .service(web::resource("/v1/credit").route(web::post().to(credit)));
+        .service(web::resource("/v1/credit").route(web::post().to(credit)))
+        .service(web::resource("/v1/billing/usage").route(web::get().to(usage)))
+        .service(web::resource("/v1/billing/usage/totals").route(web::get().to(usage_totals)))
+        .service(web::resource("/v1/billing/tokens/should_warn").route(web::get().to(should_warn)))
+        .service(
+            web::resource("/v1/billing/tokens/warning/dismiss")
+                .route(web::post().to(dismiss_warning)),
+        );
 }
 
 async fn config(app: web::Data<App>) -> HttpResponse {
@@ -47,4 +54,54 @@ async fn credit(
 ) -> Result<HttpResponse, ApiError> {
     let tokens = web::block(move || app.credit_company(&query.company, query.amount)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Credits added.", "tokens": tokens})))
+}
+
+#[derive(Deserialize)]
+struct UsageQuery {
+    company_id: String,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn usage(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<UsageQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let usage =
+        web::block(move || app.usage(&caller, &query.company_id, query.limit, query.offset))
+            .await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"usage": usage})))
+}
+
+#[derive(Deserialize)]
+struct CompanyQuery {
+    company_id: String,
+}
+
+async fn usage_totals(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<CompanyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let totals = web::block(move || app.usage_totals(&caller, &query.company_id)).await??;
+    Ok(HttpResponse::Ok().json(totals))
+}
+
+async fn should_warn(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<CompanyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let warning = web::block(move || app.should_warn(&caller, &query.company_id)).await??;
+    Ok(HttpResponse::Ok().json(warning))
+}
+
+async fn dismiss_warning(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    form: web::Json<CompanyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    web::block(move || app.dismiss_warning(&caller, &form.company_id)).await??;
+    Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
 }

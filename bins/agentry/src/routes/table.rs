@@ -127,6 +127,10 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/billing/config", Public),
     route("GET", "/v1/billing/tokens/balance", Token),
     route("POST", "/v1/credit", ServerKey),
+    route("GET", "/v1/billing/usage", Token),
+    route("GET", "/v1/billing/usage/totals", Token),
+    route("GET", "/v1/billing/tokens/should_warn", Token),
+    route("POST", "/v1/billing/tokens/warning/dismiss", Token),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).

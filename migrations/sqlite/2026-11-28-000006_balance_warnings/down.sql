@@ -1,0 +1,1 @@
+ALTER TABLE companies DROP COLUMN low_balance_dismissed_at;
