@@ -11,18 +11,23 @@ creates the tokens it needs under a unique name.
 """
 
 import uuid
-from collections import namedtuple
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import requests
 from agixtsdk import AGiXTSDK
 
-from conftest import HTTP_TIMEOUT, PASSWORD, register_fresh_user, unique_email
-
-ROLE_COMPANY_ADMIN = 2
-ROLE_USER = 3
-ROLE_READ_ONLY = 6
+from conftest import HTTP_TIMEOUT, PASSWORD, unique_email
+from helpers import (
+    ROLE_COMPANY_ADMIN,
+    ROLE_READ_ONLY,
+    ROLE_USER,
+    _detail,
+    _invite,
+    _only_company,
+    _url,
+    build_team,
+)
 
 TOKEN_FIELDS = {
     "id",
@@ -37,63 +42,6 @@ TOKEN_FIELDS = {
     "last_used_at",
     "created_at",
 }
-
-Member = namedtuple("Member", "sdk email user_id")
-Team = namedtuple("Team", "base_url company_id admin user reader outsider")
-
-
-def _url(base_url, path):
-    return f"{base_url}{path}"
-
-
-def _invite(base_url, sdk, email, company_id, role_id):
-    # The SDK has no invitation method; a client posts the body itself.
-    return requests.post(
-        _url(base_url, "/v1/invitations"),
-        headers=sdk.headers,
-        json={"email": email, "company_id": company_id, "role_id": role_id},
-        timeout=HTTP_TIMEOUT,
-    )
-
-
-def _register_invited(base_url, email, invitation_id, first_name):
-    # The same body the SDK's register_user sends, plus invitation_id, which
-    # register_user cannot pass.
-    r = requests.post(
-        _url(base_url, "/v1/user"),
-        json={
-            "email": email,
-            "password": PASSWORD,
-            "confirm_password": PASSWORD,
-            "first_name": first_name,
-            "last_name": "Invited",
-            "invitation_id": invitation_id,
-        },
-        timeout=HTTP_TIMEOUT,
-    )
-    assert r.status_code == 200, (r.status_code, r.text)
-    body = r.json()
-    assert body.get("token"), body
-    return body["user_id"]
-
-
-def _login(base_url, email):
-    sdk = AGiXTSDK(base_uri=base_url)
-    token = sdk.login(email, PASSWORD)
-    assert isinstance(token, str) and token, (email, token)
-    assert sdk.headers.get("Authorization") == token
-    return sdk
-
-
-def _only_company(sdk):
-    user = sdk.get_user()
-    companies = user["companies"]
-    assert isinstance(companies, list) and len(companies) == 1, user
-    return companies[0]
-
-
-def _detail(r):
-    return r.json().get("detail")
 
 
 def _token_name():
@@ -130,23 +78,8 @@ def _parse_time(value):
 
 @pytest.fixture(scope="module")
 def team(base_url):
-    admin_reg = register_fresh_user(base_url, first_name="Admin", last_name="Owner")
-    admin = Member(admin_reg.sdk, admin_reg.email, admin_reg.response["user_id"])
-    company_id = _only_company(admin.sdk)["id"]
-
-    invited = {}
-    for role_id, first_name in ((ROLE_USER, "Power"), (ROLE_READ_ONLY, "Reader")):
-        email = unique_email()
-        r = _invite(base_url, admin.sdk, email, company_id, role_id)
-        assert r.status_code == 200, (role_id, r.status_code, r.text)
-        user_id = _register_invited(base_url, email, r.json()["id"], first_name)
-        # The invited members act through a session obtained by logging in.
-        invited[role_id] = Member(_login(base_url, email), email, user_id)
-
-    outsider_reg = register_fresh_user(base_url, first_name="Outsider", last_name="Else")
-    outsider = Member(outsider_reg.sdk, outsider_reg.email, outsider_reg.response["user_id"])
-
-    return Team(base_url, company_id, admin, invited[ROLE_USER], invited[ROLE_READ_ONLY], outsider)
+    # The invited members act through a session obtained by logging in.
+    return build_team(base_url, login_invited=True)
 
 
 # --- invited users log in ----------------------------------------------------------
