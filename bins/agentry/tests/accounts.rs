@@ -331,6 +331,11 @@ app_tests! {
 
         let (status, body) = login(&app, &email, PASSWORD, None).await;
         assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "MFA token required", "mfa_required": true})));
+        // With MFA on, the secret is no longer shown and a reset needs a code.
+        let (status, _) = status_and_json(send(&app, reqwest::Method::GET, "/v1/user/mfa/setup", Some(token), None).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
+        let (status, _) = status_and_json(send(&app, reqwest::Method::POST, "/v1/user/mfa/reset", Some(token), None).await).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST);
         let (status, _) = login(&app, &email, PASSWORD, Some(&second)).await;
         assert_eq!(status, StatusCode::OK);
         let (status, body) = login(&app, &email, PASSWORD, Some(&second)).await;

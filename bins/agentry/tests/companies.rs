@@ -113,6 +113,15 @@ app_tests! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(members["members"].as_array().unwrap().len(), 3);
 
+        // Deleting an accepted invitation leaves the member alone (removal has its own checks).
+        let (_, mine) = invite(&app, &team.admin, "joiner@example.com", 3, &team.company).await;
+        let joiner = register(&app, "joiner@example.com", mine["id"].as_str()).await;
+        let path = format!("/v1/invitation/{}", mine["id"].as_str().unwrap());
+        assert_eq!(call(&app, Method::DELETE, &path, Some(&team.admin), None).await.0, StatusCode::OK);
+        let members_path = format!("/v1/companies/{}/members", team.company);
+        let (status, _) = call(&app, Method::GET, &members_path, Some(&joiner), None).await;
+        assert_eq!(status, StatusCode::OK, "still a member");
+
         // A taken invitation cannot be used again.
         let (status, invitation) = invite(&app, &team.admin, "late@example.com", 3, &team.company).await;
         assert_eq!(status, StatusCode::OK);

@@ -103,3 +103,48 @@ app_tests! {
         assert_eq!(app.call(Method::POST, "/v1/api-keys", None, Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
     }
 }
+
+mod limits_of_a_token {
+    use super::*;
+
+    app_tests! {
+        async fn a_token_never_exceeds_its_owners_role_and_cannot_guard_the_account(db) {
+            let app = TestApp::spawn(db).await;
+            // Alice administers her own team and is read-only in Bob's.
+            let alice = app.register("alice@example.com", None).await.0;
+            let bob = app.register("bob@example.com", None).await.0;
+            let (_, view) = app.call(Method::GET, "/v1/user", Some(&bob), None).await;
+            let bobs = view["companies"][0]["id"].as_str().unwrap().to_owned();
+            let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&bob), Some(json!({"email": "alice@example.com", "role_id": 6, "company_id": bobs}))).await;
+            assert_eq!(status, StatusCode::OK);
+
+            let (_, created) = create(&app, &alice, json!({"name": "wide", "scopes": ["users:write", "users:read", "company:write"]})).await;
+            let token = created["token"].as_str().unwrap().to_owned();
+            let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&token), Some(json!({"email": "x@example.com", "role_id": 6, "company_id": bobs}))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "read-only in Bob's team, whatever the token says");
+            let (status, _) = app.call(Method::PATCH, &format!("/v1/companies/{bobs}"), Some(&token), Some(json!({"name": "Taken"}))).await;
+            assert_eq!(status, StatusCode::FORBIDDEN);
+            let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&token), Some(json!({"email": "y@example.com", "role_id": 6}))).await;
+            assert_eq!(status, StatusCode::OK, "in her own team the role and the token agree");
+
+            // Account security needs a session.
+            for (method, path, body) in [
+                (Method::GET, "/v1/user/mfa/setup", None),
+                (Method::POST, "/v1/user/mfa/reset", None),
+                (Method::POST, "/v1/api-keys", Some(json!({"name": "child", "scopes": []}))),
+                (Method::DELETE, "/v1/user", None),
+            ] {
+                let (status, body) = app.call(method.clone(), path, Some(&token), body).await;
+                assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+            }
+            assert_eq!(app.call(Method::GET, "/v1/user", Some(&token), None).await.0, StatusCode::OK, "still active");
+
+            // A revoked token cannot be brought back by regenerating it.
+            let id = created["id"].as_str().unwrap();
+            app.call(Method::DELETE, &format!("/v1/api-keys/{id}"), Some(&alice), None).await;
+            let (status, _) = app.call(Method::POST, &format!("/v1/api-keys/{id}/regenerate"), Some(&alice), None).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST);
+            assert_eq!(app.call(Method::GET, "/v1/user", Some(&token), None).await.0, StatusCode::UNAUTHORIZED);
+        }
+    }
+}

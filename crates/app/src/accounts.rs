@@ -717,6 +717,17 @@ impl App {
         }
     }
 
+    /// Account security (MFA, passwords, deactivation, new tokens) needs a session: a
+    /// personal access token cannot change what guards the account.
+    pub(crate) fn require_session(caller: &Caller) -> Result<(), AppError> {
+        if caller.token.is_some() {
+            return Err(AppError::Forbidden(
+                "This needs a signed-in session, not a personal access token".into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn load_user(
         &self,
         conn: &mut AnyConnection,
@@ -749,8 +760,13 @@ impl App {
 
     /// `GET /v1/user/mfa/setup`: the secret to enrol (made if the user has none).
     pub fn mfa_setup(&self, caller: &Caller) -> Result<MfaSetup, AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
+        if user.mfa_enabled {
+            // The secret is only shown while enrolling.
+            return Err(AppError::BadRequest("MFA is already enabled".into()));
+        }
         let secret = match user.mfa_secret {
             Some(secret) => secret,
             None => {
@@ -773,6 +789,7 @@ impl App {
 
     /// `POST /v1/user/mfa/enable`: a valid current code turns MFA on.
     pub fn mfa_enable(&self, caller: &Caller, code: &str) -> Result<(), AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
         if user.mfa_secret.is_none() {
@@ -791,6 +808,7 @@ impl App {
 
     /// `POST /v1/user/mfa/disable`: needs a valid code, and the password when one is set.
     pub fn mfa_disable(&self, caller: &Caller, form: &MfaDisable) -> Result<(), AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
         if !user.mfa_enabled {
@@ -820,10 +838,21 @@ impl App {
         Ok(())
     }
 
-    /// `POST /v1/user/mfa/reset`: a new secret; returns its `otpauth://` URI.
-    pub fn mfa_reset(&self, caller: &Caller) -> Result<String, AppError> {
+    /// `POST /v1/user/mfa/reset`: a new secret; returns its `otpauth://` URI. With MFA on, a
+    /// valid current code is required, so a stolen session cannot take the account over.
+    pub fn mfa_reset(&self, caller: &Caller, code: Option<&str>) -> Result<String, AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
+        if user.mfa_enabled {
+            let code = code.map(str::trim).unwrap_or_default();
+            if code.is_empty() {
+                return Err(AppError::BadRequest(
+                    "MFA is enabled: send the current code as mfa_token".into(),
+                ));
+            }
+            self.accept_code(&mut conn, &user, code)?;
+        }
         let secret = totp::new_secret();
         let patch = UserPatch {
             mfa_secret: Some(secret.clone()),
@@ -841,6 +870,7 @@ impl App {
         caller: &Caller,
         form: &PasswordChange,
     ) -> Result<String, AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
         drop(conn);
@@ -859,13 +889,16 @@ impl App {
         let hash = password::hash(&form.new_password)
             .map_err(|error| AppError::Internal(error.to_string()))?;
         let mut conn = self.conn()?;
+        // The new hash and the revocation in one statement: never one without the other.
+        let now = now_epoch();
         let patch = UserPatch {
             password_hash: Some(hash),
-            updated_at: Some(naive_of(now_epoch())),
+            tokens_valid_after: Some(naive_of(now)),
+            updated_at: Some(naive_of(now)),
             ..Default::default()
         };
         account::update_user(&mut conn, caller.user, &patch)?;
-        self.revoke_tokens(&mut conn, caller.user)?;
+        self.revoked(caller.user, now);
         // Issued after the revocation instant, so it survives it.
         self.issue_token(caller.user, &user.email)
     }
@@ -873,6 +906,7 @@ impl App {
     /// `POST /v1/user/password/set`: only for accounts without a password; gives them a
     /// username if they have none. Returns the username.
     pub fn set_password(&self, caller: &Caller, form: &PasswordSet) -> Result<String, AppError> {
+        Self::require_session(caller)?;
         password::check_new(&form.new_password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
         let mut conn = self.conn()?;
@@ -905,16 +939,21 @@ impl App {
     /// `DELETE /v1/user`: deactivate the account (the reference's soft delete) and revoke
     /// every token.
     pub fn deactivate(&self, caller: &Caller) -> Result<(), AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
+        // Deactivation and revocation in one statement.
+        let now = now_epoch();
         let patch = UserPatch {
             is_active: Some(false),
-            updated_at: Some(naive_of(now_epoch())),
+            tokens_valid_after: Some(naive_of(now)),
+            updated_at: Some(naive_of(now)),
             ..Default::default()
         };
         if !account::update_user(&mut conn, caller.user, &patch)? {
             return Err(AppError::NotFound("User not found".into()));
         }
-        self.revoke_tokens(&mut conn, caller.user)
+        self.revoked(caller.user, now);
+        Ok(())
     }
 
     /// `agentry admin promote EMAIL`: role 0 in the user's current company.

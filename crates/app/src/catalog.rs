@@ -100,7 +100,15 @@ impl App {
             Some(membership) => UserScopes {
                 company_id: Some(membership.company),
                 role_id: Some(membership.role),
-                scopes: membership.scopes.iter().map(str::to_owned).collect(),
+                // Through a token: the token's scopes that the role there allows too.
+                scopes: match &access.grant {
+                    Some(grant) => grant
+                        .iter()
+                        .filter(|scope| membership.scopes.allows(scope))
+                        .map(str::to_owned)
+                        .collect(),
+                    None => membership.scopes.iter().map(str::to_owned).collect(),
+                },
             },
             None => UserScopes {
                 company_id: None,

@@ -258,7 +258,11 @@ impl App {
     pub fn list_companies(&self, caller: &Caller) -> Result<Vec<CompanyResponse>, AppError> {
         let access = self.caller_access(caller)?;
         let mut conn = self.conn()?;
-        let views = identity::memberships_for(&mut conn, caller.user)?;
+        // Through a token limited to some companies, only those.
+        let views: Vec<_> = identity::memberships_for(&mut conn, caller.user)?
+            .into_iter()
+            .filter(|view| access.is_member(view.company.id.into()))
+            .collect();
         let ids: Vec<CompanyId> = views.iter().map(|v| v.company.id.into()).collect();
         let top_level: Vec<CompanyId> = views
             .iter()
@@ -280,7 +284,12 @@ impl App {
             let Some(parent) = child.parent_id else {
                 continue;
             };
-            let users = members.get(&child.id).cloned().unwrap_or_default();
+            // A child's members show to those who may read the parent's members.
+            let users = if access.allows(Some(parent.into()), "users:read") {
+                members.get(&child.id).cloned().unwrap_or_default()
+            } else {
+                Vec::new()
+            };
             children_by_parent
                 .entry(parent)
                 .or_default()
@@ -316,14 +325,17 @@ impl App {
             Some(id) if !id.is_empty() => Some(parse_id::<CompanyId>(id, "Company")?),
             _ => None,
         };
-        let privileged = access.is_super_admin()
-            || access
-                .companies
-                .iter()
-                .any(|c| c.role == RoleId::TENANT_ADMIN);
+        // Tenant admins and up may create top-level companies, or children of a company where
+        // they hold `company:write`; never through a personal access token.
+        let privileged = !access.limited
+            && (access.is_super_admin()
+                || access
+                    .companies
+                    .iter()
+                    .any(|c| c.role == RoleId::TENANT_ADMIN));
         let parent = if privileged {
             if let Some(parent) = requested_parent {
-                self.require_company(&access, parent)?;
+                self.require_scope(&access, parent, "company:write")?;
             }
             requested_parent
         } else {
@@ -623,8 +635,9 @@ impl App {
             .collect())
     }
 
-    /// `DELETE /v1/invitation/{id}`: needs `users:write` in the invitation's company; an
-    /// accepted invitation's membership goes with it.
+    /// `DELETE /v1/invitation/{id}`: needs `users:write` in the invitation's company. Only
+    /// the invitation goes: removing a member who joined through it is `DELETE
+    /// /v1/companies/{cid}/users/{uid}`, with its own checks.
     pub fn delete_invitation(&self, caller: &Caller, id: &str) -> Result<(), AppError> {
         let id: uuid_like::Id = parse_id(id, "Invitation")?;
         let access = self.caller_access(caller)?;
@@ -638,17 +651,7 @@ impl App {
         if !access.allows(Some(company), "users:write") {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        let joined = row.accepted_by.map(UserId::from);
-        conn.transaction(|conn| {
-            companies::delete_invitation(conn, row.id)?;
-            if let Some(user) = joined {
-                companies::delete_membership(conn, user, company)?;
-            }
-            Ok::<_, AppError>(())
-        })?;
-        if let Some(user) = joined {
-            self.invalidate_access(user);
-        }
+        companies::delete_invitation(&mut conn, row.id)?;
         Ok(())
     }
 }

@@ -58,7 +58,8 @@ pub struct App {
     pool: Pool,
     settings: Arc<Settings>,
     tokens: TokenKeys,
-    revocations: Arc<session::Revocations>,
+    /// Each user's revocation instant (epoch seconds; `INFINITY` for a user that is gone).
+    revocations: agentry_cache::ReadModel<agentry_domain::UserId, f64>,
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
     /// Each user's `/v1/user` view with its ETag.
     user_views: agentry_cache::ReadModel<agentry_domain::UserId, accounts::CachedView>,
@@ -81,7 +82,7 @@ impl App {
             pool,
             tokens: TokenKeys::new(&settings.token_secret),
             settings: Arc::new(settings),
-            revocations: Arc::default(),
+            revocations: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             personal_tokens: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             user_views: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
@@ -113,13 +114,13 @@ impl App {
                 self.access.invalidate(user);
                 self.user_views.invalidate(user);
             }
-            Invalidation::Tokens(user) => self.revocations.forget(*user),
+            Invalidation::Tokens(user) => self.revocations.invalidate(user),
             Invalidation::PersonalToken(hash) => self.personal_tokens.invalidate(hash),
             Invalidation::All => {
                 self.access.invalidate_all();
                 self.user_views.invalidate_all();
                 self.personal_tokens.invalidate_all();
-                self.revocations.forget_all();
+                self.revocations.invalidate_all();
             }
         }
     }

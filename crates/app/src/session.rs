@@ -1,8 +1,6 @@
 //! Who is calling: the token checked in memory, revocation ("tokens issued before T are
 //! void", per user) held in memory and read from the database once per user.
 
-use std::collections::HashMap;
-use std::sync::RwLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_auth::token::{Claims, TokenError};
@@ -21,42 +19,6 @@ pub struct Caller {
     pub issued_at: f64,
     /// Set when the caller used a personal access token: its scopes replace the roles'.
     pub token: Option<std::sync::Arc<crate::tokens::TokenGrant>>,
-}
-
-/// What the process knows of each user's revocation instant.
-#[derive(Debug, Default)]
-pub struct Revocations {
-    /// user -> tokens issued before this (epoch seconds) are void; `f64::INFINITY` for a user
-    /// that no longer exists; `NEG_INFINITY` when nothing is revoked.
-    valid_after: RwLock<HashMap<UserId, f64>>,
-}
-
-impl Revocations {
-    fn lookup(&self, user: UserId) -> Option<f64> {
-        self.valid_after
-            .read()
-            .ok()
-            .and_then(|map| map.get(&user).copied())
-    }
-
-    fn store(&self, user: UserId, valid_after: f64) {
-        if let Ok(mut map) = self.valid_after.write() {
-            map.insert(user, valid_after);
-        }
-    }
-
-    /// Forget what is known of `user` (another instance changed it); the next request reads it.
-    pub fn forget(&self, user: UserId) {
-        if let Ok(mut map) = self.valid_after.write() {
-            map.remove(&user);
-        }
-    }
-
-    pub fn forget_all(&self) {
-        if let Ok(mut map) = self.valid_after.write() {
-            map.clear();
-        }
-    }
 }
 
 pub(crate) fn now_epoch() -> f64 {
@@ -113,8 +75,19 @@ impl App {
                 return Err(AppError::Unauthorized("Token not found".into()));
             }
             let hash = agentry_auth::pat::hash(bare);
-            return match self.cached_token(&hash) {
-                Some(entry) => self.admit_token(&entry).map(Verified::Caller),
+            // Both the token and its owner's revocation instant must be held, or the slow
+            // path (on the blocking pool) reads them.
+            let held = self.cached_token(&hash).and_then(|entry| {
+                let valid_after = match entry.as_ref() {
+                    Some(token) => *self.revocations.get(&token.user)?,
+                    None => f64::NEG_INFINITY,
+                };
+                Some((entry, valid_after))
+            });
+            return match held {
+                Some((entry, valid_after)) => {
+                    self.admit_token(&entry, valid_after).map(Verified::Caller)
+                }
                 None => Ok(Verified::NeedsTokenLookup(hash)),
             };
         }
@@ -125,8 +98,8 @@ impl App {
             .sub
             .parse()
             .map_err(|_| AppError::Unauthorized(INVALID.into()))?;
-        match self.revocations.lookup(user) {
-            Some(valid_after) => Ok(Verified::Caller(self.admit(&claims, user, valid_after)?)),
+        match self.revocations.get(&user) {
+            Some(valid_after) => Ok(Verified::Caller(self.admit(&claims, user, *valid_after)?)),
             None => Ok(Verified::NeedsLookup(claims, user)),
         }
     }
@@ -140,13 +113,40 @@ impl App {
         }
     }
 
-    /// The slow half for personal access tokens: read the token, then admit it.
+    /// The slow half for personal access tokens: read the token and its owner's revocation
+    /// instant when not held, then admit it.
     pub fn lookup_token(&self, hash: &str) -> Result<Caller, AppError> {
-        let entry = self.load_token(hash)?;
-        self.admit_token(&entry)
+        let entry = match self.cached_token(hash) {
+            Some(entry) => entry,
+            None => self.load_token(hash)?,
+        };
+        let valid_after = match entry.as_ref() {
+            Some(token) => self.valid_after(token.user)?,
+            None => f64::NEG_INFINITY,
+        };
+        self.admit_token(&entry, valid_after)
     }
 
-    fn admit_token(&self, entry: &Option<crate::tokens::TokenEntry>) -> Result<Caller, AppError> {
+    /// The user's revocation instant, read (one statement) when not held. The read is
+    /// ticketed: if a revocation lands meanwhile, the value serves this request but is not
+    /// kept.
+    fn valid_after(&self, user: UserId) -> Result<f64, AppError> {
+        let value = self.revocations.get_or_load(&user, || {
+            let mut conn = self.conn()?;
+            Ok::<_, AppError>(match account::tokens_valid_after(&mut conn, user)? {
+                None => f64::INFINITY,
+                Some(None) => f64::NEG_INFINITY,
+                Some(Some(at)) => epoch_of(at),
+            })
+        })?;
+        Ok(*value)
+    }
+
+    fn admit_token(
+        &self,
+        entry: &Option<crate::tokens::TokenEntry>,
+        valid_after: f64,
+    ) -> Result<Caller, AppError> {
         let entry = entry
             .as_ref()
             .ok_or_else(|| AppError::Unauthorized("Token not found".into()))?;
@@ -157,19 +157,9 @@ impl App {
             return Err(AppError::Unauthorized("Token has expired".into()));
         }
         // The owner's revocation instant applies too (password change, deactivation).
-        let valid_after = match self.revocations.lookup(entry.user) {
-            Some(at) => at,
-            None => {
-                let mut conn = self.conn()?;
-                let at = match account::tokens_valid_after(&mut conn, entry.user)? {
-                    None => f64::INFINITY,
-                    Some(None) => f64::NEG_INFINITY,
-                    Some(Some(at)) => epoch_of(at),
-                };
-                self.revocations.store(entry.user, at);
-                at
-            }
-        };
+        if valid_after == f64::INFINITY {
+            return Err(AppError::Unauthorized("Token not found".into()));
+        }
         if entry.created_at < valid_after {
             return Err(AppError::Unauthorized("Token has been revoked".into()));
         }
@@ -183,13 +173,7 @@ impl App {
 
     /// The slow half of [`App::authenticate`], for callers that ran [`App::verify_token`].
     pub fn lookup_and_admit(&self, claims: &Claims, user: UserId) -> Result<Caller, AppError> {
-        let mut conn = self.conn()?;
-        let valid_after = match account::tokens_valid_after(&mut conn, user)? {
-            None => f64::INFINITY,
-            Some(None) => f64::NEG_INFINITY,
-            Some(Some(at)) => epoch_of(at),
-        };
-        self.revocations.store(user, valid_after);
+        let valid_after = self.valid_after(user)?;
         self.admit(claims, user, valid_after)
     }
 
@@ -221,9 +205,17 @@ impl App {
             ..Default::default()
         };
         account::update_user(conn, user, &patch)?;
+        self.revoked(user, now);
+        Ok(())
+    }
+
+    /// After a revocation is written: this instance holds the new instant at once (a read
+    /// racing it is dropped by the invalidation); the other instances forget theirs.
+    pub(crate) fn revoked(&self, user: UserId, at: f64) {
+        self.revocations.invalidate(&user);
+        let ticket = self.revocations.ticket();
+        self.revocations.fill(user, ticket, at);
         self.bus
             .publish(&agentry_domain::invalidation::Invalidation::Tokens(user));
-        self.revocations.store(user, now);
-        Ok(())
     }
 }

@@ -119,6 +119,7 @@ impl App {
     /// `POST /v1/api-keys`: a token granting some of the caller's own scopes (in their
     /// current company), limited to some of their companies if asked.
     pub fn create_token(&self, caller: &Caller, form: NewTokenForm) -> Result<TokenView, AppError> {
+        Self::require_session(caller)?;
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
             return Err(AppError::Invalid {
@@ -200,6 +201,10 @@ impl App {
     /// `POST /v1/api-keys/{id}/regenerate`: a new value for the same grant; the old one dies.
     pub fn regenerate_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
         let mut row = self.own_token(caller, id)?;
+        if row.is_revoked {
+            // A revoked grant stays revoked; create a new token instead.
+            return Err(AppError::BadRequest("Token has been revoked".into()));
+        }
         let (value, prefix, hash) = pat::generate();
         let mut conn = self.conn()?;
         tokens::replace_value(&mut conn, row.id, &prefix, &hash, naive_of(now_epoch()))?;

@@ -17,9 +17,11 @@ pub struct CompanyAccess {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Access {
     pub companies: Vec<CompanyAccess>,
-    /// Limited by a personal access token: its scopes replace the roles' (reference 4.5),
-    /// and role 0 grants nothing beyond them.
+    /// Limited by a personal access token: a scope must be granted by the token *and* by
+    /// the role in that company, and role 0 grants nothing beyond the token.
     pub limited: bool,
+    /// The token's scopes, when limited.
+    pub grant: Option<ScopeSet>,
 }
 
 impl Access {
@@ -31,23 +33,23 @@ impl Access {
         Self {
             companies,
             limited: false,
+            grant: None,
         }
     }
 
     /// This access as a personal access token grants it: only `companies` (all when empty),
-    /// and in each of them exactly `scopes`.
+    /// and in each of them the scopes both the token and the role there allow. A token never
+    /// lifts its owner above their role, and a demotion takes effect on it at once.
     pub fn restricted(&self, scopes: &ScopeSet, companies: &[CompanyId]) -> Access {
         Access {
             companies: self
                 .companies
                 .iter()
                 .filter(|c| companies.is_empty() || companies.contains(&c.company))
-                .map(|c| CompanyAccess {
-                    scopes: scopes.clone(),
-                    ..c.clone()
-                })
+                .cloned()
                 .collect(),
             limited: true,
+            grant: Some(scopes.clone()),
         }
     }
 
@@ -78,6 +80,7 @@ impl Access {
             None => self.primary(),
         };
         membership.is_some_and(|m| m.scopes.allows(scope))
+            && self.grant.as_ref().is_none_or(|grant| grant.allows(scope))
     }
 }
 

@@ -79,10 +79,10 @@ pub fn replace_value(
     at: NaiveDateTime,
 ) -> Result<bool, StoreError> {
     Ok(diesel::update(pat::table.find(id))
+        .filter(pat::is_revoked.eq(false))
         .set((
             pat::token_prefix.eq(prefix),
             pat::token_hash.eq(hash),
-            pat::is_revoked.eq(false),
             pat::updated_at.eq(at),
         ))
         .execute(conn)?

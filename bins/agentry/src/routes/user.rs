@@ -145,8 +145,20 @@ async fn mfa_disable(
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
 }
 
-async fn mfa_reset(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
-    let otp_uri = web::block(move || app.mfa_reset(&caller)).await??;
+#[derive(Deserialize, Default)]
+struct MfaResetBody {
+    #[serde(default)]
+    mfa_token: Option<String>,
+}
+
+/// The body is optional (the reference takes none); with MFA on it must carry the code.
+async fn mfa_reset(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: Option<web::Json<MfaResetBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let code = body.and_then(|b| b.into_inner().mfa_token);
+    let otp_uri = web::block(move || app.mfa_reset(&caller, code.as_deref())).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
 }
 
