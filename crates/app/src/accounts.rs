@@ -879,7 +879,19 @@ impl App {
                 "No password is set. Use /v1/user/password/set.".into(),
             ));
         };
+        // The login lockout covers this check too, so a session cannot guess the password.
+        let mut conn = self.conn()?;
+        let since = naive_of(now_epoch()) - ChronoDuration::hours(LOCKOUT_WINDOW_HOURS);
+        if account::count_failed_logins(&mut conn, caller.user, since)? >= LOCKOUT_FAILURES {
+            return Err(AppError::TooManyRequests(
+                "Too many failed login attempts. Please try again later or reset your password."
+                    .into(),
+            ));
+        }
+        drop(conn);
         if !password::verify(&form.current_password, stored) {
+            let mut conn = self.conn()?;
+            account::record_failed_login(&mut conn, caller.user, None, naive_of(now_epoch()))?;
             return Err(AppError::Unauthorized(
                 "Current password is incorrect".into(),
             ));
