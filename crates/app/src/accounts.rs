@@ -554,7 +554,7 @@ impl App {
             return None;
         }
         Some(
-            self.paywall(caller, cached.has_balance)
+            self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)
                 .map(|()| render(&cached, options)),
         )
     }
@@ -569,8 +569,17 @@ impl App {
         let cached = self
             .user_views
             .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
-        self.paywall(caller, cached.has_balance)?;
+        self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)?;
         Ok(render(&cached, options))
+    }
+
+    /// Whether some company of the caller (or a parent of one) holds tokens, from the
+    /// caller's view (read when not held).
+    pub(crate) fn user_view_has_balance(&self, caller: &Caller) -> Result<bool, AppError> {
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        Ok(cached.has_balance)
     }
 
     fn load_user_view(&self, user_id: UserId) -> Result<CachedView, AppError> {

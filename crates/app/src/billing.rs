@@ -1,7 +1,7 @@
 //! Token billing use cases: the balance view, the configuration, charging usage, and the
 //! 402 paywall (reference auth-billing.md section 5).
 
-use agentry_billing::{BillingError, charge, low_balance};
+use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
 use agentry_domain::invalidation::Invalidation;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::companies;
@@ -259,21 +259,37 @@ impl App {
 
     /// The paywall: with billing on, a caller who is not a super admin needs some company of
     /// theirs (or a parent of one) to hold tokens.
-    pub(crate) fn paywall(&self, caller: &Caller, has_balance: bool) -> Result<(), AppError> {
-        if !self.settings.billing.enabled() || has_balance {
+    pub(crate) fn paywall(
+        &self,
+        caller: &Caller,
+        has_balance: bool,
+        gate: Gate,
+    ) -> Result<(), AppError> {
+        let settings = &self.settings.billing;
+        if !paywall_blocks(settings, false, has_balance) {
             return Ok(());
         }
         let access = self.caller_access(caller)?;
-        if access.is_super_admin() {
+        if !paywall_blocks(settings, access.is_super_admin(), has_balance) {
             return Ok(());
         }
         Err(AppError::PaymentRequired(json!({
-            "message": "Insufficient token balance. Please top up your tokens.",
+            "message": gate.message(),
             "customer_session": {
                 "client_secret": null,
                 "company_id": access.primary().map(|c| c.company),
             },
-            "token_price_per_million_usd": self.settings.billing.token_price_per_million_usd,
+            "token_price_per_million_usd": settings.token_price_per_million_usd,
         })))
+    }
+
+    /// The inference pre-check (the hook chat completions call before running a model):
+    /// 402 when billing is on and none of the caller's companies holds tokens.
+    pub fn check_balance(&self, caller: &Caller) -> Result<(), AppError> {
+        if !self.settings.billing.enabled() {
+            return Ok(());
+        }
+        let has_balance = self.user_view_has_balance(caller)?;
+        self.paywall(caller, has_balance, Gate::Inference)
     }
 }

@@ -79,6 +79,31 @@ pub fn charge(
     })
 }
 
+/// Where the paywall stands (reference section 5.4).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Gate {
+    /// `GET /v1/user`.
+    Account,
+    /// Before inference (chat completions and the like).
+    Inference,
+}
+
+impl Gate {
+    /// The reference's message at this gate.
+    pub fn message(self) -> &'static str {
+        match self {
+            Gate::Account => "Insufficient token balance. Please top up your tokens.",
+            Gate::Inference => "Insufficient token balance. Please top up your tokens to continue.",
+        }
+    }
+}
+
+/// The paywall decision: with billing on, a caller who is not a super admin passes only if
+/// one of their companies (or a parent of one) holds tokens.
+pub fn paywall_blocks(settings: &BillingSettings, super_admin: bool, has_balance: bool) -> bool {
+    settings.enabled() && !super_admin && !has_balance
+}
+
 /// Whether the balance warning applies.
 pub fn low_balance(settings: &BillingSettings, balance: i64) -> bool {
     balance <= settings.low_balance_threshold
@@ -94,6 +119,22 @@ pub fn should_warn(settings: &BillingSettings, balance: i64, dismissed_at: Optio
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_paywall_blocks_only_with_billing_on_and_no_balance() {
+        let on = BillingSettings {
+            token_price_per_million_usd: 1.0,
+            ..BillingSettings::default()
+        };
+        assert!(paywall_blocks(&on, false, false));
+        assert!(!paywall_blocks(&on, true, false), "super admins pass");
+        assert!(!paywall_blocks(&on, false, true));
+        assert!(
+            !paywall_blocks(&BillingSettings::default(), false, false),
+            "billing off"
+        );
+        assert_ne!(Gate::Account.message(), Gate::Inference.message());
+    }
 
     #[test]
     fn warnings_come_back_after_the_increment() {
