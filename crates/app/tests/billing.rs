@@ -1,62 +1,20 @@
 //! The inference pre-check (`App::check_balance`) on both backends.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_app::{App, AppError, Caller, Settings};
 use agentry_billing::BillingSettings;
-use agentry_domain::{CompanyId, RoleId, UserId};
+use agentry_domain::{CompanyId, RoleId};
 use agentry_store::companies::set_role;
-use agentry_store::identity::{
-    NewCompany, NewMembership, NewUser, insert_companies, insert_memberships, insert_users,
-};
-use agentry_test_support::db_tests;
-use chrono::Utc;
+use agentry_test_support::{db_tests, seed_member};
 
 fn member(db: &agentry_test_support::TestDb) -> (Caller, CompanyId) {
-    let mut conn = db.connect();
-    let now = Utc::now().naive_utc();
-    let (user, company) = (UserId::new(), CompanyId::new());
-    insert_companies(
-        &mut conn,
-        &[NewCompany {
-            id: company.into(),
-            parent_id: None,
-            name: "Acme".into(),
-            agent_name: "AGiXT".into(),
-            created_at: now,
-            updated_at: now,
-        }],
-    )
-    .unwrap();
-    insert_users(
-        &mut conn,
-        &[NewUser {
-            id: user.into(),
-            email: "a@example.com".into(),
-            username: None,
-            password_hash: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            mfa_secret: None,
-            tos_accepted_at: None,
-            created_at: now,
-            updated_at: now,
-        }],
-    )
-    .unwrap();
-    insert_memberships(
-        &mut conn,
-        &[NewMembership::new(user, company, RoleId::USER, now)],
-    )
-    .unwrap();
-    (
-        Caller {
-            user,
-            email: "a@example.com".into(),
-            issued_at: 0.0,
-            token: None,
-        },
-        company,
-    )
+    let (user, company) = seed_member(db, "a@example.com", RoleId::USER);
+    let caller = Caller {
+        user,
+        email: "a@example.com".into(),
+        issued_at: 0.0,
+        token: None,
+    };
+    (caller, company)
 }
 
 fn app(db: &agentry_test_support::TestDb, price: f64) -> App {

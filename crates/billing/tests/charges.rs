@@ -1,59 +1,14 @@
 //! Charges on real databases: refused without balance, exact under concurrency.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_billing::{BillingError, BillingSettings, charge};
 use agentry_domain::{CompanyId, RoleId, UserId};
 use agentry_store::billing::{credit, usage_of, usage_totals};
 use agentry_store::companies::find_company;
-use agentry_store::identity::{
-    NewCompany, NewMembership, NewUser, insert_companies, insert_memberships, insert_users,
-};
-use agentry_test_support::{TestDb, db_tests};
+use agentry_test_support::{TestDb, db_tests, seed_member};
 use chrono::Utc;
 
 fn setup(db: &TestDb) -> (CompanyId, UserId) {
-    let mut conn = db.connect();
-    let now = Utc::now().naive_utc();
-    let company = CompanyId::new();
-    let user = UserId::new();
-    insert_companies(
-        &mut conn,
-        &[NewCompany {
-            id: company.into(),
-            parent_id: None,
-            name: "Acme".into(),
-            agent_name: "AGiXT".into(),
-            created_at: now,
-            updated_at: now,
-        }],
-    )
-    .unwrap();
-    insert_users(
-        &mut conn,
-        &[NewUser {
-            id: user.into(),
-            email: "a@example.com".into(),
-            username: None,
-            password_hash: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            mfa_secret: None,
-            tos_accepted_at: None,
-            created_at: now,
-            updated_at: now,
-        }],
-    )
-    .unwrap();
-    insert_memberships(
-        &mut conn,
-        &[NewMembership::new(
-            user,
-            company,
-            RoleId::COMPANY_ADMIN,
-            now,
-        )],
-    )
-    .unwrap();
+    let (user, company) = seed_member(db, "a@example.com", RoleId::COMPANY_ADMIN);
     (company, user)
 }
 

@@ -6,9 +6,11 @@
 
 mod app;
 mod db;
+mod seed;
 
 pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
 pub use db::{TestDb, postgres_admin_url};
+pub use seed::seed_member;
 
 /// Write a synchronous database test once; it runs as `$name::sqlite` and `$name::postgres`.
 ///
