@@ -1,5 +1,9 @@
 #![doc = include_str!("../README.md")]
 
+pub mod gateway;
+pub mod stripe;
+pub mod webhook;
+
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::billing::{self, usage_row};
 use agentry_store::{AnyConnection, StoreError};

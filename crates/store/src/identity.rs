@@ -79,6 +79,8 @@ pub struct CompanyRow {
     pub token_balance_usd: f64,
     pub tokens_used_total: i64,
     pub low_balance_dismissed_at: Option<i64>,
+    pub stripe_customer_id: Option<String>,
+    pub subscription_active: bool,
 }
 
 #[derive(Debug, Clone, Insertable)]

@@ -8,6 +8,7 @@ pub mod identity;
 pub mod jobs;
 pub mod migrate;
 pub mod notify;
+pub mod payments;
 pub mod schema;
 pub mod seed;
 pub mod tokens;

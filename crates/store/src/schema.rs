@@ -68,6 +68,31 @@ diesel::table! {
         token_balance_usd -> Double,
         tokens_used_total -> BigInt,
         low_balance_dismissed_at -> Nullable<BigInt>,
+        stripe_customer_id -> Nullable<Text>,
+        subscription_active -> Bool,
+    }
+}
+
+diesel::table! {
+    payment_transactions (reference_code) {
+        reference_code -> Text,
+        company_id -> Text,
+        user_id -> Nullable<Text>,
+        payment_intent_id -> Text,
+        status -> Text,
+        currency -> Text,
+        amount_usd -> Double,
+        token_amount -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    stripe_events (id) {
+        id -> Text,
+        kind -> Text,
+        received_at -> Timestamp,
     }
 }
 
@@ -186,6 +211,7 @@ diesel::joinable!(role_scopes -> roles (role_id));
 diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(token_usage -> companies (company_id));
+diesel::joinable!(payment_transactions -> companies (company_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -200,6 +226,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     invitations,
     personal_access_tokens,
     token_usage,
+    payment_transactions,
+    stripe_events,
     jobs,
     seed_marks,
 );

@@ -6,6 +6,7 @@
 
 mod app;
 mod db;
+pub mod fake_stripe;
 mod seed;
 
 pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
