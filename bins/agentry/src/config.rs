@@ -156,6 +156,91 @@ pub struct Settings {
     )]
     pub token_warning_increment: Option<i64>,
 
+    /// Stripe's secret key; top-ups, the auto top-up subscription and the portal need it
+    /// ("none" or empty: no Stripe) [default: none]
+    #[arg(
+        long,
+        env = "STRIPE_API_KEY",
+        global = true,
+        value_name = "KEY",
+        hide_env_values = true
+    )]
+    pub stripe_api_key: Option<String>,
+
+    /// The signing secret of Stripe's webhook (`POST /v1/webhook` answers 404 without it)
+    /// [default: none]
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        global = true,
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Stripe's API base URL (tests point it at a fake) [default: https://api.stripe.com]
+    #[arg(long, env = "STRIPE_API_BASE", global = true, value_name = "URL")]
+    pub stripe_api_base: Option<String>,
+
+    /// The smallest token top-up, in USD [default: 10]
+    #[arg(long, env = "MIN_TOKEN_TOPUP_USD", global = true, value_name = "USD")]
+    pub min_token_topup_usd: Option<f64>,
+
+    /// Where Stripe Checkout and the customer portal send users back [default: APP_URI]
+    #[arg(
+        long,
+        env = "BILLING_PORTAL_RETURN_URL",
+        global = true,
+        value_name = "URL"
+    )]
+    pub billing_portal_return_url: Option<String>,
+
+    /// At most one Stripe subscription check per user within this interval (ms, s, m, h)
+    /// [default: 5m]
+    #[arg(
+        long,
+        env = "AGENTRY_SUBSCRIPTION_CHECK_INTERVAL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub subscription_check_interval: Option<String>,
+
+    /// How long after a top-up the payment sync job first asks Stripe about it [default: 60s]
+    #[arg(
+        long,
+        env = "AGENTRY_PAYMENT_SYNC_DELAY",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub payment_sync_delay: Option<String>,
+
+    /// Run background jobs (payment sync, subscription checks) in this process [default: true]
+    #[arg(long, env = "AGENTRY_JOBS", global = true, value_name = "BOOL")]
+    pub jobs: Option<bool>,
+
+    /// How long a claimed job is reserved for its worker; a job whose worker died runs again
+    /// after it [default: 5m]
+    #[arg(
+        long,
+        env = "AGENTRY_JOB_LEASE",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub job_lease: Option<String>,
+
+    /// First retry delay of a failed job, doubled per attempt [default: 5s]
+    #[arg(
+        long,
+        env = "AGENTRY_JOB_BACKOFF",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub job_backoff: Option<String>,
+
+    /// How often an idle job runner looks for due jobs [default: 500ms]
+    #[arg(long, env = "AGENTRY_JOB_POLL", global = true, value_name = "DURATION")]
+    pub job_poll: Option<String>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -221,6 +306,21 @@ impl Settings {
                 .token_warning_increment
                 .or(lower.token_warning_increment),
             trusted_proxies: self.trusted_proxies.or(lower.trusted_proxies),
+            stripe_api_key: self.stripe_api_key.or(lower.stripe_api_key),
+            stripe_webhook_secret: self.stripe_webhook_secret.or(lower.stripe_webhook_secret),
+            stripe_api_base: self.stripe_api_base.or(lower.stripe_api_base),
+            min_token_topup_usd: self.min_token_topup_usd.or(lower.min_token_topup_usd),
+            billing_portal_return_url: self
+                .billing_portal_return_url
+                .or(lower.billing_portal_return_url),
+            subscription_check_interval: self
+                .subscription_check_interval
+                .or(lower.subscription_check_interval),
+            payment_sync_delay: self.payment_sync_delay.or(lower.payment_sync_delay),
+            jobs: self.jobs.or(lower.jobs),
+            job_lease: self.job_lease.or(lower.job_lease),
+            job_backoff: self.job_backoff.or(lower.job_backoff),
+            job_poll: self.job_poll.or(lower.job_poll),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
             log_level: self.log_level.or(lower.log_level),
@@ -269,6 +369,8 @@ pub struct Config {
     pub token_price_per_million_usd: f64,
     pub low_balance_warning_threshold: i64,
     pub token_warning_increment: i64,
+    pub stripe: StripeConfig,
+    pub jobs: JobsConfig,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -276,6 +378,27 @@ pub struct Config {
     pub max_body_bytes: usize,
     pub workers: usize,
     pub db_pool_size: u32,
+}
+
+/// Stripe, when configured.
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub api_key: Option<Secret>,
+    pub webhook_secret: Option<Secret>,
+    pub api_base: String,
+    pub min_topup_usd: f64,
+    pub return_url: String,
+    pub subscription_check_interval: Duration,
+    pub payment_sync_delay: Duration,
+}
+
+/// The background job runner.
+#[derive(Debug, Clone)]
+pub struct JobsConfig {
+    pub enabled: bool,
+    pub lease: Duration,
+    pub backoff: Duration,
+    pub poll: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -444,6 +567,91 @@ impl Config {
             ));
         }
 
+        let secret = |value: Option<String>| {
+            value
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty() && !v.eq_ignore_ascii_case("none"))
+                .map(Secret::new)
+        };
+        let http_url = |name: &str, value: String| {
+            let value = value.trim().trim_end_matches('/').to_owned();
+            if value.starts_with("http://") || value.starts_with("https://") {
+                Ok(value)
+            } else {
+                Err(ConfigError::Invalid(format!(
+                    "{name}: `{value}` must start with http:// or https://"
+                )))
+            }
+        };
+        let interval = |name: &str, value: Option<&str>, default: Duration, min: Duration| {
+            match value {
+                None => Ok(default),
+                Some(text) => parse_interval(text)
+                    .filter(|d| (min..=Duration::from_secs(86_400)).contains(d))
+                    .ok_or_else(|| {
+                        ConfigError::Invalid(format!(
+                            "{name}: `{text}` is not a duration from {min:?} to 1d (e.g. 500ms, 30s, 5m)"
+                        ))
+                    }),
+            }
+        };
+        let min_topup_usd = settings.min_token_topup_usd.unwrap_or(10.0);
+        if !min_topup_usd.is_finite() || !(0.0..=1_000_000.0).contains(&min_topup_usd) {
+            return Err(ConfigError::Invalid(
+                "MIN_TOKEN_TOPUP_USD must be a number from 0 to 1000000".to_owned(),
+            ));
+        }
+        let stripe = StripeConfig {
+            api_key: secret(settings.stripe_api_key),
+            webhook_secret: secret(settings.stripe_webhook_secret),
+            api_base: http_url(
+                "STRIPE_API_BASE",
+                settings
+                    .stripe_api_base
+                    .unwrap_or_else(|| "https://api.stripe.com".to_owned()),
+            )?,
+            min_topup_usd,
+            return_url: http_url(
+                "BILLING_PORTAL_RETURN_URL",
+                settings
+                    .billing_portal_return_url
+                    .unwrap_or_else(|| app_uri.clone()),
+            )?,
+            subscription_check_interval: interval(
+                "AGENTRY_SUBSCRIPTION_CHECK_INTERVAL",
+                settings.subscription_check_interval.as_deref(),
+                Duration::from_secs(300),
+                Duration::ZERO,
+            )?,
+            payment_sync_delay: interval(
+                "AGENTRY_PAYMENT_SYNC_DELAY",
+                settings.payment_sync_delay.as_deref(),
+                Duration::from_secs(60),
+                Duration::ZERO,
+            )?,
+        };
+        let jobs = JobsConfig {
+            enabled: settings.jobs.unwrap_or(true),
+            lease: interval(
+                "AGENTRY_JOB_LEASE",
+                settings.job_lease.as_deref(),
+                Duration::from_secs(300),
+                Duration::from_secs(1),
+            )?,
+            backoff: interval(
+                "AGENTRY_JOB_BACKOFF",
+                settings.job_backoff.as_deref(),
+                Duration::from_secs(5),
+                Duration::from_millis(10),
+            )?,
+            poll: interval(
+                "AGENTRY_JOB_POLL",
+                settings.job_poll.as_deref(),
+                Duration::from_millis(500),
+                Duration::from_millis(10),
+            )?,
+        };
+
         let redis_url = match settings.redis_url.filter(|url| !url.trim().is_empty()) {
             Some(url)
                 if url.starts_with("redis://")
@@ -525,6 +733,8 @@ impl Config {
                 token_price_per_million_usd,
                 low_balance_warning_threshold,
                 token_warning_increment,
+                stripe,
+                jobs,
                 redis_url,
                 superadmin_email,
                 log_level,
@@ -556,6 +766,24 @@ fn parse_duration(text: &str) -> Option<Duration> {
     (60..=365 * 86_400)
         .contains(&secs)
         .then(|| Duration::from_secs(secs))
+}
+
+/// `500ms`, `30s`, `5m`, `1h`, or plain seconds.
+fn parse_interval(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let at = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(at);
+    let number = number.parse::<u64>().ok()?;
+    match unit.trim() {
+        "ms" => Some(Duration::from_millis(number)),
+        "" | "s" => Some(Duration::from_secs(number)),
+        "m" => Some(Duration::from_secs(number.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(number.checked_mul(3_600)?)),
+        "d" => Some(Duration::from_secs(number.checked_mul(86_400)?)),
+        _ => None,
+    }
 }
 
 fn read_file(path: &Path) -> Result<Settings, ConfigError> {

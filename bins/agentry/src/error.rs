@@ -90,6 +90,7 @@ impl From<AppError> for ApiError {
             AppError::TooManyRequests(detail) => {
                 ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail)
             }
+            AppError::BadGateway(detail) => ApiError::status(StatusCode::BAD_GATEWAY, detail),
             AppError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
             AppError::Store(cause) => ApiError::Internal(cause.to_string()),
             AppError::Internal(cause) => ApiError::Internal(cause),

@@ -8,6 +8,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{Server, ServerHandle, ServiceFactory, ServiceRequest, ServiceResponse};
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App as HttpApp, HttpServer, web};
+use agentry_app::jobs::{JobRunner, RunnerOptions};
 use agentry_app::{App, AppError, setup};
 use agentry_store::seed::SeedOutcome;
 use agentry_store::{Connector, PoolOptions, StatementCounter, StoreError, build_pool};
@@ -23,6 +24,8 @@ pub enum StartupError {
     Database(#[from] StoreError),
     #[error("{0}")]
     App(#[from] AppError),
+    #[error("Stripe: {0}")]
+    Stripe(String),
     #[error("cannot listen on {address}: {source}")]
     Bind {
         address: String,
@@ -114,7 +117,29 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
             low_balance_threshold: config.low_balance_warning_threshold,
             warning_increment: config.token_warning_increment,
         },
+        stripe: agentry_app::payments::StripeSettings {
+            webhook_secret: config
+                .stripe
+                .webhook_secret
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
+            min_topup_usd: config.stripe.min_topup_usd,
+            return_url: config.stripe.return_url.clone(),
+            subscription_check_interval: config.stripe.subscription_check_interval,
+            payment_sync_delay: config.stripe.payment_sync_delay,
+        },
     }
+}
+
+/// Stripe, when `STRIPE_API_KEY` is set.
+fn attach_gateway(app: App, config: &Config) -> Result<App, StartupError> {
+    let Some(key) = &config.stripe.api_key else {
+        return Ok(app);
+    };
+    let gateway =
+        agentry_billing::stripe::StripeGateway::new(key.expose(), &config.stripe.api_base)
+            .map_err(|error| StartupError::Stripe(error.to_string()))?;
+    Ok(app.with_gateway(std::sync::Arc::new(gateway)))
 }
 
 /// The whole HTTP application: extractor limits and error handlers, every route, the JSON
@@ -159,6 +184,7 @@ pub struct Application {
     port: u16,
     statements: StatementCounter,
     report: StartupReport,
+    jobs: Option<JobRunner>,
 }
 
 impl Application {
@@ -170,6 +196,15 @@ impl Application {
         let statements = StatementCounter::default();
         let app = prepare_database(config, &mut report, statements.clone())?;
         let app = crate::bus::attach(app, config);
+        let app = attach_gateway(app, config)?;
+        let jobs = config.jobs.enabled.then(|| {
+            app.job_runner(RunnerOptions {
+                lease: config.jobs.lease,
+                idle: config.jobs.poll,
+                backoff: config.jobs.backoff,
+                ..RunnerOptions::default()
+            })
+        });
 
         let address = format!("{}:{}", config.host, config.port);
         let (server, port) = report.time("bind", || -> Result<_, StartupError> {
@@ -201,6 +236,7 @@ impl Application {
             port,
             statements,
             report,
+            jobs,
         })
     }
 
@@ -221,8 +257,19 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serve until stopped (SIGTERM/SIGINT, or the handle); in-flight requests finish first.
+    /// Serve until stopped (SIGTERM/SIGINT, or the handle); in-flight requests finish first,
+    /// and so do the jobs the runner has claimed (a job it had not finished by a kill runs
+    /// again once its lease expires).
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
-        self.server.await
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let runner = self.jobs.map(|jobs| tokio::spawn(jobs.run(stopped)));
+        let served = self.server.await;
+        let _ = stop.send(true);
+        if let Some(runner) = runner
+            && let Err(error) = runner.await
+        {
+            tracing::error!(%error, "the job runner stopped abnormally");
+        }
+        served
     }
 }

@@ -202,7 +202,12 @@ fn outcome(status: StatusCode) -> Expect {
 
 app_tests! {
     async fn every_route_answers_every_caller_as_its_guard_declares(db) {
-        let app = TestApp::spawn(db).await;
+        // With a webhook secret, so Stripe's webhook answers (an unsigned event: 400).
+        let settings = agentry::config::Settings {
+            stripe_webhook_secret: Some("whsec_matrix".into()),
+            ..agentry::config::Settings::default()
+        };
+        let app = TestApp::spawn_with(db, settings).await;
         for (method, path) in DESTRUCTIVE {
             assert!(ROUTES.iter().any(|r| r.method == method && r.path == path), "{method} {path} is not in the table");
         }

@@ -546,6 +546,8 @@ impl App {
         options: &UserViewOptions,
     ) -> Option<Result<RenderedView, AppError>> {
         let cached = self.user_views.get(&caller.user)?;
+        // Before the paywall: a subscriber without tokens passes once the check has run.
+        self.request_subscription_check(caller);
         if self.settings.billing.enabled()
             && !cached.has_balance
             && self.cached_access(caller.user).is_none()
@@ -566,6 +568,7 @@ impl App {
         caller: &Caller,
         options: &UserViewOptions,
     ) -> Result<RenderedView, AppError> {
+        self.request_subscription_check(caller);
         let cached = self
             .user_views
             .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
@@ -590,7 +593,10 @@ impl App {
         let memberships = identity::memberships_for(&mut conn, user_id)?;
         // The paywall counts parents' balances too: one statement per level of parents (at
         // most 8).
-        let mut has_balance = memberships.iter().any(|m| m.company.token_balance > 0);
+        // A company with an active auto top-up subscription passes too: its invoices refill it.
+        let mut has_balance = memberships
+            .iter()
+            .any(|m| m.company.token_balance > 0 || m.company.subscription_active);
         let mut parents: Vec<CompanyId> = memberships
             .iter()
             .filter_map(|m| m.company.parent_id.map(Into::into))
@@ -601,7 +607,9 @@ impl App {
                 break;
             }
             let rows = companies::companies_by_ids(&mut conn, &parents)?;
-            has_balance = rows.iter().any(|c| c.token_balance > 0);
+            has_balance = rows
+                .iter()
+                .any(|c| c.token_balance > 0 || c.subscription_active);
             parents = rows
                 .iter()
                 .filter_map(|c| c.parent_id.map(Into::into))

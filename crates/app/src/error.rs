@@ -34,6 +34,9 @@ pub enum AppError {
     /// 429.
     #[error("{0}")]
     TooManyRequests(String),
+    /// 502: the payment provider refused or could not be reached; nothing was changed.
+    #[error("{0}")]
+    BadGateway(String),
     /// 503: the database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] StoreError),

@@ -7,6 +7,7 @@ pub mod catalog;
 pub mod companies;
 mod error;
 pub mod jobs;
+pub mod payments;
 pub mod session;
 pub mod setup;
 pub mod tokens;
@@ -37,6 +38,8 @@ pub struct Settings {
     pub superadmin_email: Option<String>,
     /// Token price and warning threshold; billing is off unless the price is above 0.
     pub billing: agentry_billing::BillingSettings,
+    /// Stripe's webhook secret, top-up minimum, return URL and job intervals.
+    pub stripe: payments::StripeSettings,
 }
 
 impl Settings {
@@ -48,6 +51,7 @@ impl Settings {
             app_name: "AGiXT".into(),
             superadmin_email: None,
             billing: agentry_billing::BillingSettings::default(),
+            stripe: payments::StripeSettings::default(),
         }
     }
 }
@@ -69,6 +73,12 @@ pub struct App {
     bus: Arc<dyn InvalidationBus>,
     /// This instance's name on the bus (its own messages come back and are skipped).
     origin: Arc<str>,
+    /// Stripe (or a fake in tests); the payment routes need it.
+    gateway: Option<Arc<dyn agentry_billing::gateway::PaymentGateway>>,
+    /// When each user's subscription check was last queued by this instance.
+    subscription_checks: Arc<
+        std::sync::Mutex<std::collections::HashMap<agentry_domain::UserId, std::time::Instant>>,
+    >,
 }
 
 impl App {
@@ -88,6 +98,8 @@ impl App {
             user_views: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             bus: Arc::new(LocalOnly),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
+            gateway: None,
+            subscription_checks: Arc::default(),
         }
     }
 

@@ -1,6 +1,5 @@
 //! The Stripe adapter against the fake Stripe: the real async-stripe client, real HTTP on
 //! 127.0.0.1, Stripe's JSON shapes; and webhook signature verification.
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_billing::gateway::{
     GatewayError, NewPaymentIntent, PaymentGateway, SubscriptionCheckout,

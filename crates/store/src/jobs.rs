@@ -215,3 +215,18 @@ pub fn find_job(conn: &mut AnyConnection, id: DbUuid) -> Result<Option<JobRow>, 
         .first(conn)
         .optional()?)
 }
+
+/// The most recent job of `kind` with `key` (what happened to it: status, attempts, error).
+pub fn latest_with_key(
+    conn: &mut AnyConnection,
+    kind: &str,
+    key: &str,
+) -> Result<Option<JobRow>, StoreError> {
+    Ok(jobs::table
+        .filter(jobs::kind.eq(kind))
+        .filter(jobs::dedupe_key.eq(key))
+        .select(JobRow::as_select())
+        .order(jobs::created_at.desc())
+        .first(conn)
+        .optional()?)
+}

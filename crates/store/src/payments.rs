@@ -52,17 +52,24 @@ pub fn find_by_intent(
         .optional()?)
 }
 
-/// Mark the payment completed and credit its tokens to its company, unless it already was:
-/// the row that was completed now, or `None` when another caller completed it first (or it is
-/// unknown). Run it inside a transaction; the conditional update decides races.
+/// Mark `company`'s payments `intents` completed and credit their tokens to it, except those
+/// already completed: the rows completed now (empty when another caller completed them
+/// first). Two statements whatever the number of intents; run it inside a transaction, where
+/// the conditional update decides races.
 pub fn complete_and_credit(
     conn: &mut AnyConnection,
-    payment_intent: &str,
+    company: CompanyId,
+    intents: &[String],
     now: NaiveDateTime,
-) -> Result<Option<TransactionRow>, StoreError> {
-    let completed: Option<TransactionRow> = per_backend!(&mut *conn, |c| diesel::update(
+) -> Result<Vec<TransactionRow>, StoreError> {
+    if intents.is_empty() {
+        return Ok(Vec::new());
+    }
+    let company = DbUuid::from(company);
+    let completed: Vec<TransactionRow> = per_backend!(&mut *conn, |c| diesel::update(
         payment_transactions::table
-            .filter(payment_transactions::payment_intent_id.eq(payment_intent))
+            .filter(payment_transactions::company_id.eq(company))
+            .filter(payment_transactions::payment_intent_id.eq_any(intents))
             .filter(payment_transactions::status.ne(COMPLETED)),
     )
     .set((
@@ -70,13 +77,14 @@ pub fn complete_and_credit(
         payment_transactions::updated_at.eq(now),
     ))
     .returning(TransactionRow::as_returning())
-    .get_result(c)
-    .optional())?;
-    if let Some(row) = &completed {
-        diesel::update(companies::table.find(&row.company_id))
+    .get_results(c))?;
+    if !completed.is_empty() {
+        let tokens: i64 = completed.iter().map(|r| r.token_amount).sum();
+        let usd: f64 = completed.iter().map(|r| r.amount_usd).sum();
+        diesel::update(companies::table.find(company))
             .set((
-                companies::token_balance.eq(companies::token_balance + row.token_amount),
-                companies::token_balance_usd.eq(companies::token_balance_usd + row.amount_usd),
+                companies::token_balance.eq(companies::token_balance + tokens),
+                companies::token_balance_usd.eq(companies::token_balance_usd + usd),
             ))
             .execute(conn)?;
     }

@@ -33,7 +33,8 @@ impl TestApp {
     }
 
     /// Start the server over `db`; `settings` override the test defaults (port 0, a temp data
-    /// directory, one worker, a fixed API key).
+    /// directory, one worker, a fixed API key, no job runner unless `jobs` asks for one, so
+    /// statement counts see only the requests).
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let settings = Settings {
@@ -42,6 +43,7 @@ impl TestApp {
             port: Some(settings.port.unwrap_or(0)),
             workers: Some(settings.workers.unwrap_or(1)),
             api_key: Some(settings.api_key.unwrap_or_else(|| TEST_API_KEY.to_owned())),
+            jobs: Some(settings.jobs.unwrap_or(false)),
             ..settings
         };
         let (config, _notices) = Config::resolve(settings).expect("test config");

@@ -171,6 +171,16 @@ impl FakeStripe {
         self.state().intents.get(id).cloned()
     }
 
+    /// The subscriptions of `customer`.
+    pub fn subscriptions_of(&self, customer: &str) -> Vec<Value> {
+        self.state()
+            .subscriptions
+            .iter()
+            .filter(|s| s["customer"] == json!(customer))
+            .cloned()
+            .collect()
+    }
+
     pub fn customers(&self) -> Vec<Value> {
         self.state().customers.clone()
     }
@@ -248,14 +258,15 @@ fn subscription(state: &mut State, customer: &str) -> Value {
     })
 }
 
-/// The API's gate: the fake's secret key, and not down. Records the call.
-fn gate(state: &web::Data<Mutex<State>>, req: &HttpRequest) -> Result<(), HttpResponse> {
+/// The API's gate: the fake's secret key, and not down; the refusal, if any. Records the
+/// call.
+fn gate(state: &web::Data<Mutex<State>>, req: &HttpRequest) -> Option<HttpResponse> {
     let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
     state
         .requests
         .push(format!("{} {}", req.method(), req.path()));
     if state.down {
-        return Err(stripe_error(
+        return Some(stripe_error(
             503,
             "api_error",
             "The fake Stripe is down (as asked).",
@@ -267,13 +278,13 @@ fn gate(state: &web::Data<Mutex<State>>, req: &HttpRequest) -> Result<(), HttpRe
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     if key != Some(SECRET_KEY) {
-        return Err(stripe_error(
+        return Some(stripe_error(
             401,
             "invalid_request_error",
             "Invalid API Key provided",
         ));
     }
-    Ok(())
+    None
 }
 
 async fn create_intent(
@@ -281,7 +292,7 @@ async fn create_intent(
     req: HttpRequest,
     form: Form,
 ) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let amount = param(&form, "amount").and_then(|a| a.parse::<i64>().ok());
@@ -335,7 +346,7 @@ async fn retrieve_intent(
     req: HttpRequest,
     id: web::Path<String>,
 ) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
@@ -354,7 +365,7 @@ async fn create_customer(
     req: HttpRequest,
     form: Form,
 ) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let Some(email) = param(&form, "email").filter(|e| e.contains('@')) else {
@@ -370,7 +381,7 @@ async fn create_customer(
 }
 
 async fn list_customers(state: web::Data<Mutex<State>>, req: HttpRequest) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
@@ -387,7 +398,7 @@ async fn list_customers(state: web::Data<Mutex<State>>, req: HttpRequest) -> Htt
 }
 
 async fn list_subscriptions(state: web::Data<Mutex<State>>, req: HttpRequest) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
@@ -417,7 +428,7 @@ async fn create_session(
     req: HttpRequest,
     form: Form,
 ) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let required = [
@@ -461,7 +472,7 @@ async fn create_portal(
     req: HttpRequest,
     form: Form,
 ) -> HttpResponse {
-    if let Err(refused) = gate(&state, &req) {
+    if let Some(refused) = gate(&state, &req) {
         return refused;
     }
     let Some(customer) = param(&form, "customer") else {

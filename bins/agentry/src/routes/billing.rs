@@ -1,7 +1,9 @@
-//! Billing: the configuration and a company's token balance.
+//! Billing: the configuration, a company's token balance and usage, and Stripe payments
+//! (top-ups, confirmation, sync, auto top-up checkout, the portal, the webhook).
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use agentry_app::App;
+use agentry_app::payments::TopUpRequest;
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -17,7 +19,18 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(
             web::resource("/v1/billing/tokens/warning/dismiss")
                 .route(web::post().to(dismiss_warning)),
-        );
+        )
+        .service(web::resource("/v1/billing/tokens/quote").route(web::post().to(quote)))
+        .service(web::resource("/v1/billing/tokens/topup/stripe").route(web::post().to(top_up)))
+        .service(
+            web::resource("/v1/billing/tokens/topup/stripe/confirm").route(web::post().to(confirm)),
+        )
+        .service(web::resource("/v1/billing/stripe/confirm").route(web::post().to(confirm)))
+        .service(web::resource("/v1/billing/sync").route(web::post().to(sync)))
+        .service(web::resource("/v1/billing/transactions").route(web::get().to(transactions)))
+        .service(web::resource("/v1/billing/auto-topup").route(web::post().to(auto_topup)))
+        .service(web::resource("/v1/billing/portal").route(web::post().to(portal)))
+        .service(web::resource("/v1/webhook").route(web::post().to(stripe_webhook)));
 }
 
 async fn config(app: web::Data<App>) -> HttpResponse {
@@ -27,9 +40,8 @@ async fn config(app: web::Data<App>) -> HttpResponse {
 #[derive(Deserialize)]
 struct BalanceQuery {
     company_id: String,
-    /// Stripe payment sync; accepted for compatibility, nothing to sync until Stripe exists.
+    /// Run a Stripe payment sync first and add its `sync_result`.
     #[serde(default)]
-    #[expect(dead_code, reason = "read by the Stripe work")]
     sync: bool,
 }
 
@@ -38,6 +50,13 @@ async fn balance(
     Auth(caller): Auth,
     query: web::Query<BalanceQuery>,
 ) -> Result<HttpResponse, ApiError> {
+    let query = query.into_inner();
+    if query.sync {
+        let (balance, synced) = app.synced_balance(&caller, &query.company_id).await?;
+        let mut body = serde_json::to_value(balance).map_err(ApiError::internal)?;
+        body["sync_result"] = serde_json::to_value(synced).map_err(ApiError::internal)?;
+        return Ok(HttpResponse::Ok().json(body));
+    }
     let balance = web::block(move || app.token_balance(&caller, &query.company_id)).await??;
     Ok(HttpResponse::Ok().json(balance))
 }
@@ -104,4 +123,123 @@ async fn dismiss_warning(
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.dismiss_warning(&caller, &form.company_id)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
+}
+
+#[derive(Deserialize)]
+struct QuoteBody {
+    token_millions: serde_json::Value,
+}
+
+async fn quote(app: web::Data<App>, body: web::Json<QuoteBody>) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.quote(&body.token_millions)?))
+}
+
+async fn top_up(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: web::Json<TopUpRequest>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.top_up(&caller, body.into_inner()).await?))
+}
+
+#[derive(Deserialize)]
+struct ConfirmBody {
+    payment_intent_id: String,
+}
+
+async fn confirm(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: web::Json<ConfirmBody>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.confirm_top_up(&caller, &body.payment_intent_id).await?))
+}
+
+async fn sync(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<CompanyQuery>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.sync_payments(&caller, &query.company_id).await?))
+}
+
+#[derive(Deserialize)]
+struct TransactionsQuery {
+    company_id: Option<String>,
+    status: Option<String>,
+    limit: Option<i64>,
+    offset: Option<i64>,
+}
+
+async fn transactions(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<TransactionsQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let q = query.into_inner();
+    let list = web::block(move || {
+        app.transactions(
+            &caller,
+            q.company_id.as_deref(),
+            q.status.as_deref(),
+            q.limit,
+            q.offset,
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+#[derive(Deserialize)]
+struct AutoTopUpBody {
+    amount_usd: f64,
+    company_id: Option<String>,
+}
+
+async fn auto_topup(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: web::Json<AutoTopUpBody>,
+) -> Result<HttpResponse, ApiError> {
+    let link = app
+        .auto_topup_checkout(&caller, body.company_id.as_deref(), body.amount_usd)
+        .await?;
+    Ok(HttpResponse::Ok().json(link))
+}
+
+#[derive(Deserialize)]
+struct PortalBody {
+    company_id: Option<String>,
+}
+
+async fn portal(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: Option<web::Json<PortalBody>>,
+) -> Result<HttpResponse, ApiError> {
+    let company = body.and_then(|b| b.into_inner().company_id);
+    let url = app.portal_session(&caller, company.as_deref()).await?;
+    Ok(HttpResponse::Ok().json(serde_json::json!({ "url": url })))
+}
+
+/// Stripe's webhook: the raw body is what Stripe signed.
+async fn stripe_webhook(
+    app: web::Data<App>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let signature = req
+        .headers()
+        .get("stripe-signature")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let payload = String::from_utf8(body.to_vec()).map_err(|_| {
+        ApiError::status(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "Invalid Stripe event payload",
+        )
+    })?;
+    let outcome = web::block(move || app.apply_stripe_event(&payload, &signature)).await??;
+    Ok(HttpResponse::Ok().json(outcome))
 }

@@ -131,6 +131,18 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/billing/usage/totals", Token),
     route("GET", "/v1/billing/tokens/should_warn", Token),
     route("POST", "/v1/billing/tokens/warning/dismiss", Token),
+    // Stripe (section 5.5): members of the company named in the body or query (the current
+    // company when none), checked in the use case; the quote is public, and the webhook is
+    // authenticated by Stripe's signature.
+    route("POST", "/v1/billing/tokens/quote", Public),
+    route("POST", "/v1/billing/tokens/topup/stripe", Token),
+    route("POST", "/v1/billing/tokens/topup/stripe/confirm", Token),
+    route("POST", "/v1/billing/stripe/confirm", Token),
+    route("POST", "/v1/billing/sync", Token),
+    route("GET", "/v1/billing/transactions", Token),
+    route("POST", "/v1/billing/auto-topup", Token),
+    route("POST", "/v1/billing/portal", Token),
+    route("POST", "/v1/webhook", Public),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).
