@@ -2,13 +2,12 @@
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 //! SIGTERM, and one clear error line (no panic) for each bad start.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc::{Receiver, channel};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
+use agentry_test_support::process::Server;
 use agentry_test_support::{TestDb, postgres_admin_url};
 
 const BIN: &str = env!("CARGO_BIN_EXE_agentry");
@@ -25,101 +24,6 @@ fn agentry(data_dir: &Path) -> Command {
         .current_dir(data_dir.ancestors().find(|p| p.is_dir()).unwrap())
         .stdin(Stdio::null());
     command
-}
-
-struct Server {
-    child: Child,
-    lines: Receiver<String>,
-    seen: Vec<String>,
-    port: u16,
-}
-
-impl Server {
-    fn start(mut command: Command) -> Server {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let (tx, lines) = channel();
-        for stream in [
-            Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>,
-            Box::new(child.stderr.take().unwrap()),
-        ] {
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let _ = tx.send(line);
-                }
-            });
-        }
-        let mut server = Server {
-            child,
-            lines,
-            seen: Vec::new(),
-            port: 0,
-        };
-        let line = server.wait_for("listening on http://");
-        let rest = line.split("http://").nth(1).unwrap();
-        let address: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || ".:".contains(*c))
-            .collect();
-        server.port = address.rsplit(':').next().unwrap().parse().unwrap();
-        server
-    }
-
-    fn wait_for(&mut self, needle: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.lines.recv_timeout(left) {
-                Ok(line) => {
-                    self.seen.push(line.clone());
-                    if line.contains(needle) {
-                        return line;
-                    }
-                }
-                Err(_) => panic!(
-                    "no line with {needle:?}; output so far:\n{}",
-                    self.seen.join("\n")
-                ),
-            }
-        }
-    }
-
-    fn get(&self, path: &str) -> String {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
-        write!(
-            stream,
-            "GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
-        )
-        .unwrap();
-        let mut response = String::new();
-        stream.read_to_string(&mut response).unwrap();
-        response
-    }
-
-    /// SIGTERM, then the exit status and the rest of the output.
-    fn terminate(mut self) -> (std::process::ExitStatus, Vec<String>) {
-        let killed = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(killed.success());
-        let status = self.child.wait().unwrap();
-        self.seen.extend(self.lines.try_iter());
-        // The reader threads may still be draining the pipes.
-        std::thread::sleep(Duration::from_millis(50));
-        self.seen.extend(self.lines.try_iter());
-        (status, std::mem::take(&mut self.seen))
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
 }
 
 /// A start that must fail: exit code non-zero, one line on stderr naming the cause.

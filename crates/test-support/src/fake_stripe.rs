@@ -35,6 +35,8 @@ struct State {
     requests: Vec<String>,
     /// Answer every API call with a 503.
     down: bool,
+    /// Hold each PaymentIntent read this long before answering (a slow Stripe).
+    delay: std::time::Duration,
     counter: u64,
 }
 
@@ -147,6 +149,11 @@ impl FakeStripe {
     /// Answer every API call with a 503 (or again normally).
     pub fn set_down(&self, down: bool) {
         self.state().down = down;
+    }
+
+    /// Hold each PaymentIntent read this long before answering.
+    pub fn set_delay(&self, delay: std::time::Duration) {
+        self.state().delay = delay;
     }
 
     /// Give `customer` an active subscription.
@@ -348,6 +355,10 @@ async fn retrieve_intent(
 ) -> HttpResponse {
     if let Some(refused) = gate(&state, &req) {
         return refused;
+    }
+    let delay = state.lock().unwrap_or_else(|e| e.into_inner()).delay;
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
     match state.intents.get(id.as_str()) {

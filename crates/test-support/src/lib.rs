@@ -7,6 +7,7 @@
 mod app;
 mod db;
 pub mod fake_stripe;
+pub mod process;
 mod seed;
 
 pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
