@@ -42,6 +42,11 @@ _SCRUBBED_NAMES = (
     "APP_URI",
     "APP_NAME",
     "LOG_LEVEL",
+    "STRIPE_API_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "STRIPE_API_BASE",
+    "MIN_TOKEN_TOPUP_USD",
+    "BILLING_PORTAL_RETURN_URL",
 )
 
 RegisteredUser = namedtuple("RegisteredUser", "sdk email password response")
