@@ -30,6 +30,8 @@ const PASSWORD: &str = "Sup3rSecret";
 struct Seeded {
     tokens: Vec<String>,
     emails: Vec<String>,
+    /// Each user's home company.
+    homes: Vec<String>,
 }
 
 /// 100 companies of 10 members; each user also belongs to two other companies (3 in all).
@@ -103,16 +105,32 @@ fn seed(url: &DatabaseUrl) -> anyhow::Result<Seeded> {
             .map_err(|e| anyhow::anyhow!("{e}"))
         })
         .collect::<anyhow::Result<_>>()?;
+    let homes = (0..users.len())
+        .map(|i| CompanyId::from(companies[i / MEMBERS].id).to_string())
+        .collect();
     Ok(Seeded {
         tokens,
         emails: users.into_iter().map(|u| u.email).collect(),
+        homes,
     })
 }
 
 #[derive(Clone, Copy)]
 enum Work {
     Get(&'static str),
+    /// `GET /v1/billing/tokens/balance?company_id=` of the caller's home company.
+    Balance,
     Login,
+}
+
+impl Work {
+    fn label(self) -> &'static str {
+        match self {
+            Work::Get(path) => path,
+            Work::Balance => "/v1/billing/tokens/balance",
+            Work::Login => "/v1/login",
+        }
+    }
 }
 
 struct Outcome {
@@ -150,6 +168,12 @@ async fn drive(
                 let request = match work {
                     Work::Get(path) => client
                         .get(format!("{base}{path}"))
+                        .header("Authorization", &seeded.tokens[n]),
+                    Work::Balance => client
+                        .get(format!(
+                            "{base}/v1/billing/tokens/balance?company_id={}",
+                            seeded.homes[n]
+                        ))
                         .header("Authorization", &seeded.tokens[n]),
                     Work::Login => client.post(format!("{base}/v1/login")).json(
                         &serde_json::json!({"username": seeded.emails[n], "password": PASSWORD}),
@@ -250,6 +274,7 @@ async fn main() -> anyhow::Result<()> {
         Work::Get("/v1/user"),
         Work::Get("/v1/companies"),
         Work::Get("/v1/user/scopes"),
+        Work::Balance,
     ];
     for keep_alive in [true, false] {
         for work in routes {
@@ -273,9 +298,9 @@ async fn main() -> anyhow::Result<()> {
                 seconds,
             )
             .await;
-            let Work::Get(path) = work else { continue };
             let label = format!(
-                "GET {path}{}",
+                "GET {}{}",
+                work.label(),
                 if keep_alive {
                     ""
                 } else {
