@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the agixtsdk harness against the already built agentry binary.
 # Usage: tests/sdk/run.sh [extra pytest args]   (works from any cwd; does not build)
-# Env: AGENTRY_BIN (default <repo>/target/debug/agentry), SDK_DATABASE_URL (optional).
+# Env: AGENTRY_BIN (default <repo>/target/debug/agentry), FAKE_STRIPE_BIN (default beside it),
+#      SDK_DATABASE_URL (optional).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"

@@ -24,7 +24,10 @@ FAKE_WEBHOOK_SECRET = "whsec_agentry_fake"
 
 @pytest.fixture(scope="module")
 def fake_stripe():
-    binary = Path(os.environ.get("FAKE_STRIPE_BIN") or REPO_ROOT / "target/debug/fake-stripe")
+    # Beside the server binary by default: both come out of `cargo test --workspace`.
+    server = os.environ.get("AGENTRY_BIN")
+    beside = Path(server).parent / "fake-stripe" if server else REPO_ROOT / "target/debug/fake-stripe"
+    binary = Path(os.environ.get("FAKE_STRIPE_BIN") or beside)
     if not os.access(binary, os.X_OK):
         pytest.fail(
             f"fake-stripe not found at {binary}; `cargo test --workspace` builds it",
@@ -107,9 +110,13 @@ def test_top_up_through_stripe_opens_the_paywall(stripe_url, fake_stripe):
     assert r.status_code == 200 and r.json() == {"received": True, "duplicate": False}, r.text
     assert _balance(stripe_url, sdk, company_id) == 10_000_000
 
-    # Delivered again: applied once.
+    # Redelivered by Stripe (signed anew): acknowledged, applied once.
+    again = requests.post(f"{fake_stripe}/_fake/redeliver", json=event, timeout=HTTP_TIMEOUT).json()
+    r = _deliver(stripe_url, again)
+    assert r.status_code == 200 and r.json() == {"received": True, "duplicate": True}, r.text
+    # The same signed bytes replayed: refused.
     r = _deliver(stripe_url, event)
-    assert r.json() == {"received": True, "duplicate": True}, r.text
+    assert r.status_code == 400 and r.json() == {"detail": "Replayed Stripe event"}, r.text
     assert _balance(stripe_url, sdk, company_id) == 10_000_000
 
     user = sdk.get_user()

@@ -131,8 +131,11 @@ app_tests! {
         let (status, body) = deliver(&app, &event).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"received": true, "duplicate": false})));
         assert_eq!(balance(&app, &token, &company).await, 10_000_000);
-        let (status, body) = deliver(&app, &event).await;
+        let (status, body) = deliver(&app, &FakeStripe::redeliver(&event)).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"received": true, "duplicate": true})));
+        // The same signed bytes again are a replay, not Stripe: refused.
+        let (status, body) = deliver(&app, &event).await;
+        assert_eq!((status, body), (StatusCode::BAD_REQUEST, json!({"detail": "Replayed Stripe event"})));
         let (status, body) = confirm(&app, &token, &intent).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!((body["success"].as_bool(), body["tokens_added"].as_i64()), (Some(true), Some(0)));

@@ -608,7 +608,8 @@ impl App {
     }
 
     /// `POST /v1/webhook`: a Stripe event, verified (signature and timestamp) and applied
-    /// once by its id, in one transaction with its effect.
+    /// once by its id, in one transaction with its effect. Stripe's redelivery (signed anew)
+    /// is acknowledged without effect; the same signed bytes sent again are refused (400).
     pub fn apply_stripe_event(
         &self,
         payload: &str,
@@ -624,8 +625,12 @@ impl App {
         })?;
         let mut conn = self.conn()?;
         let (fresh, touched) = conn.transaction(|conn| -> Result<_, AppError> {
-            if !payments::record_event(conn, &event.id, &event.kind, now())? {
-                return Ok((false, Vec::new()));
+            match payments::record_event(conn, &event.id, &event.kind, event.signed_at, now())? {
+                payments::EventRecord::New => {}
+                payments::EventRecord::Redelivered => return Ok((false, Vec::new())),
+                payments::EventRecord::Replayed => {
+                    return Err(AppError::BadRequest("Replayed Stripe event".into()));
+                }
             }
             let touched: Vec<CompanyId> = match &event.effect {
                 Effect::PaymentSucceeded { payment_intent } => {

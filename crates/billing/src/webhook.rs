@@ -11,6 +11,8 @@ pub struct StripeEvent {
     pub id: String,
     /// `payment_intent.succeeded`, ...
     pub kind: String,
+    /// The signature's timestamp (each delivery is signed anew).
+    pub signed_at: i64,
     pub effect: Effect,
 }
 
@@ -85,9 +87,16 @@ pub fn verify_event(
         },
         _ => Effect::Ignored,
     };
+    // The header verified, so its `t=` is there and numeric.
+    let signed_at = signature
+        .split(',')
+        .find_map(|part| part.trim().strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .ok_or(EventRefused::BadSignature)?;
     Ok(StripeEvent {
         id: event.id.as_str().to_owned(),
         kind: event.type_.as_str().to_owned(),
+        signed_at,
         effect,
     })
 }

@@ -148,23 +148,47 @@ pub fn transactions_of(
     })
 }
 
-/// Remember that the event `id` was applied; false when it already was (a redelivery). Run it
-/// in the transaction that applies the event, so an event is applied exactly once.
+/// What [`record_event`] found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventRecord {
+    /// First delivery: apply it.
+    New,
+    /// Delivered before under another signature (Stripe's redelivery): already applied.
+    Redelivered,
+    /// The same event under the same signature: captured bytes sent again.
+    Replayed,
+}
+
+/// Remember that the event `id` (signed at `signed_at`) was applied. Run it in the
+/// transaction that applies the event, so an event is applied exactly once.
 pub fn record_event(
     conn: &mut AnyConnection,
     id: &str,
     kind: &str,
+    signed_at: i64,
     now: NaiveDateTime,
-) -> Result<bool, StoreError> {
+) -> Result<EventRecord, StoreError> {
     let inserted = per_backend!(&mut *conn, |c| diesel::insert_into(stripe_events::table)
         .values((
             stripe_events::id.eq(id),
             stripe_events::kind.eq(kind),
+            stripe_events::signed_at.eq(signed_at),
             stripe_events::received_at.eq(now),
         ))
         .on_conflict_do_nothing()
         .execute(c))?;
-    Ok(inserted == 1)
+    if inserted == 1 {
+        return Ok(EventRecord::New);
+    }
+    let first: i64 = stripe_events::table
+        .find(id)
+        .select(stripe_events::signed_at)
+        .first(conn)?;
+    Ok(if first == signed_at {
+        EventRecord::Replayed
+    } else {
+        EventRecord::Redelivered
+    })
 }
 
 /// Remember the company's Stripe customer.

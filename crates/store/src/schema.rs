@@ -92,6 +92,7 @@ diesel::table! {
     stripe_events (id) {
         id -> Text,
         kind -> Text,
+        signed_at -> BigInt,
         received_at -> Timestamp,
     }
 }

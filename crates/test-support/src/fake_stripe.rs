@@ -115,6 +115,7 @@ impl FakeStripe {
                     web::post().to(control_intent),
                 )
                 .route("/_fake/down/{down}", web::post().to(control_down))
+                .route("/_fake/redeliver", web::post().to(control_redeliver))
                 .route(
                     "/_fake/subscribers/{email}",
                     web::post().to(control_subscriber),
@@ -167,6 +168,11 @@ impl FakeStripe {
     /// the customer's id.
     pub fn add_subscriber(&self, email: &str) -> String {
         subscriber(&mut self.state(), email)
+    }
+
+    /// The same event as Stripe redelivers it: the same payload, signed anew a second later.
+    pub fn redeliver(event: &SignedEvent) -> SignedEvent {
+        redeliver(&event.payload, &event.signature)
     }
 
     /// `METHOD /path` of every API call so far.
@@ -534,6 +540,31 @@ async fn control_intent(
         "signature": agentry_billing::webhook::sign(&payload, WEBHOOK_SECRET, timestamp),
         "payload": payload,
     }))
+}
+
+fn redeliver(payload: &str, signature: &str) -> SignedEvent {
+    let signed_at: i64 = signature
+        .split(',')
+        .find_map(|p| p.strip_prefix("t="))
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(now);
+    SignedEvent {
+        signature: agentry_billing::webhook::sign(payload, WEBHOOK_SECRET, signed_at + 1),
+        payload: payload.to_owned(),
+    }
+}
+
+/// `POST /_fake/redeliver {payload, signature}`: the event signed anew, as Stripe redelivers.
+async fn control_redeliver(event: web::Json<HashMap<String, String>>) -> HttpResponse {
+    let (Some(payload), Some(signature)) = (event.get("payload"), event.get("signature")) else {
+        return stripe_error(
+            400,
+            "invalid_request_error",
+            "payload and signature expected",
+        );
+    };
+    let again = redeliver(payload, signature);
+    HttpResponse::Ok().json(json!({"payload": again.payload, "signature": again.signature}))
 }
 
 async fn control_down(state: web::Data<Mutex<State>>, down: web::Path<bool>) -> HttpResponse {

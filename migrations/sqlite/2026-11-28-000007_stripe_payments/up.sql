@@ -17,8 +17,11 @@ CREATE TABLE payment_transactions (
 );
 CREATE INDEX payment_transactions_company_time ON payment_transactions (company_id, created_at);
 
+-- `signed_at` is the signature's timestamp: Stripe signs each delivery anew, so the same
+-- event with the same signature is a replay of captured bytes, not a redelivery.
 CREATE TABLE stripe_events (
     id TEXT PRIMARY KEY NOT NULL,
     kind TEXT NOT NULL,
+    signed_at BIGINT NOT NULL,
     received_at TIMESTAMP NOT NULL
 );
