@@ -1,7 +1,6 @@
 //! The `fake-stripe` binary the SDK suite runs: it prints its URL, checks the secret key,
 //! makes PaymentIntents, and its control route returns events signed as Stripe signs them.
 //! (This test also makes `cargo test` build the binary.)
-#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
