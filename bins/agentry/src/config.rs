@@ -371,6 +371,10 @@ pub struct Config {
     pub token_warning_increment: i64,
     pub stripe: StripeConfig,
     pub jobs: JobsConfig,
+    /// Server-level AI provider settings, read from the environment under the reference's
+    /// names (`OPENAI_API_KEY`, `EZLOCALAI_API_URI`...): every agent's settings merge over
+    /// them. Only `Config::load` reads them; tests resolve without.
+    pub provider_settings: std::collections::BTreeMap<String, Secret>,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -442,7 +446,9 @@ impl Config {
             Some(file) => settings.or(file),
             None => settings,
         };
-        Config::resolve(merged)
+        let (mut config, notices) = Config::resolve(merged)?;
+        config.provider_settings = provider_settings_from_env();
+        Ok((config, notices))
     }
 
     /// Validate settings that are already merged (tests build them directly).
@@ -735,6 +741,7 @@ impl Config {
                 token_warning_increment,
                 stripe,
                 jobs,
+                provider_settings: std::collections::BTreeMap::new(),
                 redis_url,
                 superadmin_email,
                 log_level,
@@ -766,6 +773,20 @@ fn parse_duration(text: &str) -> Option<Duration> {
     (60..=365 * 86_400)
         .contains(&secs)
         .then(|| Duration::from_secs(secs))
+}
+
+/// Every setting of the provider catalog that the environment sets (non-empty).
+fn provider_settings_from_env() -> std::collections::BTreeMap<String, Secret> {
+    agentry_extensions::providers::catalog()
+        .iter()
+        .flat_map(|p| p.settings.iter().map(|(name, _)| *name))
+        .filter_map(|name| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .map(|v| (name.to_owned(), Secret::new(v)))
+        })
+        .collect()
 }
 
 /// `500ms`, `30s`, `5m`, `1h`, or plain seconds.

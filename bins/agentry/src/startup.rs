@@ -128,6 +128,13 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
             subscription_check_interval: config.stripe.subscription_check_interval,
             payment_sync_delay: config.stripe.payment_sync_delay,
         },
+        provider_settings: config
+            .provider_settings
+            .iter()
+            .map(|(name, value)| (name.clone(), value.expose().to_owned()))
+            .collect(),
+        data_dir: config.data_dir.clone(),
+        public_uri: config.public_uri.clone(),
     }
 }
 
@@ -173,6 +180,7 @@ pub fn http_app(
         .configure(routes::roles::configure)
         .configure(routes::tokens::configure)
         .configure(routes::billing::configure)
+        .configure(routes::agents::configure)
         .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

@@ -108,7 +108,11 @@ app_tests! {
         assert_eq!(company["name"], "Ada's Team");
         assert_eq!(company["role_id"], 2);
         assert_eq!(company["primary"], true);
-        assert_eq!(company["agents"], json!([]));
+        // The first agent, made at registration, named as the company names its agents.
+        let agents = company["agents"].as_array().unwrap();
+        assert_eq!(agents.len(), 1, "{agents:?}");
+        assert_eq!((agents[0]["name"].as_str(), agents[0]["default"].as_bool()), (Some("AGiXT"), Some(true)));
+        assert_eq!(agents[0]["companyId"], company["id"]);
         let scopes: Vec<&str> = company["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
         assert!(scopes.contains(&"agents:*") && scopes.contains(&"ext:*") && scopes.contains(&"users:write"));
         assert!(!scopes.contains(&"company:delete"));
@@ -146,8 +150,8 @@ app_tests! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(view["companies"].as_array().unwrap().len(), 3, "the new companies show at once");
         // The first read also read the caller's revocation state (1 statement).
-        assert_eq!(cold_one, 1 + 4);
-        assert_eq!(cold_three, 4, "user, preferences, memberships, role scopes: the same for 3 companies");
+        assert_eq!(cold_one, 1 + 5);
+        assert_eq!(cold_three, 5, "user, preferences, memberships, role scopes, agents: the same for 3 companies");
         assert_eq!(app.counting(get_user(&app, token)).await.1, 0);
 
         // A renamed company shows in every member's view at once.

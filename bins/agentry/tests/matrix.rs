@@ -33,7 +33,8 @@ const CALLERS: [Caller; 6] = [
 ];
 
 /// Routes that change the caller or the team itself: each gets a team of its own.
-const DESTRUCTIVE: [(&str, &str); 4] = [
+const DESTRUCTIVE: [(&str, &str); 5] = [
+    ("DELETE", "/v1/agent/{agent_id}"),
     ("DELETE", "/v1/companies/{company_id}"),
     ("DELETE", "/v1/companies/{company_id}/users/{user_id}"),
     ("POST", "/v1/logout"),
@@ -56,6 +57,8 @@ struct Team {
     user_id: String,
     reader_id: String,
     invitation: String,
+    /// The admin's first agent, shared with the team's company.
+    agent: String,
 }
 
 impl Team {
@@ -111,6 +114,17 @@ async fn team(app: &TestApp) -> Team {
             Some(json!({"email": format!("pending{tag}@example.com"), "role_id": 6})),
         )
         .await;
+    let (_, agents) = app.call(Method::GET, "/v1/agent", Some(&admin), None).await;
+    let agent = agents["agents"][0]["id"].as_str().unwrap().to_owned();
+    let (status, shared) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/agent/{agent}"),
+            Some(&admin),
+            Some(json!({"agent_name": "AGiXT", "settings": {"shared": "true"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{shared}");
     let (reader, reader_id) = invited.pop().unwrap();
     let (user, user_id) = invited.pop().unwrap();
     Team {
@@ -125,6 +139,25 @@ async fn team(app: &TestApp) -> Team {
         user_id,
         reader_id,
         invitation: pending["id"].as_str().unwrap().to_owned(),
+        agent,
+    }
+}
+
+/// Agent routes past the guard: the owner (the company admin) reaches every one; members
+/// the agent is shared with reach all but rename, delete and the wallet; anyone else (the
+/// super admin included) meets 404, as for an unknown agent.
+fn agent_expectation(spec: &RouteSpec, caller: Caller) -> Expect {
+    const OWNER_ONLY: [(&str, &str); 3] = [
+        ("PATCH", "/v1/agent/{agent_id}"),
+        ("DELETE", "/v1/agent/{agent_id}"),
+        ("GET", "/v1/agent/{agent_id}/wallet"),
+    ];
+    match caller {
+        Caller::CompanyAdmin => Expect::Allowed,
+        Caller::User | Caller::ReadOnly if !OWNER_ONLY.contains(&(spec.method, spec.path)) => {
+            Expect::Allowed
+        }
+        _ => Expect::Hidden,
     }
 }
 
@@ -175,6 +208,11 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         .replace("{company_id}", &team.company)
         .replace("{user_id}", &team.user_id)
         .replace("{invitation_id}", &team.invitation)
+        .replace("{agent_id}", &team.agent)
+        .replace("{name}", "openai")
+        .replace("{service}", "llm")
+        .replace("{command_name}", "Write%20to%20File")
+        .replace("{category_id}", "core-abilities")
         // Nobody's token: a permitted caller meets "Token not found".
         .replace("{token_id}", &uuid::Uuid::new_v4().to_string());
     let body = match (spec.method, spec.path) {
@@ -183,6 +221,16 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
             Some(json!({"role_id": 6, "company_id": team.company, "user_id": team.reader_id}))
         }
         ("POST", "/v1/invitations") => Some(json!({"email": "matrix@example.com", "role_id": 6})),
+        // Valid bodies, so the agent's owner and sharing decide, not the body's shape.
+        ("PATCH", "/v1/agent/{agent_id}") => Some(json!({"new_name": "Renamed"})),
+        ("POST", "/v1/agent/{agent_id}/clone") => Some(json!({"new_name": "Cloned"})),
+        ("PATCH", "/v1/agent/{agent_id}/command") => {
+            Some(json!({"command_name": "Get Datetime", "enable": true}))
+        }
+        ("PATCH", "/v1/agent/{agent_id}/extension/commands") => {
+            Some(json!({"extension_name": "essential_abilities", "enable": true}))
+        }
+        ("PUT", "/v1/agent/{agent_id}/persona") => Some(json!({"persona": "kind"})),
         _ => Some(json!({})),
     };
     let targets_team = spec.path.contains("{company_id}")
@@ -225,7 +273,10 @@ app_tests! {
             for caller in CALLERS {
                 let (path, body, targets_team) = request_for(spec, team);
                 let (status, answer) = app.call(Method::from_bytes(spec.method.as_bytes()).unwrap(), &path, team.token(caller), body).await;
-                let want = expected(spec.guard, caller, targets_team);
+                let mut want = expected(spec.guard, caller, targets_team);
+                if spec.path.contains("{agent_id}") && want == Expect::Allowed {
+                    want = agent_expectation(spec, caller);
+                }
                 let got = outcome(status);
                 // A permitted caller may still meet a 404 for an id that is gone (an
                 // invitation the previous caller deleted); a refusal must be exact.

@@ -438,6 +438,10 @@ impl App {
             membership: NewMembership::new(user_id, company_id, role, now),
             preferences,
         };
+        let first_agent_name = new_account
+            .company
+            .as_ref()
+            .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
         let mut conn = self.conn()?;
         let created = conn.transaction(|conn| {
             account::create_account(conn, &new_account)?;
@@ -447,8 +451,24 @@ impl App {
                     return Err(invalid_invitation());
                 }
             }
-            Ok(())
+            // The user's first agent, named as their company names its agents.
+            let mut settings = agentry_domain::agent::default_settings(None);
+            self.insert_agent_in(
+                conn,
+                user_id,
+                &first_agent_name,
+                &mut settings,
+                Some(company_id),
+                &BTreeMap::new(),
+            )
         });
+        let created = match created {
+            Ok((agent, viewers)) => {
+                self.agents_changed(agent, &viewers);
+                Ok(())
+            }
+            Err(error) => Err(error),
+        };
         match created {
             // Another registration won the race for this email or username.
             Err(AppError::Store(error)) if error.is_conflict() => {
@@ -585,6 +605,17 @@ impl App {
         Ok(cached.has_balance)
     }
 
+    /// The caller's preferences as `GET /v1/user` spreads them (from the held view).
+    pub(crate) fn user_view_preferences(
+        &self,
+        caller: &Caller,
+    ) -> Result<BTreeMap<String, Value>, AppError> {
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        Ok(cached.view.preferences.clone())
+    }
+
     fn load_user_view(&self, user_id: UserId) -> Result<CachedView, AppError> {
         let mut conn = self.conn()?;
         let user = identity::find_user(&mut conn, user_id)?
@@ -615,6 +646,17 @@ impl App {
                 .filter_map(|c| c.parent_id.map(Into::into))
                 .collect();
         }
+        // The agents each company lists: one statement.
+        let company_ids: Vec<CompanyId> = memberships
+            .iter()
+            .map(|m| CompanyId::from(m.company.id))
+            .collect();
+        let preferred = preferences
+            .iter()
+            .find(|(key, _)| key == "agent_id")
+            .and_then(|(_, value)| value.clone());
+        let mut agents =
+            self.agents_for_view(&mut conn, user_id, &company_ids, preferred.as_deref())?;
         drop(conn);
 
         let primary = crate::access::primary(&memberships);
@@ -622,7 +664,12 @@ impl App {
             .into_iter()
             .map(|view| {
                 let scopes = Some(crate::access::effective_scopes(&view));
-                company_view(view, primary, scopes)
+                let listed = agents
+                    .remove(&CompanyId::from(view.company.id))
+                    .unwrap_or_default();
+                let mut company = company_view(view, primary, scopes);
+                company.agents = listed;
+                company
             })
             .collect();
         let mut spread: BTreeMap<String, Value> = preferences

@@ -2,10 +2,12 @@
 
 mod access;
 pub mod accounts;
+pub mod agents;
 pub mod billing;
 pub mod catalog;
 pub mod companies;
 mod error;
+pub mod extensions;
 pub mod jobs;
 pub mod payments;
 pub mod session;
@@ -40,6 +42,13 @@ pub struct Settings {
     pub billing: agentry_billing::BillingSettings,
     /// Stripe's webhook secret, top-up minimum, return URL and job intervals.
     pub stripe: payments::StripeSettings,
+    /// Server-level AI provider settings (from the environment, under the reference's
+    /// names): the base every agent's settings merge over.
+    pub provider_settings: std::collections::BTreeMap<String, String>,
+    /// Where agent workspaces live (`DATA_DIR`).
+    pub data_dir: std::path::PathBuf,
+    /// The public base URL of this server (`AGIXT_URI`), for file links.
+    pub public_uri: String,
 }
 
 impl Settings {
@@ -52,6 +61,9 @@ impl Settings {
             superadmin_email: None,
             billing: agentry_billing::BillingSettings::default(),
             stripe: payments::StripeSettings::default(),
+            provider_settings: std::collections::BTreeMap::new(),
+            data_dir: std::env::temp_dir(),
+            public_uri: "http://localhost:7437".into(),
         }
     }
 }
@@ -73,6 +85,14 @@ pub struct App {
     bus: Arc<dyn InvalidationBus>,
     /// This instance's name on the bus (its own messages come back and are skipped).
     origin: Arc<str>,
+    /// Each agent's view (`None`: no such agent).
+    agent_views: agentry_cache::ReadModel<agentry_domain::AgentId, Option<Arc<agents::AgentView>>>,
+    /// The ids of the agents each user sees.
+    visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, Vec<agentry_domain::AgentId>>,
+    /// The extensions and their commands (built once).
+    registry: Arc<agentry_extensions::Registry>,
+    /// Seals secret settings at rest.
+    secrets: agentry_auth::secrets::SecretBox,
     /// Stripe (or a fake in tests); the payment routes need it.
     gateway: Option<Arc<dyn agentry_billing::gateway::PaymentGateway>>,
     /// When each user's subscription check was last queued by this instance.
@@ -86,8 +106,11 @@ impl App {
     const READY_TIMEOUT: Duration = Duration::from_secs(2);
     /// Users whose access is kept in memory (least recently used beyond that are re-read).
     const ACCESS_CAPACITY: usize = 100_000;
+    /// Agents whose views are kept in memory.
+    const AGENT_CAPACITY: usize = 200_000;
 
     pub fn new(pool: Pool, settings: Settings) -> Self {
+        let settings_key = settings.token_secret.clone();
         Self {
             pool,
             tokens: TokenKeys::new(&settings.token_secret),
@@ -100,6 +123,10 @@ impl App {
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
             gateway: None,
             subscription_checks: Arc::default(),
+            agent_views: agentry_cache::ReadModel::new(Self::AGENT_CAPACITY),
+            visible_agents: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            registry: Arc::new(agentry_extensions::Registry::builtin()),
+            secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
         }
     }
 
@@ -125,6 +152,13 @@ impl App {
             Invalidation::User(user) => {
                 self.access.invalidate(user);
                 self.user_views.invalidate(user);
+                // Memberships decide which shared agents a user sees.
+                self.visible_agents.invalidate(user);
+            }
+            Invalidation::Agent(agent) => self.agent_views.invalidate(agent),
+            Invalidation::VisibleAgents(user) => {
+                self.visible_agents.invalidate(user);
+                self.user_views.invalidate(user);
             }
             Invalidation::Tokens(user) => self.revocations.invalidate(user),
             Invalidation::PersonalToken(hash) => self.personal_tokens.invalidate(hash),
@@ -133,6 +167,8 @@ impl App {
                 self.user_views.invalidate_all();
                 self.personal_tokens.invalidate_all();
                 self.revocations.invalidate_all();
+                self.agent_views.invalidate_all();
+                self.visible_agents.invalidate_all();
             }
         }
     }
@@ -157,6 +193,10 @@ impl App {
 
     pub fn settings(&self) -> &Settings {
         &self.settings
+    }
+
+    pub fn registry(&self) -> &agentry_extensions::Registry {
+        &self.registry
     }
 
     fn conn(&self) -> Result<PooledConnection, AppError> {

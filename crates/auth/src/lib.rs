@@ -2,8 +2,10 @@
 
 pub mod password;
 pub mod pat;
+pub mod secrets;
 pub mod token;
 pub mod totp;
+pub mod wallet;
 
 /// Compare two secrets in constant time.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {

@@ -69,6 +69,12 @@ uuid_id!(
     CompanyId,
     /// One user's membership of one company, with a role.
     MembershipId,
+    /// An agent.
+    AgentId,
+    /// A conversation.
+    ConversationId,
+    /// A message of a conversation.
+    MessageId,
 );
 
 #[cfg(test)]

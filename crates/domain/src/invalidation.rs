@@ -1,6 +1,6 @@
 //! Cache invalidations shared between instances, and the port their transports implement.
 
-use crate::ids::UserId;
+use crate::ids::{AgentId, UserId};
 
 /// What a write made stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -11,6 +11,11 @@ pub enum Invalidation {
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
     PersonalToken(String),
+    /// An agent: its settings, commands, name or sharing.
+    Agent(AgentId),
+    /// The agents a user sees (an agent of theirs, or one shared with them, came, went or
+    /// was renamed).
+    VisibleAgents(UserId),
     /// Everything (a transport reconnected and may have missed messages).
     All,
 }
@@ -22,6 +27,8 @@ impl Invalidation {
             Invalidation::User(user) => format!("{origin} user:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
+            Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
+            Invalidation::VisibleAgents(user) => format!("{origin} agents:{user}"),
             Invalidation::All => format!("{origin} all"),
         }
     }
@@ -32,6 +39,8 @@ impl Invalidation {
         let event = match event.split_once(':') {
             Some(("user", user)) => Invalidation::User(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
+            Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
+            Some(("agents", user)) => Invalidation::VisibleAgents(user.parse().ok()?),
             Some(("pat", hash))
                 if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
             {
@@ -69,6 +78,8 @@ mod tests {
         for event in [
             Invalidation::User(user),
             Invalidation::Tokens(user),
+            Invalidation::Agent(AgentId::new()),
+            Invalidation::VisibleAgents(user),
             Invalidation::All,
         ] {
             let message = event.encode("instance-1");

@@ -1,8 +1,10 @@
 #![doc = include_str!("../README.md")]
 
 pub mod account;
+pub mod agents;
 pub mod billing;
 pub mod companies;
+pub mod conversations;
 pub mod db;
 pub mod identity;
 pub mod jobs;

@@ -89,6 +89,59 @@ diesel::table! {
 }
 
 diesel::table! {
+    agents (id) {
+        id -> Text,
+        name -> Text,
+        user_id -> Text,
+        company_id -> Nullable<Text>,
+        shared -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    agent_settings (agent_id, name) {
+        agent_id -> Text,
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    agent_commands (agent_id, command) {
+        agent_id -> Text,
+        command -> Text,
+        enabled -> Bool,
+    }
+}
+
+diesel::table! {
+    conversations (id) {
+        id -> Text,
+        user_id -> Text,
+        agent_id -> Nullable<Text>,
+        name -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    messages (id) {
+        id -> Text,
+        conversation_id -> Text,
+        role -> Text,
+        content -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        updated_by -> Nullable<Text>,
+        feedback_received -> Bool,
+        notify -> Bool,
+    }
+}
+
+diesel::table! {
     stripe_events (id) {
         id -> Text,
         kind -> Text,
@@ -213,6 +266,9 @@ diesel::joinable!(invitations -> companies (company_id));
 diesel::joinable!(personal_access_tokens -> users (user_id));
 diesel::joinable!(token_usage -> companies (company_id));
 diesel::joinable!(payment_transactions -> companies (company_id));
+diesel::joinable!(agent_settings -> agents (agent_id));
+diesel::joinable!(agent_commands -> agents (agent_id));
+diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -229,6 +285,11 @@ diesel::allow_tables_to_appear_in_same_query!(
     token_usage,
     payment_transactions,
     stripe_events,
+    agents,
+    agent_settings,
+    agent_commands,
+    conversations,
+    messages,
     jobs,
     seed_marks,
 );

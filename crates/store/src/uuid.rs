@@ -46,7 +46,10 @@ macro_rules! conversions {
 conversions!(
     agentry_domain::UserId,
     agentry_domain::CompanyId,
-    agentry_domain::MembershipId
+    agentry_domain::MembershipId,
+    agentry_domain::AgentId,
+    agentry_domain::ConversationId,
+    agentry_domain::MessageId
 );
 
 fn parse(text: &str) -> deserialize::Result<DbUuid> {

@@ -80,8 +80,13 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 15] = [
+const TABLES: [&str; 20] = [
     "users",
+    "agents",
+    "agent_settings",
+    "agent_commands",
+    "conversations",
+    "messages",
     "payment_transactions",
     "stripe_events",
     "token_usage",
@@ -120,7 +125,8 @@ db_tests! {
                 "20261128000004",
                 "20261128000005",
                 "20261128000006",
-                "20261128000007"
+                "20261128000007",
+                "20261128000008"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
@@ -150,7 +156,7 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 7);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 8);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {

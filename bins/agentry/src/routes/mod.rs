@@ -1,5 +1,6 @@
 //! Routes, one `configure` per resource.
 
+pub mod agents;
 pub mod billing;
 pub mod companies;
 pub mod health;

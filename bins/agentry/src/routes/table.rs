@@ -143,6 +143,53 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/billing/auto-topup", Token),
     route("POST", "/v1/billing/portal", Token),
     route("POST", "/v1/webhook", Public),
+    // Agents (reference agents-memory.md section 2). Routes the reference leaves unguarded
+    // need a token; which agent a caller may see, change, rename or delete is checked in the
+    // use case (another company's or an unshared agent is 404).
+    route("GET", "/v1/agent", Token),
+    route("POST", "/v1/agent", Scope("agents:write")),
+    route("POST", "/v1/agent/import", Scope("agents:write")),
+    route("GET", "/v1/agent/{agent_id}", Scope("agents:read")),
+    route("PUT", "/v1/agent/{agent_id}", Scope("agents:write")),
+    route("PATCH", "/v1/agent/{agent_id}", Scope("agents:write")),
+    route("DELETE", "/v1/agent/{agent_id}", Scope("agents:delete")),
+    route(
+        "PUT",
+        "/v1/agent/{agent_id}/commands",
+        Scope("agents:write"),
+    ),
+    route("GET", "/v1/agent/{agent_id}/command", Scope("agents:read")),
+    route(
+        "PATCH",
+        "/v1/agent/{agent_id}/command",
+        Scope("agents:write"),
+    ),
+    route(
+        "PATCH",
+        "/v1/agent/{agent_id}/extension/commands",
+        Scope("agents:write"),
+    ),
+    route("GET", "/v1/agent/{agent_id}/persona", Token),
+    route("PUT", "/v1/agent/{agent_id}/persona", Scope("agents:write")),
+    route("POST", "/v1/agent/{agent_id}/clone", Scope("agents:write")),
+    route("GET", "/v1/agent/{agent_id}/wallet", Token),
+    route("GET", "/v1/agent/{agent_id}/providers", Token),
+    route("GET", "/v1/agent/{agent_id}/extensions", Token),
+    // Providers and extensions (sections 1.3 and 4.2): the static catalogs.
+    route("GET", "/v1/providers", Token),
+    route("GET", "/api/provider", Token),
+    route("GET", "/api/provider/{name}", Token),
+    route("GET", "/api/providers", Token),
+    route("GET", "/api/providers/service/{service}", Token),
+    route("GET", "/api/embedding_providers", Token),
+    route("GET", "/api/embedders", Token),
+    route("GET", "/v1/extensions", Token),
+    route("GET", "/v1/extensions/settings", Token),
+    route("GET", "/v1/extensions/{command_name}/args", Token),
+    route("GET", "/v1/extension/categories", Token),
+    route("GET", "/v1/extension/categories/summary", Token),
+    route("GET", "/v1/extension/category/{category_id}", Token),
+    route("GET", "/v1/extensions/category/{category_id}", Token),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).

@@ -1,0 +1,800 @@
+//! Agents (reference agents-memory.md section 2): the list a user sees, creation with the
+//! reference's defaults, the core commands and a wallet, settings merged and masked, sharing
+//! with a company through `shared`/`company_id`, rename, delete, clone, persona, wallet.
+//!
+//! Reads come from two read models: each agent's view (settings opened, commands) and each
+//! user's visible-agent list. Every write invalidates what it touches, here and on the other
+//! instances (`Invalidation::Agent`, `Invalidation::VisibleAgents`); fills carry a ticket
+//! taken before the read, so a read racing a write cannot put old data back.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use agentry_auth::secrets::SecretBox;
+use agentry_auth::wallet::Wallet;
+use agentry_domain::agent::{
+    self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
+};
+use agentry_domain::invalidation::Invalidation;
+use agentry_domain::{AgentId, CompanyId, UserId};
+use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
+use agentry_store::{AnyConnection, DbUuid, companies};
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::session::{Caller, naive_of, now_epoch};
+use crate::{App, AppError};
+
+/// An agent as the read model keeps it: settings opened (secrets in clear, in memory only).
+#[derive(Debug, Clone)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub name: String,
+    pub owner: UserId,
+    pub company: Option<CompanyId>,
+    pub shared: bool,
+    pub settings: BTreeMap<String, String>,
+    pub commands: BTreeMap<String, bool>,
+    pub created_at: NaiveDateTime,
+}
+
+/// One entry of `GET /v1/agent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentEntry {
+    pub name: String,
+    pub id: AgentId,
+    pub status: bool,
+    pub company_id: Option<CompanyId>,
+    pub default: bool,
+    pub is_owner: bool,
+    pub is_shared: bool,
+    pub access_level: &'static str,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewAgentBody {
+    pub agent_name: Value,
+    #[serde(default)]
+    pub settings: Option<Value>,
+    #[serde(default)]
+    pub commands: Option<Value>,
+    #[serde(default)]
+    pub training_urls: Option<Value>,
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("Agent not found".into())
+}
+
+fn now() -> NaiveDateTime {
+    naive_of(now_epoch())
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// A JSON object field (absent or null: empty), else 422.
+fn object<'a>(
+    value: &'a Option<Value>,
+    field: &str,
+) -> Result<Option<&'a Map<String, Value>>, AppError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(invalid(field, "expected a JSON object")),
+    }
+}
+
+fn settings_of_body(value: &Option<Value>) -> Result<BTreeMap<String, String>, AppError> {
+    match object(value, "settings")? {
+        None => Ok(BTreeMap::new()),
+        Some(map) => agent::settings_from_json(map).map_err(|e| invalid("settings", e.to_string())),
+    }
+}
+
+/// `{name: bool}` command states; values must be booleans.
+fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
+    let Some(map) = object(value, "commands")? else {
+        return Ok(BTreeMap::new());
+    };
+    if map.len() > agent::MAX_SETTINGS * 4 {
+        return Err(invalid("commands", "too many commands"));
+    }
+    map.iter()
+        .map(|(name, state)| match state {
+            Value::Bool(on) => Ok((name.clone(), *on)),
+            _ => Err(invalid(
+                "commands",
+                format!("`{name}`: expected true or false"),
+            )),
+        })
+        .collect()
+}
+
+fn name_of(value: &Value, field: &str) -> Result<String, AppError> {
+    value.as_str().and_then(agent::agent_name).ok_or_else(|| {
+        invalid(
+            field,
+            format!("1 to {} characters, no slashes", agent::MAX_AGENT_NAME),
+        )
+    })
+}
+
+impl App {
+    fn secret_box(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    /// Settings rows to store: secrets sealed.
+    fn sealed_rows(&self, agent: DbUuid, settings: &BTreeMap<String, String>) -> Vec<SettingRow> {
+        settings
+            .iter()
+            .map(|(name, value)| SettingRow {
+                agent_id: agent,
+                name: name.clone(),
+                value: if agent::is_secret(name) {
+                    self.secret_box().seal(value)
+                } else {
+                    value.clone()
+                },
+            })
+            .collect()
+    }
+
+    /// Views of `rows` with their settings and commands (two statements whatever their
+    /// number), each kept in the read model unless a write overtook `ticket`.
+    fn agent_views(
+        &self,
+        conn: &mut AnyConnection,
+        rows: Vec<AgentRow>,
+        ticket: agentry_cache::Ticket,
+    ) -> Result<Vec<Arc<AgentView>>, AppError> {
+        let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
+        let mut settings: BTreeMap<DbUuid, BTreeMap<String, String>> = BTreeMap::new();
+        for row in store::settings_of(conn, &ids)? {
+            let value = if agent::is_secret(&row.name) {
+                // A value that no longer opens (the server key changed) reads as unset.
+                self.secret_box().open(&row.value).unwrap_or_default()
+            } else {
+                row.value
+            };
+            settings
+                .entry(row.agent_id)
+                .or_default()
+                .insert(row.name, value);
+        }
+        let mut commands: BTreeMap<DbUuid, BTreeMap<String, bool>> = BTreeMap::new();
+        for row in store::commands_of(conn, &ids)? {
+            commands
+                .entry(row.agent_id)
+                .or_default()
+                .insert(row.command, row.enabled);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let view = Arc::new(AgentView {
+                    id: row.id.into(),
+                    name: row.name,
+                    owner: row.user_id.into(),
+                    company: row.company_id.map(Into::into),
+                    shared: row.shared,
+                    settings: settings.remove(&row.id).unwrap_or_default(),
+                    commands: commands.remove(&row.id).unwrap_or_default(),
+                    created_at: row.created_at,
+                });
+                self.agent_views
+                    .fill(view.id, ticket, Some(Arc::clone(&view)));
+                view
+            })
+            .collect())
+    }
+
+    /// One agent's view, from memory when held (`None`: no such agent).
+    fn agent_view(&self, id: AgentId) -> Result<Option<Arc<AgentView>>, AppError> {
+        if let Some(held) = self.agent_views.get(&id) {
+            return Ok(held.as_ref().clone());
+        }
+        let ticket = self.agent_views.ticket();
+        let mut conn = self.conn()?;
+        match store::find_agent(&mut conn, id.into())? {
+            Some(row) => Ok(self.agent_views(&mut conn, vec![row], ticket)?.pop()),
+            None => {
+                self.agent_views.fill(id, ticket, None);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The ids of the agents the caller sees, own first (held per user).
+    fn visible_ids(&self, caller: &Caller) -> Result<Arc<Vec<AgentId>>, AppError> {
+        if let Some(ids) = self.visible_agents.get(&caller.user) {
+            return Ok(ids);
+        }
+        let (list_ticket, view_ticket) = (self.visible_agents.ticket(), self.agent_views.ticket());
+        let companies: Vec<CompanyId> = self.member_companies(caller.user)?;
+        let mut conn = self.conn()?;
+        let mut rows = store::visible_agents(&mut conn, caller.user, &companies)?;
+        // Own agents first, then shared ones, each oldest first.
+        rows.sort_by_key(|r| (UserId::from(r.user_id) != caller.user, r.created_at));
+        let views = self.agent_views(&mut conn, rows, view_ticket)?;
+        let ids = views.iter().map(|v| v.id).collect();
+        Ok(self.visible_agents.fill(caller.user, list_ticket, ids))
+    }
+
+    /// The companies `user` belongs to (from the held access; not limited by a token).
+    fn member_companies(&self, user: UserId) -> Result<Vec<CompanyId>, AppError> {
+        Ok(self
+            .access(user)?
+            .companies
+            .iter()
+            .map(|c| c.company)
+            .collect())
+    }
+
+    /// Whether the caller sees `view`: they own it, or it is shared with a company of theirs.
+    fn sees(&self, caller: &Caller, view: &AgentView) -> Result<bool, AppError> {
+        if view.owner == caller.user {
+            return Ok(true);
+        }
+        Ok(view.shared
+            && view
+                .company
+                .is_some_and(|c| self.caller_access(caller).is_ok_and(|a| a.is_member(c))))
+    }
+
+    /// The agent a path names, by id or by name among the caller's visible agents; an
+    /// unknown, foreign or unshared agent is 404.
+    pub(crate) fn visible_agent(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
+        let wanted = id_or_name.trim();
+        if let Ok(id) = wanted.parse::<AgentId>() {
+            let view = self.agent_view(id)?.ok_or_else(not_found)?;
+            return if self.sees(caller, &view)? {
+                Ok(view)
+            } else {
+                Err(not_found())
+            };
+        }
+        for id in self.visible_ids(caller)?.iter() {
+            if let Some(view) = self.agent_view(*id)?
+                && view.name == wanted
+                && self.sees(caller, &view)?
+            {
+                return Ok(view);
+            }
+        }
+        Err(not_found())
+    }
+
+    /// The agent, if the caller owns it (rename, delete, wallet); others get 404.
+    fn owned_agent(&self, caller: &Caller, id_or_name: &str) -> Result<Arc<AgentView>, AppError> {
+        let view = self.visible_agent(caller, id_or_name)?;
+        if view.owner == caller.user {
+            Ok(view)
+        } else {
+            Err(not_found())
+        }
+    }
+
+    /// Everyone whose visible list `agent` is in: the owner and, when shared, the members of
+    /// its company.
+    fn viewers(
+        &self,
+        conn: &mut AnyConnection,
+        owner: UserId,
+        companies_: &[CompanyId],
+    ) -> Result<Vec<UserId>, AppError> {
+        let mut users: HashSet<UserId> = HashSet::from([owner]);
+        if !companies_.is_empty() {
+            users.extend(
+                companies::members_of(conn, companies_)?
+                    .into_iter()
+                    .map(|(m, _)| UserId::from(m.user_id)),
+            );
+        }
+        Ok(users.into_iter().collect())
+    }
+
+    pub(crate) fn agents_changed(&self, agent: AgentId, viewers: &[UserId]) {
+        self.changed(Invalidation::Agent(agent));
+        for user in viewers {
+            self.changed(Invalidation::VisibleAgents(*user));
+        }
+    }
+
+    /// `GET /v1/agent`.
+    pub fn list_agents(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
+        let ids = self.visible_ids(caller)?;
+        let default = self.preferred_agent(caller)?;
+        let mut seen = HashSet::new();
+        let mut entries = Vec::with_capacity(ids.len());
+        for id in ids.iter() {
+            let Some(view) = self.agent_view(*id)? else {
+                continue;
+            };
+            // The reference lists one agent per name, the first (own agents come first).
+            if !seen.insert(view.name.clone()) {
+                continue;
+            }
+            let owner = view.owner == caller.user;
+            entries.push(AgentEntry {
+                name: view.name.clone(),
+                id: view.id,
+                status: false,
+                company_id: view.company,
+                default: false,
+                is_owner: owner,
+                is_shared: view.shared,
+                access_level: if owner { "owner" } else { "viewer" },
+            });
+        }
+        let chosen = default
+            .filter(|d| entries.iter().any(|e| e.id == *d))
+            .or_else(|| entries.first().map(|e| e.id));
+        for entry in &mut entries {
+            entry.default = Some(entry.id) == chosen;
+        }
+        Ok(entries)
+    }
+
+    /// The caller's `agent_id` preference, when it names an agent.
+    fn preferred_agent(&self, caller: &Caller) -> Result<Option<AgentId>, AppError> {
+        let view = self.user_view_preferences(caller)?;
+        Ok(view
+            .get("agent_id")
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse().ok()))
+    }
+
+    /// The agents `GET /v1/user` lists in each company: visible agents of that company.
+    pub(crate) fn agents_for_view(
+        &self,
+        conn: &mut AnyConnection,
+        user: UserId,
+        companies_: &[CompanyId],
+        preferred: Option<&str>,
+    ) -> Result<BTreeMap<CompanyId, Vec<Value>>, AppError> {
+        let mut rows = store::visible_agents(conn, user, companies_)?;
+        rows.sort_by_key(|r| (UserId::from(r.user_id) != user, r.created_at));
+        let default = preferred
+            .and_then(|p| p.parse::<AgentId>().ok())
+            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
+            .or_else(|| rows.first().map(|r| r.id.into()));
+        let mut by_company: BTreeMap<CompanyId, Vec<Value>> = BTreeMap::new();
+        for row in rows {
+            let Some(company) = row.company_id.map(CompanyId::from) else {
+                continue;
+            };
+            let id = AgentId::from(row.id);
+            by_company.entry(company).or_default().push(json!({
+                "id": id, "name": row.name, "status": false, "companyId": company,
+                "default": Some(id) == default,
+            }));
+        }
+        Ok(by_company)
+    }
+
+    /// The company a new or updated agent names: one the caller belongs to (404 otherwise),
+    /// else the caller's current company.
+    fn agent_company(
+        &self,
+        caller: &Caller,
+        named: Option<&String>,
+    ) -> Result<Option<CompanyId>, AppError> {
+        let access = self.caller_access(caller)?;
+        match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            Some(text) => {
+                let company: CompanyId = text
+                    .parse()
+                    .map_err(|_| AppError::NotFound("Company not found".into()))?;
+                if access.is_member(company) {
+                    Ok(Some(company))
+                } else {
+                    Err(AppError::NotFound("Company not found".into()))
+                }
+            }
+            None => Ok(access.primary().map(|c| c.company)),
+        }
+    }
+
+    /// `POST /v1/agent`: 409 when the caller already has an agent of that name.
+    pub fn create_agent(&self, caller: &Caller, body: NewAgentBody) -> Result<AgentId, AppError> {
+        let name = name_of(&body.agent_name, "agent_name")?;
+        let given = settings_of_body(&body.settings)?;
+        let commands = commands_of_body(&body.commands)?;
+        if body
+            .training_urls
+            .as_ref()
+            .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            return Err(AppError::BadRequest(
+                "training_urls are not supported yet; create the agent, then add memories".into(),
+            ));
+        }
+        let mut settings = agent::default_settings(None);
+        settings.extend(given);
+        let company = self.agent_company(caller, settings.get(COMPANY_ID))?;
+        self.insert_new_agent(caller.user, &name, settings, company, &commands)
+    }
+
+    /// Insert an agent with `settings` (plus `company_id` and a new wallet) and the core
+    /// commands enabled, then `commands` applied; one transaction.
+    pub(crate) fn insert_new_agent(
+        &self,
+        owner: UserId,
+        name: &str,
+        mut settings: BTreeMap<String, String>,
+        company: Option<CompanyId>,
+        commands: &BTreeMap<String, bool>,
+    ) -> Result<AgentId, AppError> {
+        let mut conn = self.conn()?;
+        let (id, viewers) = conn.transaction(|conn| {
+            self.insert_agent_in(conn, owner, name, &mut settings, company, commands)
+        })?;
+        self.agents_changed(id, &viewers);
+        Ok(id)
+    }
+
+    /// [`App::insert_new_agent`] on the caller's connection (registration's transaction);
+    /// the new id and who sees it, to tell once the transaction has committed.
+    pub(crate) fn insert_agent_in(
+        &self,
+        conn: &mut AnyConnection,
+        owner: UserId,
+        name: &str,
+        settings: &mut BTreeMap<String, String>,
+        company: Option<CompanyId>,
+        commands: &BTreeMap<String, bool>,
+    ) -> Result<(AgentId, Vec<UserId>), AppError> {
+        let id = AgentId::new();
+        let at = now();
+        settings.insert(
+            COMPANY_ID.into(),
+            company.map(|c| c.to_string()).unwrap_or_default(),
+        );
+        let wallet = Wallet::generate();
+        settings.insert(WALLET_SECRET.into(), wallet.secret_hex);
+        settings.insert(WALLET_PASSPHRASE.into(), wallet.passphrase_hex);
+        settings.insert(WALLET_ADDRESS.into(), wallet.address);
+        let shared = settings.get(SHARED).is_some_and(|s| agent::truthy(s));
+        let row = AgentRow {
+            id: id.into(),
+            name: name.to_owned(),
+            user_id: owner.into(),
+            company_id: company.map(Into::into),
+            shared,
+            created_at: at,
+            updated_at: at,
+        };
+        let mut states: BTreeMap<String, bool> = self
+            .registry
+            .core_commands()
+            .into_iter()
+            .map(|c| (c.to_owned(), true))
+            .collect();
+        for (command, on) in commands {
+            if let Some((_, spec)) = self.registry.command(command) {
+                states.insert(spec.name.to_owned(), *on);
+            }
+        }
+        let command_rows: Vec<CommandRow> = states
+            .into_iter()
+            .map(|(command, enabled)| CommandRow {
+                agent_id: id.into(),
+                command,
+                enabled,
+            })
+            .collect();
+        let setting_rows = self.sealed_rows(id.into(), settings);
+        store::insert_agent(conn, &row, &setting_rows, &command_rows).map_err(|error| {
+            if error.is_conflict() {
+                AppError::Conflict(format!("Agent {name} already exists."))
+            } else {
+                error.into()
+            }
+        })?;
+        let sharing: Vec<CompanyId> = if shared {
+            company.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        Ok((id, self.viewers(conn, owner, &sharing)?))
+    }
+
+    /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked.
+    pub fn agent_config(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let settings: Map<String, Value> = view
+            .settings
+            .iter()
+            .filter(|(name, value)| !value.is_empty() || agent::is_secret(name))
+            .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
+            .collect();
+        Ok(json!({"agent": {"settings": settings, "commands": self.command_states(&view)}}))
+    }
+
+    /// Every command that exists, with this agent's state (false when never set).
+    pub(crate) fn command_states(&self, view: &AgentView) -> Map<String, Value> {
+        self.registry
+            .command_names()
+            .into_iter()
+            .map(|name| {
+                (
+                    name.to_owned(),
+                    Value::Bool(view.commands.get(name).copied().unwrap_or(false)),
+                )
+            })
+            .collect()
+    }
+
+    /// `PUT /v1/agent/{id}`: merge settings (owner or a member the agent is shared with).
+    /// `""` removes a setting, except secrets, where it records an explicit disconnect.
+    pub fn update_agent_settings(
+        &self,
+        caller: &Caller,
+        id: &str,
+        settings: &Option<Value>,
+    ) -> Result<String, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let given = settings_of_body(settings)?;
+        let (mut upserts, mut removals) = (BTreeMap::new(), Vec::new());
+        for (name, value) in given {
+            if value.is_empty() && !agent::is_secret(&name) {
+                removals.push(name);
+            } else {
+                upserts.insert(name, value);
+            }
+        }
+        // Sharing follows the settings of the same names.
+        let shared = match (upserts.get(SHARED), removals.iter().any(|r| r == SHARED)) {
+            (Some(value), _) => agent::truthy(value),
+            (None, true) => false,
+            (None, false) => view.shared,
+        };
+        let company = if upserts.contains_key(COMPANY_ID) {
+            self.agent_company(caller, upserts.get(COMPANY_ID))?
+        } else if removals.iter().any(|r| r == COMPANY_ID) {
+            None
+        } else {
+            view.company
+        };
+        if let Some(company) = company {
+            upserts.insert(COMPANY_ID.into(), company.to_string());
+        }
+        let rows = self.sealed_rows(view.id.into(), &upserts);
+        let mut conn = self.conn()?;
+        let viewers = conn.transaction(|conn| -> Result<_, AppError> {
+            store::upsert_settings(conn, &rows)?;
+            store::delete_settings(conn, view.id.into(), &removals)?;
+            if shared != view.shared || company != view.company {
+                store::set_sharing(conn, view.id.into(), shared, company.map(Into::into), now())?;
+                let mut touched: Vec<CompanyId> = Vec::new();
+                if view.shared {
+                    touched.extend(view.company);
+                }
+                if shared {
+                    touched.extend(company);
+                }
+                return self.viewers(conn, view.owner, &touched);
+            }
+            Ok(Vec::new())
+        })?;
+        self.agents_changed(view.id, &viewers);
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PUT /v1/agent/{id}/commands {commands: {name: bool}}`: known commands only.
+    pub fn update_agent_commands(
+        &self,
+        caller: &Caller,
+        id: &str,
+        commands: &Option<Value>,
+    ) -> Result<String, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let given = commands_of_body(commands)?;
+        let rows: Vec<CommandRow> = given
+            .iter()
+            .filter_map(|(name, on)| {
+                self.registry.command(name).map(|(_, spec)| CommandRow {
+                    agent_id: view.id.into(),
+                    command: spec.name.to_owned(),
+                    enabled: *on,
+                })
+            })
+            .collect();
+        let mut conn = self.conn()?;
+        store::upsert_commands(&mut conn, &rows)?;
+        self.agents_changed(view.id, &[]);
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PATCH /v1/agent/{id}/command {command_name, enable}`: 404 for an unknown command.
+    pub fn toggle_command(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let (_, spec) = self
+            .registry
+            .command(command)
+            .ok_or_else(|| AppError::NotFound(format!("Command `{command}` not found")))?;
+        let mut conn = self.conn()?;
+        store::upsert_commands(
+            &mut conn,
+            &[CommandRow {
+                agent_id: view.id.into(),
+                command: spec.name.to_owned(),
+                enabled: enable,
+            }],
+        )?;
+        self.agents_changed(view.id, &[]);
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PATCH /v1/agent/{id}/extension/commands {extension_name, enable}`.
+    pub fn toggle_extension(
+        &self,
+        caller: &Caller,
+        id: &str,
+        extension: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let found = self
+            .registry
+            .extension(extension)
+            .ok_or_else(|| AppError::NotFound(format!("Extension '{extension}' not found")))?;
+        let rows: Vec<CommandRow> = found
+            .commands()
+            .iter()
+            .map(|c| CommandRow {
+                agent_id: view.id.into(),
+                command: c.name.to_owned(),
+                enabled: enable,
+            })
+            .collect();
+        let mut conn = self.conn()?;
+        store::upsert_commands(&mut conn, &rows)?;
+        self.agents_changed(view.id, &[]);
+        Ok(format!(
+            "Successfully {} {} commands for extension '{}'",
+            if enable { "enabled" } else { "disabled" },
+            rows.len(),
+            found.display_name()
+        ))
+    }
+
+    /// `PATCH /v1/agent/{id} {new_name}`: the owner only (404 otherwise); 409 for a name the
+    /// owner already uses.
+    pub fn rename_agent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_name: &Value,
+    ) -> Result<(), AppError> {
+        let view = self.owned_agent(caller, id)?;
+        let name = name_of(new_name, "new_name")?;
+        let mut conn = self.conn()?;
+        match store::rename_agent(&mut conn, view.id.into(), &name, now()) {
+            Ok(true) => {}
+            Ok(false) => return Err(not_found()),
+            Err(error) if error.is_conflict() => {
+                return Err(AppError::Conflict(format!("Agent {name} already exists.")));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        let sharing: Vec<CompanyId> = if view.shared {
+            view.company.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        let viewers = self.viewers(&mut conn, view.owner, &sharing)?;
+        self.agents_changed(view.id, &viewers);
+        Ok(())
+    }
+
+    /// `DELETE /v1/agent/{id}`: the owner only; settings and commands go with it, its
+    /// conversations stay (without an agent). One transaction.
+    pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let view = self.owned_agent(caller, id)?;
+        let mut conn = self.conn()?;
+        let viewers = conn.transaction(|conn| -> Result<_, AppError> {
+            if !store::delete_agent(conn, view.id.into())? {
+                return Err(not_found());
+            }
+            let sharing: Vec<CompanyId> = if view.shared {
+                view.company.into_iter().collect()
+            } else {
+                Vec::new()
+            };
+            self.viewers(conn, view.owner, &sharing)
+        })?;
+        self.agents_changed(view.id, &viewers);
+        Ok(format!("Agent {} deleted.", view.name))
+    }
+
+    /// `POST /v1/agent/{id}/clone {new_name}`: a new agent of the caller with the source's
+    /// settings (not shared, a new wallet) and commands.
+    pub fn clone_agent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_name: &Value,
+    ) -> Result<AgentId, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        let name = name_of(new_name, "new_name")?;
+        let mut settings = view.settings.clone();
+        for dropped in [
+            SHARED,
+            WALLET_SECRET,
+            WALLET_PASSPHRASE,
+            WALLET_ADDRESS,
+            COMPANY_ID,
+        ] {
+            settings.remove(dropped);
+        }
+        let company = self.agent_company(caller, None)?;
+        self.insert_new_agent(caller.user, &name, settings, company, &view.commands)
+    }
+
+    /// `GET /v1/agent/{id}/persona`.
+    pub fn persona(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let view = self.visible_agent(caller, id)?;
+        Ok(view
+            .settings
+            .get("persona")
+            .or_else(|| view.settings.get("PERSONA"))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// `PUT /v1/agent/{id}/persona {persona}`.
+    pub fn set_persona(
+        &self,
+        caller: &Caller,
+        id: &str,
+        persona: &Value,
+    ) -> Result<String, AppError> {
+        let Some(text) = persona.as_str() else {
+            return Err(invalid("persona", "expected a string"));
+        };
+        self.update_agent_settings(caller, id, &Some(json!({ "persona": text })))
+    }
+
+    /// `GET /v1/agent/{id}/wallet`: the owner only.
+    pub fn wallet(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        let view = self.owned_agent(caller, id)?;
+        let secret = view.settings.get(WALLET_SECRET).filter(|s| !s.is_empty());
+        let (Some(secret), Some(passphrase)) = (secret, view.settings.get(WALLET_PASSPHRASE))
+        else {
+            return Err(AppError::NotFound("Wallet not found".into()));
+        };
+        Ok(json!({
+            "private_key": secret,
+            "passphrase": passphrase,
+            "address": view.settings.get(WALLET_ADDRESS),
+        }))
+    }
+
+    /// The agent's merged settings (server provider settings under the agent's own).
+    pub(crate) fn merged_settings(&self, view: &AgentView) -> BTreeMap<String, String> {
+        let mut merged = self.settings.provider_settings.clone();
+        for (name, value) in &view.settings {
+            merged.insert(name.clone(), value.clone());
+        }
+        merged
+    }
+}
