@@ -241,6 +241,16 @@ pub struct Settings {
     #[arg(long, env = "AGENTRY_JOB_POLL", global = true, value_name = "DURATION")]
     pub job_poll: Option<String>,
 
+    /// Let agent commands (the HTTP request command) reach loopback, private and link-local
+    /// addresses, e.g. a model server on the same host [default: false]
+    #[arg(
+        long,
+        env = "AGENTRY_ALLOW_PRIVATE_HTTP",
+        global = true,
+        value_name = "BOOL"
+    )]
+    pub allow_private_http: Option<bool>,
+
     /// Redis for cross-instance cache invalidation (redis://HOST:PORT) [default: none]
     #[arg(
         long,
@@ -321,6 +331,7 @@ impl Settings {
             job_lease: self.job_lease.or(lower.job_lease),
             job_backoff: self.job_backoff.or(lower.job_backoff),
             job_poll: self.job_poll.or(lower.job_poll),
+            allow_private_http: self.allow_private_http.or(lower.allow_private_http),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
             log_level: self.log_level.or(lower.log_level),
@@ -375,6 +386,7 @@ pub struct Config {
     /// names (`OPENAI_API_KEY`, `EZLOCALAI_API_URI`...): every agent's settings merge over
     /// them. Only `Config::load` reads them; tests resolve without.
     pub provider_settings: std::collections::BTreeMap<String, Secret>,
+    pub allow_private_http: bool,
     pub redis_url: Option<Secret>,
     pub superadmin_email: Option<String>,
     pub log_level: String,
@@ -742,6 +754,7 @@ impl Config {
                 stripe,
                 jobs,
                 provider_settings: std::collections::BTreeMap::new(),
+                allow_private_http: settings.allow_private_http.unwrap_or(false),
                 redis_url,
                 superadmin_email,
                 log_level,

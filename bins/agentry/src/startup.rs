@@ -135,6 +135,7 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
             .collect(),
         data_dir: config.data_dir.clone(),
         public_uri: config.public_uri.clone(),
+        allow_private_http: config.allow_private_http,
     }
 }
 
@@ -181,6 +182,7 @@ pub fn http_app(
         .configure(routes::tokens::configure)
         .configure(routes::billing::configure)
         .configure(routes::agents::configure)
+        .configure(routes::conversations::configure)
         .wrap(from_fn(guard::middleware))
         .wrap(ErrorHandlers::new().default_handler(ensure_json_body))
         .wrap(from_fn(request_id::middleware))

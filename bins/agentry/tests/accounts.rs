@@ -217,6 +217,7 @@ app_tests! {
         }
         let missing = app.client.get(app.url("/v1/user")).send().await.unwrap();
         assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(missing.json::<Value>().await.unwrap(), json!({"detail": "Authorization header is missing"}));
 
         let (status, body) = status_and_json(send(&app, reqwest::Method::POST, "/v1/logout", Some(&token), None).await).await;
         assert_eq!((status, body), (StatusCode::OK, json!({"detail": "User logged out successfully."})));

@@ -33,8 +33,13 @@ const CALLERS: [Caller; 6] = [
 ];
 
 /// Routes that change the caller or the team itself: each gets a team of its own.
-const DESTRUCTIVE: [(&str, &str); 5] = [
+const DESTRUCTIVE: [(&str, &str); 7] = [
     ("DELETE", "/v1/agent/{agent_id}"),
+    ("DELETE", "/v1/conversation/{conversation_id}"),
+    (
+        "DELETE",
+        "/v1/conversation/{conversation_id}/message/{message_id}",
+    ),
     ("DELETE", "/v1/companies/{company_id}"),
     ("DELETE", "/v1/companies/{company_id}/users/{user_id}"),
     ("POST", "/v1/logout"),
@@ -59,6 +64,10 @@ struct Team {
     invitation: String,
     /// The admin's first agent, shared with the team's company.
     agent: String,
+    /// The admin's conversation, its message, and the file a command left in it.
+    conversation: String,
+    message: String,
+    file: String,
 }
 
 impl Team {
@@ -125,6 +134,27 @@ async fn team(app: &TestApp) -> Team {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{shared}");
+    let (_, written) = app
+        .call(
+            Method::POST,
+            &format!("/v1/agent/{agent}/command"),
+            Some(&admin),
+            Some(json!({"command_name": "Write to File", "command_args": {"filename": "matrix.txt", "text": "m"}, "conversation_name": "matrix"})),
+        )
+        .await;
+    let output = written["response"].as_str().unwrap();
+    let at = output.find("/outputs/").unwrap();
+    let file_path = output[at..].split('?').next().unwrap().to_owned();
+    let conversation = file_path.split('/').nth(3).unwrap().to_owned();
+    let (_, added) = app
+        .call(
+            Method::POST,
+            &format!("/v1/conversation/{conversation}/message"),
+            Some(&admin),
+            Some(json!({"role": "USER", "message": "hello"})),
+        )
+        .await;
+    let message = added["message"].as_str().unwrap().to_owned();
     let (reader, reader_id) = invited.pop().unwrap();
     let (user, user_id) = invited.pop().unwrap();
     Team {
@@ -140,6 +170,27 @@ async fn team(app: &TestApp) -> Team {
         reader_id,
         invitation: pending["id"].as_str().unwrap().to_owned(),
         agent,
+        conversation,
+        message,
+        file: "matrix.txt".into(),
+    }
+}
+
+/// Conversations are their owner's (the company admin's): anyone else meets 404.
+fn conversation_expectation(caller: Caller) -> Expect {
+    if caller == Caller::CompanyAdmin {
+        Expect::Allowed
+    } else {
+        Expect::Hidden
+    }
+}
+
+/// A command's file: anyone who sees the agent, by header; no header and no token is 401.
+fn output_expectation(caller: Caller) -> Expect {
+    match caller {
+        Caller::Anonymous => Expect::Unauthorized,
+        Caller::CompanyAdmin | Caller::User | Caller::ReadOnly => Expect::Allowed,
+        Caller::Outsider | Caller::SuperAdmin => Expect::Hidden,
     }
 }
 
@@ -213,6 +264,9 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         .replace("{service}", "llm")
         .replace("{command_name}", "Write%20to%20File")
         .replace("{category_id}", "core-abilities")
+        .replace("{conversation_id}", &team.conversation)
+        .replace("{message_id}", &team.message)
+        .replace("{file*}", &team.file)
         // Nobody's token: a permitted caller meets "Token not found".
         .replace("{token_id}", &uuid::Uuid::new_v4().to_string());
     let body = match (spec.method, spec.path) {
@@ -231,6 +285,19 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
             Some(json!({"extension_name": "essential_abilities", "enable": true}))
         }
         ("PUT", "/v1/agent/{agent_id}/persona") => Some(json!({"persona": "kind"})),
+        ("POST", "/v1/agent/{agent_id}/command") => Some(
+            json!({"command_name": "Get Datetime", "command_args": {}, "conversation_name": "matrix"}),
+        ),
+        ("PUT", "/v1/conversation/{conversation_id}") => {
+            Some(json!({"new_conversation_name": "renamed"}))
+        }
+        ("POST", "/v1/conversation/{conversation_id}/message") => {
+            Some(json!({"role": "USER", "message": "m"}))
+        }
+        ("PUT", "/v1/conversation/{conversation_id}/message/{message_id}") => {
+            Some(json!({"new_message": "edited"}))
+        }
+        ("POST", "/v1/conversation") => Some(json!({"conversation_name": "matrix"})),
         _ => Some(json!({})),
     };
     let targets_team = spec.path.contains("{company_id}")
@@ -274,8 +341,12 @@ app_tests! {
                 let (path, body, targets_team) = request_for(spec, team);
                 let (status, answer) = app.call(Method::from_bytes(spec.method.as_bytes()).unwrap(), &path, team.token(caller), body).await;
                 let mut want = expected(spec.guard, caller, targets_team);
-                if spec.path.contains("{agent_id}") && want == Expect::Allowed {
+                if spec.path.starts_with("/outputs/") {
+                    want = output_expectation(caller);
+                } else if spec.path.contains("{agent_id}") && want == Expect::Allowed {
                     want = agent_expectation(spec, caller);
+                } else if spec.path.contains("{conversation_id}") && want == Expect::Allowed {
+                    want = conversation_expectation(caller);
                 }
                 let got = outcome(status);
                 // A permitted caller may still meet a 404 for an id that is gone (an

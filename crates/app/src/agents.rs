@@ -312,20 +312,17 @@ impl App {
         }
     }
 
-    /// `GET /v1/agent`.
+    /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
+    /// listed, even when names repeat (the reference keeps the first of each name, which
+    /// hides a team's shared "AGiXT" behind each member's own).
     pub fn list_agents(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
         let ids = self.visible_ids(caller)?;
         let default = self.preferred_agent(caller)?;
-        let mut seen = HashSet::new();
         let mut entries = Vec::with_capacity(ids.len());
         for id in ids.iter() {
             let Some(view) = self.agent_view(*id)? else {
                 continue;
             };
-            // The reference lists one agent per name, the first (own agents come first).
-            if !seen.insert(view.name.clone()) {
-                continue;
-            }
             let owner = view.owner == caller.user;
             entries.push(AgentEntry {
                 name: view.name.clone(),
@@ -593,7 +590,8 @@ impl App {
         Ok(format!("Agent {} configuration updated.", view.name))
     }
 
-    /// `PUT /v1/agent/{id}/commands {commands: {name: bool}}`: known commands only.
+    /// `PUT /v1/agent/{id}/commands {commands: {name: bool}}`: names that exist (by friendly
+    /// or function name); any unknown name is 404 and nothing changes.
     pub fn update_agent_commands(
         &self,
         caller: &Caller,
@@ -602,6 +600,17 @@ impl App {
     ) -> Result<String, AppError> {
         let view = self.visible_agent(caller, id)?;
         let given = commands_of_body(commands)?;
+        let unknown: Vec<&str> = given
+            .keys()
+            .filter(|name| self.registry.command(name).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "Commands not found: {}",
+                unknown.join(", ")
+            )));
+        }
         let rows: Vec<CommandRow> = given
             .iter()
             .filter_map(|(name, on)| {

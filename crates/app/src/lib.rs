@@ -5,7 +5,9 @@ pub mod accounts;
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod commands;
 pub mod companies;
+pub mod conversations;
 mod error;
 pub mod extensions;
 pub mod jobs;
@@ -49,6 +51,8 @@ pub struct Settings {
     pub data_dir: std::path::PathBuf,
     /// The public base URL of this server (`AGIXT_URI`), for file links.
     pub public_uri: String,
+    /// Let commands reach loopback and private addresses (`AGENTRY_ALLOW_PRIVATE_HTTP`).
+    pub allow_private_http: bool,
 }
 
 impl Settings {
@@ -64,6 +68,7 @@ impl Settings {
             provider_settings: std::collections::BTreeMap::new(),
             data_dir: std::env::temp_dir(),
             public_uri: "http://localhost:7437".into(),
+            allow_private_http: false,
         }
     }
 }
@@ -93,6 +98,8 @@ pub struct App {
     registry: Arc<agentry_extensions::Registry>,
     /// Seals secret settings at rest.
     secrets: agentry_auth::secrets::SecretBox,
+    /// The one outbound HTTP client of commands (internal addresses refused).
+    http: agentry_extensions::SafeClient,
     /// Stripe (or a fake in tests); the payment routes need it.
     gateway: Option<Arc<dyn agentry_billing::gateway::PaymentGateway>>,
     /// When each user's subscription check was last queued by this instance.
@@ -111,6 +118,7 @@ impl App {
 
     pub fn new(pool: Pool, settings: Settings) -> Self {
         let settings_key = settings.token_secret.clone();
+        let allow_private_http = settings.allow_private_http;
         Self {
             pool,
             tokens: TokenKeys::new(&settings.token_secret),
@@ -127,6 +135,7 @@ impl App {
             visible_agents: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             registry: Arc::new(agentry_extensions::Registry::builtin()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
+            http: agentry_extensions::SafeClient::new(allow_private_http),
         }
     }
 

@@ -214,7 +214,7 @@ impl App {
     }
 
     /// Run blocking (database) work off the async workers.
-    async fn blocking<T: Send + 'static>(
+    pub(crate) async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
     ) -> Result<T, AppError> {

@@ -68,7 +68,11 @@ impl App {
     /// Check a token without touching the database: the signature, the expiry, and the
     /// revocation instant when this process knows it.
     pub fn verify_token(&self, header: Option<&str>) -> Result<Verified, AppError> {
-        let header = header.unwrap_or_default();
+        let Some(header) = header.filter(|h| !h.trim().is_empty()) else {
+            return Err(AppError::Unauthorized(
+                "Authorization header is missing".into(),
+            ));
+        };
         let bare = agentry_auth::token::strip_bearer(header);
         if bare.starts_with(agentry_auth::pat::PREFIX) {
             if !agentry_auth::pat::looks_like_token(bare) {

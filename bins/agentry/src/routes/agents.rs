@@ -28,7 +28,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource("/v1/agent/{agent_id}/command")
             .route(web::get().to(commands))
-            .route(web::patch().to(toggle_command)),
+            .route(web::patch().to(toggle_command))
+            .route(web::post().to(super::conversations::execute)),
     )
     .service(
         web::resource("/v1/agent/{agent_id}/extension/commands")

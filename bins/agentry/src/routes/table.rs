@@ -190,6 +190,35 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/extension/categories/summary", Token),
     route("GET", "/v1/extension/category/{category_id}", Token),
     route("GET", "/v1/extensions/category/{category_id}", Token),
+    // Commands (section 3.3) and the files they leave: a header of a caller who sees the
+    // agent, or the signed token of the link a command returned (checked in the use case).
+    route(
+        "POST",
+        "/v1/agent/{agent_id}/command",
+        Scope("extensions:execute"),
+    ),
+    route(
+        "GET",
+        "/outputs/{agent_id}/{conversation_id}/{file*}",
+        Public,
+    ),
+    // Conversations (section 7): each belongs to its user (checked in the use case).
+    route("POST", "/v1/conversation", Token),
+    route("GET", "/v1/conversations", Token),
+    route("GET", "/v1/conversation/{conversation_id}", Token),
+    route("PUT", "/v1/conversation/{conversation_id}", Token),
+    route("DELETE", "/v1/conversation/{conversation_id}", Token),
+    route("POST", "/v1/conversation/{conversation_id}/message", Token),
+    route(
+        "PUT",
+        "/v1/conversation/{conversation_id}/message/{message_id}",
+        Token,
+    ),
+    route(
+        "DELETE",
+        "/v1/conversation/{conversation_id}/message/{message_id}",
+        Token,
+    ),
 ];
 
 /// The value of the `{name}` segment of `template` in `path` (when the path matches).
@@ -218,6 +247,10 @@ fn path_matches(template: &str, path: &str) -> bool {
     loop {
         match (left.next(), right.next()) {
             (None, None) => return true,
+            // `{name*}`: the rest of the path, one segment or more.
+            (Some(t), Some(p)) if t.starts_with('{') && t.ends_with("*}") => {
+                return !p.is_empty();
+            }
             (Some(t), Some(p)) if t.starts_with('{') && t.ends_with('}') => {
                 if p.is_empty() {
                     return false;
@@ -284,6 +317,9 @@ mod tests {
         assert!(path_matches("/v1/companies/{id}", "/v1/companies/abc"));
         assert!(!path_matches("/v1/companies/{id}", "/v1/companies/"));
         assert!(!path_matches("/v1/companies/{id}", "/v1/companies/a/b"));
+        assert!(path_matches("/outputs/{a}/{f*}", "/outputs/x/dir/file.txt"));
+        assert!(path_matches("/outputs/{a}/{f*}", "/outputs/x/file.txt"));
+        assert!(!path_matches("/outputs/{a}/{f*}", "/outputs/x/"));
     }
 
     #[test]

@@ -1,0 +1,227 @@
+//! Conversations and their messages; running a command; the files commands leave.
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use agentry_app::App;
+use agentry_app::commands::ExecuteBody;
+use agentry_app::conversations::NewConversation;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::error::ApiError;
+use crate::extract::Auth;
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/conversation").route(web::post().to(create)))
+        .service(web::resource("/v1/conversations").route(web::get().to(list)))
+        .service(
+            web::resource("/v1/conversation/{conversation_id}")
+                .route(web::get().to(history))
+                .route(web::put().to(rename))
+                .route(web::delete().to(delete)),
+        )
+        .service(
+            web::resource("/v1/conversation/{conversation_id}/message")
+                .route(web::post().to(add_message)),
+        )
+        .service(
+            web::resource("/v1/conversation/{conversation_id}/message/{message_id}")
+                .route(web::put().to(update_message))
+                .route(web::delete().to(delete_message)),
+        )
+        .service(
+            web::resource("/outputs/{agent_id}/{conversation_id}/{file:.+}")
+                .route(web::get().to(output)),
+        );
+}
+
+fn message(text: impl Into<String>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "message": text.into() }))
+}
+
+async fn create(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    body: web::Json<NewConversation>,
+) -> Result<HttpResponse, ApiError> {
+    let created = web::block(move || app.new_conversation(&caller, body.into_inner())).await??;
+    Ok(HttpResponse::Ok().json(created))
+}
+
+#[derive(Deserialize)]
+struct Page {
+    limit: Option<i64>,
+    offset: Option<i64>,
+    page: Option<i64>,
+}
+
+async fn list(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    query: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let list = web::block(move || app.conversations(&caller, query.limit, query.offset)).await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+async fn history(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+    query: web::Query<Page>,
+) -> Result<HttpResponse, ApiError> {
+    let history =
+        web::block(move || app.conversation(&caller, &id, query.limit, query.page)).await??;
+    Ok(HttpResponse::Ok().json(history))
+}
+
+#[derive(Deserialize)]
+struct RenameBody {
+    #[serde(default = "dash")]
+    new_conversation_name: Value,
+}
+
+fn dash() -> Value {
+    Value::String("-".into())
+}
+
+async fn rename(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+    body: web::Json<RenameBody>,
+) -> Result<HttpResponse, ApiError> {
+    let text =
+        web::block(move || app.rename_conversation(&caller, &id, &body.new_conversation_name))
+            .await??;
+    Ok(message(text))
+}
+
+async fn delete(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(message(
+        web::block(move || app.delete_conversation(&caller, &id)).await??,
+    ))
+}
+
+#[derive(Deserialize)]
+struct MessageBody {
+    role: Value,
+    message: Value,
+}
+
+async fn add_message(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+    body: web::Json<MessageBody>,
+) -> Result<HttpResponse, ApiError> {
+    let added =
+        web::block(move || app.add_message(&caller, &id, &body.role, &body.message)).await??;
+    Ok(message(added.to_string()))
+}
+
+#[derive(Deserialize)]
+struct UpdateBody {
+    new_message: Value,
+}
+
+async fn update_message(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<(String, String)>,
+    body: web::Json<UpdateBody>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, message_id) = path.into_inner();
+    web::block(move || app.update_message(&caller, &id, &message_id, &body.new_message)).await??;
+    Ok(message("Message updated."))
+}
+
+async fn delete_message(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, message_id) = path.into_inner();
+    web::block(move || app.delete_message(&caller, &id, &message_id)).await??;
+    Ok(message("Message deleted."))
+}
+
+/// `POST /v1/agent/{id}/command` (mounted with the agent's other command routes).
+pub async fn execute(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    id: web::Path<String>,
+    body: web::Json<ExecuteBody>,
+) -> Result<HttpResponse, ApiError> {
+    let output = app.execute_command(&caller, &id, body.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(json!({ "response": output })))
+}
+
+#[derive(Deserialize)]
+struct LinkToken {
+    token: Option<String>,
+}
+
+/// Inline only for types a browser cannot run; anything else downloads.
+fn content_type(file: &str) -> (&'static str, bool) {
+    let extension = file.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match extension.as_deref() {
+        Some("txt" | "md" | "log" | "py" | "rs" | "csv") => ("text/plain; charset=utf-8", true),
+        Some("json") => ("application/json", true),
+        Some("png") => ("image/png", true),
+        Some("jpg" | "jpeg") => ("image/jpeg", true),
+        Some("gif") => ("image/gif", true),
+        Some("webp") => ("image/webp", true),
+        Some("pdf") => ("application/pdf", true),
+        Some("mp3") => ("audio/mpeg", true),
+        Some("wav") => ("audio/wav", true),
+        _ => ("application/octet-stream", false),
+    }
+}
+
+async fn output(
+    app: web::Data<App>,
+    req: HttpRequest,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<LinkToken>,
+) -> Result<HttpResponse, ApiError> {
+    let header = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let caller = match header {
+        Some(token) => Some(crate::guard::authenticate(&app, Some(token)).await?),
+        None => None,
+    };
+    let (agent, conversation, file) = path.into_inner();
+    let token = query.into_inner().token;
+    let found = web::block(move || {
+        app.output_file(
+            caller.as_ref(),
+            &agent,
+            &conversation,
+            &file,
+            token.as_deref(),
+        )
+    })
+    .await??;
+    let (kind, inline) = content_type(&found.file_name);
+    let disposition = if inline { "inline" } else { "attachment" };
+    Ok(HttpResponse::Ok()
+        .content_type(kind)
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CONTENT_SECURITY_POLICY, "sandbox"))
+        .insert_header((
+            header::CONTENT_DISPOSITION,
+            format!(
+                "{disposition}; filename=\"{}\"",
+                found.file_name.replace(['"', '\\'], "_")
+            ),
+        ))
+        .body(found.bytes))
+}

@@ -1,0 +1,429 @@
+//! Conversations and their messages (reference agents-memory.md section 7, storage and CRUD):
+//! each belongs to the user who made it; another user's id is unknown (404). Pages are read
+//! in SQL. Bodies follow what the SDK sends (section 11: the rename and message-update bodies
+//! lack fields the reference requires).
+
+use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
+use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
+use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
+use chrono::NaiveDateTime;
+use diesel::Connection;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::session::{Caller, naive_of, now_epoch};
+use crate::{App, AppError};
+
+/// The longest conversation name and role, and the largest message.
+const MAX_NAME: usize = 256;
+const MAX_ROLE: usize = 128;
+const MAX_MESSAGE: usize = 1024 * 1024;
+const MAX_CONTENT: usize = 1000;
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewConversation {
+    pub conversation_name: Value,
+    #[serde(default)]
+    pub agent_name: Option<String>,
+    /// Sent by the SDK; used when it names a visible agent.
+    #[serde(default)]
+    pub agent_id: Option<String>,
+    #[serde(default)]
+    pub conversation_content: Option<Value>,
+}
+
+fn now() -> NaiveDateTime {
+    naive_of(now_epoch())
+}
+
+fn not_found() -> AppError {
+    AppError::NotFound("Conversation not found".into())
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+fn name_of(value: &Value, field: &str) -> Result<String, AppError> {
+    value
+        .as_str()
+        .map(str::trim)
+        .filter(|n| {
+            !n.is_empty() && n.chars().count() <= MAX_NAME && !n.chars().any(char::is_control)
+        })
+        .map(str::to_owned)
+        .ok_or_else(|| invalid(field, format!("a name of 1 to {MAX_NAME} characters")))
+}
+
+fn text_of(value: &Value, field: &str, max: usize) -> Result<String, AppError> {
+    match value {
+        Value::String(text) if text.len() <= max => Ok(text.clone()),
+        Value::String(_) => Err(invalid(field, format!("at most {max} bytes"))),
+        _ => Err(invalid(field, "expected a string")),
+    }
+}
+
+fn message_row(conversation: DbUuid, role: &str, content: &str, at: NaiveDateTime) -> MessageRow {
+    MessageRow {
+        id: MessageId::new().into(),
+        conversation_id: conversation,
+        role: role.to_owned(),
+        content: content.to_owned(),
+        created_at: at,
+        updated_at: at,
+        updated_by: None,
+        feedback_received: false,
+        notify: false,
+    }
+}
+
+/// Messages written together keep their order: each a microsecond after the one before.
+fn in_order(at: NaiveDateTime, index: usize) -> NaiveDateTime {
+    at + chrono::Duration::microseconds(index as i64)
+}
+
+fn iso(at: NaiveDateTime) -> String {
+    format!("{}+00:00", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
+}
+
+fn message_json(row: &MessageRow) -> Value {
+    json!({
+        "id": MessageId::from(row.id),
+        "role": row.role,
+        "message": row.content,
+        "timestamp": iso(row.created_at),
+        "updated_at": iso(row.updated_at),
+        "updated_by": row.updated_by,
+        "feedback_received": row.feedback_received,
+        "timestamp_utc": row.created_at,
+        "updated_at_utc": row.updated_at,
+    })
+}
+
+impl App {
+    /// The caller's conversation by id (another user's is unknown).
+    fn own_conversation(
+        &self,
+        conn: &mut AnyConnection,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<ConversationRow, AppError> {
+        let id: ConversationId = id.trim().parse().map_err(|_| not_found())?;
+        store::find(conn, id.into())?
+            .filter(|c| UserId::from(c.user_id) == caller.user)
+            .ok_or_else(not_found)
+    }
+
+    /// `POST /v1/conversation`: a new conversation, or the caller's existing one of that
+    /// name, with the given messages appended. One transaction.
+    pub fn new_conversation(
+        &self,
+        caller: &Caller,
+        body: NewConversation,
+    ) -> Result<Value, AppError> {
+        let name = name_of(&body.conversation_name, "conversation_name")?;
+        let agent = match body
+            .agent_id
+            .as_deref()
+            .or(body.agent_name.as_deref())
+            .map(str::trim)
+        {
+            Some(named) if !named.is_empty() => Some(self.visible_agent(caller, named)?.id),
+            _ => None,
+        };
+        let content = match &body.conversation_content {
+            None | Some(Value::Null) => Vec::new(),
+            Some(Value::Array(items)) if items.len() <= MAX_CONTENT => items.clone(),
+            Some(Value::Array(_)) => {
+                return Err(invalid(
+                    "conversation_content",
+                    format!("at most {MAX_CONTENT} messages"),
+                ));
+            }
+            Some(_) => return Err(invalid("conversation_content", "expected a list")),
+        };
+        let mut messages = Vec::with_capacity(content.len());
+        for item in &content {
+            let role = text_of(&item["role"], "conversation_content.role", MAX_ROLE)?;
+            let text = text_of(
+                &item["message"],
+                "conversation_content.message",
+                MAX_MESSAGE,
+            )?;
+            messages.push((role, text));
+        }
+        let mut conn = self.conn()?;
+        let at = now();
+        let id = conn.transaction(|conn| -> Result<DbUuid, AppError> {
+            let id = match store::find_by_name(conn, caller.user, &name)? {
+                Some(existing) => existing.id,
+                None => {
+                    let row = ConversationRow {
+                        id: ConversationId::new().into(),
+                        user_id: caller.user.into(),
+                        agent_id: agent.map(Into::into),
+                        name: name.clone(),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    store::insert_conversation(conn, &row)?;
+                    row.id
+                }
+            };
+            let rows: Vec<MessageRow> = messages
+                .iter()
+                .enumerate()
+                .map(|(i, (role, text))| message_row(id, role, text, in_order(at, i)))
+                .collect();
+            store::add_messages(conn, id, &rows, at)?;
+            Ok(id)
+        })?;
+        Ok(json!({"id": ConversationId::from(id), "conversation_history": content}))
+    }
+
+    /// `GET /v1/conversations?limit=&offset=`: the reference's dict by id (newest first in
+    /// `conversations_with_ids`), paged in SQL; three statements whatever the page size.
+    pub fn conversations(
+        &self,
+        caller: &Caller,
+        limit: Option<i64>,
+        offset: Option<i64>,
+    ) -> Result<Value, AppError> {
+        let (limit, offset) = (
+            limit.unwrap_or(100).clamp(1, 500),
+            offset.unwrap_or(0).max(0),
+        );
+        let mut conn = self.conn()?;
+        let page = store::page_for_user(&mut conn, caller.user, limit, offset)?;
+        let total = store::count_for_user(&mut conn, caller.user)?;
+        let agent_ids: Vec<DbUuid> = page.iter().filter_map(|c| c.agent_id).collect();
+        let names: std::collections::HashMap<DbUuid, String> = if agent_ids.is_empty() {
+            Default::default()
+        } else {
+            agent_store::find_agents(&mut conn, &agent_ids)?
+                .into_iter()
+                .map(|a| (a.id, a.name))
+                .collect()
+        };
+        let mut by_id = Map::new();
+        let mut with_ids = Vec::with_capacity(page.len());
+        for row in &page {
+            let id = ConversationId::from(row.id);
+            let agent_name = row.agent_id.and_then(|a| names.get(&a).cloned());
+            by_id.insert(
+                id.to_string(),
+                json!({
+                    "name": row.name,
+                    "display_name": row.name,
+                    "agent_id": row.agent_id.map(AgentId::from),
+                    "agent_name": agent_name,
+                    "conversation_type": "private",
+                    "created_at": row.created_at,
+                    "updated_at": row.updated_at,
+                    "has_notifications": false,
+                    "summary": null,
+                    "attachment_count": 0,
+                    "pin_order": null,
+                    "parent_id": null,
+                    "locked": false,
+                }),
+            );
+            with_ids.push(json!({"id": id, "name": row.name}));
+        }
+        let next = (offset + limit < total).then(|| offset + limit);
+        Ok(json!({
+            "conversations": by_id,
+            "conversations_with_ids": with_ids,
+            "total": total,
+            "pinned_count": 0,
+            "unread_count": 0,
+            "next_cursor": next,
+        }))
+    }
+
+    /// `GET /v1/conversation/{id}?limit=&page=`: page 1 is the newest `limit` messages, in
+    /// order. `-` is the caller's scratch conversation (empty until used; never created here).
+    pub fn conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+        limit: Option<i64>,
+        page: Option<i64>,
+    ) -> Result<Value, AppError> {
+        let (limit, page) = (limit.unwrap_or(100).clamp(1, 500), page.unwrap_or(1).max(1));
+        let mut conn = self.conn()?;
+        let row = if id.trim() == "-" {
+            store::find_by_name(&mut conn, caller.user, "-")?
+        } else {
+            Some(self.own_conversation(&mut conn, caller, id)?)
+        };
+        let (history, total) = match row {
+            Some(row) => {
+                let mut rows = store::messages_page(&mut conn, row.id, limit, (page - 1) * limit)?;
+                rows.reverse();
+                (
+                    rows.iter().map(message_json).collect::<Vec<_>>(),
+                    store::count_messages(&mut conn, row.id)?,
+                )
+            }
+            None => (Vec::new(), 0),
+        };
+        Ok(
+            json!({"conversation_history": history, "total": total, "page": page, "limit": limit, "format": "flat"}),
+        )
+    }
+
+    /// `PUT /v1/conversation/{id} {new_conversation_name}`.
+    pub fn rename_conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_name: &Value,
+    ) -> Result<String, AppError> {
+        let name = name_of(new_name, "new_conversation_name")?;
+        let mut conn = self.conn()?;
+        let row = self.own_conversation(&mut conn, caller, id)?;
+        if !store::rename(&mut conn, row.id, &name, now())? {
+            return Err(not_found());
+        }
+        Ok(format!("Conversation renamed to `{name}`."))
+    }
+
+    /// `DELETE /v1/conversation/{id}`: the conversation and its messages.
+    pub fn delete_conversation(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let mut conn = self.conn()?;
+        let row = self.own_conversation(&mut conn, caller, id)?;
+        if !store::delete(&mut conn, row.id)? {
+            return Err(not_found());
+        }
+        Ok(format!("Conversation `{}` deleted.", row.name))
+    }
+
+    /// `POST /v1/conversation/{id}/message {role, message}`: the new message's id.
+    pub fn add_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        role: &Value,
+        message: &Value,
+    ) -> Result<MessageId, AppError> {
+        let role = text_of(role, "role", MAX_ROLE)?;
+        let text = text_of(message, "message", MAX_MESSAGE)?;
+        if role.trim().is_empty() {
+            return Err(invalid("role", "must not be empty"));
+        }
+        let mut conn = self.conn()?;
+        let row = self.own_conversation(&mut conn, caller, id)?;
+        let at = now();
+        let message = message_row(row.id, &role, &text, at);
+        let id = message.id;
+        conn.transaction(|conn| store::add_messages(conn, row.id, &[message], at))?;
+        Ok(id.into())
+    }
+
+    /// `PUT /v1/conversation/{id}/message/{message_id} {new_message}`.
+    pub fn update_message(
+        &self,
+        caller: &Caller,
+        id: &str,
+        message: &str,
+        new_message: &Value,
+    ) -> Result<(), AppError> {
+        let text = text_of(new_message, "new_message", MAX_MESSAGE)?;
+        let message: MessageId = message
+            .trim()
+            .parse()
+            .map_err(|_| AppError::NotFound("Message not found".into()))?;
+        let mut conn = self.conn()?;
+        let row = self.own_conversation(&mut conn, caller, id)?;
+        if !store::update_message(
+            &mut conn,
+            row.id,
+            message.into(),
+            &text,
+            &caller.email,
+            now(),
+        )? {
+            return Err(AppError::NotFound("Message not found".into()));
+        }
+        Ok(())
+    }
+
+    /// `DELETE /v1/conversation/{id}/message/{message_id}`.
+    pub fn delete_message(&self, caller: &Caller, id: &str, message: &str) -> Result<(), AppError> {
+        let message: MessageId = message
+            .trim()
+            .parse()
+            .map_err(|_| AppError::NotFound("Message not found".into()))?;
+        let mut conn = self.conn()?;
+        let row = self.own_conversation(&mut conn, caller, id)?;
+        if !store::delete_message(&mut conn, row.id, message.into())? {
+            return Err(AppError::NotFound("Message not found".into()));
+        }
+        Ok(())
+    }
+
+    /// The conversation a command runs in (reference 3.3): none → today's date; `""` → the
+    /// caller's `-` conversation; the id of one of the caller's conversations (what the SDK
+    /// sends) → it; any other name → found or made.
+    pub(crate) fn command_conversation(
+        &self,
+        caller: &Caller,
+        agent: AgentId,
+        named: Option<&str>,
+    ) -> Result<ConversationRow, AppError> {
+        let name = match named.map(str::trim) {
+            None => chrono::Utc::now().format("%Y-%m-%d").to_string(),
+            Some("") => "-".to_owned(),
+            Some(text) if text.chars().count() > MAX_NAME => {
+                return Err(invalid(
+                    "conversation_name",
+                    format!("at most {MAX_NAME} characters"),
+                ));
+            }
+            Some(text) => text.to_owned(),
+        };
+        let mut conn = self.conn()?;
+        if let Ok(id) = name.parse::<ConversationId>() {
+            return store::find(&mut conn, id.into())?
+                .filter(|c| UserId::from(c.user_id) == caller.user)
+                .ok_or_else(not_found);
+        }
+        conn.transaction(|conn| {
+            if let Some(found) = store::find_by_name(conn, caller.user, &name)? {
+                return Ok(found);
+            }
+            let at = now();
+            let row = ConversationRow {
+                id: ConversationId::new().into(),
+                user_id: caller.user.into(),
+                agent_id: Some(agent.into()),
+                name,
+                created_at: at,
+                updated_at: at,
+            };
+            store::insert_conversation(conn, &row)?;
+            Ok(row)
+        })
+    }
+
+    /// Messages a command run writes to its conversation.
+    pub(crate) fn log_messages(
+        &self,
+        conversation: DbUuid,
+        messages: &[(String, String)],
+    ) -> Result<(), AppError> {
+        let at = now();
+        let rows: Vec<MessageRow> = messages
+            .iter()
+            .enumerate()
+            .map(|(i, (role, text))| message_row(conversation, role, text, in_order(at, i)))
+            .collect();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| store::add_messages(conn, conversation, &rows, at))?;
+        Ok(())
+    }
+}
