@@ -32,6 +32,76 @@ struct Seeded {
     emails: Vec<String>,
     /// Each user's home company.
     homes: Vec<String>,
+    /// Each user's first agent.
+    agents: Vec<String>,
+}
+
+/// Agents per user; every other one is shared with the user's home company.
+const AGENTS_PER_USER: usize = 10;
+
+/// 10 agents per user (half shared with their company), each with the reference's default
+/// settings, a provider key and a wallet (secrets sealed as the server seals them), and the
+/// core commands enabled. Multi-row inserts.
+fn seed_agents(
+    conn: &mut agentry_store::AnyConnection,
+    users: &[(agentry_store::DbUuid, agentry_store::DbUuid)],
+    now: chrono::NaiveDateTime,
+) -> anyhow::Result<Vec<String>> {
+    use agentry_store::agents::{
+        AgentRow, CommandRow, SettingRow, insert_agents, upsert_commands, upsert_settings,
+    };
+    let secrets = agentry_auth::secrets::SecretBox::new(KEY.as_bytes());
+    let core = agentry_extensions::Registry::builtin().core_commands();
+    let (mut agents, mut settings, mut commands, mut firsts) =
+        (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (n, (user, company)) in users.iter().enumerate() {
+        for i in 0..AGENTS_PER_USER {
+            let id: agentry_store::DbUuid = agentry_domain::AgentId::new().into();
+            if i == 0 {
+                firsts.push(agentry_domain::AgentId::from(id).to_string());
+            }
+            let shared = i % 2 == 1;
+            agents.push(AgentRow {
+                id,
+                name: format!("Agent {i}"),
+                user_id: *user,
+                company_id: Some(*company),
+                shared,
+                created_at: now + chrono::Duration::microseconds(i as i64),
+                updated_at: now,
+            });
+            let wallet = agentry_auth::wallet::Wallet::generate();
+            let mut values = agentry_domain::agent::default_settings(Some("A helpful agent."));
+            values.insert(
+                "company_id".into(),
+                agentry_domain::CompanyId::from(*company).to_string(),
+            );
+            values.insert("shared".into(), shared.to_string());
+            values.insert("OPENAI_MAX_TOKENS".into(), "128000".into());
+            values.insert("SOLANA_WALLET_ADDRESS".into(), wallet.address);
+            for (name, value) in [
+                ("OPENAI_API_KEY", format!("sk-load-{n}-{i}")),
+                ("SOLANA_WALLET_API_KEY", wallet.secret_hex),
+                ("SOLANA_WALLET_PASSPHRASE_API_KEY", wallet.passphrase_hex),
+            ] {
+                values.insert(name.into(), secrets.seal(&value));
+            }
+            settings.extend(values.into_iter().map(|(name, value)| SettingRow {
+                agent_id: id,
+                name,
+                value,
+            }));
+            commands.extend(core.iter().map(|c| CommandRow {
+                agent_id: id,
+                command: (*c).to_owned(),
+                enabled: true,
+            }));
+        }
+    }
+    insert_agents(conn, &agents)?;
+    upsert_settings(conn, &settings)?;
+    upsert_commands(conn, &commands)?;
+    Ok(firsts)
 }
 
 /// 100 companies of 10 members; each user also belongs to two other companies (3 in all).
@@ -90,6 +160,12 @@ fn seed(url: &DatabaseUrl) -> anyhow::Result<Seeded> {
     insert_companies(&mut conn, &companies)?;
     insert_users(&mut conn, &users)?;
     insert_memberships(&mut conn, &memberships)?;
+    let owners: Vec<_> = users
+        .iter()
+        .enumerate()
+        .map(|(i, u)| (u.id, companies[i / MEMBERS].id))
+        .collect();
+    let agents = seed_agents(&mut conn, &owners, now)?;
     let keys = TokenKeys::new(KEY.as_bytes());
     let iat = (chrono::Utc::now().timestamp_micros() as f64) / 1e6;
     let tokens = users
@@ -112,6 +188,7 @@ fn seed(url: &DatabaseUrl) -> anyhow::Result<Seeded> {
         tokens,
         emails: users.into_iter().map(|u| u.email).collect(),
         homes,
+        agents,
     })
 }
 
@@ -120,6 +197,10 @@ enum Work {
     Get(&'static str),
     /// `GET /v1/billing/tokens/balance?company_id=` of the caller's home company.
     Balance,
+    /// `GET /v1/agent/{first agent}{suffix}`.
+    Agent(&'static str),
+    /// `POST /v1/agent/{first agent}/command`: Write to File.
+    WriteFile,
     Login,
 }
 
@@ -128,6 +209,11 @@ impl Work {
         match self {
             Work::Get(path) => path,
             Work::Balance => "/v1/billing/tokens/balance",
+            Work::Agent("") => "/v1/agent/{id}",
+            Work::Agent("/command") => "/v1/agent/{id}/command",
+            Work::Agent("/extensions") => "/v1/agent/{id}/extensions",
+            Work::Agent(_) => "/v1/agent/{id}/...",
+            Work::WriteFile => "/v1/agent/{id}/command (Write to File)",
             Work::Login => "/v1/login",
         }
     }
@@ -175,6 +261,17 @@ async fn drive(
                             seeded.homes[n]
                         ))
                         .header("Authorization", &seeded.tokens[n]),
+                    Work::Agent(suffix) => client
+                        .get(format!("{base}/v1/agent/{}{suffix}", seeded.agents[n]))
+                        .header("Authorization", &seeded.tokens[n]),
+                    Work::WriteFile => client
+                        .post(format!("{base}/v1/agent/{}/command", seeded.agents[n]))
+                        .header("Authorization", &seeded.tokens[n])
+                        .json(&serde_json::json!({
+                            "command_name": "Write to File",
+                            "command_args": {"filename": format!("load-{c}.txt"), "text": "load test"},
+                            "conversation_name": "load",
+                        })),
                     Work::Login => client.post(format!("{base}/v1/login")).json(
                         &serde_json::json!({"username": seeded.emails[n], "password": PASSWORD}),
                     ),
@@ -275,6 +372,13 @@ async fn main() -> anyhow::Result<()> {
         Work::Get("/v1/companies"),
         Work::Get("/v1/user/scopes"),
         Work::Balance,
+        Work::Get("/v1/agent"),
+        Work::Agent(""),
+        Work::Agent("/command"),
+        Work::Agent("/extensions"),
+        Work::Get("/v1/extensions"),
+        Work::Get("/v1/providers"),
+        Work::WriteFile,
     ];
     for keep_alive in [true, false] {
         for work in routes {
@@ -299,7 +403,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await;
             let label = format!(
-                "GET {}{}",
+                "{} {}{}",
+                if matches!(work, Work::WriteFile) {
+                    "POST"
+                } else {
+                    "GET"
+                },
                 work.label(),
                 if keep_alive {
                     ""

@@ -96,6 +96,12 @@ app_tests! {
         assert!(read["response"].as_str().unwrap().contains("Test content"), "{read}");
         let (status, _) = execute(&app, &other, &agent, "Read File", json!({"filename": "test_role.txt"}), "").await;
         assert_eq!(status, StatusCode::NOT_FOUND, "another user's agent is unknown");
+
+        // Deleting the conversation removes its files; the link no longer serves them.
+        assert_eq!(call(&app, Method::DELETE, &format!("/v1/conversation/{conversation}"), &token, None).await.0, StatusCode::OK);
+        assert_eq!(app.client.get(app.url(&url)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        let workspace = Workspace::for_conversation(&app.config.data_dir, &agent, &conversation);
+        assert!(!workspace.root().exists());
     }
 
     async fn hostile_paths_and_bad_commands_are_refused(db) {

@@ -299,6 +299,7 @@ impl App {
         if !store::delete(&mut conn, row.id)? {
             return Err(not_found());
         }
+        self.remove_workspaces(ConversationId::from(row.id));
         Ok(format!("Conversation `{}` deleted.", row.name))
     }
 
@@ -408,6 +409,23 @@ impl App {
             store::insert_conversation(conn, &row)?;
             Ok(row)
         })
+    }
+
+    /// Remove a deleted conversation's files under every agent's folder (best effort: a
+    /// failure is logged; the files are no longer served either way).
+    fn remove_workspaces(&self, conversation: ConversationId) {
+        let root = self.settings.data_dir.join("WORKSPACE");
+        let Ok(agents) = std::fs::read_dir(&root) else {
+            return;
+        };
+        for agent in agents.flatten() {
+            let dir = agent.path().join(conversation.to_string());
+            if dir.is_dir()
+                && let Err(error) = std::fs::remove_dir_all(&dir)
+            {
+                tracing::warn!(%error, dir = %dir.display(), "could not remove a conversation's files");
+            }
+        }
     }
 
     /// Messages a command run writes to its conversation.

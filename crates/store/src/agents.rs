@@ -211,3 +211,13 @@ pub fn find_agents(conn: &mut AnyConnection, ids: &[DbUuid]) -> Result<Vec<Agent
         .select(AgentRow::as_select())
         .load(conn)?)
 }
+
+/// Many agents at once (one statement per 500; seeding and imports).
+pub fn insert_agents(conn: &mut AnyConnection, rows: &[AgentRow]) -> Result<(), StoreError> {
+    for chunk in rows.chunks(CHUNK) {
+        per_backend!(&mut *conn, |c| diesel::insert_into(agents::table)
+            .values(chunk)
+            .execute(c))?;
+    }
+    Ok(())
+}
