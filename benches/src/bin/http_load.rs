@@ -153,7 +153,8 @@ fn seed(url: &DatabaseUrl) -> anyhow::Result<Seeded> {
                 user.id.into(),
                 company.id.into(),
                 RoleId::READ_ONLY_USER,
-                now,
+                // Joined after the home company, which stays each user's current one.
+                now + chrono::Duration::seconds(1),
             ));
         }
     }
@@ -281,7 +282,20 @@ async fn drive(
                         let _ = response.bytes().await;
                         latencies.push(started.elapsed().as_micros().min(u32::MAX as u128) as u32);
                     }
-                    _ => errors += 1,
+                    Ok(response) => {
+                        if errors == 0 && c == 0 {
+                            let status = response.status();
+                            let body = response.text().await.unwrap_or_default();
+                            eprintln!("first error on connection 0: {status} {}", body.chars().take(200).collect::<String>());
+                        }
+                        errors += 1;
+                    }
+                    Err(error) => {
+                        if errors == 0 && c == 0 {
+                            eprintln!("first error on connection 0: {error}");
+                        }
+                        errors += 1;
+                    }
                 }
             }
             (latencies, errors)

@@ -104,6 +104,26 @@ app_tests! {
         assert!(!workspace.root().exists());
     }
 
+    async fn concurrent_runs_in_one_new_conversation_all_succeed(db) {
+        let app = TestApp::spawn_with(db, agentry::config::Settings { workers: Some(2), ..Default::default() }).await;
+        let (token, _) = app.register("owner@example.com", None).await;
+        let agent = first_agent(&app, &token).await;
+        for round in 0..4 {
+            let (app, token, agent) = (&app, &token, &agent);
+            let runs = (0..24).map(|i| {
+                let conversation = format!("busy {round} {}", i % 3);
+                let args = json!({"filename": format!("f{i}.txt"), "text": "x"});
+                async move { execute(app, token, agent, "Write to File", args, &conversation).await }
+            });
+            for (status, body) in futures_util::future::join_all(runs).await {
+                assert_eq!(status, StatusCode::OK, "{body}");
+            }
+        }
+        let (_, list) = call(&app, Method::GET, "/v1/conversations", &token, None).await;
+        let named = list["conversations_with_ids"].as_array().unwrap().iter().filter(|c| c["name"] == "busy 0 0").count();
+        assert!(named >= 1);
+    }
+
     async fn hostile_paths_and_bad_commands_are_refused(db) {
         let app = TestApp::spawn(db).await;
         let (token, _) = app.register("owner@example.com", None).await;

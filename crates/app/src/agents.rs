@@ -40,6 +40,13 @@ pub struct AgentView {
     pub created_at: NaiveDateTime,
 }
 
+/// The agents a user sees: ids with names (for lookups by name), and the rendered list.
+#[derive(Debug, Clone)]
+pub struct VisibleList {
+    pub names: Vec<(AgentId, String)>,
+    pub body: Arc<str>,
+}
+
 /// One entry of `GET /v1/agent`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AgentEntry {
@@ -212,20 +219,46 @@ impl App {
         }
     }
 
-    /// The ids of the agents the caller sees, own first (held per user).
-    fn visible_ids(&self, caller: &Caller) -> Result<Arc<Vec<AgentId>>, AppError> {
-        if let Some(ids) = self.visible_agents.get(&caller.user) {
-            return Ok(ids);
+    /// The agents the caller sees, own first, with `GET /v1/agent`'s body rendered once (held
+    /// per user; one statement to fill, with the user's view for the default agent).
+    fn visible_list(&self, caller: &Caller) -> Result<Arc<VisibleList>, AppError> {
+        if let Some(list) = self.visible_agents.get(&caller.user) {
+            return Ok(list);
         }
-        let (list_ticket, view_ticket) = (self.visible_agents.ticket(), self.agent_views.ticket());
+        let ticket = self.visible_agents.ticket();
         let companies: Vec<CompanyId> = self.member_companies(caller.user)?;
+        let preferred = self.preferred_agent(caller)?;
         let mut conn = self.conn()?;
         let mut rows = store::visible_agents(&mut conn, caller.user, &companies)?;
+        drop(conn);
         // Own agents first, then shared ones, each oldest first.
         rows.sort_by_key(|r| (UserId::from(r.user_id) != caller.user, r.created_at));
-        let views = self.agent_views(&mut conn, rows, view_ticket)?;
-        let ids = views.iter().map(|v| v.id).collect();
-        Ok(self.visible_agents.fill(caller.user, list_ticket, ids))
+        let chosen = preferred
+            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
+            .or_else(|| rows.first().map(|r| r.id.into()));
+        let entries: Vec<AgentEntry> = rows
+            .iter()
+            .map(|row| {
+                let owner = UserId::from(row.user_id) == caller.user;
+                AgentEntry {
+                    name: row.name.clone(),
+                    id: row.id.into(),
+                    status: false,
+                    company_id: row.company_id.map(Into::into),
+                    default: Some(AgentId::from(row.id)) == chosen,
+                    is_owner: owner,
+                    is_shared: row.shared,
+                    access_level: if owner { "owner" } else { "viewer" },
+                }
+            })
+            .collect();
+        let body = serde_json::to_string(&json!({ "agents": entries }))
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let list = VisibleList {
+            names: rows.into_iter().map(|r| (r.id.into(), r.name)).collect(),
+            body: body.into(),
+        };
+        Ok(self.visible_agents.fill(caller.user, ticket, list))
     }
 
     /// The companies `user` belongs to (from the held access; not limited by a token).
@@ -265,9 +298,10 @@ impl App {
                 Err(not_found())
             };
         }
-        for id in self.visible_ids(caller)?.iter() {
-            if let Some(view) = self.agent_view(*id)?
-                && view.name == wanted
+        let list = self.visible_list(caller)?;
+        for (id, name) in &list.names {
+            if name == wanted
+                && let Some(view) = self.agent_view(*id)?
                 && self.sees(caller, &view)?
             {
                 return Ok(view);
@@ -315,33 +349,15 @@ impl App {
     /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
     /// listed, even when names repeat (the reference keeps the first of each name, which
     /// hides a team's shared "AGiXT" behind each member's own).
-    pub fn list_agents(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
-        let ids = self.visible_ids(caller)?;
-        let default = self.preferred_agent(caller)?;
-        let mut entries = Vec::with_capacity(ids.len());
-        for id in ids.iter() {
-            let Some(view) = self.agent_view(*id)? else {
-                continue;
-            };
-            let owner = view.owner == caller.user;
-            entries.push(AgentEntry {
-                name: view.name.clone(),
-                id: view.id,
-                status: false,
-                company_id: view.company,
-                default: false,
-                is_owner: owner,
-                is_shared: view.shared,
-                access_level: if owner { "owner" } else { "viewer" },
-            });
-        }
-        let chosen = default
-            .filter(|d| entries.iter().any(|e| e.id == *d))
-            .or_else(|| entries.first().map(|e| e.id));
-        for entry in &mut entries {
-            entry.default = Some(entry.id) == chosen;
-        }
-        Ok(entries)
+    pub fn list_agents(&self, caller: &Caller) -> Result<Arc<str>, AppError> {
+        Ok(Arc::clone(&self.visible_list(caller)?.body))
+    }
+
+    /// `GET /v1/agent` from memory, when this process holds the caller's list.
+    pub fn cached_agent_list(&self, caller: &Caller) -> Option<Arc<str>> {
+        self.visible_agents
+            .get(&caller.user)
+            .map(|list| Arc::clone(&list.body))
     }
 
     /// The caller's `agent_id` preference, when it names an agent.

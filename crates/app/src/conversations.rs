@@ -157,8 +157,11 @@ impl App {
         }
         let mut conn = self.conn()?;
         let at = now();
+        // The lookup stays outside the transaction, which then starts with a write (see
+        // `command_conversation`).
+        let existing = store::find_by_name(&mut conn, caller.user, &name)?;
         let id = conn.transaction(|conn| -> Result<DbUuid, AppError> {
-            let id = match store::find_by_name(conn, caller.user, &name)? {
+            let id = match existing {
                 Some(existing) => existing.id,
                 None => {
                     let row = ConversationRow {
@@ -393,22 +396,23 @@ impl App {
                 .filter(|c| UserId::from(c.user_id) == caller.user)
                 .ok_or_else(not_found);
         }
-        conn.transaction(|conn| {
-            if let Some(found) = store::find_by_name(conn, caller.user, &name)? {
-                return Ok(found);
-            }
-            let at = now();
-            let row = ConversationRow {
-                id: ConversationId::new().into(),
-                user_id: caller.user.into(),
-                agent_id: Some(agent.into()),
-                name,
-                created_at: at,
-                updated_at: at,
-            };
-            store::insert_conversation(conn, &row)?;
-            Ok(row)
-        })
+        // Read, then write on its own: a SQLite transaction that reads before it writes
+        // cannot take the write lock while another writer holds it. Two first runs at once
+        // may both create the name; names are not unique, and the oldest is used after.
+        if let Some(found) = store::find_by_name(&mut conn, caller.user, &name)? {
+            return Ok(found);
+        }
+        let at = now();
+        let row = ConversationRow {
+            id: ConversationId::new().into(),
+            user_id: caller.user.into(),
+            agent_id: Some(agent.into()),
+            name,
+            created_at: at,
+            updated_at: at,
+        };
+        store::insert_conversation(&mut conn, &row)?;
+        Ok(row)
     }
 
     /// Remove a deleted conversation's files under every agent's folder (best effort: a

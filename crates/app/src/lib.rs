@@ -93,7 +93,7 @@ pub struct App {
     /// Each agent's view (`None`: no such agent).
     agent_views: agentry_cache::ReadModel<agentry_domain::AgentId, Option<Arc<agents::AgentView>>>,
     /// The ids of the agents each user sees.
-    visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, Vec<agentry_domain::AgentId>>,
+    visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::VisibleList>,
     /// The extensions and their commands (built once).
     registry: Arc<agentry_extensions::Registry>,
     /// Seals secret settings at rest.

@@ -75,8 +75,14 @@ fn message(text: impl Into<String>) -> HttpResponse {
 }
 
 async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
-    let agents = web::block(move || app.list_agents(&caller)).await??;
-    Ok(HttpResponse::Ok().json(json!({ "agents": agents })))
+    // Served from memory when this process holds the caller's list; read once otherwise.
+    let body = match app.cached_agent_list(&caller) {
+        Some(body) => body,
+        None => web::block(move || app.list_agents(&caller)).await??,
+    };
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body.to_string()))
 }
 
 async fn create(
