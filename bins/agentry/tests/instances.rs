@@ -1,5 +1,6 @@
-//! Two server instances on one PostgreSQL database: a logout, a role change and a membership
-//! removal made on instance A reach instance B's in-memory state through the invalidation
+//! Two server instances on one PostgreSQL database: sharing an agent, changing its settings
+//! and renaming it, a logout, a role change and a membership removal made on instance A
+//! reach instance B's in-memory state through the invalidation
 //! bus (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when TEST_REDIS_URL is set). Each run
 //! prints the measured delays; the test fails if a change has not arrived within 5 s.
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
@@ -84,6 +85,71 @@ async fn scenario(redis: Option<String>) {
         b.call(Method::GET, "/v1/user", Some(&admin), None).await.0,
         StatusCode::OK
     );
+
+    // Agents: B holds the admin's agent (unshared, so the reader meets 404) and the
+    // reader's list; sharing, a settings change and a rename on A reach B.
+    let (_, agents) = a.call(Method::GET, "/v1/agent", Some(&admin), None).await;
+    let agent = agents["agents"][0]["id"].as_str().unwrap().to_owned();
+    let agent_path = format!("/v1/agent/{agent}");
+    assert_eq!(
+        b.call(Method::GET, &agent_path, Some(&reader), None)
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        b.call(Method::GET, &agent_path, Some(&admin), None).await.0,
+        StatusCode::OK
+    );
+    b.call(Method::GET, "/v1/agent", Some(&reader), None).await;
+    let settings = |s: serde_json::Value| Some(json!({"agent_name": "AGiXT", "settings": s}));
+    let share = settings(json!({"shared": "true", "company_id": company}));
+    assert_eq!(
+        a.call(Method::PUT, &agent_path, Some(&admin), share)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("agent shared", written, || {
+        let (b, reader, path) = (&b, &reader, &agent_path);
+        async move { b.call(Method::GET, path, Some(reader), None).await.0 == StatusCode::OK }
+    })
+    .await;
+    let persona = settings(json!({"persona": "set on A"}));
+    assert_eq!(
+        a.call(Method::PUT, &agent_path, Some(&admin), persona)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("agent settings change", written, || {
+        let (b, reader, path) = (&b, &reader, &agent_path);
+        async move {
+            let (_, config) = b.call(Method::GET, path, Some(reader), None).await;
+            config["agent"]["settings"]["persona"] == "set on A"
+        }
+    })
+    .await;
+    let rename = Some(json!({"new_name": "Renamed on A"}));
+    assert_eq!(
+        a.call(Method::PATCH, &agent_path, Some(&admin), rename)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("agent rename in a member's list", written, || {
+        let (b, reader) = (&b, &reader);
+        async move {
+            let (_, list) = b.call(Method::GET, "/v1/agent", Some(reader), None).await;
+            list["agents"]
+                .as_array()
+                .is_some_and(|l| l.iter().any(|a| a["name"] == "Renamed on A"))
+        }
+    })
+    .await;
 
     // A role change on A.
     let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
