@@ -262,6 +262,38 @@ app_tests! {
         assert!(list["agents"].as_array().unwrap().is_empty(), "the last agent may be deleted");
     }
 
+    async fn reads_racing_writes_never_leave_an_old_value_behind(db) {
+        let app = TestApp::spawn_with(db, agentry::config::Settings { workers: Some(2), ..Default::default() }).await;
+        let (admin, _, reader, company) = team(&app).await;
+        let id = first_agent(&app, &admin).await;
+        let path = format!("/v1/agent/{id}");
+        let share = json!({"agent_name": "AGiXT", "settings": {"shared": "true", "company_id": company}});
+        assert_eq!(call(&app, Method::PUT, &path, &admin, Some(share)).await.0, StatusCode::OK);
+        for round in 0..25 {
+            let write = json!({"agent_name": "AGiXT", "settings": {"persona": format!("round {round}")}});
+            // One write and many reads (list, config, by two users) at once.
+            let reads = (0..6).map(|i| {
+                let (app, path) = (&app, &path);
+                let token = if i % 2 == 0 { &admin } else { &reader };
+                async move {
+                    let route = if i < 2 { "/v1/agent".to_owned() } else { path.clone() };
+                    call(app, Method::GET, &route, token, None).await.0
+                }
+            });
+            let (written, statuses) = tokio::join!(
+                call(&app, Method::PUT, &path, &admin, Some(write)),
+                futures_util::future::join_all(reads)
+            );
+            assert_eq!(written.0, StatusCode::OK);
+            assert!(statuses.iter().all(|s| *s == StatusCode::OK), "{statuses:?}");
+            // Once the write has answered, every reader sees it.
+            for token in [&admin, &reader] {
+                let (_, config) = call(&app, Method::GET, &path, token, None).await;
+                assert_eq!(config["agent"]["settings"]["persona"], format!("round {round}"), "stale after round {round}");
+            }
+        }
+    }
+
     async fn reads_cost_the_same_statements_at_1_and_100_agents(db) {
         let app = TestApp::spawn(db).await;
         let (token, _) = app.register("owner@example.com", None).await;
