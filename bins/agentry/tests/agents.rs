@@ -262,6 +262,31 @@ app_tests! {
         assert!(list["agents"].as_array().unwrap().is_empty(), "the last agent may be deleted");
     }
 
+    async fn the_catalogs_answer_unknown_names_as_the_reference_does(db) {
+        let app = TestApp::spawn(db).await;
+        let (token, _) = app.register("owner@example.com", None).await;
+        let (status, providers) = call(&app, Method::GET, "/v1/providers", &token, None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(providers["providers"].as_object().unwrap().len(), 13);
+        assert_eq!(providers["providers"]["openai"]["settings"]["OPENAI_API_URI"], "https://api.openai.com/v1");
+        assert_eq!(call(&app, Method::GET, "/api/provider/nope", &token, None).await.1, json!({"settings": {"provider": "nope"}}));
+        assert_eq!(call(&app, Method::GET, "/api/provider/openai", &token, None).await.1["settings"]["provider"], "openai");
+        assert_eq!(call(&app, Method::GET, "/api/providers/service/teleport", &token, None).await.1, json!({"providers": []}));
+        let (_, embedders) = call(&app, Method::GET, "/api/embedders", &token, None).await;
+        assert!(embedders["embedders"].as_array().unwrap().contains(&json!("openai")));
+        assert_eq!(call(&app, Method::GET, "/v1/extensions/Fly%20Away/args", &token, None).await.1, json!({"command_args": {}}));
+        let (_, args) = call(&app, Method::GET, "/v1/extensions/Write%20to%20File/args", &token, None).await;
+        assert_eq!(args["command_args"], json!({"filename": "", "text": ""}));
+        assert_eq!(call(&app, Method::GET, "/v1/extension/category/nope", &token, None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(call(&app, Method::GET, "/v1/extension/category/core-abilities", &token, None).await.0, StatusCode::OK);
+        assert_eq!(call(&app, Method::GET, "/v1/extensions/category/nope", &token, None).await.1, json!([]));
+        let (_, extensions) = call(&app, Method::GET, "/v1/extensions", &token, None).await;
+        assert!(extensions.as_array().unwrap().iter().all(|e| !e["commands"].as_array().unwrap().is_empty()));
+        // Without a token: 401 with the reference's words.
+        let (status, body) = app.call(Method::GET, "/v1/extensions", None, None).await;
+        assert_eq!((status, body), (StatusCode::UNAUTHORIZED, json!({"detail": "Authorization header is missing"})));
+    }
+
     async fn reads_racing_writes_never_leave_an_old_value_behind(db) {
         let app = TestApp::spawn_with(db, agentry::config::Settings { workers: Some(2), ..Default::default() }).await;
         let (admin, _, reader, company) = team(&app).await;

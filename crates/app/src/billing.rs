@@ -61,10 +61,6 @@ pub struct WarningView {
     pub threshold: i64,
 }
 
-/// How far up a parent chain the paywall and the balance look (chains are short; the bound
-/// keeps a corrupt cycle from looping).
-const MAX_PARENT_DEPTH: usize = 8;
-
 impl App {
     /// `GET /v1/billing/config`.
     pub fn billing_config(&self) -> BillingConfig {
@@ -85,15 +81,10 @@ impl App {
         let mut conn = self.conn()?;
         let row = companies::find_company(&mut conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-        // Walk up to the root, one statement per level.
-        let mut root = None;
-        let mut next = row.parent_id;
-        for _ in 0..MAX_PARENT_DEPTH {
-            let Some(parent) = next else { break };
-            let found = companies::find_company(&mut conn, parent.into())?;
-            next = found.as_ref().and_then(|p| p.parent_id);
-            root = found.or(root);
-        }
+        let root = match row.parent_id {
+            Some(_) => Some(crate::payments::root_of(&mut conn, row.clone())?),
+            None => None,
+        };
         let settings = &self.settings.billing;
         let warning_balance = root.as_ref().map_or(row.token_balance, |r| r.token_balance);
         Ok(BalanceView {

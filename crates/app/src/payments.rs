@@ -186,10 +186,19 @@ fn token_millions(value: &serde_json::Value) -> Result<i64, AppError> {
     Ok(number as i64)
 }
 
-/// `company`'s root (itself when it has no parent); one statement per level, at most 8.
+/// `company`'s root (itself when it has no parent).
 fn root_company(conn: &mut AnyConnection, company: CompanyId) -> Result<CompanyRow, AppError> {
-    let mut row = companies::find_company(conn, company)?
+    let row = companies::find_company(conn, company)?
         .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+    root_of(conn, row)
+}
+
+/// The root of `row`'s parent chain (`row` itself when it has none): one statement per
+/// level, at most 8 (chains are short; the bound keeps a corrupt cycle from looping).
+pub(crate) fn root_of(
+    conn: &mut AnyConnection,
+    mut row: CompanyRow,
+) -> Result<CompanyRow, AppError> {
     for _ in 0..8 {
         let Some(parent) = row.parent_id else { break };
         match companies::find_company(conn, parent.into())? {

@@ -64,6 +64,13 @@ fn stripe_error(status: u16, kind: &str, message: &str) -> HttpResponse {
     )
 }
 
+/// The request's query parameters (none when it has no readable query).
+fn query_of(req: &HttpRequest) -> HashMap<String, String> {
+    web::Query::<HashMap<String, String>>::from_query(req.query_string())
+        .map(|q| q.into_inner())
+        .unwrap_or_default()
+}
+
 fn list(url: &str, data: Vec<Value>) -> Value {
     json!({"object": "list", "data": data, "has_more": false, "url": url})
 }
@@ -401,9 +408,7 @@ async fn list_customers(state: web::Data<Mutex<State>>, req: HttpRequest) -> Htt
     if let Some(refused) = gate(&state, &req) {
         return refused;
     }
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default();
+    let query = query_of(&req);
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
     let data = state
         .customers
@@ -418,9 +423,7 @@ async fn list_subscriptions(state: web::Data<Mutex<State>>, req: HttpRequest) ->
     if let Some(refused) = gate(&state, &req) {
         return refused;
     }
-    let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
-        .map(|q| q.into_inner())
-        .unwrap_or_default();
+    let query = query_of(&req);
     let state = state.lock().unwrap_or_else(|e| e.into_inner());
     let data = state
         .subscriptions
