@@ -408,13 +408,22 @@ app_tests! {
         assert_eq!(roles["roles"][2], json!({"id": 2, "name": "company_admin", "friendly_name": "Company Admin", "display_order": 2}));
         let (status, scopes) = status_and_json(send(&app, reqwest::Method::GET, "/v1/scopes", Some(&admin), None).await).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!(scopes["scopes"].as_array().unwrap().len(), 72);
+        // The 72 static scopes and three per built-in extension (reference 4.3).
+        assert_eq!(scopes["scopes"].as_array().unwrap().len(), 75);
         assert_eq!(scopes["categories"]["Billing"], json!(["billing:read", "billing:write", "billing:admin"]));
+        let ext = ["ext:essential_abilities:read", "ext:essential_abilities:execute", "ext:essential_abilities:configure"];
+        let category = scopes["categories"]["Extensions"].as_array().unwrap();
+        assert_eq!(category[category.len() - 3..], ext.map(|s| json!(s)));
+        assert!(scopes["scopes"].as_array().unwrap().iter().any(|s| s["name"] == ext[2] && s["description"] == "Configure Essential Abilities extension settings"));
 
         let (status, mine) = status_and_json(send(&app, reqwest::Method::GET, "/v1/user/scopes", Some(&admin), None).await).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(mine["role_id"], 2);
         assert!(mine["scopes"].as_array().unwrap().iter().any(|s| s == "users:write"));
+        // A company admin's `ext:*` expands to every extension scope.
+        for scope in ext {
+            assert!(mine["scopes"].as_array().unwrap().iter().any(|s| s == scope), "{scope}");
+        }
         let foreign = format!("/v1/user/scopes?company_id={}", uuid::Uuid::new_v4());
         assert_eq!(send(&app, reqwest::Method::GET, &foreign, Some(&admin), None).await.status(), StatusCode::NOT_FOUND);
         assert_eq!(send(&app, reqwest::Method::GET, "/v1/user/scopes?company_id=nope", Some(&admin), None).await.status(), StatusCode::NOT_FOUND);

@@ -5,7 +5,6 @@
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry::routes::table::{Guard, ROUTES, RouteSpec};
-use agentry_domain::catalog::Catalog;
 use agentry_domain::{CompanyId, RoleId, ScopeSet, UserId};
 use agentry_store::companies::set_role;
 use agentry_test_support::{TestApp, app_tests};
@@ -213,7 +212,7 @@ fn agent_expectation(spec: &RouteSpec, caller: Caller) -> Expect {
 }
 
 fn role_allows(role: RoleId, scope: &str) -> bool {
-    let catalog = Catalog::builtin();
+    let catalog = agentry_app::setup::catalog();
     let mut held: Vec<String> = catalog.scopes_of(role).map(str::to_owned).collect();
     held.extend(role.role().unwrap().wildcard_patterns().map(str::to_owned));
     ScopeSet::new(held).allows(scope)

@@ -1,8 +1,8 @@
-//! The role and scope catalog as the API lists it (static: defined in code).
+//! The role and scope catalog as the API lists it (defined in code: the static scopes and
+//! the built-in extensions' scopes).
 
 use std::collections::BTreeMap;
 
-use agentry_domain::scope::STATIC_SCOPES;
 use agentry_domain::{CompanyId, Role, RoleId};
 use serde::Serialize;
 
@@ -18,18 +18,18 @@ pub struct RoleView {
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ScopeView {
-    pub name: &'static str,
-    pub resource: &'static str,
-    pub action: &'static str,
-    pub description: &'static str,
-    pub category: &'static str,
+pub struct ScopeView<'a> {
+    pub name: &'a str,
+    pub resource: &'a str,
+    pub action: &'a str,
+    pub description: &'a str,
+    pub category: &'a str,
 }
 
 #[derive(Debug, Clone, Serialize)]
-pub struct ScopeCatalog {
-    pub scopes: Vec<ScopeView>,
-    pub categories: BTreeMap<&'static str, Vec<&'static str>>,
+pub struct ScopeCatalog<'a> {
+    pub scopes: Vec<ScopeView<'a>>,
+    pub categories: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -53,24 +53,26 @@ impl App {
             .collect()
     }
 
-    /// `GET /v1/scopes`: the static scopes, and their names by category.
-    pub fn scopes(&self) -> ScopeCatalog {
-        let mut categories: BTreeMap<&'static str, Vec<&'static str>> = BTreeMap::new();
-        for scope in STATIC_SCOPES {
+    /// `GET /v1/scopes`: the static and extension scopes, and their names by category.
+    pub fn scopes(&self) -> ScopeCatalog<'_> {
+        let mut categories: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+        for scope in &self.catalog.scopes {
             categories
-                .entry(scope.category)
+                .entry(&scope.category)
                 .or_default()
-                .push(scope.name);
+                .push(&scope.name);
         }
         ScopeCatalog {
-            scopes: STATIC_SCOPES
+            scopes: self
+                .catalog
+                .scopes
                 .iter()
                 .map(|scope| ScopeView {
-                    name: scope.name,
-                    resource: scope.resource(),
-                    action: scope.action(),
-                    description: scope.description,
-                    category: scope.category,
+                    name: &scope.name,
+                    resource: &scope.resource,
+                    action: &scope.action,
+                    description: &scope.description,
+                    category: &scope.category,
                 })
                 .collect(),
             categories,

@@ -96,6 +96,8 @@ pub struct App {
     visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::VisibleList>,
     /// The extensions and their commands (built once).
     registry: Arc<agentry_extensions::Registry>,
+    /// The role and scope catalog (static and extension scopes; built once).
+    catalog: Arc<agentry_domain::catalog::Catalog>,
     /// Seals secret settings at rest.
     secrets: agentry_auth::secrets::SecretBox,
     /// The one outbound HTTP client of commands (internal addresses refused).
@@ -134,6 +136,7 @@ impl App {
             agent_views: agentry_cache::ReadModel::new(Self::AGENT_CAPACITY),
             visible_agents: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             registry: Arc::new(agentry_extensions::Registry::builtin()),
+            catalog: Arc::new(setup::catalog()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
             http: agentry_extensions::SafeClient::new(allow_private_http),
         }

@@ -8,6 +8,8 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use agentry_domain::catalog::CatalogScope;
+
 use crate::http::SafeClient;
 use crate::workspace::Workspace;
 
@@ -203,12 +205,32 @@ impl Registry {
         names
     }
 
-    /// Per-extension scope names for the scope catalog: `ext:<name>` for each extension
-    /// (e.g. "ext:essential_abilities").
-    pub fn scopes(&self) -> Vec<String> {
+    /// The per-extension scopes of the catalog (reference auth-billing.md 4.3): for each
+    /// extension `ext:<name>:read`, `ext:<name>:execute` and `ext:<name>:configure`. The
+    /// reference's keyword-classified feature scopes (`ext:<name>:<feature>:<action>`) are
+    /// not generated.
+    pub fn scopes(&self) -> Vec<CatalogScope> {
         self.extensions
             .iter()
-            .map(|extension| format!("ext:{}", extension.name()))
+            .flat_map(|extension| {
+                let title = extension.display_name();
+                [
+                    (
+                        "read",
+                        format!("View {title} extension and its configuration"),
+                    ),
+                    ("execute", format!("Execute all {title} extension commands")),
+                    ("configure", format!("Configure {title} extension settings")),
+                ]
+                .into_iter()
+                .map(move |(action, description)| CatalogScope {
+                    name: format!("ext:{}:{action}", extension.name()),
+                    resource: "ext".into(),
+                    action: format!("{}:{action}", extension.name()),
+                    description,
+                    category: "Extensions".into(),
+                })
+            })
             .collect()
     }
 }
@@ -313,9 +335,14 @@ mod tests {
         let core = registry.core_commands();
         assert!(core.contains(&"Write to File"));
         assert!(core.contains(&"Get Datetime"));
+        let scopes: Vec<String> = registry.scopes().into_iter().map(|s| s.name).collect();
         assert_eq!(
-            registry.scopes(),
-            vec!["ext:essential_abilities".to_owned()]
+            scopes,
+            [
+                "ext:essential_abilities:read",
+                "ext:essential_abilities:execute",
+                "ext:essential_abilities:configure"
+            ]
         );
     }
 }

@@ -2,7 +2,6 @@
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_domain::catalog::{Catalog, CatalogScope};
-use agentry_domain::scope::STATIC_SCOPES;
 use agentry_domain::{CompanyId, RoleId, UserId};
 use agentry_store::identity::{
     NewCompany, NewMembership, NewUser, find_user, insert_companies, insert_memberships,
@@ -187,7 +186,8 @@ db_tests! {
 
     fn seed_adds_new_scopes_and_keeps_existing_rows(db) {
         let mut conn = db.connect();
-        let mut scopes: Vec<CatalogScope> = STATIC_SCOPES.iter().map(CatalogScope::from).collect();
+        let seeded = agentry_test_support::seeded_catalog();
+        let mut scopes: Vec<CatalogScope> = seeded.scopes.clone();
         scopes.push(CatalogScope {
             name: "ext:github:read".into(),
             resource: "ext".into(),
@@ -198,7 +198,7 @@ db_tests! {
         scopes[0].description = "Changed description".into();
         let catalog = Catalog::with_scopes(scopes);
         assert!(matches!(seed_catalog(&mut conn, &catalog).unwrap(), SeedOutcome::Applied { .. }));
-        assert_eq!(count(&mut conn, "scopes"), 73);
+        assert_eq!(count(&mut conn, "scopes"), seeded.scopes.len() as i64 + 1);
         assert_eq!(count(&mut conn, "role_scopes"), catalog.role_scopes.len() as i64);
         use agentry_store::schema::scopes::dsl;
         let description: String = dsl::scopes
@@ -208,9 +208,9 @@ db_tests! {
             .unwrap();
         assert_eq!(description, "Changed description");
 
-        // Going back to the built-in catalog updates but never deletes.
-        seed_catalog(&mut conn, &Catalog::builtin()).unwrap();
-        assert_eq!(count(&mut conn, "scopes"), 73);
+        // Going back to the server's catalog updates but never deletes.
+        seed_catalog(&mut conn, &seeded).unwrap();
+        assert_eq!(count(&mut conn, "scopes"), seeded.scopes.len() as i64 + 1);
     }
 
     fn memberships_load_in_two_statements_whatever_their_number(db) {
@@ -236,7 +236,7 @@ db_tests! {
         assert_eq!(counter.get() - before, 2);
         let names: Vec<&str> = views.iter().map(|v| v.company.name.as_str()).collect();
         assert_eq!(names, ["Alpha", "beta", "gamma"], "sorted by name, case-insensitively");
-        let catalog = Catalog::builtin();
+        let catalog = agentry_test_support::seeded_catalog();
         for view in &views {
             let expected: Vec<&str> = {
                 let mut v: Vec<&str> = catalog.scopes_of(RoleId(view.role.id)).collect();

@@ -249,7 +249,7 @@ fn schema_fingerprint() -> String {
             .expect("read migration")
             .hash(&mut hasher);
     }
-    agentry_domain::catalog::Catalog::builtin()
+    agentry_app::setup::catalog()
         .fingerprint()
         .hash(&mut hasher);
     format!("{:016x}", hasher.finish())

@@ -14,6 +14,11 @@ pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
 pub use db::{TestDb, postgres_admin_url};
 pub use seed::seed_member;
 
+/// The role and scope catalog every test database is seeded with (the server's own).
+pub fn seeded_catalog() -> agentry_domain::catalog::Catalog {
+    agentry_app::setup::catalog()
+}
+
 /// Write a synchronous database test once; it runs as `$name::sqlite` and `$name::postgres`.
 ///
 /// ```ignore
