@@ -60,7 +60,7 @@ fn first_and_second_start_on_sqlite() {
     }
     assert!(text.contains("applied 20261128000001"), "{text}");
     assert!(
-        text.contains("catalog written: 7 roles, 72 scopes"),
+        text.contains("catalog written: 7 roles, 75 scopes"),
         "{text}"
     );
     assert!(text.contains("generated one and kept it"), "{text}");

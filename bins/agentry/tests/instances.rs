@@ -151,6 +151,27 @@ async fn scenario(redis: Option<String>) {
     })
     .await;
 
+    // A company setting on A reaches the agent's config on B (B holds the company's layer).
+    let company_settings = format!("/v1/companies/{company}/settings");
+    let (_, config) = b.call(Method::GET, &agent_path, Some(&reader), None).await;
+    assert!(config["agent"]["settings"].get("team_motto").is_none());
+    let motto = Some(json!({"settings": {"team_motto": "set on A"}}));
+    assert_eq!(
+        a.call(Method::PUT, &company_settings, Some(&admin), motto)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("company setting", written, || {
+        let (b, reader, path) = (&b, &reader, &agent_path);
+        async move {
+            let (_, config) = b.call(Method::GET, path, Some(reader), None).await;
+            config["agent"]["settings"]["team_motto"] == "set on A"
+        }
+    })
+    .await;
+
     // A role change on A.
     let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
     assert_eq!(

@@ -260,6 +260,7 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         .replace("{invitation_id}", &team.invitation)
         .replace("{agent_id}", &team.agent)
         .replace("{name}", "openai")
+        .replace("{provider_name}", "openai")
         .replace("{service}", "llm")
         .replace("{command_name}", "Write%20to%20File")
         .replace("{category_id}", "core-abilities")

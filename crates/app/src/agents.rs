@@ -24,6 +24,7 @@ use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use crate::company_extensions::CompanyExtensions;
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 
@@ -98,7 +99,9 @@ fn object<'a>(
     }
 }
 
-fn settings_of_body(value: &Option<Value>) -> Result<BTreeMap<String, String>, AppError> {
+pub(crate) fn settings_of_body(
+    value: &Option<Value>,
+) -> Result<BTreeMap<String, String>, AppError> {
     match object(value, "settings")? {
         None => Ok(BTreeMap::new()),
         Some(map) => agent::settings_from_json(map).map_err(|e| invalid("settings", e.to_string())),
@@ -106,7 +109,7 @@ fn settings_of_body(value: &Option<Value>) -> Result<BTreeMap<String, String>, A
 }
 
 /// `{name: bool}` command states; values must be booleans.
-fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
+pub(crate) fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
     let Some(map) = object(value, "commands")? else {
         return Ok(BTreeMap::new());
     };
@@ -308,6 +311,17 @@ impl App {
             }
         }
         Err(not_found())
+    }
+
+    /// [`App::visible_agent`] with its company's layer of settings and command states.
+    pub(crate) fn visible_agent_with_company(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+    ) -> Result<(Arc<AgentView>, Arc<CompanyExtensions>), AppError> {
+        let view = self.visible_agent(caller, id_or_name)?;
+        let layer = self.company_layer(view.company)?;
+        Ok((view, layer))
     }
 
     /// The agent, if the caller owns it (rename, delete, wallet); others get 404.
@@ -524,27 +538,42 @@ impl App {
         Ok((id, self.viewers(conn, owner, &sharing)?))
     }
 
-    /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked.
+    /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked. The
+    /// company's settings fill the names the agent does not set (reference 2.7: the company
+    /// agent's values never override the agent's); commands show their effective state.
     pub fn agent_config(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let view = self.visible_agent(caller, id)?;
-        let settings: Map<String, Value> = view
+        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let mut settings: Map<String, Value> = layer
             .settings
             .iter()
-            .filter(|(name, value)| !value.is_empty() || agent::is_secret(name))
+            .filter(|(name, value)| !value.is_empty() && !view.settings.contains_key(*name))
             .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
             .collect();
-        Ok(json!({"agent": {"settings": settings, "commands": self.command_states(&view)}}))
+        settings.extend(
+            view.settings
+                .iter()
+                .filter(|(name, value)| !value.is_empty() || agent::is_secret(name))
+                .map(|(name, value)| {
+                    (name.clone(), Value::String(agent::mask_hidden(name, value)))
+                }),
+        );
+        Ok(json!({"agent": {"settings": settings, "commands": self.command_states(&view, &layer)}}))
     }
 
-    /// Every command that exists, with this agent's state (false when never set).
-    pub(crate) fn command_states(&self, view: &AgentView) -> Map<String, Value> {
+    /// Every command that exists, with this agent's effective state (off when neither the
+    /// agent nor its company set it).
+    pub(crate) fn command_states(
+        &self,
+        view: &AgentView,
+        layer: &CompanyExtensions,
+    ) -> Map<String, Value> {
         self.registry
             .command_names()
             .into_iter()
             .map(|name| {
                 (
                     name.to_owned(),
-                    Value::Bool(view.commands.get(name).copied().unwrap_or(false)),
+                    Value::Bool(Self::command_enabled(view, layer, name)),
                 )
             })
             .collect()
@@ -799,6 +828,27 @@ impl App {
         self.update_agent_settings(caller, id, &Some(json!({ "persona": text })))
     }
 
+    /// `DELETE /v1/agent/{id}/provider/{provider}`: an explicit disconnect. Each of the
+    /// provider's secret settings is set to `""` on the agent, which hides the company's and
+    /// the server's values from it; other settings (`*_MAX_TOKENS`, models) stay. 404 for an
+    /// unknown provider.
+    pub fn disconnect_provider(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+    ) -> Result<String, AppError> {
+        let spec = agentry_extensions::providers::provider(provider.trim())
+            .ok_or_else(|| AppError::NotFound(format!("Provider '{provider}' not found")))?;
+        let cleared: Map<String, Value> = spec
+            .settings
+            .iter()
+            .filter(|(name, _)| agent::is_secret(name))
+            .map(|(name, _)| ((*name).to_owned(), Value::String(String::new())))
+            .collect();
+        self.update_agent_settings(caller, id, &Some(Value::Object(cleared)))
+    }
+
     /// `GET /v1/agent/{id}/wallet`: the owner only.
     pub fn wallet(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
         let view = self.owned_agent(caller, id)?;
@@ -812,14 +862,5 @@ impl App {
             "passphrase": passphrase,
             "address": view.settings.get(WALLET_ADDRESS),
         }))
-    }
-
-    /// The agent's merged settings (server provider settings under the agent's own).
-    pub(crate) fn merged_settings(&self, view: &AgentView) -> BTreeMap<String, String> {
-        let mut merged = self.settings.provider_settings.clone();
-        for (name, value) in &view.settings {
-            merged.insert(name.clone(), value.clone());
-        }
-        merged
     }
 }

@@ -119,13 +119,13 @@ impl App {
         body: ExecuteBody,
     ) -> Result<String, AppError> {
         let (caller_, id) = (caller.clone(), agent_id.to_owned());
-        let view = self
-            .blocking(move |app| app.visible_agent(&caller_, &id))
+        let (view, layer) = self
+            .blocking(move |app| app.visible_agent_with_company(&caller_, &id))
             .await?;
         let (extension, spec) = self.registry.command(&body.command_name).ok_or_else(|| {
             AppError::NotFound(format!("Command `{}` not found", body.command_name))
         })?;
-        if view.commands.get(spec.name) != Some(&true) {
+        if !Self::command_enabled(&view, &layer, spec.name) {
             return Err(AppError::Forbidden(format!(
                 "Command `{}` is not enabled for agent {}",
                 spec.name, view.name
@@ -163,7 +163,7 @@ impl App {
             conversation_id: conversation_id.clone(),
             conversation_name: conversation.name.clone(),
             user_email: caller.email.clone(),
-            settings: self.merged_settings(&view),
+            settings: self.merged_settings(&view, &layer),
             workspace: Workspace::for_conversation(
                 &self.settings.data_dir,
                 &agent_id,

@@ -220,7 +220,11 @@ impl CompanyForm {
 impl App {
     /// The caller's membership of `company`, or 404 (foreign ids look like unknown ones). A
     /// super admin reaches every company.
-    fn require_company(&self, access: &Access, company: CompanyId) -> Result<(), AppError> {
+    pub(crate) fn require_company(
+        &self,
+        access: &Access,
+        company: CompanyId,
+    ) -> Result<(), AppError> {
         if access.is_member(company) || access.is_super_admin() {
             Ok(())
         } else {
@@ -228,7 +232,7 @@ impl App {
         }
     }
 
-    fn require_scope(
+    pub(crate) fn require_scope(
         &self,
         access: &Access,
         company: CompanyId,
@@ -424,6 +428,7 @@ impl App {
         for member in members {
             self.invalidate_access(member);
         }
+        self.changed(agentry_domain::invalidation::Invalidation::CompanyExtensions(company));
         Ok(())
     }
 

@@ -9,7 +9,6 @@ use agentry_extensions::Extension;
 use agentry_extensions::providers::{self, ProviderSpec};
 use serde_json::{Map, Value, json};
 
-use crate::agents::AgentView;
 use crate::session::Caller;
 use crate::{App, AppError};
 
@@ -111,10 +110,11 @@ impl App {
     }
 
     /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
-    /// API keys has a value (the agent's own, else the server's).
+    /// API keys has an effective value (the agent's own, else the company's, else the
+    /// server's).
     pub fn agent_providers(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let view = self.visible_agent(caller, id)?;
-        let merged = self.merged_settings(&view);
+        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let merged = self.merged_settings(&view, &layer);
         let all: Map<String, Value> = providers::catalog()
             .iter()
             .map(|p| {
@@ -269,12 +269,22 @@ impl App {
     /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
     /// and which commands are enabled.
     pub fn agent_extensions(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let view = self.visible_agent(caller, id)?;
-        Ok(json!({ "extensions": self.extensions_for(&view) }))
+        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let settings = self.merged_settings(&view, &layer);
+        let listed = self.extension_listing(&settings, |command| {
+            Self::command_enabled(&view, &layer, command)
+        });
+        Ok(json!({ "extensions": listed }))
     }
 
-    fn extensions_for(&self, view: &AgentView) -> Vec<Value> {
-        let merged = self.merged_settings(view);
+    /// The extension view over effective `merged` settings and command states: each
+    /// extension's settings (sensitive ones as `***` + last 4), the keys it misses, and its
+    /// commands when it is configured.
+    pub(crate) fn extension_listing(
+        &self,
+        merged: &BTreeMap<String, String>,
+        enabled: impl Fn(&str) -> bool,
+    ) -> Vec<Value> {
         let mut listed = Vec::new();
         for ext in self.registry.extensions() {
             let mut missing = Vec::new();
@@ -308,7 +318,7 @@ impl App {
                             "description": c.description,
                             "command_name": c.function,
                             "command_args": command_args(c),
-                            "enabled": view.commands.get(c.name).copied().unwrap_or(false),
+                            "enabled": enabled(c.name),
                         })
                     })
                     .collect()

@@ -7,6 +7,7 @@ pub mod billing;
 pub mod catalog;
 pub mod commands;
 pub mod companies;
+pub mod company_extensions;
 pub mod conversations;
 mod error;
 pub mod extensions;
@@ -92,6 +93,9 @@ pub struct App {
     origin: Arc<str>,
     /// Each agent's view (`None`: no such agent).
     agent_views: agentry_cache::ReadModel<agentry_domain::AgentId, Option<Arc<agents::AgentView>>>,
+    /// Each company's layer of extension settings and command states.
+    company_extensions:
+        agentry_cache::ReadModel<agentry_domain::CompanyId, company_extensions::CompanyExtensions>,
     /// The ids of the agents each user sees.
     visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::VisibleList>,
     /// The extensions and their commands (built once).
@@ -135,6 +139,7 @@ impl App {
             subscription_checks: Arc::default(),
             agent_views: agentry_cache::ReadModel::new(Self::AGENT_CAPACITY),
             visible_agents: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            company_extensions: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             registry: Arc::new(agentry_extensions::Registry::builtin()),
             catalog: Arc::new(setup::catalog()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
@@ -172,6 +177,7 @@ impl App {
                 self.visible_agents.invalidate(user);
                 self.user_views.invalidate(user);
             }
+            Invalidation::CompanyExtensions(company) => self.company_extensions.invalidate(company),
             Invalidation::Tokens(user) => self.revocations.invalidate(user),
             Invalidation::PersonalToken(hash) => self.personal_tokens.invalidate(hash),
             Invalidation::All => {
@@ -181,6 +187,7 @@ impl App {
                 self.revocations.invalidate_all();
                 self.agent_views.invalidate_all();
                 self.visible_agents.invalidate_all();
+                self.company_extensions.invalidate_all();
             }
         }
     }

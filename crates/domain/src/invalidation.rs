@@ -1,6 +1,6 @@
 //! Cache invalidations shared between instances, and the port their transports implement.
 
-use crate::ids::{AgentId, UserId};
+use crate::ids::{AgentId, CompanyId, UserId};
 
 /// What a write made stale.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -16,6 +16,9 @@ pub enum Invalidation {
     /// The agents a user sees (an agent of theirs, or one shared with them, came, went or
     /// was renamed).
     VisibleAgents(UserId),
+    /// A company's extension settings and command states (the layer between the server's
+    /// and each agent's).
+    CompanyExtensions(CompanyId),
     /// Everything (a transport reconnected and may have missed messages).
     All,
 }
@@ -29,6 +32,7 @@ impl Invalidation {
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
             Invalidation::VisibleAgents(user) => format!("{origin} agents:{user}"),
+            Invalidation::CompanyExtensions(company) => format!("{origin} company_ext:{company}"),
             Invalidation::All => format!("{origin} all"),
         }
     }
@@ -41,6 +45,9 @@ impl Invalidation {
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
             Some(("agents", user)) => Invalidation::VisibleAgents(user.parse().ok()?),
+            Some(("company_ext", company)) => {
+                Invalidation::CompanyExtensions(company.parse().ok()?)
+            }
             Some(("pat", hash))
                 if hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit()) =>
             {
@@ -80,6 +87,7 @@ mod tests {
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
             Invalidation::VisibleAgents(user),
+            Invalidation::CompanyExtensions(CompanyId::new()),
             Invalidation::All,
         ] {
             let message = event.encode("instance-1");

@@ -4,6 +4,7 @@ pub mod account;
 pub mod agents;
 pub mod billing;
 pub mod companies;
+pub mod company_extensions;
 pub mod conversations;
 pub mod db;
 pub mod identity;

@@ -117,6 +117,22 @@ diesel::table! {
 }
 
 diesel::table! {
+    company_settings (company_id, name) {
+        company_id -> Text,
+        name -> Text,
+        value -> Text,
+    }
+}
+
+diesel::table! {
+    company_commands (company_id, command) {
+        company_id -> Text,
+        command -> Text,
+        enabled -> Bool,
+    }
+}
+
+diesel::table! {
     conversations (id) {
         id -> Text,
         user_id -> Text,
@@ -268,6 +284,8 @@ diesel::joinable!(token_usage -> companies (company_id));
 diesel::joinable!(payment_transactions -> companies (company_id));
 diesel::joinable!(agent_settings -> agents (agent_id));
 diesel::joinable!(agent_commands -> agents (agent_id));
+diesel::joinable!(company_settings -> companies (company_id));
+diesel::joinable!(company_commands -> companies (company_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
 
@@ -287,6 +305,8 @@ diesel::allow_tables_to_appear_in_same_query!(
     stripe_events,
     agents,
     agent_settings,
+    company_settings,
+    company_commands,
     agent_commands,
     conversations,
     messages,

@@ -79,8 +79,10 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 20] = [
+const TABLES: [&str; 22] = [
     "users",
+    "company_settings",
+    "company_commands",
     "agents",
     "agent_settings",
     "agent_commands",
@@ -125,7 +127,8 @@ db_tests! {
                 "20261128000005",
                 "20261128000006",
                 "20261128000007",
-                "20261128000008"
+                "20261128000008",
+                "20261128000009"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use actix_web::dev::ServerHandle;
-use agentry::config::{Config, Settings};
+use agentry::config::{Config, Secret, Settings};
 use agentry::startup::Application;
 use agentry_store::StatementCounter;
 use tempfile::TempDir;
@@ -36,6 +36,16 @@ impl TestApp {
     /// directory, one worker, a fixed API key, no job runner unless `jobs` asks for one, so
     /// statement counts see only the requests).
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
+        TestApp::spawn_with_providers(db, settings, &[]).await
+    }
+
+    /// [`TestApp::spawn_with`] with server-level provider settings, as the environment
+    /// would give them (`OPENAI_API_KEY`...).
+    pub async fn spawn_with_providers(
+        db: TestDb,
+        settings: Settings,
+        providers: &[(&str, &str)],
+    ) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temp data dir");
         let settings = Settings {
             data_dir: Some(data_dir.path().to_owned()),
@@ -46,7 +56,11 @@ impl TestApp {
             jobs: Some(settings.jobs.unwrap_or(false)),
             ..settings
         };
-        let (config, _notices) = Config::resolve(settings).expect("test config");
+        let (mut config, _notices) = Config::resolve(settings).expect("test config");
+        config.provider_settings = providers
+            .iter()
+            .map(|(name, value)| ((*name).to_owned(), Secret::new((*value).to_owned())))
+            .collect();
         let application = Application::build(&config, Duration::ZERO).expect("build test app");
         let port = application.port();
         let statements = application.statements();

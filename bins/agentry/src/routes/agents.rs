@@ -44,6 +44,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/agent/{agent_id}/wallet").route(web::get().to(wallet)))
     .service(web::resource("/v1/agent/{agent_id}/providers").route(web::get().to(agent_providers)))
     .service(
+        web::resource("/v1/agent/{agent_id}/provider/{provider_name}")
+            .route(web::delete().to(disconnect_provider)),
+    )
+    .service(
         web::resource("/v1/agent/{agent_id}/extensions").route(web::get().to(agent_extensions)),
     )
     .service(web::resource("/v1/providers").route(web::get().to(providers)))
@@ -220,6 +224,16 @@ async fn toggle_extension(
     let text =
         web::block(move || app.toggle_extension(&caller, &id, &body.extension_name, body.enable))
             .await??;
+    Ok(message(text))
+}
+
+async fn disconnect_provider(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, provider) = path.into_inner();
+    let text = web::block(move || app.disconnect_provider(&caller, &id, &provider)).await??;
     Ok(message(text))
 }
 

@@ -1,11 +1,12 @@
 //! Companies, members, roles and invitations.
 
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use agentry_app::App;
 use agentry_app::companies::{CompanyForm, InvitationForm, RoleChange, parse_id};
 use agentry_domain::{CompanyId, RoleId, UserId};
 use serde::Deserialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::extract::Auth;
@@ -23,6 +24,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::delete().to(delete_company)),
     )
     .service(web::resource("/v1/companies/{company_id}/members").route(web::get().to(members)))
+    .service(
+        web::resource("/v1/companies/{company_id}/settings")
+            .route(web::get().to(company_settings))
+            .route(web::put().to(update_company_settings)),
+    )
+    .service(
+        web::resource("/v1/companies/{company_id}/extensions")
+            .route(web::get().to(company_extensions)),
+    )
+    .service(
+        web::resource("/v1/companies/{company_id}/command")
+            .route(web::patch().to(toggle_company_command)),
+    )
+    .service(
+        web::resource("/v1/companies/{company_id}/extension/commands")
+            .route(web::patch().to(toggle_company_extension)),
+    )
     .service(
         web::resource("/v1/companies/{company_id}/users/{user_id}")
             .route(web::delete().to(remove_member)),
@@ -177,4 +195,79 @@ async fn delete_invitation(
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.delete_invitation(&caller, &path)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "Invitation deleted successfully."})))
+}
+
+async fn company_settings(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let settings = web::block(move || app.company_settings(&caller, &path)).await??;
+    Ok(HttpResponse::Ok().json(settings))
+}
+
+#[derive(Deserialize)]
+struct SettingsBody {
+    #[serde(default)]
+    settings: Option<Value>,
+}
+
+async fn update_company_settings(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    body: web::Json<SettingsBody>,
+) -> Result<HttpResponse, ApiError> {
+    let text =
+        web::block(move || app.update_company_settings(&caller, &path, &body.settings)).await??;
+    Ok(HttpResponse::Ok().json(json!({ "message": text })))
+}
+
+async fn company_extensions(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let listed = web::block(move || app.company_extensions(&caller, &path)).await??;
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
+        .json(listed))
+}
+
+#[derive(Deserialize)]
+struct ToggleCommand {
+    command_name: String,
+    enable: bool,
+}
+
+async fn toggle_company_command(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    body: web::Json<ToggleCommand>,
+) -> Result<HttpResponse, ApiError> {
+    let text = web::block(move || {
+        app.toggle_company_command(&caller, &path, &body.command_name, body.enable)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "message": text })))
+}
+
+#[derive(Deserialize)]
+struct ToggleExtension {
+    extension_name: String,
+    enable: bool,
+}
+
+async fn toggle_company_extension(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+    body: web::Json<ToggleExtension>,
+) -> Result<HttpResponse, ApiError> {
+    let text = web::block(move || {
+        app.toggle_company_extension(&caller, &path, &body.extension_name, body.enable)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }

@@ -97,6 +97,27 @@ pub const ROUTES: &[RouteSpec] = &[
         CompanyScope("company:delete"),
     ),
     route("GET", "/v1/companies/{company_id}/members", CompanyMember),
+    route("GET", "/v1/companies/{company_id}/settings", CompanyMember),
+    route(
+        "PUT",
+        "/v1/companies/{company_id}/settings",
+        CompanyScope("company:write"),
+    ),
+    route(
+        "GET",
+        "/v1/companies/{company_id}/extensions",
+        CompanyMember,
+    ),
+    route(
+        "PATCH",
+        "/v1/companies/{company_id}/command",
+        CompanyScope("company:write"),
+    ),
+    route(
+        "PATCH",
+        "/v1/companies/{company_id}/extension/commands",
+        CompanyScope("company:write"),
+    ),
     route(
         "DELETE",
         "/v1/companies/{company_id}/users/{user_id}",
@@ -174,6 +195,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/agent/{agent_id}/clone", Scope("agents:write")),
     route("GET", "/v1/agent/{agent_id}/wallet", Token),
     route("GET", "/v1/agent/{agent_id}/providers", Token),
+    route(
+        "DELETE",
+        "/v1/agent/{agent_id}/provider/{provider_name}",
+        Scope("agents:write"),
+    ),
     route("GET", "/v1/agent/{agent_id}/extensions", Token),
     // Providers and extensions (sections 1.3 and 4.2): the static catalogs.
     route("GET", "/v1/providers", Token),

@@ -1,0 +1,286 @@
+//! A company's extension settings and command states: the layer between the server's
+//! settings (the environment) and each agent's own (reference agents-memory.md 1.4 and 2.7,
+//! where it is the company's `company_extension_setting` rows and its synthetic agent).
+//!
+//! Effective settings merge server -> company -> agent: a company value overrides the
+//! server's, an agent's value overrides both, and an empty company value removes the
+//! server's. Commands: a command the company turned off is off for all its agents (an
+//! admin's switch); otherwise the agent's own state decides, and a command the agent never
+//! set follows the company (off when neither set it). The layer is held per company and invalidated by every write to it,
+//! here and on the other instances (`Invalidation::CompanyExtensions`).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use agentry_domain::CompanyId;
+use agentry_domain::agent::{
+    self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
+};
+use agentry_domain::invalidation::Invalidation;
+use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
+use diesel::Connection;
+use serde_json::{Map, Value, json};
+
+use crate::agents::{AgentView, settings_of_body};
+use crate::session::Caller;
+use crate::{App, AppError};
+
+/// One company's layer, settings opened (secrets in clear, in memory only).
+#[derive(Debug, Clone, Default)]
+pub struct CompanyExtensions {
+    pub settings: BTreeMap<String, String>,
+    pub commands: BTreeMap<String, bool>,
+}
+
+/// Settings that describe one agent and mean nothing for a company.
+const AGENT_ONLY: [&str; 5] = [
+    SHARED,
+    COMPANY_ID,
+    WALLET_SECRET,
+    WALLET_PASSPHRASE,
+    WALLET_ADDRESS,
+];
+
+impl App {
+    /// The company's layer, from memory when held (two statements to fill); empty for none.
+    pub(crate) fn company_layer(
+        &self,
+        company: Option<CompanyId>,
+    ) -> Result<Arc<CompanyExtensions>, AppError> {
+        let Some(company) = company else {
+            return Ok(Arc::default());
+        };
+        if let Some(held) = self.company_extensions.get(&company) {
+            return Ok(held);
+        }
+        let ticket = self.company_extensions.ticket();
+        let mut conn = self.conn()?;
+        let settings = store::settings_of(&mut conn, company.into())?
+            .into_iter()
+            .map(|row| {
+                let value = if agent::is_secret(&row.name) {
+                    // A value that no longer opens (the server key changed) reads as unset.
+                    self.secrets.open(&row.value).unwrap_or_default()
+                } else {
+                    row.value
+                };
+                (row.name, value)
+            })
+            .collect();
+        let commands = store::commands_of(&mut conn, company.into())?
+            .into_iter()
+            .map(|row| (row.command, row.enabled))
+            .collect();
+        let layer = CompanyExtensions { settings, commands };
+        Ok(self.company_extensions.fill(company, ticket, layer))
+    }
+
+    /// Server settings under the company's (an empty company value removes the server's).
+    fn server_and_company(&self, layer: &CompanyExtensions) -> BTreeMap<String, String> {
+        let mut merged = self.settings.provider_settings.clone();
+        for (name, value) in &layer.settings {
+            if value.is_empty() {
+                merged.remove(name);
+            } else {
+                merged.insert(name.clone(), value.clone());
+            }
+        }
+        merged
+    }
+
+    /// The agent's effective settings: server -> company -> agent.
+    pub(crate) fn merged_settings(
+        &self,
+        view: &AgentView,
+        layer: &CompanyExtensions,
+    ) -> BTreeMap<String, String> {
+        let mut merged = self.server_and_company(layer);
+        for (name, value) in &view.settings {
+            merged.insert(name.clone(), value.clone());
+        }
+        merged
+    }
+
+    /// Whether `command` is on for the agent: off when its company turned it off, else the
+    /// agent's own state, else the company's (off when neither set it).
+    pub(crate) fn command_enabled(
+        view: &AgentView,
+        layer: &CompanyExtensions,
+        command: &str,
+    ) -> bool {
+        let company = layer.commands.get(command).copied();
+        if company == Some(false) {
+            return false;
+        }
+        view.commands
+            .get(command)
+            .copied()
+            .or(company)
+            .unwrap_or(false)
+    }
+
+    /// The caller may read the company's layer (a member; 404 otherwise).
+    fn readable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let access = self.caller_access(caller)?;
+        self.require_company(&access, company)?;
+        Ok(company)
+    }
+
+    /// The caller may change the company's layer (`company:write` there).
+    fn writable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let access = self.caller_access(caller)?;
+        self.require_scope(&access, company, "company:write")?;
+        Ok(company)
+    }
+
+    /// `GET /v1/companies/{id}/settings`: `{"settings", "commands"}`, secrets `"HIDDEN"`;
+    /// `commands` lists every command with the company's state (off when never set).
+    pub fn company_settings(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
+        let company = self.readable_company(caller, company)?;
+        let layer = self.company_layer(Some(company))?;
+        let settings: Map<String, Value> = layer
+            .settings
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
+            .collect();
+        let commands: Map<String, Value> = self
+            .registry
+            .command_names()
+            .into_iter()
+            .map(|name| {
+                let on = layer.commands.get(name).copied().unwrap_or(false);
+                (name.to_owned(), Value::Bool(on))
+            })
+            .collect();
+        Ok(json!({ "settings": settings, "commands": commands }))
+    }
+
+    /// `PUT /v1/companies/{id}/settings {settings}`: merge into the company's layer. A value
+    /// of `""` is kept (it removes the server's value for the company's agents); `null`
+    /// removes the company's own value. Agent-only names (`shared`, `company_id`, wallet
+    /// keys) are refused.
+    pub fn update_company_settings(
+        &self,
+        caller: &Caller,
+        company: &str,
+        settings: &Option<Value>,
+    ) -> Result<String, AppError> {
+        let company = self.writable_company(caller, company)?;
+        let removals: Vec<String> = match settings {
+            Some(Value::Object(map)) => map
+                .iter()
+                .filter(|(_, value)| value.is_null())
+                .map(|(name, _)| name.clone())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let given = settings_of_body(settings)?;
+        if let Some(name) = given
+            .keys()
+            .find(|name| AGENT_ONLY.contains(&name.as_str()))
+        {
+            return Err(AppError::Invalid {
+                field: "settings".into(),
+                message: format!("`{name}` is a setting of an agent, not of a company"),
+            });
+        }
+        let rows: Vec<CompanySettingRow> = given
+            .into_iter()
+            .filter(|(name, _)| !removals.contains(name))
+            .map(|(name, value)| CompanySettingRow {
+                company_id: company.into(),
+                value: if agent::is_secret(&name) {
+                    self.secrets.seal(&value)
+                } else {
+                    value
+                },
+                name,
+            })
+            .collect();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| -> Result<(), AppError> {
+            store::upsert_settings(conn, &rows)?;
+            store::delete_settings(conn, company.into(), &removals)?;
+            Ok(())
+        })?;
+        self.changed(Invalidation::CompanyExtensions(company));
+        Ok("Company extension settings updated.".into())
+    }
+
+    /// `PATCH /v1/companies/{id}/command {command_name, enable}`: 404 for an unknown command.
+    pub fn toggle_company_command(
+        &self,
+        caller: &Caller,
+        company: &str,
+        command: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let company = self.writable_company(caller, company)?;
+        let (_, spec) = self
+            .registry
+            .command(command)
+            .ok_or_else(|| AppError::NotFound(format!("Command `{command}` not found")))?;
+        let mut conn = self.conn()?;
+        store::upsert_commands(
+            &mut conn,
+            &[CompanyCommandRow {
+                company_id: company.into(),
+                command: spec.name.to_owned(),
+                enabled: enable,
+            }],
+        )?;
+        self.changed(Invalidation::CompanyExtensions(company));
+        Ok(format!(
+            "Command `{}` {} for the company's agents.",
+            spec.name,
+            if enable { "enabled" } else { "disabled" }
+        ))
+    }
+
+    /// `PATCH /v1/companies/{id}/extension/commands {extension_name, enable}`.
+    pub fn toggle_company_extension(
+        &self,
+        caller: &Caller,
+        company: &str,
+        extension: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let company = self.writable_company(caller, company)?;
+        let found = self
+            .registry
+            .extension(extension)
+            .ok_or_else(|| AppError::NotFound(format!("Extension '{extension}' not found")))?;
+        let rows: Vec<CompanyCommandRow> = found
+            .commands()
+            .iter()
+            .map(|c| CompanyCommandRow {
+                company_id: company.into(),
+                command: c.name.to_owned(),
+                enabled: enable,
+            })
+            .collect();
+        let mut conn = self.conn()?;
+        store::upsert_commands(&mut conn, &rows)?;
+        self.changed(Invalidation::CompanyExtensions(company));
+        Ok(format!(
+            "Successfully {} {} commands for extension '{}'",
+            if enable { "enabled" } else { "disabled" },
+            rows.len(),
+            found.display_name()
+        ))
+    }
+
+    /// `GET /v1/companies/{id}/extensions`: the agent extension view's shape for the
+    /// company's layer (server settings under the company's, the company's command states).
+    pub fn company_extensions(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
+        let company = self.readable_company(caller, company)?;
+        let layer = self.company_layer(Some(company))?;
+        let settings = self.server_and_company(&layer);
+        let listed = self.extension_listing(&settings, |command| {
+            layer.commands.get(command).copied().unwrap_or(false)
+        });
+        Ok(json!({ "extensions": listed }))
+    }
+}

@@ -1,0 +1,2 @@
+DROP TABLE company_commands;
+DROP TABLE company_settings;
