@@ -1,4 +1,5 @@
 //! Personal access tokens over HTTP on both backends.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_test_support::{TestApp, app_tests};
 use reqwest::{Method, StatusCode};
@@ -101,6 +102,134 @@ app_tests! {
         assert_eq!(status, StatusCode::OK);
         assert_eq!(limited["company_ids"], json!([company]));
         assert_eq!(app.call(Method::POST, "/v1/api-keys", None, Some(json!({"name": "x"}))).await.0, StatusCode::UNAUTHORIZED);
+    }
+}
+
+/// Shares `agent` with `company` (as its owner).
+async fn share(app: &TestApp, owner: &str, agent: &str, company: &str) {
+    let body = json!({"agent_name": "x", "settings": {"shared": "true", "company_id": company}});
+    let (status, _) = app
+        .call(
+            Method::PUT,
+            &format!("/v1/agent/{agent}"),
+            Some(owner),
+            Some(body),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+fn listed(list: &Value) -> Vec<String> {
+    let mut names: Vec<String> = list["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+async fn company_and_first_agent(app: &TestApp, token: &str) -> (String, String) {
+    let (_, view) = app.call(Method::GET, "/v1/user", Some(token), None).await;
+    let (_, list) = app.call(Method::GET, "/v1/agent", Some(token), None).await;
+    (
+        view["companies"][0]["id"].as_str().unwrap().to_owned(),
+        list["agents"][0]["id"].as_str().unwrap().to_owned(),
+    )
+}
+
+app_tests! {
+    async fn a_token_limited_to_agents_or_companies_sees_only_those(db) {
+        let app = TestApp::spawn(db).await;
+        // Ada's company A shares "Second"; Bo's company B shares "Bee"; Cy is in both.
+        let ada = app.register("ada@example.com", None).await.0;
+        let (company_a, _) = company_and_first_agent(&app, &ada).await;
+        let (_, second) = app.call(Method::POST, "/v1/agent", Some(&ada), Some(json!({"agent_name": "Second"}))).await;
+        let second = second["id"].as_str().unwrap().to_owned();
+        share(&app, &ada, &second, &company_a).await;
+        let (_, private) = app.call(Method::POST, "/v1/agent", Some(&ada), Some(json!({"agent_name": "Private"}))).await;
+        let private = private["id"].as_str().unwrap().to_owned();
+        let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&ada), Some(json!({"email": "cy@example.com", "role_id": 3}))).await;
+        let cy = app.register("cy@example.com", invitation["id"].as_str()).await.0;
+        let bo = app.register("bo@example.com", None).await.0;
+        let (company_b, _) = company_and_first_agent(&app, &bo).await;
+        let (_, bee) = app.call(Method::POST, "/v1/agent", Some(&bo), Some(json!({"agent_name": "Bee"}))).await;
+        share(&app, &bo, bee["id"].as_str().unwrap(), &company_b).await;
+        let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&bo), Some(json!({"email": "cy@example.com", "role_id": 3, "company_id": company_b}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, all) = app.call(Method::GET, "/v1/agent", Some(&cy), None).await;
+        assert_eq!(listed(&all), ["AGiXT", "Bee", "Second"], "Cy's own agent and the two shared ones");
+        let own = all["agents"].as_array().unwrap().iter().find(|a| a["is_owner"] == true).unwrap()["id"].as_str().unwrap().to_owned();
+
+        // Limited to one agent: the list, reads by id and by name, and what may be granted.
+        let (status, created) = create(&app, &cy, json!({"name": "one agent", "scopes": ["agents:read", "agents:execute"], "agent_ids": [second]})).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        assert_eq!(created["agent_ids"], json!([second]));
+        let one = created["token"].as_str().unwrap().to_owned();
+        let (_, list) = app.call(Method::GET, "/v1/agent", Some(&one), None).await;
+        assert_eq!(listed(&list), ["Second"]);
+        assert_eq!(list["agents"][0]["default"], true);
+        assert_eq!(app.call(Method::GET, &format!("/v1/agent/{second}"), Some(&one), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, "/v1/agent/Second", Some(&one), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, &format!("/v1/agent/{own}"), Some(&one), None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(app.call(Method::GET, "/v1/agent/AGiXT", Some(&one), None).await.0, StatusCode::NOT_FOUND);
+        let (_, available) = app.call(Method::GET, "/v1/api-keys/available/agents", Some(&one), None).await;
+        assert_eq!(listed(&available), ["Second"]);
+        // Served from memory once held, limited or not.
+        let ((status, again), statements) = app.counting(app.call(Method::GET, "/v1/agent", Some(&one), None)).await;
+        assert_eq!((status, statements), (StatusCode::OK, 0));
+        assert_eq!(again, list);
+
+        // Limited to company B: own agents and B's shared ones, not A's.
+        let (_, created) = create(&app, &cy, json!({"name": "company b", "scopes": ["agents:read"], "company_ids": [company_b]})).await;
+        let b_only = created["token"].as_str().unwrap().to_owned();
+        let (_, list) = app.call(Method::GET, "/v1/agent", Some(&b_only), None).await;
+        assert_eq!(listed(&list), ["AGiXT", "Bee"]);
+        assert_eq!(app.call(Method::GET, &format!("/v1/agent/{second}"), Some(&b_only), None).await.0, StatusCode::NOT_FOUND);
+        // The session still sees all three.
+        let (_, list) = app.call(Method::GET, "/v1/agent", Some(&cy), None).await;
+        assert_eq!(listed(&list), ["AGiXT", "Bee", "Second"]);
+
+        // Only agents the caller sees may be named; a refusal creates nothing.
+        let (_, before) = app.call(Method::GET, "/v1/api-keys", Some(&cy), None).await;
+        let unknown = uuid::Uuid::new_v4().to_string();
+        for id in [private.as_str(), unknown.as_str(), "not-a-uuid"] {
+            let (status, body) = create(&app, &cy, json!({"name": "x", "agent_ids": [id]})).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{id}: {body}");
+        }
+        let (_, after) = app.call(Method::GET, "/v1/api-keys", Some(&cy), None).await;
+        assert_eq!(before["tokens"].as_array().unwrap().len(), after["tokens"].as_array().unwrap().len());
+    }
+
+    async fn what_a_token_may_be_given(db) {
+        let app = TestApp::spawn(db).await;
+        let admin = app.register("admin@example.com", None).await.0;
+        let (company, _) = company_and_first_agent(&app, &admin).await;
+        let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": "reader@example.com", "role_id": 6}))).await;
+        let reader = app.register("reader@example.com", invitation["id"].as_str()).await.0;
+
+        let (status, scopes) = app.call(Method::GET, "/v1/api-keys/available/scopes", Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let names: Vec<&str> = scopes["scopes"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+        assert!(names.contains(&"agents:read") && names.contains(&"ext:essential_abilities:read"), "{names:?}");
+        assert!(!names.contains(&"agents:write") && !names.contains(&"ext:essential_abilities:execute"));
+        assert!(scopes["categories"]["Extensions"].as_array().unwrap().iter().any(|s| s == "ext:essential_abilities:read"));
+        let (_, admin_scopes) = app.call(Method::GET, "/v1/api-keys/available/scopes", Some(&admin), None).await;
+        assert!(admin_scopes["scopes"].as_array().unwrap().len() > names.len());
+
+        let (status, companies) = app.call(Method::GET, "/v1/api-keys/available/companies", Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(companies["companies"].as_array().unwrap().len(), 1);
+        assert_eq!(companies["companies"][0]["id"], company.as_str());
+        assert_eq!(companies["companies"][0]["role_id"], 6);
+        let (status, agents) = app.call(Method::GET, "/v1/api-keys/available/agents", Some(&reader), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(listed(&agents), ["AGiXT"], "the reader's own first agent; the admin's is not shared");
+
+        for path in ["/v1/api-keys/available/scopes", "/v1/api-keys/available/agents", "/v1/api-keys/available/companies"] {
+            assert_eq!(app.call(Method::GET, path, None, None).await.0, StatusCode::UNAUTHORIZED, "{path}");
+        }
     }
 }
 

@@ -26,6 +26,7 @@ use serde_json::{Map, Value, json};
 
 use crate::company_extensions::CompanyExtensions;
 use crate::session::{Caller, naive_of, now_epoch};
+use crate::tokens::TokenGrant;
 use crate::{App, AppError};
 
 /// An agent as the read model keeps it: settings opened (secrets in clear, in memory only).
@@ -41,11 +42,51 @@ pub struct AgentView {
     pub created_at: NaiveDateTime,
 }
 
-/// The agents a user sees: ids with names (for lookups by name), and the rendered list.
+/// The agents a user sees: ids with names (for lookups by name), the entries, and the
+/// rendered list.
 #[derive(Debug, Clone)]
 pub struct VisibleList {
     pub names: Vec<(AgentId, String)>,
+    pub entries: Vec<AgentEntry>,
     pub body: Arc<str>,
+}
+
+impl VisibleList {
+    /// The entries a token sees: all for a session or an unlimited token; for a token limited
+    /// to some companies or agents, its own agents when the token reaches them and shared
+    /// agents only of the token's companies (`default` moved to the first kept when needed).
+    pub fn entries_for(&self, grant: Option<&TokenGrant>) -> Vec<AgentEntry> {
+        let Some(grant) = grant.filter(|g| g.is_limited()) else {
+            return self.entries.clone();
+        };
+        let mut kept: Vec<AgentEntry> = self
+            .entries
+            .iter()
+            .filter(|e| grant.agents.is_empty() || grant.agents.contains(&e.id))
+            .filter(|e| {
+                e.is_owner
+                    || grant.companies.is_empty()
+                    || e.company_id.is_some_and(|c| grant.companies.contains(&c))
+            })
+            .cloned()
+            .collect();
+        if !kept.iter().any(|e| e.default)
+            && let Some(first) = kept.first_mut()
+        {
+            first.default = true;
+        }
+        kept
+    }
+
+    /// The held body, or the limited rendering for a token limited to companies or agents
+    /// (rendered per request, from memory).
+    fn body_for(&self, grant: Option<&TokenGrant>) -> Arc<str> {
+        match grant.filter(|g| g.is_limited()) {
+            None => Arc::clone(&self.body),
+            Some(_) => serde_json::to_string(&json!({ "agents": self.entries_for(grant) }))
+                .map_or_else(|_| Arc::clone(&self.body), Into::into),
+        }
+    }
 }
 
 /// One entry of `GET /v1/agent`.
@@ -72,7 +113,7 @@ pub struct NewAgentBody {
     pub training_urls: Option<Value>,
 }
 
-fn not_found() -> AppError {
+pub(crate) fn not_found() -> AppError {
     AppError::NotFound("Agent not found".into())
 }
 
@@ -259,6 +300,7 @@ impl App {
             .map_err(|error| AppError::Internal(error.to_string()))?;
         let list = VisibleList {
             names: rows.into_iter().map(|r| (r.id.into(), r.name)).collect(),
+            entries,
             body: body.into(),
         };
         Ok(self.visible_agents.fill(caller.user, ticket, list))
@@ -274,8 +316,17 @@ impl App {
             .collect())
     }
 
-    /// Whether the caller sees `view`: they own it, or it is shared with a company of theirs.
+    /// Whether the caller sees `view`: they own it, or it is shared with a company of theirs
+    /// (of the token's, for a token limited to some), and a token limited to some agents
+    /// names it.
     fn sees(&self, caller: &Caller, view: &AgentView) -> Result<bool, AppError> {
+        if caller
+            .token
+            .as_ref()
+            .is_some_and(|grant| !grant.agents.is_empty() && !grant.agents.contains(&view.id))
+        {
+            return Ok(false);
+        }
         if view.owner == caller.user {
             return Ok(true);
         }
@@ -364,14 +415,21 @@ impl App {
     /// listed, even when names repeat (the reference keeps the first of each name, which
     /// hides a team's shared "AGiXT" behind each member's own).
     pub fn list_agents(&self, caller: &Caller) -> Result<Arc<str>, AppError> {
-        Ok(Arc::clone(&self.visible_list(caller)?.body))
+        Ok(self.visible_list(caller)?.body_for(caller.token.as_deref()))
+    }
+
+    /// The entries of `GET /v1/agent` (limited as the caller's token is).
+    pub fn visible_entries(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
+        Ok(self
+            .visible_list(caller)?
+            .entries_for(caller.token.as_deref()))
     }
 
     /// `GET /v1/agent` from memory, when this process holds the caller's list.
     pub fn cached_agent_list(&self, caller: &Caller) -> Option<Arc<str>> {
         self.visible_agents
             .get(&caller.user)
-            .map(|list| Arc::clone(&list.body))
+            .map(|list| list.body_for(caller.token.as_deref()))
     }
 
     /// The caller's `agent_id` preference, when it names an agent.

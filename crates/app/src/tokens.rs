@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use agentry_auth::pat;
 use agentry_domain::invalidation::Invalidation;
-use agentry_domain::{CompanyId, ScopeSet, UserId};
+use agentry_domain::{AgentId, CompanyId, ScopeSet, UserId};
 use agentry_store::tokens::{self, TokenRow};
 use agentry_store::{DbUuid, identity};
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime};
@@ -22,6 +22,15 @@ pub struct TokenGrant {
     pub scopes: ScopeSet,
     /// The companies it reaches; all of the user's when empty.
     pub companies: Vec<CompanyId>,
+    /// The agents it reaches; every agent the user sees when empty.
+    pub agents: Vec<AgentId>,
+}
+
+impl TokenGrant {
+    /// Whether the grant narrows what its user sees (to some companies or agents).
+    pub fn is_limited(&self) -> bool {
+        !self.companies.is_empty() || !self.agents.is_empty()
+    }
 }
 
 /// A token as the cache holds it (`None`: no such token).
@@ -117,7 +126,7 @@ fn not_found() -> AppError {
 
 impl App {
     /// `POST /v1/api-keys`: a token granting some of the caller's own scopes (in their
-    /// current company), limited to some of their companies if asked.
+    /// current company), limited to some of their companies and agents if asked.
     pub fn create_token(&self, caller: &Caller, form: NewTokenForm) -> Result<TokenView, AppError> {
         Self::require_session(caller)?;
         let name = form.name.trim();
@@ -126,11 +135,6 @@ impl App {
                 field: "name".into(),
                 message: "a token name has 1 to 100 characters".into(),
             });
-        }
-        if !form.agent_ids.is_empty() {
-            return Err(AppError::BadRequest(
-                "Agent-limited tokens are not supported yet".into(),
-            ));
         }
         let access = self.caller_access(caller)?;
         for scope in &form.scopes {
@@ -148,6 +152,15 @@ impl App {
             }
             companies.push(company.to_string());
         }
+        // Only agents the caller sees (an unknown, foreign or unshared one is 404).
+        let mut agents: Vec<String> = Vec::new();
+        for id in &form.agent_ids {
+            let agent: AgentId = id.trim().parse().map_err(|_| crate::agents::not_found())?;
+            let view = self.visible_agent(caller, &agent.to_string())?;
+            if !agents.contains(&view.id.to_string()) {
+                agents.push(view.id.to_string());
+            }
+        }
         let now = naive_of(now_epoch());
         let expires_at = expiry(form.expiration.as_deref(), now)?;
         let (value, prefix, hash) = pat::generate();
@@ -158,7 +171,7 @@ impl App {
             token_prefix: prefix,
             token_hash: hash,
             scopes_json: serde_json::to_string(&form.scopes).unwrap_or_else(|_| "[]".into()),
-            agents_json: "[]".into(),
+            agents_json: serde_json::to_string(&agents).unwrap_or_else(|_| "[]".into()),
             companies_json: serde_json::to_string(&companies).unwrap_or_else(|_| "[]".into()),
             expires_at,
             is_revoked: false,
@@ -229,6 +242,57 @@ impl App {
         ))
     }
 
+    /// `GET /v1/api-keys/available/scopes`: the catalog's scopes the caller may grant (those
+    /// they hold in their current company), and their names by category.
+    pub fn grantable_scopes(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
+        let access = self.caller_access(caller)?;
+        let mut categories: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        let mut scopes = Vec::new();
+        for scope in &self.catalog.scopes {
+            if access.allows(None, &scope.name) {
+                scopes.push(scope.name.as_str());
+                categories
+                    .entry(scope.category.as_str())
+                    .or_default()
+                    .push(scope.name.as_str());
+            }
+        }
+        Ok(serde_json::json!({ "scopes": scopes, "categories": categories }))
+    }
+
+    /// `GET /v1/api-keys/available/agents`: the agents a token may be limited to (those the
+    /// caller sees), as `{id, name, is_owner, company_id}`.
+    pub fn grantable_agents(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
+        let agents: Vec<serde_json::Value> = self
+            .visible_entries(caller)?
+            .into_iter()
+            .map(|a| {
+                serde_json::json!({
+                    "id": a.id, "name": a.name, "is_owner": a.is_owner, "company_id": a.company_id,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "agents": agents }))
+    }
+
+    /// `GET /v1/api-keys/available/companies`: the companies a token may be limited to.
+    pub fn grantable_companies(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
+        let access = self.caller_access(caller)?;
+        let mut conn = self.conn()?;
+        let companies: Vec<serde_json::Value> = identity::memberships_for(&mut conn, caller.user)?
+            .into_iter()
+            .filter(|view| access.is_member(view.company.id.into()))
+            .map(|view| {
+                serde_json::json!({
+                    "id": CompanyId::from(view.company.id),
+                    "name": view.company.name,
+                    "role_id": view.role.id,
+                })
+            })
+            .collect();
+        Ok(serde_json::json!({ "companies": companies }))
+    }
+
     /// The cached entry for a token hash, if this process has it.
     pub(crate) fn cached_token(&self, hash: &str) -> Option<Arc<Option<TokenEntry>>> {
         self.personal_tokens.get(&hash.to_owned())
@@ -251,6 +315,10 @@ impl App {
                     .iter()
                     .filter_map(|id| id.parse().ok())
                     .collect();
+                let agents = list_of(&row.agents_json)
+                    .iter()
+                    .filter_map(|id| id.parse().ok())
+                    .collect();
                 Some(TokenEntry {
                     user,
                     email,
@@ -261,6 +329,7 @@ impl App {
                         id: row.id,
                         scopes: ScopeSet::new(list_of(&row.scopes_json)),
                         companies,
+                        agents,
                     }),
                 })
             }

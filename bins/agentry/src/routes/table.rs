@@ -70,6 +70,9 @@ pub const ROUTES: &[RouteSpec] = &[
     route("POST", "/v1/api-keys", Scope("apikeys:write")),
     route("GET", "/v1/api-keys", Scope("apikeys:read")),
     route("POST", "/v1/api-keys/validate", Public),
+    route("GET", "/v1/api-keys/available/scopes", Token),
+    route("GET", "/v1/api-keys/available/agents", Token),
+    route("GET", "/v1/api-keys/available/companies", Token),
     route("GET", "/v1/api-keys/{token_id}", Scope("apikeys:read")),
     route("DELETE", "/v1/api-keys/{token_id}", Scope("apikeys:delete")),
     route(

@@ -16,6 +16,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::get().to(list)),
     )
     .service(web::resource("/v1/api-keys/validate").route(web::post().to(validate)))
+    .service(web::resource("/v1/api-keys/available/scopes").route(web::get().to(available_scopes)))
+    .service(web::resource("/v1/api-keys/available/agents").route(web::get().to(available_agents)))
+    .service(
+        web::resource("/v1/api-keys/available/companies").route(web::get().to(available_companies)),
+    )
     .service(
         web::resource("/v1/api-keys/{token_id}")
             .route(web::get().to(get))
@@ -84,4 +89,28 @@ async fn validate(
             "Invalid token",
         )),
     }
+}
+
+async fn available_scopes(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    let body = web::block(move || app.grantable_scopes(&caller)).await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn available_agents(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    let body = web::block(move || app.grantable_agents(&caller)).await??;
+    Ok(HttpResponse::Ok().json(body))
+}
+
+async fn available_companies(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    let body = web::block(move || app.grantable_companies(&caller)).await??;
+    Ok(HttpResponse::Ok().json(body))
 }
