@@ -277,3 +277,45 @@ def test_invalid_expiration_is_rejected(team):
     r = _create_token(team.base_url, team.admin.sdk, ["users:read"], expiration="someday")
     assert r.status_code == 400, (r.status_code, r.text)
     assert "detail" in r.json(), r.text
+
+
+# --- tokens limited to agents ------------------------------------------------------
+
+
+def test_token_limited_to_one_agent_is_all_the_sdk_sees(team):
+    admin = team.admin.sdk
+    first = admin.add_agent(agent_name=f"limited-{uuid.uuid4().hex[:8]}")["id"]
+    second = admin.add_agent(agent_name=f"other-{uuid.uuid4().hex[:8]}")["id"]
+    r = requests.post(
+        _url(team.base_url, "/v1/api-keys"),
+        headers=admin.headers,
+        json={"name": _token_name(), "scopes": ["agents:read"], "agent_ids": [first]},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert r.json()["agent_ids"] == [first], r.text
+
+    sdk = AGiXTSDK(base_uri=team.base_url, api_key=r.json()["token"])
+    assert [a["id"] for a in sdk.get_agents()] == [first]
+    assert sdk.get_agentconfig(first)["settings"], "the named agent is readable"
+    r = requests.get(_url(team.base_url, f"/v1/agent/{second}"), headers=sdk.headers, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 404, (r.status_code, r.text)
+
+    # What a token may be given, listed for the session.
+    r = requests.get(
+        _url(team.base_url, "/v1/api-keys/available/agents"), headers=admin.headers, timeout=HTTP_TIMEOUT
+    )
+    assert r.status_code == 200, (r.status_code, r.text)
+    assert {first, second} <= {a["id"] for a in r.json()["agents"]}, r.text
+
+
+def test_token_cannot_be_limited_to_an_agent_the_creator_cannot_see(team):
+    hidden = team.admin.sdk.add_agent(agent_name=f"hidden-{uuid.uuid4().hex[:8]}")["id"]
+    r = requests.post(
+        _url(team.base_url, "/v1/api-keys"),
+        headers=team.user.sdk.headers,
+        json={"name": _token_name(), "scopes": ["agents:read"], "agent_ids": [hidden]},
+        timeout=HTTP_TIMEOUT,
+    )
+    assert r.status_code == 404, (r.status_code, r.text)
+    assert _detail(r) == "Agent not found", r.text
