@@ -150,6 +150,22 @@ def test_existing_name_appends_and_history_pages_newest_first(team):
     assert [m["message"] for m in sdk.get_conversation(conv_id)] == [m["message"] for m in msgs]
 
 
+def test_fork_conversation_copies_up_to_the_message(team):
+    sdk = team.user.sdk
+    agent_id = sdk.get_agent_id_by_name("AGiXT")
+    msgs = [{"role": "USER", "message": f"f{i}"} for i in range(1, 5)]
+    source = sdk.new_conversation(agent_id, "Forked source", msgs)["id"]
+    history = sdk.get_conversation(source)
+    fork = sdk.fork_conversation(source, history[1]["id"])
+    assert fork["conversation_name"] == "Forked source (fork)", fork
+    assert fork["message_count"] == 2, fork
+    assert [m["message"] for m in sdk.get_conversation(fork["id"])] == ["f1", "f2"]
+    assert [m["message"] for m in sdk.get_conversation(source)] == ["f1", "f2", "f3", "f4"]
+    # Another user's conversation is unknown to the caller.
+    r = _req(team.base_url, team.reader.sdk.headers, "POST", f"/v1/conversation/fork/{source}/{history[0]['id']}")
+    assert r.status_code == 404, (r.status_code, r.text)
+
+
 def test_names_and_agents_are_checked(team):
     sdk, base = team.admin.sdk, team.base_url
     for name in ("", "x" * 257):

@@ -245,6 +245,11 @@ impl UserView {
     }
 }
 
+/// A strong ETag for a rendered body: the quoted hex SHA-256 of its bytes.
+pub fn etag_of(body: &str) -> String {
+    format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())))
+}
+
 /// Keys of the view itself, which a preference may not shadow.
 const VIEW_KEYS: &[&str] = &[
     "id",

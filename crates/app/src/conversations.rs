@@ -306,6 +306,60 @@ impl App {
         Ok(format!("Conversation `{}` deleted.", row.name))
     }
 
+    /// `POST /v1/conversation/fork/{id}/{message_id}`: a new conversation of the caller with
+    /// the same agent and copies of the messages up to and including `message_id` (their
+    /// times kept). The workspace's files are not copied. One transaction, after the reads.
+    pub fn fork_conversation(
+        &self,
+        caller: &Caller,
+        id: &str,
+        message: &str,
+    ) -> Result<Value, AppError> {
+        let message: MessageId = message
+            .trim()
+            .parse()
+            .map_err(|_| AppError::NotFound("Message not found".into()))?;
+        let mut conn = self.conn()?;
+        let source = self.own_conversation(&mut conn, caller, id)?;
+        let copied = store::messages_through(&mut conn, source.id, message.into())?
+            .ok_or_else(|| AppError::NotFound("Message not found".into()))?;
+        let name: String = format!("{} (fork)", source.name)
+            .chars()
+            .take(MAX_NAME)
+            .collect();
+        let at = now();
+        let fork = ConversationRow {
+            id: ConversationId::new().into(),
+            user_id: caller.user.into(),
+            agent_id: source.agent_id,
+            name: name.clone(),
+            created_at: at,
+            updated_at: at,
+        };
+        let rows: Vec<MessageRow> = copied
+            .into_iter()
+            .map(|m| MessageRow {
+                id: MessageId::new().into(),
+                conversation_id: fork.id,
+                notify: false,
+                ..m
+            })
+            .collect();
+        conn.transaction(|conn| -> Result<(), AppError> {
+            store::insert_conversation(conn, &fork)?;
+            for chunk in rows.chunks(500) {
+                store::add_messages(conn, fork.id, chunk, at)?;
+            }
+            Ok(())
+        })?;
+        Ok(json!({
+            "id": ConversationId::from(fork.id),
+            "conversation_name": name,
+            "message_count": rows.len(),
+            "message": format!("Conversation forked as `{name}`."),
+        }))
+    }
+
     /// `POST /v1/conversation/{id}/message {role, message}`: the new message's id.
     pub fn add_message(
         &self,

@@ -189,3 +189,33 @@ pub fn delete_message(
     .execute(conn)?
         == 1)
 }
+
+/// The messages of `conversation` up to and including `message`, oldest first (two
+/// statements); `None` when the message is not in the conversation.
+pub fn messages_through(
+    conn: &mut AnyConnection,
+    conversation: DbUuid,
+    message: DbUuid,
+) -> Result<Option<Vec<MessageRow>>, StoreError> {
+    let at: Option<NaiveDateTime> = messages::table
+        .filter(messages::conversation_id.eq(conversation))
+        .filter(messages::id.eq(message))
+        .select(messages::created_at)
+        .first(conn)
+        .optional()?;
+    let Some(at) = at else {
+        return Ok(None);
+    };
+    Ok(Some(
+        messages::table
+            .filter(messages::conversation_id.eq(conversation))
+            .filter(
+                messages::created_at
+                    .lt(at)
+                    .or(messages::created_at.eq(at).and(messages::id.le(message))),
+            )
+            .select(MessageRow::as_select())
+            .order((messages::created_at, messages::id))
+            .load(conn)?,
+    ))
+}

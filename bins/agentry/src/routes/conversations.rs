@@ -21,6 +21,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::delete().to(delete)),
         )
         .service(
+            web::resource("/v1/conversation/fork/{conversation_id}/{message_id}")
+                .route(web::post().to(fork)),
+        )
+        .service(
             web::resource("/v1/conversation/{conversation_id}/message")
                 .route(web::post().to(add_message)),
         )
@@ -56,12 +60,30 @@ struct Page {
 }
 
 async fn list(
+    req: HttpRequest,
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
     let list = web::block(move || app.conversations(&caller, query.limit, query.offset)).await??;
-    Ok(HttpResponse::Ok().json(list))
+    let body = list.to_string();
+    let etag = agentry_app::accounts::etag_of(&body);
+    Ok(super::with_etag(
+        &req,
+        &etag,
+        body,
+        "private, max-age=0, must-revalidate",
+    ))
+}
+
+async fn fork(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, message) = path.into_inner();
+    let fork = web::block(move || app.fork_conversation(&caller, &id, &message)).await??;
+    Ok(HttpResponse::Ok().json(fork))
 }
 
 async fn history(

@@ -237,6 +237,11 @@ pub const ROUTES: &[RouteSpec] = &[
     route("GET", "/v1/conversation/{conversation_id}", Token),
     route("PUT", "/v1/conversation/{conversation_id}", Token),
     route("DELETE", "/v1/conversation/{conversation_id}", Token),
+    route(
+        "POST",
+        "/v1/conversation/fork/{conversation_id}/{message_id}",
+        Token,
+    ),
     route("POST", "/v1/conversation/{conversation_id}/message", Token),
     route(
         "PUT",

@@ -1,7 +1,6 @@
 //! Accounts: `/v1/user` (register, read, update), `/v1/user/exists`, `/v1/login`,
 //! `/v1/logout`.
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use agentry_app::App;
 use agentry_app::accounts::{
@@ -68,26 +67,12 @@ async fn get_user(
     } else {
         "private, max-age=0, must-revalidate"
     };
-    let matches = req
-        .headers()
-        .get(header::IF_NONE_MATCH)
-        .and_then(|value| value.to_str().ok())
-        .is_some_and(|value| value.split(',').any(|tag| tag.trim() == &*view.etag));
-    let mut response = if matches {
-        HttpResponse::NotModified()
-    } else {
-        HttpResponse::Ok()
-    };
-    response
-        .insert_header((header::ETAG, view.etag.to_string()))
-        .insert_header((header::CACHE_CONTROL, cache_control));
-    Ok(if matches {
-        response.finish()
-    } else {
-        response
-            .content_type("application/json")
-            .body(view.body.to_string())
-    })
+    Ok(super::with_etag(
+        &req,
+        &view.etag,
+        view.body.to_string(),
+        cache_control,
+    ))
 }
 
 async fn update_user(

@@ -1,0 +1,138 @@
+//! Conversations over HTTP on both backends: forking at a message, and the conversation
+//! list's ETag (304 while nothing changed, a new tag after any change), with the refusals.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use agentry_test_support::{TestApp, app_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+async fn call(
+    app: &TestApp,
+    method: Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    app.call(method, path, Some(token), body).await
+}
+
+/// A conversation of `token` with messages "one" to "four"; its id and the message ids.
+async fn four_messages(app: &TestApp, token: &str) -> (String, Vec<String>) {
+    let content: Vec<Value> = ["one", "two", "three", "four"]
+        .iter()
+        .map(|m| json!({"role": "USER", "message": m}))
+        .collect();
+    let body = json!({"conversation_name": "Source", "conversation_content": content});
+    let (status, created) = call(app, Method::POST, "/v1/conversation", token, Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let id = created["id"].as_str().unwrap().to_owned();
+    let (_, history) = call(
+        app,
+        Method::GET,
+        &format!("/v1/conversation/{id}"),
+        token,
+        None,
+    )
+    .await;
+    let ids = history["conversation_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_str().unwrap().to_owned())
+        .collect();
+    (id, ids)
+}
+
+fn texts(history: &Value) -> Vec<&str> {
+    history["conversation_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect()
+}
+
+app_tests! {
+    async fn a_fork_copies_the_messages_up_to_the_one_named(db) {
+        let app = TestApp::spawn(db).await;
+        let (token, _) = app.register("ada@example.com", None).await;
+        let (source, ids) = four_messages(&app, &token).await;
+        assert_eq!(ids.len(), 4);
+
+        let (status, fork) = call(&app, Method::POST, &format!("/v1/conversation/fork/{source}/{}", ids[1]), &token, None).await;
+        assert_eq!(status, StatusCode::OK, "{fork}");
+        assert_eq!(fork["conversation_name"], "Source (fork)");
+        assert_eq!(fork["message_count"], 2);
+        let forked = fork["id"].as_str().unwrap();
+        assert_ne!(forked, source);
+        let (_, history) = call(&app, Method::GET, &format!("/v1/conversation/{forked}"), &token, None).await;
+        assert_eq!(texts(&history), ["one", "two"]);
+        // Copies, not moves: new ids, and the source is untouched.
+        assert!(history["conversation_history"].as_array().unwrap().iter().all(|m| !ids.contains(&m["id"].as_str().unwrap().to_owned())));
+        let (_, original) = call(&app, Method::GET, &format!("/v1/conversation/{source}"), &token, None).await;
+        assert_eq!(texts(&original), ["one", "two", "three", "four"]);
+        // Editing the fork leaves the source alone.
+        let first = history["conversation_history"][0]["id"].as_str().unwrap();
+        call(&app, Method::PUT, &format!("/v1/conversation/{forked}/message/{first}"), &token, Some(json!({"new_message": "edited"}))).await;
+        let (_, original) = call(&app, Method::GET, &format!("/v1/conversation/{source}"), &token, None).await;
+        assert_eq!(texts(&original)[0], "one");
+    }
+
+    async fn fork_refusals_create_nothing(db) {
+        let app = TestApp::spawn(db).await;
+        let (token, _) = app.register("ada@example.com", None).await;
+        let (other, _) = app.register("bo@example.com", None).await;
+        let (source, ids) = four_messages(&app, &token).await;
+        let (elsewhere, other_ids) = four_messages(&app, &other).await;
+        let unknown = uuid::Uuid::new_v4().to_string();
+        for (caller, conversation, message) in [
+            (&other, source.as_str(), ids[0].as_str()),          // another user's conversation
+            (&token, source.as_str(), other_ids[0].as_str()),    // a message of another conversation
+            (&token, elsewhere.as_str(), other_ids[0].as_str()), // both another user's
+            (&token, source.as_str(), unknown.as_str()),
+            (&token, unknown.as_str(), ids[0].as_str()),
+            (&token, "not-a-uuid", ids[0].as_str()),
+            (&token, source.as_str(), "not-a-uuid"),
+        ] {
+            let (status, body) = call(&app, Method::POST, &format!("/v1/conversation/fork/{conversation}/{message}"), caller, None).await;
+            assert_eq!(status, StatusCode::NOT_FOUND, "{conversation}/{message}: {body}");
+        }
+        let (_, list) = call(&app, Method::GET, "/v1/conversations", &token, None).await;
+        assert_eq!(list["total"], 1, "no fork was made");
+        let (status, _) = app.call(Method::POST, &format!("/v1/conversation/fork/{source}/{}", ids[0]), None, None).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn the_conversation_list_answers_304_until_it_changes(db) {
+        let app = TestApp::spawn(db).await;
+        let (token, _) = app.register("ada@example.com", None).await;
+        let (source, _) = four_messages(&app, &token).await;
+        let get = |tag: Option<String>| {
+            let (app, token) = (&app, token.clone());
+            async move {
+                let mut request = app.client.get(app.url("/v1/conversations")).header("Authorization", token);
+                if let Some(tag) = tag {
+                    request = request.header("If-None-Match", tag);
+                }
+                request.send().await.unwrap()
+            }
+        };
+        let first = get(None).await;
+        assert_eq!(first.status(), StatusCode::OK);
+        let tag = first.headers()["etag"].to_str().unwrap().to_owned();
+        assert!(tag.starts_with('"') && tag.len() == 66, "{tag}");
+        let again = get(Some(tag.clone())).await;
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(again.headers()["etag"], tag.as_str());
+        assert!(again.bytes().await.unwrap().is_empty());
+        assert_eq!(get(Some("\"something else\"".into())).await.status(), StatusCode::OK);
+
+        // A rename changes the list, so the old tag no longer matches.
+        call(&app, Method::PUT, &format!("/v1/conversation/{source}"), &token, Some(json!({"new_conversation_name": "Renamed"}))).await;
+        let changed = get(Some(tag.clone())).await;
+        assert_eq!(changed.status(), StatusCode::OK);
+        assert_ne!(changed.headers()["etag"], tag.as_str());
+        let body: Value = changed.json().await.unwrap();
+        assert_eq!(body["conversations"][&source]["name"], "Renamed");
+    }
+}
