@@ -111,11 +111,15 @@ mod tests {
         assert_eq!(secrets.seal(""), "");
         let other = SecretBox::new(b"another key");
         assert_eq!(other.open(&sealed), Err(SealError::Unreadable));
-        let mut tampered = sealed.clone();
-        tampered.pop();
-        tampered.push('A');
+        // Change one character in the middle (to one it is not: the seal is random).
+        let mut chars: Vec<char> = sealed.chars().collect();
+        let middle = chars.len() / 2;
+        chars[middle] = if chars[middle] == 'A' { 'B' } else { 'A' };
+        let tampered: String = chars.into_iter().collect();
+        assert_ne!(tampered, sealed);
         assert!(
-            secrets.open(&tampered).is_err() || secrets.open(&tampered).unwrap() != "sk-live-123"
+            secrets.open(&tampered).is_err(),
+            "the seal is authenticated"
         );
     }
 }

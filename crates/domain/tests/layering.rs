@@ -17,9 +17,27 @@ const FORBIDDEN: [&str; 7] = [
     "agentry-store",
 ];
 
+/// This machine's target triple (`rustc -vV`'s `host:` line).
+fn host_triple() -> String {
+    let output = Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .expect("run rustc -vV");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .find_map(|line| line.strip_prefix("host: "))
+        .expect("a host line")
+        .trim()
+        .to_owned()
+}
+
 fn normal_dependencies_of(root: &str) -> HashSet<String> {
+    // Resolved for this host only: offline, the crates of other platforms (never built here)
+    // need not be in the local registry.
+    let host = host_triple();
     let output = Command::new(env!("CARGO"))
         .args(["metadata", "--format-version", "1", "--locked", "--offline"])
+        .args(["--filter-platform", &host])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
