@@ -1,5 +1,6 @@
 //! Accounts: registration, login (with TOTP), the `/v1/user` view, profile updates, logout.
 
+use agentry_store::write_transaction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -10,7 +11,6 @@ use agentry_store::account::{self, NewAccount, UserPatch};
 use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -448,7 +448,7 @@ impl App {
             .as_ref()
             .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
         let mut conn = self.conn()?;
-        let created = conn.transaction(|conn| {
+        let created = write_transaction(&mut conn, |conn| {
             account::create_account(conn, &new_account)?;
             if let Some(row) = &invitation {
                 // Another registration may have taken this invitation meanwhile.
@@ -767,7 +767,7 @@ impl App {
         }
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
-        let result = conn.transaction(|conn| {
+        let result = write_transaction(&mut conn, |conn| {
             if !account::update_user(conn, user, &patch)? {
                 return Err(AppError::NotFound("User not found".into()));
             }

@@ -7,6 +7,7 @@
 //! instances (`Invalidation::Agent`, `Invalidation::VisibleAgents`); fills carry a ticket
 //! taken before the read, so a read racing a write cannot put old data back.
 
+use agentry_store::write_transaction;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -20,7 +21,6 @@ use agentry_domain::{AgentId, CompanyId, UserId};
 use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
 use agentry_store::{AnyConnection, DbUuid, companies};
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
@@ -523,7 +523,7 @@ impl App {
         commands: &BTreeMap<String, bool>,
     ) -> Result<AgentId, AppError> {
         let mut conn = self.conn()?;
-        let (id, viewers) = conn.transaction(|conn| {
+        let (id, viewers) = write_transaction(&mut conn, |conn| {
             self.insert_agent_in(conn, owner, name, &mut settings, company, commands)
         })?;
         self.agents_changed(id, &viewers);
@@ -673,7 +673,7 @@ impl App {
         }
         let rows = self.sealed_rows(view.id.into(), &upserts);
         let mut conn = self.conn()?;
-        let viewers = conn.transaction(|conn| -> Result<_, AppError> {
+        let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
             if shared != view.shared || company != view.company {
@@ -823,7 +823,7 @@ impl App {
     pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
         let view = self.owned_agent(caller, id)?;
         let mut conn = self.conn()?;
-        let viewers = conn.transaction(|conn| -> Result<_, AppError> {
+        let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());
             }

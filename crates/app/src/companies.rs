@@ -1,5 +1,6 @@
 //! Companies, members, roles and invitations (reference auth-billing.md section 3).
 
+use agentry_store::write_transaction;
 use std::collections::HashMap;
 
 use agentry_domain::access::Access;
@@ -9,7 +10,6 @@ use agentry_store::companies::{self, CompanyPatch, InvitationRow};
 use agentry_store::identity::{
     self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
 };
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, naive_of, now_epoch};
@@ -362,7 +362,7 @@ impl App {
         let now = naive_of(now_epoch());
         let company = CompanyId::new();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| {
+        write_transaction(&mut conn, |conn| {
             identity::insert_companies(
                 conn,
                 &[NewCompany {

@@ -9,6 +9,7 @@
 //! set follows the company (off when neither set it). The layer is held per company and invalidated by every write to it,
 //! here and on the other instances (`Invalidation::CompanyExtensions`).
 
+use agentry_store::write_transaction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -18,7 +19,6 @@ use agentry_domain::agent::{
 };
 use agentry_domain::invalidation::Invalidation;
 use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
-use diesel::Connection;
 use serde_json::{Map, Value, json};
 
 use crate::agents::{AgentView, settings_of_body};
@@ -200,7 +200,7 @@ impl App {
             })
             .collect();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| -> Result<(), AppError> {
+        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, company.into(), &removals)?;
             Ok(())

@@ -5,9 +5,9 @@
 
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
 use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
+use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
@@ -160,7 +160,7 @@ impl App {
         // The lookup stays outside the transaction, which then starts with a write (see
         // `command_conversation`).
         let existing = store::find_by_name(&mut conn, caller.user, &name)?;
-        let id = conn.transaction(|conn| -> Result<DbUuid, AppError> {
+        let id = write_transaction(&mut conn, |conn| -> Result<DbUuid, AppError> {
             let id = match existing {
                 Some(existing) => existing.id,
                 None => {
@@ -345,7 +345,7 @@ impl App {
                 ..m
             })
             .collect();
-        conn.transaction(|conn| -> Result<(), AppError> {
+        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
             store::insert_conversation(conn, &fork)?;
             for chunk in rows.chunks(500) {
                 store::add_messages(conn, fork.id, chunk, at)?;
@@ -378,7 +378,9 @@ impl App {
         let at = now();
         let message = message_row(row.id, &role, &text, at);
         let id = message.id;
-        conn.transaction(|conn| store::add_messages(conn, row.id, &[message], at))?;
+        write_transaction(&mut conn, |conn| {
+            store::add_messages(conn, row.id, &[message], at)
+        })?;
         Ok(id.into())
     }
 
@@ -499,7 +501,9 @@ impl App {
             .map(|(i, (role, text))| message_row(conversation, role, text, in_order(at, i)))
             .collect();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| store::add_messages(conn, conversation, &rows, at))?;
+        write_transaction(&mut conn, |conn| {
+            store::add_messages(conn, conversation, &rows, at)
+        })?;
         Ok(())
     }
 }

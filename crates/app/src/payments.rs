@@ -7,6 +7,7 @@
 //! one transaction afterwards, so a Stripe failure leaves nothing half-done (502 to the user,
 //! and the job that will look again stays queued).
 
+use agentry_store::write_transaction;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -22,7 +23,6 @@ use agentry_store::jobs::{JobRow, NewJob};
 use agentry_store::payments::{self, TransactionRow};
 use agentry_store::{AnyConnection, identity};
 use chrono::NaiveDateTime;
-use diesel::Connection;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobHandler, JobRunner};
@@ -338,7 +338,7 @@ impl App {
         let delay = self.settings.stripe.payment_sync_delay;
         self.blocking(move |app| {
             let mut conn = app.conn()?;
-            conn.transaction(|conn| {
+            write_transaction(&mut conn, |conn| {
                 payments::insert_transaction(conn, &row)?;
                 let run_at = now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 App::enqueue(conn, &payment_sync_job(&row.payment_intent_id, run_at))?;
@@ -369,7 +369,7 @@ impl App {
             return Ok(None);
         }
         let company: CompanyId = row.company_id.into();
-        let credited = conn.transaction(|conn| {
+        let credited = write_transaction(&mut conn, |conn| {
             payments::complete_and_credit(conn, company, std::slice::from_ref(&intent.id), now())
         })?;
         let tokens = credited.iter().map(|r| r.token_amount).sum();
@@ -466,8 +466,9 @@ impl App {
         let checked = open.len();
         self.blocking(move |app| {
             let mut conn = app.conn()?;
-            let credited =
-                conn.transaction(|conn| payments::complete_and_credit(conn, root, &paid, now()))?;
+            let credited = write_transaction(&mut conn, |conn| {
+                payments::complete_and_credit(conn, root, &paid, now())
+            })?;
             if !credited.is_empty() {
                 app.company_changed(&mut conn, &[root])?;
             }
@@ -633,7 +634,7 @@ impl App {
             }
         })?;
         let mut conn = self.conn()?;
-        let (fresh, touched) = conn.transaction(|conn| -> Result<_, AppError> {
+        let (fresh, touched) = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
             match payments::record_event(conn, &event.id, &event.kind, event.signed_at, now())? {
                 payments::EventRecord::New => {}
                 payments::EventRecord::Redelivered => return Ok((false, Vec::new())),

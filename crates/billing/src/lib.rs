@@ -6,9 +6,9 @@ pub mod webhook;
 
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::billing::{self, usage_row};
+use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, StoreError};
 use chrono::NaiveDateTime;
-use diesel::Connection;
 
 /// The billing configuration (from the server's settings).
 #[derive(Debug, Clone, PartialEq)]
@@ -70,7 +70,7 @@ pub fn charge(
         return Err(BillingError::Negative);
     }
     let total = input.saturating_add(output);
-    conn.transaction(|conn| {
+    write_transaction(&mut *conn, |conn| {
         if settings.enabled() {
             if !billing::debit(conn, company, total)? {
                 return Err(BillingError::InsufficientBalance);

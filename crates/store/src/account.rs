@@ -10,7 +10,7 @@ use crate::identity::{
     NewCompany, NewMembership, NewUser, UserRow, insert_companies, insert_memberships, insert_users,
 };
 use crate::schema::{failed_logins, user_preferences, users};
-use crate::{AnyConnection, DbUuid, StoreError, per_backend};
+use crate::{AnyConnection, DbUuid, StoreError, per_backend, write_transaction};
 
 /// Everything registration writes, written together or not at all.
 #[derive(Debug, Clone)]
@@ -44,7 +44,7 @@ struct NewFailedLogin<'a> {
 /// Insert the user, their company (if any), the membership and the preferences in one
 /// transaction.
 pub fn create_account(conn: &mut AnyConnection, account: &NewAccount) -> Result<(), StoreError> {
-    conn.transaction(|conn| {
+    write_transaction(&mut *conn, |conn| {
         insert_users(conn, std::slice::from_ref(&account.user))?;
         if let Some(company) = &account.company {
             insert_companies(conn, std::slice::from_ref(company))?;

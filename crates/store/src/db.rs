@@ -19,6 +19,46 @@ pub enum AnyConnection {
     Sqlite(SqliteConnection),
 }
 
+/// A transaction that writes. On SQLite it begins `IMMEDIATE`: the write lock is taken
+/// before the first statement, so a second writer waits for it (`busy_timeout`) instead of
+/// failing with "database is locked" when a transaction that read first tries to write. On
+/// PostgreSQL it is an ordinary transaction. Nested transactions inside `f` are savepoints.
+pub fn write_transaction<T, E, F>(conn: &mut AnyConnection, f: F) -> Result<T, E>
+where
+    F: FnOnce(&mut AnyConnection) -> Result<T, E>,
+    E: From<diesel::result::Error>,
+{
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let outermost_on_sqlite = match conn {
+        AnyConnection::Postgresql(_) => false,
+        AnyConnection::Sqlite(lite) => AnsiTransactionManager::transaction_manager_status_mut(lite)
+            .transaction_depth()?
+            .is_none(),
+    };
+    if !outermost_on_sqlite {
+        // PostgreSQL, or already inside a transaction (a savepoint).
+        return conn.transaction(f);
+    }
+    if let AnyConnection::Sqlite(lite) = conn {
+        AnsiTransactionManager::begin_transaction_sql(lite, "BEGIN IMMEDIATE")?;
+    }
+    let outcome = f(conn);
+    let AnyConnection::Sqlite(lite) = conn else {
+        // `f` cannot change the variant of the connection it was lent.
+        return outcome;
+    };
+    match outcome {
+        Ok(value) => {
+            AnsiTransactionManager::commit_transaction(lite)?;
+            Ok(value)
+        }
+        Err(error) => {
+            AnsiTransactionManager::rollback_transaction(lite)?;
+            Err(error)
+        }
+    }
+}
+
 impl AnyConnection {
     pub fn backend(&self) -> Backend {
         match self {

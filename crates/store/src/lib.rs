@@ -19,7 +19,7 @@ mod uuid;
 
 pub use db::{
     AnyConnection, Backend, Connector, DatabaseUrl, Pool, PoolOptions, PooledConnection,
-    StatementCounter, build_pool,
+    StatementCounter, build_pool, write_transaction,
 };
 pub use uuid::DbUuid;
 
