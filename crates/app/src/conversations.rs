@@ -347,9 +347,7 @@ impl App {
             .collect();
         write_transaction(&mut conn, |conn| -> Result<(), AppError> {
             store::insert_conversation(conn, &fork)?;
-            for chunk in rows.chunks(500) {
-                store::add_messages(conn, fork.id, chunk, at)?;
-            }
+            store::add_messages(conn, fork.id, &rows, at)?;
             Ok(())
         })?;
         Ok(json!({

@@ -111,7 +111,7 @@ pub fn delete(conn: &mut AnyConnection, id: DbUuid) -> Result<bool, StoreError> 
     Ok(diesel::delete(conversations::table.find(id)).execute(conn)? == 1)
 }
 
-/// Add messages (one statement) and mark the conversation updated.
+/// Add messages (one statement per 500) and mark the conversation updated.
 pub fn add_messages(
     conn: &mut AnyConnection,
     conversation: DbUuid,
@@ -121,9 +121,12 @@ pub fn add_messages(
     if rows.is_empty() {
         return Ok(());
     }
-    per_backend!(&mut *conn, |c| diesel::insert_into(messages::table)
-        .values(rows)
-        .execute(c))?;
+    // 500 rows of 9 columns stay far below both backends' bind-parameter limits.
+    for chunk in rows.chunks(500) {
+        per_backend!(&mut *conn, |c| diesel::insert_into(messages::table)
+            .values(chunk)
+            .execute(c))?;
+    }
     diesel::update(conversations::table.find(conversation))
         .set(conversations::updated_at.eq(now))
         .execute(conn)?;
