@@ -15,8 +15,11 @@ pub struct Ticket(u64);
 struct State<K: Hash + Eq + Clone, V> {
     values: LruCache<K, Arc<V>>,
     /// The generation at which each key was last invalidated (keys never invalidated are
-    /// absent). Cleared with `invalidate_all`, which moves `floor` instead.
+    /// absent). Cleared with `invalidate_all`, which moves `floor` instead, and when it
+    /// holds `tracking_limit` keys (then `floor` moves to now: fills begun before are
+    /// dropped, which costs a later re-read and is never stale).
     invalidated_at: HashMap<K, u64>,
+    tracking_limit: usize,
     /// Fills whose ticket is older than this were overtaken by `invalidate_all`.
     floor: u64,
     generation: u64,
@@ -42,10 +45,29 @@ impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
             state: Arc::new(Mutex::new(State {
                 values: LruCache::new(capacity.max(1)),
                 invalidated_at: HashMap::new(),
+                tracking_limit: Self::TRACKING_LIMIT,
                 floor: 0,
                 generation: 0,
             })),
         }
+    }
+
+    /// Keys whose last invalidation is remembered before the map is reset (bounds memory
+    /// whatever the number of distinct keys ever invalidated).
+    const TRACKING_LIMIT: usize = 65_536;
+
+    /// [`ReadModel::new`] remembering at most `limit` invalidated keys.
+    #[cfg(test)]
+    fn with_tracking_limit(capacity: usize, limit: usize) -> Self {
+        let model = Self::new(capacity);
+        model.lock().tracking_limit = limit;
+        model
+    }
+
+    /// How many invalidated keys are remembered.
+    #[cfg(test)]
+    fn tracked_invalidations(&self) -> usize {
+        self.lock().invalidated_at.len()
     }
 
     fn lock(&self) -> MutexGuard<'_, State<K, V>> {
@@ -99,6 +121,11 @@ impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
         let generation = state.generation;
         let _removed = state.values.cache_remove(key);
         state.invalidated_at.insert(key.clone(), generation);
+        if state.invalidated_at.len() > state.tracking_limit {
+            // Forget the per-key generations: every fill begun before now is overtaken.
+            state.floor = generation;
+            state.invalidated_at.clear();
+        }
     }
 
     pub fn invalidate_all(&self) {
@@ -149,6 +176,22 @@ mod tests {
         let after = cache.ticket();
         cache.fill(1, after, "new");
         assert_eq!(cache.get(&1).as_deref(), Some(&"new"));
+    }
+
+    #[test]
+    fn remembered_invalidations_are_bounded_and_never_let_a_stale_fill_in() {
+        let cache = ReadModel::with_tracking_limit(100, 8);
+        let before = cache.ticket(); // a reader starts loading key 0
+        for key in 0..20 {
+            cache.invalidate(&key);
+            assert!(cache.tracked_invalidations() <= 8);
+        }
+        // Key 0's invalidation was forgotten, yet the older fill is still dropped.
+        cache.fill(0, before, "stale");
+        assert!(cache.get(&0).is_none());
+        let after = cache.ticket();
+        cache.fill(0, after, "fresh");
+        assert_eq!(cache.get(&0).as_deref(), Some(&"fresh"));
     }
 
     #[test]
