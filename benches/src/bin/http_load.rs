@@ -167,6 +167,30 @@ fn seed(url: &DatabaseUrl) -> anyhow::Result<Seeded> {
         .map(|(i, u)| (u.id, companies[i / MEMBERS].id))
         .collect();
     let agents = seed_agents(&mut conn, &owners, now)?;
+    // Each company's layer: a provider key (sealed), a model and a default of its own.
+    let secrets = agentry_auth::secrets::SecretBox::new(KEY.as_bytes());
+    let layer: Vec<agentry_store::company_extensions::CompanySettingRow> = companies
+        .iter()
+        .enumerate()
+        .flat_map(|(i, company)| {
+            [
+                (
+                    "ANTHROPIC_API_KEY",
+                    secrets.seal(&format!("sk-ant-load-{i}")),
+                ),
+                ("ANTHROPIC_AI_MODEL", "claude-opus-4-6".to_owned()),
+                ("team_motto", format!("Company {i} ships")),
+            ]
+            .map(|(name, value)| {
+                agentry_store::company_extensions::CompanySettingRow {
+                    company_id: company.id,
+                    name: name.to_owned(),
+                    value,
+                }
+            })
+        })
+        .collect();
+    agentry_store::company_extensions::upsert_settings(&mut conn, &layer)?;
     let keys = TokenKeys::new(KEY.as_bytes());
     let iat = (chrono::Utc::now().timestamp_micros() as f64) / 1e6;
     let tokens = users
@@ -200,6 +224,8 @@ enum Work {
     Balance,
     /// `GET /v1/agent/{first agent}{suffix}`.
     Agent(&'static str),
+    /// `GET /v1/companies/{home}/settings`.
+    CompanySettings,
     /// `POST /v1/agent/{first agent}/command`: Write to File.
     WriteFile,
     Login,
@@ -210,6 +236,7 @@ impl Work {
         match self {
             Work::Get(path) => path,
             Work::Balance => "/v1/billing/tokens/balance",
+            Work::CompanySettings => "/v1/companies/{id}/settings",
             Work::Agent("") => "/v1/agent/{id}",
             Work::Agent("/command") => "/v1/agent/{id}/command",
             Work::Agent("/extensions") => "/v1/agent/{id}/extensions",
@@ -261,6 +288,9 @@ async fn drive(
                             "{base}/v1/billing/tokens/balance?company_id={}",
                             seeded.homes[n]
                         ))
+                        .header("Authorization", &seeded.tokens[n]),
+                    Work::CompanySettings => client
+                        .get(format!("{base}/v1/companies/{}/settings", seeded.homes[n]))
                         .header("Authorization", &seeded.tokens[n]),
                     Work::Agent(suffix) => client
                         .get(format!("{base}/v1/agent/{}{suffix}", seeded.agents[n]))
@@ -392,6 +422,8 @@ async fn main() -> anyhow::Result<()> {
         Work::Agent("/extensions"),
         Work::Get("/v1/extensions"),
         Work::Get("/v1/providers"),
+        Work::CompanySettings,
+        Work::Get("/v1/conversations"),
         Work::WriteFile,
     ];
     for keep_alive in [true, false] {
