@@ -99,8 +99,9 @@ app_tests! {
         let (_, config) = call(&app, Method::GET, &format!("/v1/agent/{agent}"), &admin, None).await;
         assert_eq!(config["agent"]["settings"]["team_motto"], "own motto");
 
-        // `null` removes the company's own value: the server's Anthropic key is back.
-        assert_eq!(put_company(&app, &admin, &company, json!({"ANTHROPIC_API_KEY": null})).await, StatusCode::OK);
+        // `null` removes the company's own value (names are read trimmed): the server's
+        // Anthropic key is back.
+        assert_eq!(put_company(&app, &admin, &company, json!({"ANTHROPIC_API_KEY ": null})).await, StatusCode::OK);
         assert_eq!(connected(&app, &admin, &agent).await, ["anthropic", "openai"]);
 
         // Members read the layer masked; the secret is sealed at rest.
@@ -123,10 +124,46 @@ app_tests! {
         }
 
         // The company's extension view: the server's and the company's settings, masked.
-        let (status, view) = call(&app, Method::GET, &format!("/v1/companies/{company}/extensions"), &reader, None).await;
+        let enabled = |view: &Value| -> Vec<bool> {
+            view["extensions"].as_array().unwrap().iter()
+                .find(|e| e["extension_name"] == "essential_abilities").unwrap()["commands"]
+                .as_array().unwrap().iter().map(|c| c["enabled"].as_bool().unwrap()).collect()
+        };
+        let path = format!("/v1/companies/{company}/extensions");
+        let (status, view) = call(&app, Method::GET, &path, &reader, None).await;
         assert_eq!(status, StatusCode::OK);
-        assert!(view["extensions"].as_array().unwrap().iter().any(|e| e["extension_name"] == "essential_abilities"));
-        assert!(!view.to_string().contains("sk-server-1111"));
+        assert!(enabled(&view).iter().all(|on| !on), "the company set no command");
+        let switch = json!({"extension_name": "essential_abilities", "enable": true});
+        call(&app, Method::PATCH, &format!("/v1/companies/{company}/extension/commands"), &admin, Some(switch)).await;
+        let (_, view) = call(&app, Method::GET, &path, &reader, None).await;
+        assert!(enabled(&view).iter().all(|on| *on), "the company's states, read after the write");
+    }
+
+    async fn the_layer_leaves_with_the_member(db) {
+        let root = "root@example.com";
+        let settings = agentry::config::Settings { superadmin_email: Some(root.into()), ..Default::default() };
+        let app = TestApp::spawn_with(db, settings).await;
+        let (root, _) = app.register(root, None).await;
+        let (admin, user, _reader, company, _agent) = team(&app).await;
+        let (_, list) = call(&app, Method::GET, "/v1/agent", &user, None).await;
+        let own = list["agents"].as_array().unwrap().iter().find(|a| a["is_owner"] == true).unwrap()["id"].as_str().unwrap().to_owned();
+        assert_eq!(put_company(&app, &admin, &company, json!({"XAI_API_KEY": "xai-company-3333"})).await, StatusCode::OK);
+        assert_eq!(connected(&app, &user, &own).await, ["xai"], "the member's agent uses the company's key");
+
+        let (_, me) = call(&app, Method::GET, "/v1/user", &user, None).await;
+        let remove = format!("/v1/companies/{company}/users/{}", me["id"].as_str().unwrap());
+        assert_eq!(call(&app, Method::DELETE, &remove, &root, None).await.0, StatusCode::OK);
+        assert!(connected(&app, &user, &own).await.is_empty(), "gone with the membership");
+        let (_, config) = call(&app, Method::GET, &format!("/v1/agent/{own}"), &user, None).await;
+        assert!(config["agent"]["settings"].get("XAI_API_KEY").is_none());
+
+        // A super admin reaches any company that exists; an unknown one is 404, not a 500.
+        let unknown = uuid::Uuid::new_v4();
+        assert_eq!(put_company(&app, &root, &unknown.to_string(), json!({"team_motto": "x"})).await, StatusCode::NOT_FOUND);
+        let (status, _) = call(&app, Method::PATCH, &format!("/v1/companies/{unknown}/command"), &root, Some(json!({"command_name": "Get Datetime", "enable": false}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(call(&app, Method::GET, &format!("/v1/companies/{unknown}/settings"), &root, None).await.0, StatusCode::NOT_FOUND);
+        assert_eq!(put_company(&app, &root, &company, json!({"team_motto": "from root"})).await, StatusCode::OK);
     }
 
     async fn a_company_switches_a_command_off_for_all_its_agents(db) {

@@ -71,6 +71,7 @@ app_tests! {
         assert!(history["conversation_history"].as_array().unwrap().iter().all(|m| !ids.contains(&m["id"].as_str().unwrap().to_owned())));
         let (_, original) = call(&app, Method::GET, &format!("/v1/conversation/{source}"), &token, None).await;
         assert_eq!(texts(&original), ["one", "two", "three", "four"]);
+        assert_eq!(history["conversation_history"].as_array().unwrap().len(), 2);
         // Editing the fork leaves the source alone.
         let first = history["conversation_history"][0]["id"].as_str().unwrap();
         call(&app, Method::PUT, &format!("/v1/conversation/{forked}/message/{first}"), &token, Some(json!({"new_message": "edited"}))).await;
@@ -97,10 +98,42 @@ app_tests! {
             let (status, body) = call(&app, Method::POST, &format!("/v1/conversation/fork/{conversation}/{message}"), caller, None).await;
             assert_eq!(status, StatusCode::NOT_FOUND, "{conversation}/{message}: {body}");
         }
-        let (_, list) = call(&app, Method::GET, "/v1/conversations", &token, None).await;
-        assert_eq!(list["total"], 1, "no fork was made");
+        for caller in [&token, &other] {
+            let (_, list) = call(&app, Method::GET, "/v1/conversations", caller, None).await;
+            assert_eq!(list["total"], 1, "no fork was made");
+        }
         let (status, _) = app.call(Method::POST, &format!("/v1/conversation/fork/{source}/{}", ids[0]), None, None).await;
         assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+
+    async fn a_fork_keeps_the_agent_only_while_the_caller_sees_it(db) {
+        let app = TestApp::spawn(db).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let (_, view) = call(&app, Method::GET, "/v1/user", &admin, None).await;
+        let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
+        let (_, invitation) = call(&app, Method::POST, "/v1/invitations", &admin, Some(json!({"email": "user@example.com", "role_id": 3}))).await;
+        let (user, _) = app.register("user@example.com", invitation["id"].as_str()).await;
+        let (_, created) = call(&app, Method::POST, "/v1/agent", &admin, Some(json!({"agent_name": "Team", "settings": {"shared": "true", "company_id": company}}))).await;
+        let agent = created["id"].as_str().unwrap().to_owned();
+        let body = json!({"conversation_name": "With the team agent", "agent_id": agent, "conversation_content": [{"role": "USER", "message": "hi"}]});
+        let (status, conversation) = call(&app, Method::POST, "/v1/conversation", &user, Some(body)).await;
+        assert_eq!(status, StatusCode::OK, "{conversation}");
+        let source = conversation["id"].as_str().unwrap().to_owned();
+        let (_, history) = call(&app, Method::GET, &format!("/v1/conversation/{source}"), &user, None).await;
+        let message = history["conversation_history"][0]["id"].as_str().unwrap().to_owned();
+        let agent_of = |list: &Value, id: &str| list["conversations"][id]["agent_id"].clone();
+
+        let path = format!("/v1/conversation/fork/{source}/{message}");
+        let fork = || async { call(&app, Method::POST, &path, &user, None).await.1["id"].as_str().unwrap().to_owned() };
+        let shared_fork = fork().await;
+        let (_, list) = call(&app, Method::GET, "/v1/conversations", &user, None).await;
+        assert_eq!(agent_of(&list, &source), json!(agent));
+        assert_eq!(agent_of(&list, &shared_fork), json!(agent), "seen: kept");
+
+        call(&app, Method::PUT, &format!("/v1/agent/{agent}"), &admin, Some(json!({"agent_name": "Team", "settings": {"shared": "false"}}))).await;
+        let unshared_fork = fork().await;
+        let (_, list) = call(&app, Method::GET, "/v1/conversations", &user, None).await;
+        assert_eq!(agent_of(&list, &unshared_fork), Value::Null, "no longer seen: dropped");
     }
 
     async fn the_conversation_list_answers_304_until_it_changes(db) {
@@ -124,7 +157,6 @@ app_tests! {
         let again = get(Some(tag.clone())).await;
         assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
         assert_eq!(again.headers()["etag"], tag.as_str());
-        assert!(again.bytes().await.unwrap().is_empty());
         assert_eq!(get(Some("\"something else\"".into())).await.status(), StatusCode::OK);
 
         // A rename changes the list, so the old tag no longer matches.

@@ -181,11 +181,28 @@ app_tests! {
         assert_eq!((status, statements), (StatusCode::OK, 0));
         assert_eq!(again, list);
 
+        // The user view lists the same agents through the token.
+        let agents_in_view = |view: &Value| -> Vec<String> {
+            let mut names: Vec<String> = view["companies"].as_array().unwrap().iter()
+                .flat_map(|c| c["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap().to_owned()))
+                .collect();
+            names.sort();
+            names
+        };
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&one), None).await;
+        assert_eq!(agents_in_view(&view), ["Second"]);
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&cy), None).await;
+        assert_eq!(agents_in_view(&view), ["AGiXT", "Bee", "Second"], "the session's view is whole");
+
         // Limited to company B: own agents and B's shared ones, not A's.
         let (_, created) = create(&app, &cy, json!({"name": "company b", "scopes": ["agents:read"], "company_ids": [company_b]})).await;
         let b_only = created["token"].as_str().unwrap().to_owned();
         let (_, list) = app.call(Method::GET, "/v1/agent", Some(&b_only), None).await;
         assert_eq!(listed(&list), ["AGiXT", "Bee"]);
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&b_only), None).await;
+        let companies: Vec<&str> = view["companies"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert_eq!(companies, [company_b.as_str()], "only the token's companies");
+        assert_eq!(agents_in_view(&view), ["Bee"]);
         assert_eq!(app.call(Method::GET, &format!("/v1/agent/{second}"), Some(&b_only), None).await.0, StatusCode::NOT_FOUND);
         // The session still sees all three.
         let (_, list) = app.call(Method::GET, "/v1/agent", Some(&cy), None).await;

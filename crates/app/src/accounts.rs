@@ -129,7 +129,11 @@ fn rendered(view: &UserView) -> RenderedView {
 
 /// The requested variant of a cached view: the full one as kept, or one with scopes dropped
 /// (light mode) or filtered.
-fn render(cached: &CachedView, options: &UserViewOptions) -> RenderedView {
+fn render(
+    cached: &CachedView,
+    options: &UserViewOptions,
+    grant: Option<&crate::tokens::TokenGrant>,
+) -> RenderedView {
     let filter: Vec<&str> = options
         .scope_filter
         .as_deref()
@@ -141,10 +145,28 @@ fn render(cached: &CachedView, options: &UserViewOptions) -> RenderedView {
         })
         .unwrap_or_default();
     let show_scopes = !options.light || options.include_scopes;
-    if show_scopes && filter.is_empty() {
+    let limited = grant.filter(|g| g.is_limited());
+    if show_scopes && filter.is_empty() && limited.is_none() {
         return cached.full.clone();
     }
     let mut view = cached.view.clone();
+    // Through a token limited to some companies or agents: only those.
+    if let Some(grant) = limited {
+        if !grant.companies.is_empty() {
+            view.companies.retain(|c| grant.companies.contains(&c.id));
+        }
+        if !grant.agents.is_empty() {
+            let reached = |agent: &Value| {
+                agent["id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .is_some_and(|id| grant.agents.contains(&id))
+            };
+            for company in &mut view.companies {
+                company.agents.retain(reached);
+            }
+        }
+    }
     for company in &mut view.companies {
         company.scopes = if show_scopes {
             company
@@ -582,7 +604,7 @@ impl App {
         }
         Some(
             self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)
-                .map(|()| render(&cached, options)),
+                .map(|()| render(&cached, options, caller.token.as_deref())),
         )
     }
 
@@ -598,7 +620,7 @@ impl App {
             .user_views
             .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
         self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)?;
-        Ok(render(&cached, options))
+        Ok(render(&cached, options, caller.token.as_deref()))
     }
 
     /// Whether some company of the caller (or a parent of one) holds tokens, from the

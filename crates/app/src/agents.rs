@@ -371,7 +371,13 @@ impl App {
         id_or_name: &str,
     ) -> Result<(Arc<AgentView>, Arc<CompanyExtensions>), AppError> {
         let view = self.visible_agent(caller, id_or_name)?;
-        let layer = self.company_layer(view.company)?;
+        // The company's layer applies while the owner belongs to it: an agent whose owner
+        // left keeps no company settings (keys included).
+        let company = match view.company {
+            Some(company) if self.access(view.owner)?.is_member(company) => Some(company),
+            _ => None,
+        };
+        let layer = self.company_layer(company)?;
         Ok((view, layer))
     }
 

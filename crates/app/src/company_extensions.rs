@@ -119,19 +119,32 @@ impl App {
             .unwrap_or(false)
     }
 
-    /// The caller may read the company's layer (a member; 404 otherwise).
+    /// The caller may read the company's layer (a member; a super admin, of a company that
+    /// exists; 404 otherwise).
     fn readable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
         let access = self.caller_access(caller)?;
         self.require_company(&access, company)?;
+        if !access.is_member(company) {
+            let mut conn = self.conn()?;
+            agentry_store::companies::find_company(&mut conn, company)?
+                .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+        }
         Ok(company)
     }
 
-    /// The caller may change the company's layer (`company:write` there).
+    /// The caller may change the company's layer (`company:write` there). A super admin
+    /// reaches any company, so its existence is checked (an unknown one is 404, not a
+    /// foreign-key failure).
     fn writable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
         let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "company:write")?;
+        if !access.is_member(company) {
+            let mut conn = self.conn()?;
+            agentry_store::companies::find_company(&mut conn, company)?
+                .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+        }
         Ok(company)
     }
 
@@ -172,7 +185,8 @@ impl App {
             Some(Value::Object(map)) => map
                 .iter()
                 .filter(|(_, value)| value.is_null())
-                .map(|(name, _)| name.clone())
+                // As `settings_from_json` reads names: trimmed.
+                .map(|(name, _)| name.trim().to_owned())
                 .collect(),
             _ => Vec::new(),
         };

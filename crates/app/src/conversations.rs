@@ -328,10 +328,15 @@ impl App {
             .take(MAX_NAME)
             .collect();
         let at = now();
+        // The agent goes with the fork only while the caller still sees it.
+        let agent = source.agent_id.filter(|a| {
+            self.visible_agent(caller, &AgentId::from(*a).to_string())
+                .is_ok()
+        });
         let fork = ConversationRow {
             id: ConversationId::new().into(),
             user_id: caller.user.into(),
-            agent_id: source.agent_id,
+            agent_id: agent,
             name: name.clone(),
             created_at: at,
             updated_at: at,

@@ -78,6 +78,15 @@ fn list_of(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
 }
 
+/// A stored list of ids, each of which must parse (`None` otherwise).
+fn ids_of<T: std::str::FromStr>(json: &str) -> Option<Vec<T>> {
+    serde_json::from_str::<Vec<String>>(json)
+        .ok()?
+        .iter()
+        .map(|id| id.parse().ok())
+        .collect()
+}
+
 fn view(row: &TokenRow, value: Option<String>) -> TokenView {
     TokenView {
         id: row.id.0.to_string(),
@@ -311,14 +320,13 @@ impl App {
                     .map(|u| u.email)
                     .unwrap_or_default();
                 tokens::touch(&mut conn, row.id, naive_of(now_epoch()))?;
-                let companies = list_of(&row.companies_json)
-                    .iter()
-                    .filter_map(|id| id.parse().ok())
-                    .collect();
-                let agents = list_of(&row.agents_json)
-                    .iter()
-                    .filter_map(|id| id.parse().ok())
-                    .collect();
+                // A list that does not parse whole must not read as "unlimited".
+                let companies: Option<Vec<CompanyId>> = ids_of(&row.companies_json);
+                let agents: Option<Vec<AgentId>> = ids_of(&row.agents_json);
+                let (Some(companies), Some(agents)) = (companies, agents) else {
+                    tracing::warn!(token = %row.id.0, "a token's stored limits do not parse; refused");
+                    return Ok(self.personal_tokens.fill(key, ticket, None));
+                };
                 Some(TokenEntry {
                     user,
                     email,
