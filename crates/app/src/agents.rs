@@ -745,10 +745,7 @@ impl App {
         enable: bool,
     ) -> Result<String, AppError> {
         let view = self.visible_agent(caller, id)?;
-        let (_, spec) = self
-            .registry
-            .command(command)
-            .ok_or_else(|| AppError::NotFound(format!("Command `{command}` not found")))?;
+        let spec = self.known_command(command)?;
         let mut conn = self.conn()?;
         store::upsert_commands(
             &mut conn,
@@ -771,28 +768,19 @@ impl App {
         enable: bool,
     ) -> Result<String, AppError> {
         let view = self.visible_agent(caller, id)?;
-        let found = self
-            .registry
-            .extension(extension)
-            .ok_or_else(|| AppError::NotFound(format!("Extension '{extension}' not found")))?;
-        let rows: Vec<CommandRow> = found
-            .commands()
+        let (display, commands) = self.known_extension(extension)?;
+        let rows: Vec<CommandRow> = commands
             .iter()
-            .map(|c| CommandRow {
+            .map(|command| CommandRow {
                 agent_id: view.id.into(),
-                command: c.name.to_owned(),
+                command: (*command).to_owned(),
                 enabled: enable,
             })
             .collect();
         let mut conn = self.conn()?;
         store::upsert_commands(&mut conn, &rows)?;
         self.agents_changed(view.id, &[]);
-        Ok(format!(
-            "Successfully {} {} commands for extension '{}'",
-            if enable { "enabled" } else { "disabled" },
-            rows.len(),
-            found.display_name()
-        ))
+        Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
     /// `PATCH /v1/agent/{id} {new_name}`: the owner only (404 otherwise); 409 for a name the

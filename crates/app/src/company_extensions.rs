@@ -232,10 +232,7 @@ impl App {
         enable: bool,
     ) -> Result<String, AppError> {
         let company = self.writable_company(caller, company)?;
-        let (_, spec) = self
-            .registry
-            .command(command)
-            .ok_or_else(|| AppError::NotFound(format!("Command `{command}` not found")))?;
+        let spec = self.known_command(command)?;
         let mut conn = self.conn()?;
         store::upsert_commands(
             &mut conn,
@@ -262,28 +259,19 @@ impl App {
         enable: bool,
     ) -> Result<String, AppError> {
         let company = self.writable_company(caller, company)?;
-        let found = self
-            .registry
-            .extension(extension)
-            .ok_or_else(|| AppError::NotFound(format!("Extension '{extension}' not found")))?;
-        let rows: Vec<CompanyCommandRow> = found
-            .commands()
+        let (display, commands) = self.known_extension(extension)?;
+        let rows: Vec<CompanyCommandRow> = commands
             .iter()
-            .map(|c| CompanyCommandRow {
+            .map(|command| CompanyCommandRow {
                 company_id: company.into(),
-                command: c.name.to_owned(),
+                command: (*command).to_owned(),
                 enabled: enable,
             })
             .collect();
         let mut conn = self.conn()?;
         store::upsert_commands(&mut conn, &rows)?;
         self.changed(Invalidation::CompanyExtensions(company));
-        Ok(format!(
-            "Successfully {} {} commands for extension '{}'",
-            if enable { "enabled" } else { "disabled" },
-            rows.len(),
-            found.display_name()
-        ))
+        Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
     /// `GET /v1/companies/{id}/extensions`: the agent extension view's shape for the

@@ -99,7 +99,42 @@ fn extension_entry(ext: &dyn Extension) -> Value {
     })
 }
 
+/// What a switch answers: "Successfully enabled N commands for extension '<X>'".
+pub(crate) fn switched(enable: bool, count: usize, extension: &str) -> String {
+    format!(
+        "Successfully {} {count} commands for extension '{extension}'",
+        if enable { "enabled" } else { "disabled" },
+    )
+}
+
 impl App {
+    /// The command a toggle names (by friendly or function name); 404 otherwise.
+    pub(crate) fn known_command(
+        &self,
+        name: &str,
+    ) -> Result<&'static agentry_extensions::CommandSpec, AppError> {
+        self.registry
+            .command(name)
+            .map(|(_, spec)| spec)
+            .ok_or_else(|| AppError::NotFound(format!("Command `{name}` not found")))
+    }
+
+    /// The extension a switch names (case, spaces, `_` and `-` alike): its display name and
+    /// its commands; 404 otherwise.
+    pub(crate) fn known_extension(
+        &self,
+        name: &str,
+    ) -> Result<(&'static str, Vec<&'static str>), AppError> {
+        let found = self
+            .registry
+            .extension(name)
+            .ok_or_else(|| AppError::NotFound(format!("Extension '{name}' not found")))?;
+        Ok((
+            found.display_name(),
+            found.commands().iter().map(|c| c.name).collect(),
+        ))
+    }
+
     /// `GET /v1/providers`: the reference's dict by key.
     pub fn providers(&self) -> Value {
         let all: Map<String, Value> = providers::catalog()
