@@ -1,6 +1,5 @@
 //! Accounts: registration, login (with TOTP), the `/v1/user` view, profile updates, logout.
 
-use agentry_store::write_transaction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -10,6 +9,7 @@ use agentry_store::AnyConnection;
 use agentry_store::account::{self, NewAccount, UserPatch};
 use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
+use agentry_store::write_transaction;
 use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;

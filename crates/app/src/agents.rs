@@ -7,7 +7,6 @@
 //! instances (`Invalidation::Agent`, `Invalidation::VisibleAgents`); fills carry a ticket
 //! taken before the read, so a read racing a write cannot put old data back.
 
-use agentry_store::write_transaction;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
@@ -19,6 +18,7 @@ use agentry_domain::agent::{
 use agentry_domain::invalidation::Invalidation;
 use agentry_domain::{AgentId, CompanyId, UserId};
 use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
+use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, DbUuid, companies};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
@@ -150,7 +150,7 @@ pub(crate) fn settings_of_body(
 }
 
 /// `{name: bool}` command states; values must be booleans.
-pub(crate) fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
+fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
     let Some(map) = object(value, "commands")? else {
         return Ok(BTreeMap::new());
     };

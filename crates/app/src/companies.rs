@@ -1,6 +1,5 @@
 //! Companies, members, roles and invitations (reference auth-billing.md section 3).
 
-use agentry_store::write_transaction;
 use std::collections::HashMap;
 
 use agentry_domain::access::Access;
@@ -10,6 +9,7 @@ use agentry_store::companies::{self, CompanyPatch, InvitationRow};
 use agentry_store::identity::{
     self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
 };
+use agentry_store::write_transaction;
 use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, naive_of, now_epoch};

@@ -6,10 +6,10 @@
 //! server's, an agent's value overrides both, and an empty company value removes the
 //! server's. Commands: a command the company turned off is off for all its agents (an
 //! admin's switch); otherwise the agent's own state decides, and a command the agent never
-//! set follows the company (off when neither set it). The layer is held per company and invalidated by every write to it,
-//! here and on the other instances (`Invalidation::CompanyExtensions`).
+//! set follows the company (off when neither set it). The layer applies while the agent's
+//! owner is a member of its company. It is held per company and invalidated by every write
+//! to it, here and on the other instances (`Invalidation::CompanyExtensions`).
 
-use agentry_store::write_transaction;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -19,6 +19,7 @@ use agentry_domain::agent::{
 };
 use agentry_domain::invalidation::Invalidation;
 use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
+use agentry_store::write_transaction;
 use serde_json::{Map, Value, json};
 
 use crate::agents::{AgentView, settings_of_body};

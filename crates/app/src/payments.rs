@@ -7,7 +7,6 @@
 //! one transaction afterwards, so a Stripe failure leaves nothing half-done (502 to the user,
 //! and the job that will look again stays queued).
 
-use agentry_store::write_transaction;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -21,6 +20,7 @@ use agentry_store::companies;
 use agentry_store::identity::CompanyRow;
 use agentry_store::jobs::{JobRow, NewJob};
 use agentry_store::payments::{self, TransactionRow};
+use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, identity};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
