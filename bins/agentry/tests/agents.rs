@@ -7,19 +7,9 @@
 use agentry_auth::wallet::Wallet;
 use agentry_domain::AgentId;
 use agentry_store::agents as store;
-use agentry_test_support::{TestApp, app_tests};
+use agentry_test_support::{TestApp, app_tests, call};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    app.call(method, path, Some(token), body).await
-}
 
 async fn first_agent(app: &TestApp, token: &str) -> String {
     let (_, list) = call(app, Method::GET, "/v1/agent", token, None).await;

@@ -6,19 +6,9 @@
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use agentry_store::company_extensions as store;
-use agentry_test_support::{TestApp, app_tests};
+use agentry_test_support::{TestApp, app_tests, call};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    app.call(method, path, Some(token), body).await
-}
 
 /// An admin and a role-3 user and a role-6 reader of the admin's company; the company id
 /// and the admin's first agent.

@@ -2,19 +2,9 @@
 //! list's ETag (304 while nothing changed, a new tag after any change), with the refusals.
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
-use agentry_test_support::{TestApp, app_tests};
+use agentry_test_support::{TestApp, app_tests, call};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-
-async fn call(
-    app: &TestApp,
-    method: Method,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    app.call(method, path, Some(token), body).await
-}
 
 /// A conversation of `token` with messages "one" to "four"; its id and the message ids.
 async fn four_messages(app: &TestApp, token: &str) -> (String, Vec<String>) {

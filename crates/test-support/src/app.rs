@@ -182,3 +182,15 @@ impl Drop for TestApp {
         drop(self.handle.stop(false));
     }
 }
+
+/// `app.call` as a signed-in user (the token every agents, commands and conversations test
+/// passes).
+pub async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<serde_json::Value>,
+) -> (reqwest::StatusCode, serde_json::Value) {
+    app.call(method, path, Some(token), body).await
+}

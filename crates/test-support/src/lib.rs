@@ -10,7 +10,7 @@ pub mod fake_stripe;
 pub mod process;
 mod seed;
 
-pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp};
+pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp, call};
 pub use db::{TestDb, postgres_admin_url};
 pub use seed::seed_member;
 
