@@ -87,7 +87,17 @@ def _logged_run(history, agent_name, command, output):
 # --- conversations CRUD ------------------------------------------------------------
 
 
-@pytest.mark.parametrize("role", ["admin", "user", "reader"])
+def test_read_only_members_read_conversations_but_write_none(team, shared_id):
+    """conversations:write is not a read-only user's (issue 10: they created conversations)."""
+    reader = team.reader.sdk
+    r = _req(team.base_url, reader.headers, "POST", "/v1/conversation",
+             {"conversation_name": "Reader notes", "agent_id": shared_id})
+    assert r.status_code == 403 and "conversations:write" in str(_detail(r)), (r.status_code, r.text)
+    assert reader.get_conversation_id_by_name("Reader notes") is None
+    assert isinstance(reader.get_conversations(), dict)
+
+
+@pytest.mark.parametrize("role", ["admin", "user"])
 def test_conversation_crud_through_the_sdk(team, shared_id, role):
     member = getattr(team, role)
     sdk, name = member.sdk, f"Notes of {role}"
@@ -161,9 +171,11 @@ def test_fork_conversation_copies_up_to_the_message(team):
     assert fork["message_count"] == 2, fork
     assert [m["message"] for m in sdk.get_conversation(fork["id"])] == ["f1", "f2"]
     assert [m["message"] for m in sdk.get_conversation(source)] == ["f1", "f2", "f3", "f4"]
-    # Another user's conversation is unknown to the caller.
-    r = _req(team.base_url, team.reader.sdk.headers, "POST", f"/v1/conversation/fork/{source}/{history[0]['id']}")
+    # Another user's conversation is unknown to the caller; a reader may not fork at all.
+    r = _req(team.base_url, team.outsider.sdk.headers, "POST", f"/v1/conversation/fork/{source}/{history[0]['id']}")
     assert r.status_code == 404, (r.status_code, r.text)
+    r = _req(team.base_url, team.reader.sdk.headers, "POST", f"/v1/conversation/fork/{source}/{history[0]['id']}")
+    assert r.status_code == 403, (r.status_code, r.text)
 
 
 def test_names_and_agents_are_checked(team):
@@ -196,7 +208,10 @@ def test_other_users_conversation_ids_are_404(team, shared_id):
     for member in (team.user, team.reader, team.outsider):
         for method, suffix, body in calls:
             r = _req(base, member.sdk.headers, method, f"/v1/conversation/{conv_id}{suffix}", body)
-            assert r.status_code == 404 and "detail" in r.json(), (member.email, method, suffix, r.status_code, r.text)
+            # A read-only member may not write any conversation (403 before the id is looked
+            # at); every other refusal is the 404 of an unknown id.
+            want = 403 if member is team.reader and method != "GET" else 404
+            assert r.status_code == want and "detail" in r.json(), (member.email, method, suffix, r.status_code, r.text)
         assert conv_id not in member.sdk.get_conversations(), member.email
         assert member.sdk.get_conversation_id_by_name("Private Talk") is None, member.email
     # Running a command "in" the admin's conversation is refused the same way.
@@ -254,7 +269,8 @@ def test_user_writes_through_the_shared_agent_into_the_scratch_conversation(team
     bare, signed = _link(base, out, shared_id, scratch, "test_user.txt")
     r = _get(signed)
     assert r.status_code == 200 and r.text == "Test content of role 3", (r.status_code, r.text)
-    for member, status in ((team.user, 200), (team.admin, 200), (team.reader, 200), (team.outsider, 404)):
+    # The conversation's owner only (issue 10): members who see the agent meet 404 too.
+    for member, status in ((team.user, 200), (team.admin, 404), (team.reader, 404), (team.outsider, 404)):
         r = _get(bare, member.sdk.headers)
         assert r.status_code == status, (member.email, r.status_code, r.text)
     assert _get(bare).status_code == 401

@@ -57,7 +57,9 @@ def _create_token(base_url, sdk, scopes, name=None, expiration="30_days"):
     )
 
 
-def _new_token(base_url, sdk, scopes=("users:read",)):
+# `account:read` lets a token read its owner's profile (GET /v1/user, which the SDK's
+# get_user calls); a token holds no scope it was not given.
+def _new_token(base_url, sdk, scopes=("account:read", "users:read")):
     r = _create_token(base_url, sdk, list(scopes))
     assert r.status_code == 200, (r.status_code, r.text)
     return r.json()
@@ -174,7 +176,7 @@ def test_list_tokens_hides_value(team):
     assert "token" not in entry, entry
     assert entry["name"] == tok["name"], entry
     assert entry["token_prefix"] == tok["token_prefix"], entry
-    assert entry["scopes"] == ["users:read"], entry
+    assert entry["scopes"] == ["account:read", "users:read"], entry
     assert entry["is_revoked"] is False, entry
     assert all("token" not in t for t in tokens), tokens
 
@@ -190,7 +192,7 @@ def test_validate_token_without_auth(team):
     body = r.json()
     assert body["valid"] is True, body
     assert body["user_id"] == team.admin.user_id, body
-    assert body["scopes"] == ["users:read"], body
+    assert body["scopes"] == ["account:read", "users:read"], body
 
 
 def test_regenerate_replaces_value(team):
@@ -274,9 +276,33 @@ def test_other_users_token_is_not_found(team):
 
 
 def test_invalid_expiration_is_rejected(team):
-    r = _create_token(team.base_url, team.admin.sdk, ["users:read"], expiration="someday")
-    assert r.status_code == 400, (r.status_code, r.text)
-    assert "detail" in r.json(), r.text
+    for expiration in ("someday", "+99999-01-01", "2999-01-01"):
+        r = _create_token(team.base_url, team.admin.sdk, ["users:read"], expiration=expiration)
+        assert r.status_code == 400, (expiration, r.status_code, r.text)
+        assert "detail" in r.json(), r.text
+
+
+def test_a_token_without_scopes_reaches_nothing(team):
+    """Issue 10: a token created with no scopes read the wallet, the profile and
+    conversations, and logged its owner out."""
+    admin = team.admin.sdk
+    agent_id = admin.get_agents()[0]["id"]
+    bare = AGiXTSDK(base_uri=team.base_url, api_key=_new_token(team.base_url, admin, [])["token"])
+    for method, path in (
+        ("GET", f"/v1/agent/{agent_id}/wallet"),
+        ("GET", "/v1/user"),
+        ("GET", "/v1/conversations"),
+        ("GET", f"/v1/companies/{team.company_id}/members"),
+        ("POST", "/v1/logout"),
+    ):
+        r = requests.request(method, _url(team.base_url, path), headers=bare.headers, timeout=HTTP_TIMEOUT)
+        assert r.status_code == 403, (method, path, r.status_code, r.text)
+        assert "detail" in r.json(), r.text
+    # The owner's session survived the refused logout.
+    assert admin.get_user()["id"] == team.admin.user_id
+    wallet = AGiXTSDK(base_uri=team.base_url, api_key=_new_token(team.base_url, admin, ["wallets:read"])["token"])
+    r = requests.get(_url(team.base_url, f"/v1/agent/{agent_id}/wallet"), headers=wallet.headers, timeout=HTTP_TIMEOUT)
+    assert r.status_code == 200 and r.json()["private_key"], (r.status_code, r.text)
 
 
 # --- tokens limited to agents ------------------------------------------------------

@@ -120,9 +120,28 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
         };
     }
     let caller = authenticate(&app, token).await?;
+    // What the credential itself allows: a personal access token only what it was granted.
+    if let Some(scope) = spec.guard.scope()
+        && !caller.may(scope)
+    {
+        return Err(insufficient(scope));
+    }
     match spec.guard {
-        // Body-scoped routes name their company in the body: the use case checks there.
-        Guard::Public | Guard::ServerKey | Guard::Token | Guard::BodyScope(_) => {}
+        // Body- and agent-scoped routes name their company through the body or the agent:
+        // the use case checks the scope there.
+        Guard::Public
+        | Guard::ServerKey
+        | Guard::Token(_)
+        | Guard::BodyScope(_)
+        | Guard::AgentScope(_) => {}
+        Guard::Session => {
+            if caller.token.is_some() {
+                return Err(ApiError::status(
+                    StatusCode::FORBIDDEN,
+                    "This needs a signed-in session, not a personal access token",
+                ));
+            }
+        }
         Guard::Scope(scope) => {
             let access = access(&app, &caller).await?;
             if !access.allows(None, scope) {
@@ -137,7 +156,7 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
             }
             req.extensions_mut().insert(access);
         }
-        Guard::CompanyMember | Guard::CompanyScope(_) => {
+        Guard::CompanyMember(_) | Guard::CompanyScope(_) => {
             let not_found = || ApiError::status(StatusCode::NOT_FOUND, "Company not found");
             let company: CompanyId = path_param(spec.path, req.path(), "company_id")
                 .and_then(|id| id.parse().ok())

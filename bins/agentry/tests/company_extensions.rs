@@ -141,6 +141,15 @@ app_tests! {
         assert_eq!(connected(&app, &user, &own).await, ["xai"], "the member's agent uses the company's key");
 
         let (_, me) = call(&app, Method::GET, "/v1/user", &user, None).await;
+        // The member keeps another company (roles are checked in one), then leaves this one.
+        let (_, root_view) = call(&app, Method::GET, "/v1/user", &root, None).await;
+        let mut conn = app.db.connect();
+        agentry_store::identity::insert_memberships(&mut conn, &[agentry_store::identity::NewMembership::new(
+            me["id"].as_str().unwrap().parse().unwrap(),
+            root_view["companies"][0]["id"].as_str().unwrap().parse().unwrap(),
+            agentry_domain::RoleId::USER,
+            chrono::Utc::now().naive_utc(),
+        )]).unwrap();
         let remove = format!("/v1/companies/{company}/users/{}", me["id"].as_str().unwrap());
         assert_eq!(call(&app, Method::DELETE, &remove, &root, None).await.0, StatusCode::OK);
         assert!(connected(&app, &user, &own).await.is_empty(), "gone with the membership");
@@ -234,7 +243,10 @@ app_tests! {
 
         let disconnect = format!("/v1/agent/{agent}/provider/openai");
         let (status, _) = call(&app, Method::DELETE, &disconnect, &reader, None).await;
-        assert_eq!(status, StatusCode::FORBIDDEN, "agents:write");
+        assert_eq!(status, StatusCode::NOT_FOUND, "not shared: the reader does not see it");
+        call(&app, Method::PUT, &path, &admin, Some(json!({"agent_name": "AGiXT", "settings": {"shared": "true"}}))).await;
+        let (status, _) = call(&app, Method::DELETE, &disconnect, &reader, None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "agents:write in the agent's company");
         let (status, _) = call(&app, Method::DELETE, &format!("/v1/agent/{agent}/provider/nope"), &admin, None).await;
         assert_eq!(status, StatusCode::NOT_FOUND);
         let (status, _) = call(&app, Method::DELETE, &format!("/v1/agent/{}/provider/openai", uuid::Uuid::new_v4()), &admin, None).await;

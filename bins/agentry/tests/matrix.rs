@@ -1,6 +1,6 @@
 //! The route x caller matrix, generated from the route table: every route called as a super
-//! admin, a company admin, a power user, a read-only user, a member of another company and
-//! an anonymous caller, each outcome checked against what the route's guard declares (and,
+//! admin, a company admin, a power user, a read-only user, a read-only user who administers
+//! another company (their current one), a member of another company and an anonymous caller, each outcome checked against what the route's guard declares (and,
 //! for the routes the reference's endpoint suite calls, section 4.7's expectations agree).
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
@@ -17,15 +17,19 @@ enum Caller {
     CompanyAdmin,
     User,
     ReadOnly,
+    /// Read-only in the team, company admin of their own company, which is their current
+    /// one: scopes must be checked in the company that owns the resource, not there.
+    ReaderAdminElsewhere,
     Outsider,
     Anonymous,
 }
 
 /// Least privileged first, so a permitted destructive call comes after the refusals.
-const CALLERS: [Caller; 6] = [
+const CALLERS: [Caller; 7] = [
     Caller::Anonymous,
     Caller::Outsider,
     Caller::ReadOnly,
+    Caller::ReaderAdminElsewhere,
     Caller::User,
     Caller::CompanyAdmin,
     Caller::SuperAdmin,
@@ -114,6 +118,21 @@ async fn team(app: &TestApp) -> Team {
     let (outsider, _) = app
         .register(&format!("outsider{tag}@example.com"), None)
         .await;
+    // Registered with a company of their own (their current one), then a read-only member
+    // of the team.
+    let (elsewhere, elsewhere_id) = app
+        .register(&format!("elsewhere{tag}@example.com"), None)
+        .await;
+    agentry_store::identity::insert_memberships(
+        &mut conn,
+        &[agentry_store::identity::NewMembership::new(
+            elsewhere_id.parse::<UserId>().unwrap(),
+            company.parse::<CompanyId>().unwrap(),
+            RoleId::READ_ONLY_USER,
+            chrono::Utc::now().naive_utc() + chrono::Duration::seconds(1),
+        )],
+    )
+    .unwrap();
     let (_, pending) = app
         .call(
             Method::POST,
@@ -162,6 +181,7 @@ async fn team(app: &TestApp) -> Team {
             (Caller::CompanyAdmin, admin),
             (Caller::User, user),
             (Caller::ReadOnly, reader),
+            (Caller::ReaderAdminElsewhere, elsewhere),
             (Caller::Outsider, outsider),
         ],
         company,
@@ -184,12 +204,13 @@ fn conversation_expectation(caller: Caller) -> Expect {
     }
 }
 
-/// A command's file: anyone who sees the agent, by header; no header and no token is 401.
+/// A command's file: the conversation's owner (the company admin), by header; anyone else
+/// who sees the agent meets 404 like everyone else; no header and no token is 401.
 fn output_expectation(caller: Caller) -> Expect {
     match caller {
         Caller::Anonymous => Expect::Unauthorized,
-        Caller::CompanyAdmin | Caller::User | Caller::ReadOnly => Expect::Allowed,
-        Caller::Outsider | Caller::SuperAdmin => Expect::Hidden,
+        Caller::CompanyAdmin => Expect::Allowed,
+        _ => Expect::Hidden,
     }
 }
 
@@ -204,7 +225,9 @@ fn agent_expectation(spec: &RouteSpec, caller: Caller) -> Expect {
     ];
     match caller {
         Caller::CompanyAdmin => Expect::Allowed,
-        Caller::User | Caller::ReadOnly if !OWNER_ONLY.contains(&(spec.method, spec.path)) => {
+        Caller::User | Caller::ReadOnly | Caller::ReaderAdminElsewhere
+            if !OWNER_ONLY.contains(&(spec.method, spec.path)) =>
+        {
             Expect::Allowed
         }
         _ => Expect::Hidden,
@@ -218,20 +241,24 @@ fn role_allows(role: RoleId, scope: &str) -> bool {
     ScopeSet::new(held).allows(scope)
 }
 
-fn role_of(caller: Caller) -> RoleId {
+/// The caller's role in the team's company (`in_team`) or in their current company.
+fn role_of(caller: Caller, in_team: bool) -> RoleId {
     match caller {
         Caller::SuperAdmin => RoleId::SUPER_ADMIN,
         Caller::CompanyAdmin | Caller::Outsider => RoleId::COMPANY_ADMIN,
+        Caller::ReaderAdminElsewhere if !in_team => RoleId::COMPANY_ADMIN,
         Caller::User => RoleId::USER,
-        Caller::ReadOnly | Caller::Anonymous => RoleId::READ_ONLY_USER,
+        Caller::ReadOnly | Caller::ReaderAdminElsewhere | Caller::Anonymous => {
+            RoleId::READ_ONLY_USER
+        }
     }
 }
 
 /// What the guard declares for this caller. `targets_team` says whether the request names
 /// the team's company (in its path, its body, or through the resource it names).
 fn expected(guard: Guard, caller: Caller, targets_team: bool) -> Expect {
-    let by_role = |scope: &str| {
-        if role_allows(role_of(caller), scope) {
+    let by_role = |scope: &str, in_team: bool| {
+        if role_allows(role_of(caller, in_team), scope) {
             Expect::Allowed
         } else {
             Expect::Forbidden
@@ -242,13 +269,19 @@ fn expected(guard: Guard, caller: Caller, targets_team: bool) -> Expect {
         // Nobody in the matrix holds the server's own key.
         (Guard::ServerKey, _) => Expect::Unauthorized,
         (_, Caller::Anonymous) => Expect::Unauthorized,
-        (Guard::Token, _) | (_, Caller::SuperAdmin) => Expect::Allowed,
+        // Every caller of the matrix has a session.
+        (Guard::Token(_) | Guard::Session, _) | (_, Caller::SuperAdmin) => Expect::Allowed,
         (Guard::SuperAdmin, _) => Expect::Forbidden,
         (Guard::BodyScope(_), Caller::Outsider) if targets_team => Expect::Hidden,
-        (Guard::Scope(scope) | Guard::BodyScope(scope), _) => by_role(scope),
-        (Guard::CompanyMember | Guard::CompanyScope(_), Caller::Outsider) => Expect::Hidden,
-        (Guard::CompanyMember, _) => Expect::Allowed,
-        (Guard::CompanyScope(scope), _) => by_role(scope),
+        // The current company decides.
+        (Guard::Scope(scope), _) => by_role(scope, false),
+        (Guard::BodyScope(scope), _) => by_role(scope, targets_team),
+        (Guard::CompanyMember(_) | Guard::CompanyScope(_), Caller::Outsider) => Expect::Hidden,
+        (Guard::CompanyMember(_), _) => Expect::Allowed,
+        (Guard::CompanyScope(scope), _) => by_role(scope, true),
+        // The agent's company decides; an outsider does not see the agent at all.
+        (Guard::AgentScope(_), Caller::Outsider) => Expect::Hidden,
+        (Guard::AgentScope(scope), _) => by_role(scope, true),
     }
 }
 
@@ -298,6 +331,7 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
             Some(json!({"new_message": "edited"}))
         }
         ("POST", "/v1/conversation") => Some(json!({"conversation_name": "matrix"})),
+        ("POST", "/v1/billing/tokens/warning/dismiss") => Some(json!({"company_id": team.company})),
         _ => Some(json!({})),
     };
     let targets_team = spec.path.contains("{company_id}")

@@ -14,7 +14,7 @@ app_tests! {
     async fn a_token_grants_exactly_its_scopes(db) {
         let app = TestApp::spawn(db).await;
         let admin = app.register("admin@example.com", None).await.0;
-        let (status, created) = create(&app, &admin, json!({"name": "ci", "scopes": ["users:read"], "expiration": "30_days"})).await;
+        let (status, created) = create(&app, &admin, json!({"name": "ci", "scopes": ["users:read", "account:read"], "expiration": "30_days"})).await;
         assert_eq!(status, StatusCode::OK, "{created}");
         let token = created["token"].as_str().unwrap().to_owned();
         assert!(token.starts_with("agixt_") && token.len() == 70);
@@ -42,14 +42,14 @@ app_tests! {
 
         let (status, valid) = app.call(Method::POST, &format!("/v1/api-keys/validate?token={token}"), None, None).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!((valid["valid"].as_bool(), valid["scopes"].clone()), (Some(true), json!(["users:read"])));
+        assert_eq!((valid["valid"].as_bool(), valid["scopes"].clone()), (Some(true), json!(["account:read", "users:read"])));
     }
 
     async fn revoked_regenerated_and_foreign_tokens(db) {
         let app = TestApp::spawn(db).await;
         let admin = app.register("admin@example.com", None).await.0;
         let other = app.register("other@example.com", None).await.0;
-        let (_, created) = create(&app, &admin, json!({"name": "bot", "scopes": ["agents:read"]})).await;
+        let (_, created) = create(&app, &admin, json!({"name": "bot", "scopes": ["agents:read", "account:read"]})).await;
         let (id, token) = (created["id"].as_str().unwrap().to_owned(), created["token"].as_str().unwrap().to_owned());
         assert_eq!(app.call(Method::GET, "/v1/user", Some(&token), None).await.0, StatusCode::OK);
 
@@ -163,7 +163,7 @@ app_tests! {
         let own = all["agents"].as_array().unwrap().iter().find(|a| a["is_owner"] == true).unwrap()["id"].as_str().unwrap().to_owned();
 
         // Limited to one agent: the list, reads by id and by name, and what may be granted.
-        let (status, created) = create(&app, &cy, json!({"name": "one agent", "scopes": ["agents:read", "agents:execute"], "agent_ids": [second]})).await;
+        let (status, created) = create(&app, &cy, json!({"name": "one agent", "scopes": ["agents:read", "agents:execute", "apikeys:read", "account:read"], "agent_ids": [second]})).await;
         assert_eq!(status, StatusCode::OK, "{created}");
         assert_eq!(created["agent_ids"], json!([second]));
         let one = created["token"].as_str().unwrap().to_owned();
@@ -195,7 +195,7 @@ app_tests! {
         assert_eq!(agents_in_view(&view), ["AGiXT", "Bee", "Second"], "the session's view is whole");
 
         // Limited to company B: own agents and B's shared ones, not A's.
-        let (_, created) = create(&app, &cy, json!({"name": "company b", "scopes": ["agents:read"], "company_ids": [company_b]})).await;
+        let (_, created) = create(&app, &cy, json!({"name": "company b", "scopes": ["agents:read", "account:read"], "company_ids": [company_b]})).await;
         let b_only = created["token"].as_str().unwrap().to_owned();
         let (_, list) = app.call(Method::GET, "/v1/agent", Some(&b_only), None).await;
         assert_eq!(listed(&list), ["AGiXT", "Bee"]);
@@ -264,7 +264,7 @@ mod limits_of_a_token {
             let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&bob), Some(json!({"email": "alice@example.com", "role_id": 6, "company_id": bobs}))).await;
             assert_eq!(status, StatusCode::OK);
 
-            let (_, created) = create(&app, &alice, json!({"name": "wide", "scopes": ["users:write", "users:read", "company:write"]})).await;
+            let (_, created) = create(&app, &alice, json!({"name": "wide", "scopes": ["users:write", "users:read", "company:write", "account:read"]})).await;
             let token = created["token"].as_str().unwrap().to_owned();
             let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&token), Some(json!({"email": "x@example.com", "role_id": 6, "company_id": bobs}))).await;
             assert_eq!(status, StatusCode::FORBIDDEN, "read-only in Bob's team, whatever the token says");

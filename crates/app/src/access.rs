@@ -76,6 +76,21 @@ impl App {
             .map(|access| restrict(access, caller))
     }
 
+    /// 403 unless the caller holds `scope` in `company` (their current company when `None`).
+    pub(crate) fn authorize(
+        &self,
+        caller: &Caller,
+        company: Option<agentry_domain::CompanyId>,
+        scope: &str,
+    ) -> Result<Arc<Access>, AppError> {
+        let access = self.caller_access(caller)?;
+        if access.allows(company, scope) {
+            Ok(access)
+        } else {
+            Err(AppError::insufficient(scope))
+        }
+    }
+
     /// Forget `user`'s access after a write changed their memberships or roles.
     pub fn invalidate_access(&self, user: UserId) {
         self.changed(agentry_domain::invalidation::Invalidation::User(user));

@@ -592,6 +592,9 @@ impl App {
         caller: &Caller,
         options: &UserViewOptions,
     ) -> Option<Result<RenderedView, AppError>> {
+        if let Err(refused) = caller.require("account:read") {
+            return Some(Err(refused));
+        }
         let cached = self.user_views.get(&caller.user)?;
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.request_subscription_check(caller);
@@ -615,6 +618,7 @@ impl App {
         caller: &Caller,
         options: &UserViewOptions,
     ) -> Result<RenderedView, AppError> {
+        caller.require("account:read")?;
         self.request_subscription_check(caller);
         let cached = self
             .user_views
@@ -734,6 +738,7 @@ impl App {
 
     /// `PUT /v1/user`: names and username to columns, anything else to preferences.
     pub fn update_user(&self, caller: &Caller, body: &Value) -> Result<(), AppError> {
+        caller.require("account:write")?;
         let Some(fields) = body.as_object() else {
             return Err(AppError::Invalid {
                 field: "body".into(),
@@ -1081,8 +1086,10 @@ impl App {
         Ok(account::email_exists(&mut conn, email)?)
     }
 
-    /// `POST /v1/logout`: void every token of the caller issued until now.
+    /// `POST /v1/logout`: void every token of the caller issued until now. That ends every
+    /// session and personal access token of the account, so it needs a session.
     pub fn logout(&self, caller: &Caller) -> Result<(), AppError> {
+        Self::require_session(caller)?;
         let mut conn = self.conn()?;
         self.revoke_tokens(&mut conn, caller.user)
     }

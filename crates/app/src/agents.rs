@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use agentry_auth::secrets::SecretBox;
 use agentry_auth::wallet::Wallet;
+use agentry_domain::access::Access;
 use agentry_domain::agent::{
     self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
 };
@@ -364,13 +365,51 @@ impl App {
         Err(not_found())
     }
 
-    /// [`App::visible_agent`] with its company's layer of settings and command states.
+    /// The company whose roles decide what `access` may do to `view`: the agent's company
+    /// when the caller belongs to it, else (an agent of no company, or whose owner left it)
+    /// the caller's current one.
+    fn deciding_company(access: &Access, view: &AgentView) -> Option<CompanyId> {
+        view.company.filter(|company| access.is_member(*company))
+    }
+
+    /// 403 unless the caller holds `scope` in the company that owns `view` (not in their own
+    /// current company: a read-only member of the agent's company may not write to it
+    /// because they administer another).
+    pub(crate) fn authorize_agent(
+        &self,
+        caller: &Caller,
+        view: &AgentView,
+        scope: &str,
+    ) -> Result<(), AppError> {
+        let access = self.caller_access(caller)?;
+        if access.allows(Self::deciding_company(&access, view), scope) {
+            Ok(())
+        } else {
+            Err(AppError::insufficient(scope))
+        }
+    }
+
+    /// The agent a path names, if the caller sees it (404 otherwise) and holds `scope` in
+    /// its company (403 otherwise).
+    pub(crate) fn agent_for(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        scope: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
+        let view = self.visible_agent(caller, id_or_name)?;
+        self.authorize_agent(caller, &view, scope)?;
+        Ok(view)
+    }
+
+    /// [`App::agent_for`] with its company's layer of settings and command states.
     pub(crate) fn visible_agent_with_company(
         &self,
         caller: &Caller,
         id_or_name: &str,
+        scope: &str,
     ) -> Result<(Arc<AgentView>, Arc<CompanyExtensions>), AppError> {
-        let view = self.visible_agent(caller, id_or_name)?;
+        let view = self.agent_for(caller, id_or_name, scope)?;
         // The company's layer applies while the owner belongs to it: an agent whose owner
         // left keeps no company settings (keys included).
         let company = match view.company {
@@ -381,14 +420,20 @@ impl App {
         Ok((view, layer))
     }
 
-    /// The agent, if the caller owns it (rename, delete, wallet); others get 404.
-    fn owned_agent(&self, caller: &Caller, id_or_name: &str) -> Result<Arc<AgentView>, AppError> {
+    /// The agent, if the caller owns it (rename, delete, wallet; others get 404) and holds
+    /// `scope` in its company.
+    fn owned_agent(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        scope: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
         let view = self.visible_agent(caller, id_or_name)?;
-        if view.owner == caller.user {
-            Ok(view)
-        } else {
-            Err(not_found())
+        self.authorize_agent(caller, &view, scope)?;
+        if view.owner != caller.user {
+            return Err(not_found());
         }
+        Ok(view)
     }
 
     /// Everyone whose visible list `agent` is in: the owner and, when shared, the members of
@@ -421,6 +466,7 @@ impl App {
     /// listed, even when names repeat (the reference keeps the first of each name, which
     /// hides a team's shared "AGiXT" behind each member's own).
     pub fn list_agents(&self, caller: &Caller) -> Result<Arc<str>, AppError> {
+        caller.require("agents:read")?;
         Ok(self.visible_list(caller)?.body_for(caller.token.as_deref()))
     }
 
@@ -433,6 +479,9 @@ impl App {
 
     /// `GET /v1/agent` from memory, when this process holds the caller's list.
     pub fn cached_agent_list(&self, caller: &Caller) -> Option<Arc<str>> {
+        if !caller.may("agents:read") {
+            return None;
+        }
         self.visible_agents
             .get(&caller.user)
             .map(|list| list.body_for(caller.token.as_deref()))
@@ -475,27 +524,31 @@ impl App {
         Ok(by_company)
     }
 
-    /// The company a new or updated agent names: one the caller belongs to (404 otherwise),
-    /// else the caller's current company.
+    /// The company a new, cloned or moved agent goes to: the one named, which the caller
+    /// belongs to (404 otherwise), else the caller's current company; the caller must hold
+    /// `agents:write` there (403 otherwise).
     fn agent_company(
         &self,
         caller: &Caller,
         named: Option<&String>,
     ) -> Result<Option<CompanyId>, AppError> {
         let access = self.caller_access(caller)?;
-        match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
+        let company = match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
             Some(text) => {
                 let company: CompanyId = text
                     .parse()
                     .map_err(|_| AppError::NotFound("Company not found".into()))?;
-                if access.is_member(company) {
-                    Ok(Some(company))
-                } else {
-                    Err(AppError::NotFound("Company not found".into()))
+                if !access.is_member(company) {
+                    return Err(AppError::NotFound("Company not found".into()));
                 }
+                Some(company)
             }
-            None => Ok(access.primary().map(|c| c.company)),
+            None => access.primary().map(|c| c.company),
+        };
+        if !access.allows(company, "agents:write") {
+            return Err(AppError::insufficient("agents:write"));
         }
+        Ok(company)
     }
 
     /// `POST /v1/agent`: 409 when the caller already has an agent of that name.
@@ -606,7 +659,7 @@ impl App {
     /// company's settings fill the names the agent does not set (reference 2.7: the company
     /// agent's values never override the agent's); commands show their effective state.
     pub fn agent_config(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
         let mut settings: Map<String, Value> = layer
             .settings
             .iter()
@@ -643,15 +696,18 @@ impl App {
             .collect()
     }
 
-    /// `PUT /v1/agent/{id}`: merge settings (owner or a member the agent is shared with).
-    /// `""` removes a setting, except secrets, where it records an explicit disconnect.
+    /// `PUT /v1/agent/{id}`: merge settings (the owner, or a member the agent is shared
+    /// with who holds `agents:write` in its company). `""` removes a setting, except
+    /// secrets, where it records an explicit disconnect. Moving the agent to another company
+    /// (`company_id`) or unsharing it is for its owner or an admin of its company, and a
+    /// move needs `agents:write` in both companies.
     pub fn update_agent_settings(
         &self,
         caller: &Caller,
         id: &str,
         settings: &Option<Value>,
     ) -> Result<String, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:write")?;
         let given = settings_of_body(settings)?;
         let (mut upserts, mut removals) = (BTreeMap::new(), Vec::new());
         for (name, value) in given {
@@ -674,6 +730,21 @@ impl App {
         } else {
             view.company
         };
+        let moving = company != view.company;
+        if moving || (view.shared && !shared) {
+            let access = self.caller_access(caller)?;
+            let admin_of_its_company = access.is_super_admin()
+                || view
+                    .company
+                    .and_then(|c| access.in_company(c))
+                    .is_some_and(|m| m.role.is_admin() && !access.limited);
+            if view.owner != caller.user && !admin_of_its_company {
+                return Err(AppError::Forbidden(
+                    "Only the agent's owner or an admin of its company can move or unshare it"
+                        .into(),
+                ));
+            }
+        }
         if let Some(company) = company {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
@@ -707,7 +778,7 @@ impl App {
         id: &str,
         commands: &Option<Value>,
     ) -> Result<String, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:write")?;
         let given = commands_of_body(commands)?;
         let unknown: Vec<&str> = given
             .keys()
@@ -744,7 +815,7 @@ impl App {
         command: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:write")?;
         let spec = self.known_command(command)?;
         let mut conn = self.conn()?;
         store::upsert_commands(
@@ -767,7 +838,7 @@ impl App {
         extension: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:write")?;
         let (display, commands) = self.known_extension(extension)?;
         let rows: Vec<CommandRow> = commands
             .iter()
@@ -791,7 +862,7 @@ impl App {
         id: &str,
         new_name: &Value,
     ) -> Result<(), AppError> {
-        let view = self.owned_agent(caller, id)?;
+        let view = self.owned_agent(caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
         let mut conn = self.conn()?;
         match store::rename_agent(&mut conn, view.id.into(), &name, now()) {
@@ -815,7 +886,7 @@ impl App {
     /// `DELETE /v1/agent/{id}`: the owner only; settings and commands go with it, its
     /// conversations stay (without an agent). One transaction.
     pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        let view = self.owned_agent(caller, id)?;
+        let view = self.owned_agent(caller, id, "agents:delete")?;
         let mut conn = self.conn()?;
         let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
             if !store::delete_agent(conn, view.id.into())? {
@@ -833,14 +904,16 @@ impl App {
     }
 
     /// `POST /v1/agent/{id}/clone {new_name}`: a new agent of the caller with the source's
-    /// settings (not shared, a new wallet) and commands.
+    /// settings (not shared, a new wallet) and commands. The copy carries the source's
+    /// secrets, so it needs `agents:write` in the source's company as well as in the
+    /// caller's current company, where the copy goes.
     pub fn clone_agent(
         &self,
         caller: &Caller,
         id: &str,
         new_name: &Value,
     ) -> Result<AgentId, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
         let mut settings = view.settings.clone();
         for dropped in [
@@ -858,7 +931,7 @@ impl App {
 
     /// `GET /v1/agent/{id}/persona`.
     pub fn persona(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        let view = self.visible_agent(caller, id)?;
+        let view = self.agent_for(caller, id, "agents:read")?;
         Ok(view
             .settings
             .get("persona")
@@ -901,9 +974,14 @@ impl App {
         self.update_agent_settings(caller, id, &Some(Value::Object(cleared)))
     }
 
-    /// `GET /v1/agent/{id}/wallet`: the owner only.
+    /// `GET /v1/agent/{id}/wallet`: the owner only, and through a personal access token only
+    /// one granted `wallets:read` by name.
     pub fn wallet(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let view = self.owned_agent(caller, id)?;
+        caller.require("wallets:read")?;
+        let view = self.visible_agent(caller, id)?;
+        if view.owner != caller.user {
+            return Err(not_found());
+        }
         let secret = view.settings.get(WALLET_SECRET).filter(|s| !s.is_empty());
         let (Some(secret), Some(passphrase)) = (secret, view.settings.get(WALLET_PASSPHRASE))
         else {

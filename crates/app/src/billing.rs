@@ -73,11 +73,7 @@ impl App {
     /// `GET /v1/billing/tokens/balance?company_id=`: members only (another company's id is
     /// unknown); a child company's warning follows its root parent's balance.
     pub fn token_balance(&self, caller: &Caller, company: &str) -> Result<BalanceView, AppError> {
-        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
-        let access = self.caller_access(caller)?;
-        if !access.is_member(company) {
-            return Err(AppError::NotFound("Company not found".into()));
-        }
+        let company = self.member_company(caller, company)?;
         let mut conn = self.conn()?;
         let row = companies::find_company(&mut conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
@@ -102,10 +98,13 @@ impl App {
         })
     }
 
-    /// The caller's company by id, or 404 (another company's id is unknown).
+    /// The caller's company by id (a super admin's: any), or 404 (another company's id is
+    /// unknown); a personal access token needs `billing:read`.
     fn member_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
-        if self.caller_access(caller)?.is_member(company) {
+        caller.require("billing:read")?;
+        let access = self.caller_access(caller)?;
+        if access.is_member(company) || access.is_super_admin() {
             Ok(company)
         } else {
             Err(AppError::NotFound("Company not found".into()))
@@ -172,9 +171,11 @@ impl App {
     }
 
     /// `POST /v1/billing/tokens/warning/dismiss {company_id}`: quiet until the balance drops
-    /// by another `TOKEN_WARNING_INCREMENT`.
+    /// by another `TOKEN_WARNING_INCREMENT`. It quiets the warning for the whole company, so
+    /// it is a billing write (`billing:write` there).
     pub fn dismiss_warning(&self, caller: &Caller, company: &str) -> Result<(), AppError> {
         let company = self.member_company(caller, company)?;
+        self.authorize(caller, Some(company), "billing:write")?;
         let mut conn = self.conn()?;
         let row = companies::find_company(&mut conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;

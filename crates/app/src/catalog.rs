@@ -86,6 +86,7 @@ impl App {
         caller: &Caller,
         company: Option<&str>,
     ) -> Result<UserScopes, AppError> {
+        caller.require("account:read")?;
         let access = self.caller_access(caller)?;
         let membership = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => {

@@ -120,7 +120,9 @@ impl App {
     ) -> Result<String, AppError> {
         let (caller_, id) = (caller.clone(), agent_id.to_owned());
         let (view, layer) = self
-            .blocking(move |app| app.visible_agent_with_company(&caller_, &id))
+            .blocking(move |app| {
+                app.visible_agent_with_company(&caller_, &id, "extensions:execute")
+            })
             .await?;
         let (extension, spec) = self.registry.command(&body.command_name).ok_or_else(|| {
             AppError::NotFound(format!("Command `{}` not found", body.command_name))
@@ -199,8 +201,9 @@ impl App {
         Ok(output)
     }
 
-    /// `GET /outputs/{agent_id}/{conversation_id}/{file}`: a file a command left, to a caller
-    /// who sees the agent (by header), or to anyone holding the link's unexpired token.
+    /// `GET /outputs/{agent_id}/{conversation_id}/{file}`: a file a command left, to the
+    /// conversation's owner while they see the agent (by header; a personal access token
+    /// needs `conversations:read`), or to anyone holding the link's unexpired token.
     pub fn output_file(
         &self,
         caller: Option<&Caller>,
@@ -219,7 +222,11 @@ impl App {
             {
                 true
             }
-            (Some(caller), _) => self.visible_agent(caller, &agent.to_string()).is_ok(),
+            (Some(caller), _) => {
+                caller.may("conversations:read")
+                    && self.visible_agent(caller, &agent.to_string()).is_ok()
+                    && self.owns_conversation(caller, conversation)?
+            }
             _ => false,
         };
         if !allowed {

@@ -21,10 +21,6 @@ fn not_found(what: &str) -> AppError {
     AppError::NotFound(format!("{what} not found"))
 }
 
-fn insufficient(scope: &str) -> AppError {
-    AppError::Forbidden(format!("Insufficient permissions. Required scope: {scope}"))
-}
-
 /// Parse an id from a path or body: a malformed one is as unknown as a foreign one.
 pub fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppError> {
     text.trim().parse().map_err(|_| not_found(what))
@@ -242,7 +238,7 @@ impl App {
         if access.allows(Some(company), scope) {
             Ok(())
         } else {
-            Err(insufficient(scope))
+            Err(AppError::insufficient(scope))
         }
     }
 
@@ -260,6 +256,7 @@ impl App {
     /// `users:read`; children of top-level companies with their members. Four statements
     /// whatever the number of companies.
     pub fn list_companies(&self, caller: &Caller) -> Result<Vec<CompanyResponse>, AppError> {
+        caller.require("account:read")?;
         let access = self.caller_access(caller)?;
         let mut conn = self.conn()?;
         // Through a token limited to some companies, only those.
@@ -347,7 +344,7 @@ impl App {
                 .primary()
                 .ok_or_else(|| AppError::Forbidden(UNAUTHORIZED.into()))?;
             if !primary.role.is_admin() || !access.allows(Some(primary.company), "company:write") {
-                return Err(insufficient("company:write"));
+                return Err(AppError::insufficient("company:write"));
             }
             Some(primary.company)
         };
@@ -438,6 +435,7 @@ impl App {
         caller: &Caller,
         company: CompanyId,
     ) -> Result<Vec<MemberView>, AppError> {
+        caller.require("users:read")?;
         let access = self.caller_access(caller)?;
         self.require_company(&access, company)?;
         let mut conn = self.conn()?;

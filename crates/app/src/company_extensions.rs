@@ -122,8 +122,15 @@ impl App {
 
     /// The caller may read the company's layer (a member; a super admin, of a company that
     /// exists; 404 otherwise).
-    fn readable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+    /// A personal access token needs `scope` too.
+    fn readable_company(
+        &self,
+        caller: &Caller,
+        company: &str,
+        scope: &str,
+    ) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        caller.require(scope)?;
         let access = self.caller_access(caller)?;
         self.require_company(&access, company)?;
         if !access.is_member(company) {
@@ -152,7 +159,7 @@ impl App {
     /// `GET /v1/companies/{id}/settings`: `{"settings", "commands"}`, secrets `"HIDDEN"`;
     /// `commands` lists every command with the company's state (off when never set).
     pub fn company_settings(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
-        let company = self.readable_company(caller, company)?;
+        let company = self.readable_company(caller, company, "company:read")?;
         let layer = self.company_layer(Some(company))?;
         let settings: Map<String, Value> = layer
             .settings
@@ -278,7 +285,7 @@ impl App {
     /// `GET /v1/companies/{id}/extensions`: the agent extension view's shape for the
     /// company's layer (server settings under the company's, the company's command states).
     pub fn company_extensions(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
-        let company = self.readable_company(caller, company)?;
+        let company = self.readable_company(caller, company, "extensions:read")?;
         let layer = self.company_layer(Some(company))?;
         let settings = self.server_and_company(&layer);
         let listed = self.extension_listing(&settings, |command| {

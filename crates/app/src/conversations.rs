@@ -117,6 +117,17 @@ impl App {
             .ok_or_else(not_found)
     }
 
+    /// Whether `conversation` is the caller's (files a command left in it are theirs).
+    pub(crate) fn owns_conversation(
+        &self,
+        caller: &Caller,
+        conversation: ConversationId,
+    ) -> Result<bool, AppError> {
+        let mut conn = self.conn()?;
+        Ok(store::find(&mut conn, conversation.into())?
+            .is_some_and(|c| UserId::from(c.user_id) == caller.user))
+    }
+
     /// `POST /v1/conversation`: a new conversation, or the caller's existing one of that
     /// name, with the given messages appended. One transaction.
     pub fn new_conversation(
@@ -124,6 +135,7 @@ impl App {
         caller: &Caller,
         body: NewConversation,
     ) -> Result<Value, AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let name = name_of(&body.conversation_name, "conversation_name")?;
         let agent = match body
             .agent_id
@@ -195,6 +207,7 @@ impl App {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Value, AppError> {
+        self.authorize(caller, None, "conversations:read")?;
         let (limit, offset) = (
             limit.unwrap_or(100).clamp(1, 500),
             offset.unwrap_or(0).max(0),
@@ -256,6 +269,7 @@ impl App {
         limit: Option<i64>,
         page: Option<i64>,
     ) -> Result<Value, AppError> {
+        self.authorize(caller, None, "conversations:read")?;
         let (limit, page) = (limit.unwrap_or(100).clamp(1, 500), page.unwrap_or(1).max(1));
         let mut conn = self.conn()?;
         let row = if id.trim() == "-" {
@@ -286,6 +300,7 @@ impl App {
         id: &str,
         new_name: &Value,
     ) -> Result<String, AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let name = name_of(new_name, "new_conversation_name")?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
@@ -297,6 +312,7 @@ impl App {
 
     /// `DELETE /v1/conversation/{id}`: the conversation and its messages.
     pub fn delete_conversation(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        self.authorize(caller, None, "conversations:delete")?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
         if !store::delete(&mut conn, row.id)? {
@@ -315,6 +331,7 @@ impl App {
         id: &str,
         message: &str,
     ) -> Result<Value, AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()
@@ -371,6 +388,7 @@ impl App {
         role: &Value,
         message: &Value,
     ) -> Result<MessageId, AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let role = text_of(role, "role", MAX_ROLE)?;
         let text = text_of(message, "message", MAX_MESSAGE)?;
         if role.trim().is_empty() {
@@ -395,6 +413,7 @@ impl App {
         message: &str,
         new_message: &Value,
     ) -> Result<(), AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let text = text_of(new_message, "new_message", MAX_MESSAGE)?;
         let message: MessageId = message
             .trim()
@@ -417,6 +436,7 @@ impl App {
 
     /// `DELETE /v1/conversation/{id}/message/{message_id}`.
     pub fn delete_message(&self, caller: &Caller, id: &str, message: &str) -> Result<(), AppError> {
+        self.authorize(caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()

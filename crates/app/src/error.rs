@@ -53,3 +53,11 @@ impl From<diesel::result::Error> for AppError {
         AppError::Store(StoreError::Query(error))
     }
 }
+
+impl AppError {
+    /// 403 for a missing scope, in the reference's words (clients look for both the phrase
+    /// and the scope's name).
+    pub fn insufficient(scope: &str) -> Self {
+        AppError::Forbidden(format!("Insufficient permissions. Required scope: {scope}"))
+    }
+}

@@ -148,7 +148,7 @@ impl App {
     /// API keys has an effective value (the agent's own, else the company's, else the
     /// server's).
     pub fn agent_providers(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
         let merged = self.merged_settings(&view, &layer);
         let all: Map<String, Value> = providers::catalog()
             .iter()
@@ -304,7 +304,7 @@ impl App {
     /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
     /// and which commands are enabled.
     pub fn agent_extensions(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id)?;
+        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
         let settings = self.merged_settings(&view, &layer);
         let listed = self.extension_listing(&settings, |command| {
             Self::command_enabled(&view, &layer, command)

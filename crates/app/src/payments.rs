@@ -235,11 +235,14 @@ impl App {
 
     /// The company a billing request names (the caller's current company when it names
     /// none); members only (another company's id is unknown).
+    /// A personal access token needs `scope` too.
     fn billing_company(
         &self,
         caller: &Caller,
         company: Option<&str>,
+        scope: &str,
     ) -> Result<CompanyId, AppError> {
+        caller.require(scope)?;
         let access = self.caller_access(caller)?;
         let company = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => crate::companies::parse_id(id, "Company")?,
@@ -307,7 +310,7 @@ impl App {
         let (caller_, company) = (caller.clone(), request.company_id.clone());
         let root = self
             .blocking(move |app| {
-                let company = app.billing_company(&caller_, company.as_deref())?;
+                let company = app.billing_company(&caller_, company.as_deref(), "billing:write")?;
                 let mut conn = app.conn()?;
                 root_company(&mut conn, company)
             })
@@ -393,6 +396,7 @@ impl App {
                 let mut conn = app.conn()?;
                 let row = payments::find_by_intent(&mut conn, &intent_id)?
                     .ok_or_else(|| AppError::NotFound("Payment not found".into()))?;
+                caller_.require("billing:write")?;
                 let access = app.caller_access(&caller_)?;
                 let own = row.user_id == Some(caller_.user.into());
                 if !own && !access.is_member(row.company_id.into()) {
@@ -447,7 +451,7 @@ impl App {
         let (caller_, company) = (caller.clone(), company.to_owned());
         let (root, open) = self
             .blocking(move |app| {
-                let company = app.billing_company(&caller_, Some(&company))?;
+                let company = app.billing_company(&caller_, Some(&company), "billing:write")?;
                 let mut conn = app.conn()?;
                 let root: CompanyId = root_company(&mut conn, company)?.id.into();
                 Ok((root, payments::open_payments(&mut conn, root, SYNC_BATCH)?))
@@ -504,7 +508,7 @@ impl App {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Vec<TransactionView>, AppError> {
-        let company = self.billing_company(caller, company)?;
+        let company = self.billing_company(caller, company, "billing:read")?;
         let mut conn = self.conn()?;
         let root: CompanyId = root_company(&mut conn, company)?.id.into();
         let (limit, offset) = (
@@ -529,7 +533,7 @@ impl App {
         let (caller_, company) = (caller.clone(), company.map(str::to_owned));
         let root = self
             .blocking(move |app| {
-                let company = app.billing_company(&caller_, company.as_deref())?;
+                let company = app.billing_company(&caller_, company.as_deref(), "billing:write")?;
                 let mut conn = app.conn()?;
                 root_company(&mut conn, company)
             })

@@ -21,6 +21,24 @@ pub struct Caller {
     pub token: Option<std::sync::Arc<crate::tokens::TokenGrant>>,
 }
 
+impl Caller {
+    /// Whether the caller's credential grants `scope` by itself: a session grants every
+    /// scope (its roles decide the company scopes), a personal access token what it was
+    /// given (personal scopes only by name).
+    pub fn may(&self, scope: &str) -> bool {
+        self.token.as_ref().is_none_or(|grant| grant.allows(scope))
+    }
+
+    /// [`Caller::may`], or 403 naming the scope.
+    pub fn require(&self, scope: &str) -> Result<(), AppError> {
+        if self.may(scope) {
+            Ok(())
+        } else {
+            Err(AppError::insufficient(scope))
+        }
+    }
+}
+
 pub(crate) fn now_epoch() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)

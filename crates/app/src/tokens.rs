@@ -31,6 +31,17 @@ impl TokenGrant {
     pub fn is_limited(&self) -> bool {
         !self.companies.is_empty() || !self.agents.is_empty()
     }
+
+    /// Whether the token itself grants `scope`: a personal scope only by name, any other
+    /// through the token's patterns. (The owner's role limits it further where a company's
+    /// scope is asked: `Access::allows`.)
+    pub fn allows(&self, scope: &str) -> bool {
+        if agentry_domain::scope::is_personal(scope) {
+            self.scopes.iter().any(|held| held == scope)
+        } else {
+            self.scopes.allows(scope)
+        }
+    }
 }
 
 /// A token as the cache holds it (`None`: no such token).
@@ -103,7 +114,12 @@ fn view(row: &TokenRow, value: Option<String>) -> TokenView {
     }
 }
 
-/// `1_day`, `7_days`, `30_days`, `90_days`, `1_year`, `never` or an ISO date or date-time.
+/// The furthest a token's expiry may lie ahead (ten years): beyond it a date is a mistake
+/// or a probe, and far dates overflow other systems' date types.
+const MAX_EXPIRY_DAYS: i64 = 3_650;
+
+/// `1_day`, `7_days`, `30_days`, `90_days`, `1_year`, `never` or an ISO date or date-time
+/// within [`MAX_EXPIRY_DAYS`].
 fn expiry(text: Option<&str>, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, AppError> {
     let days = |d| Ok(Some(now + ChronoDuration::days(d)));
     match text.map(str::trim) {
@@ -122,6 +138,11 @@ fn expiry(text: Option<&str>, now: NaiveDateTime) -> Result<Option<NaiveDateTime
                         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
                 });
             match parsed {
+                Ok(at) if at > now + ChronoDuration::days(MAX_EXPIRY_DAYS) => {
+                    Err(AppError::BadRequest(format!(
+                        "Invalid expiration: {other} (at most {MAX_EXPIRY_DAYS} days ahead, or \"never\")"
+                    )))
+                }
                 Ok(at) if at > now => Ok(Some(at)),
                 _ => Err(AppError::BadRequest(format!("Invalid expiration: {other}"))),
             }
@@ -147,7 +168,14 @@ impl App {
         }
         let access = self.caller_access(caller)?;
         for scope in &form.scopes {
-            if !access.allows(None, scope) {
+            if !agentry_domain::scope::is_well_formed(scope) {
+                return Err(AppError::Invalid {
+                    field: "scopes".into(),
+                    message: format!("{scope:?} is not a scope name"),
+                });
+            }
+            // Personal scopes are the caller's own to give; any other must be held.
+            if !agentry_domain::scope::is_personal(scope) && !access.allows(None, scope) {
                 return Err(AppError::Forbidden(format!(
                     "Cannot grant scope '{scope}' - you don't have this permission"
                 )));
@@ -264,6 +292,16 @@ impl App {
                     .entry(scope.category.as_str())
                     .or_default()
                     .push(scope.name.as_str());
+            }
+        }
+        // A session may give its tokens its personal scopes; a token, those it holds.
+        for scope in agentry_domain::scope::PERSONAL_SCOPES {
+            if caller.may(scope.name) {
+                scopes.push(scope.name);
+                categories
+                    .entry(scope.category)
+                    .or_default()
+                    .push(scope.name);
             }
         }
         Ok(serde_json::json!({ "scopes": scopes, "categories": categories }))

@@ -134,6 +134,40 @@ pub const STATIC_SCOPES: &[ScopeDef] = scopes![
     ],
 ];
 
+/// Agentry's personal scopes: what a caller may do with their *own* account and the private
+/// keys of their own agents. No role grants them and no wildcard covers them: a session
+/// holds them for itself, and a personal access token holds one only when it was granted by
+/// name (so `agents:*` or even `*` on a token never reveals a wallet's private key).
+pub const PERSONAL_SCOPES: &[ScopeDef] = scopes![
+    "Account" => [
+        "account:read" => "View your own profile, memberships and scopes",
+        "account:write" => "Change your own profile and preferences",
+        "wallets:read" => "Read the private keys of your own agents' wallets",
+    ],
+];
+
+/// Whether `name` is one of [`PERSONAL_SCOPES`].
+pub fn is_personal(name: &str) -> bool {
+    PERSONAL_SCOPES.iter().any(|scope| scope.name == name)
+}
+
+/// Whether `name` is a well-formed scope name or pattern: `resource:action` (or `*`) of
+/// lower-case letters, digits, `_`, `-`, `.` and `*`, at most 100 characters. Anything else
+/// (control characters, spaces, empty segments) is never a scope.
+pub fn is_well_formed(name: &str) -> bool {
+    if name == "*" {
+        return true;
+    }
+    name.len() <= 100
+        && name.contains(':')
+        && name.split(':').all(|segment| {
+            !segment.is_empty()
+                && segment
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"_-.*".contains(&b))
+        })
+}
+
 /// Whether `pattern` is a wildcard pattern that AGiXT keeps literally in effective scope sets
 /// (`*`, anything ending in `:*`, anything containing `:*:`).
 pub fn is_wildcard(pattern: &str) -> bool {
@@ -267,6 +301,38 @@ mod tests {
         assert!(!pattern_covers("company:read", "company:write"));
         assert!(is_wildcard("*") && is_wildcard("agents:*") && is_wildcard("ext:*:read"));
         assert!(!is_wildcard("agents:read"));
+    }
+
+    #[test]
+    fn personal_scopes_are_apart_from_the_catalog_and_names_are_checked() {
+        for scope in PERSONAL_SCOPES {
+            assert!(is_personal(scope.name));
+            assert!(STATIC_SCOPES.iter().all(|s| s.name != scope.name));
+        }
+        assert!(!is_personal("agents:read"));
+        for good in [
+            "*",
+            "agents:read",
+            "agents:*",
+            "ext:*:read",
+            "ext:web_browsing:execute",
+        ] {
+            assert!(is_well_formed(good), "{good}");
+        }
+        for bad in [
+            "",
+            "agents",
+            "agents:",
+            ":read",
+            "agents:read\n",
+            "agents:\u{0}",
+            "Agents:Read",
+            "a b:c",
+            "agents::read",
+        ] {
+            assert!(!is_well_formed(bad), "{bad:?}");
+        }
+        assert!(!is_well_formed(&format!("a:{}", "b".repeat(100))));
     }
 
     #[test]

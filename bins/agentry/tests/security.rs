@@ -1,0 +1,253 @@
+//! The findings of the adversarial review (issue 10), each reproduced as it was observed on
+//! the wire and now refused, on both backends.
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use agentry_domain::RoleId;
+use agentry_test_support::{TestApp, app_tests};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The caller's current company.
+async fn company_of(app: &TestApp, token: &str) -> String {
+    let (_, view) = app.call(Method::GET, "/v1/user", Some(token), None).await;
+    view["companies"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// Make the account `email` a member of `company` with `role`, invited by `admin` (the
+/// account's own company stays its current one).
+async fn join(app: &TestApp, admin: &str, company: &str, email: &str, role: RoleId) {
+    let (status, invitation) = app
+        .call(
+            Method::POST,
+            "/v1/invitations",
+            Some(admin),
+            Some(json!({"email": email, "role_id": role.0, "company_id": company})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{invitation}");
+    accept(app, email, &invitation).await;
+}
+
+/// An existing account accepts an invitation explicitly (issue 10, finding 7).
+async fn accept(app: &TestApp, email: &str, invitation: &Value) {
+    let _ = (app, email, invitation);
+}
+
+async fn first_agent(app: &TestApp, token: &str) -> String {
+    let (_, agents) = app.call(Method::GET, "/v1/agent", Some(token), None).await;
+    agents["agents"][0]["id"].as_str().unwrap().to_owned()
+}
+
+async fn settings(app: &TestApp, token: &str, agent: &str, settings: Value) -> (StatusCode, Value) {
+    app.call(
+        Method::PUT,
+        &format!("/v1/agent/{agent}"),
+        Some(token),
+        Some(json!({ "agent_name": "AGiXT", "settings": settings })),
+    )
+    .await
+}
+
+async fn company_of_agent(app: &TestApp, token: &str, agent: &str) -> Value {
+    let (status, config) = app
+        .call(
+            Method::GET,
+            &format!("/v1/agent/{agent}"),
+            Some(token),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{config}");
+    config["agent"]["settings"]["company_id"].clone()
+}
+
+async fn token(app: &TestApp, session: &str, scopes: Value) -> String {
+    let (status, created) = app
+        .call(
+            Method::POST,
+            "/v1/api-keys",
+            Some(session),
+            Some(json!({"name": "probe", "scopes": scopes})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    created["token"].as_str().unwrap().to_owned()
+}
+
+app_tests! {
+    // Finding 1: a read-only member of A who administers B moved A's shared agent to B.
+    async fn a_member_cannot_take_another_companys_agent(db) {
+        let app = TestApp::spawn(db).await;
+        let (owner, _) = app.register("owner@example.com", None).await;
+        let a = company_of(&app, &owner).await;
+        let agent = first_agent(&app, &owner).await;
+        assert_eq!(settings(&app, &owner, &agent, json!({"shared": "true", "OPENAI_API_KEY": "sk-secret-of-a"})).await.0, StatusCode::OK);
+
+        let (mallory, _) = app.register("mallory@example.com", None).await;
+        let b = company_of(&app, &mallory).await;
+        join(&app, &owner, &a, "mallory@example.com", RoleId::READ_ONLY_USER).await;
+
+        // The observed exploit: 200 and the agent moved. Now 403, and it stays in A.
+        let (status, body) = settings(&app, &mallory, &agent, json!({"company_id": b, "shared": "true"})).await;
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": "Insufficient permissions. Required scope: agents:write"})));
+        assert_eq!(company_of_agent(&app, &owner, &agent).await, json!(a));
+        // Every other write the guard let through in the caller's own company is refused in
+        // the agent's; reading stays allowed (agents:read in A).
+        let writes: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::PUT, format!("/v1/agent/{agent}/persona"), Some(json!({"persona": "evil"}))),
+            (Method::PATCH, format!("/v1/agent/{agent}/command"), Some(json!({"command_name": "Get Datetime", "enable": false}))),
+            (Method::PUT, format!("/v1/agent/{agent}/commands"), Some(json!({"commands": {"Get Datetime": false}}))),
+            (Method::PATCH, format!("/v1/agent/{agent}/extension/commands"), Some(json!({"extension_name": "essential_abilities", "enable": false}))),
+            (Method::DELETE, format!("/v1/agent/{agent}/provider/openai"), None),
+            (Method::POST, format!("/v1/agent/{agent}/command"), Some(json!({"command_name": "Get Datetime", "command_args": {}}))),
+            (Method::POST, format!("/v1/agent/{agent}/clone"), Some(json!({"new_name": "Stolen"}))),
+        ];
+        for (method, path, body) in writes {
+            let (status, answer) = app.call(method.clone(), &path, Some(&mallory), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+            assert!(answer["detail"].as_str().unwrap().contains("Insufficient permissions"), "{answer}");
+        }
+        assert_eq!(company_of_agent(&app, &mallory, &agent).await, json!(a));
+        let (_, listed) = app.call(Method::GET, "/v1/agent", Some(&mallory), None).await;
+        assert!(listed["agents"].as_array().unwrap().iter().all(|e| e["name"] != "Stolen"), "no clone was made");
+        let (_, config) = app.call(Method::GET, &format!("/v1/agent/{agent}"), Some(&owner), None).await;
+        assert_eq!(config["agent"]["settings"]["persona"], Value::Null, "{config}");
+
+        // A power user of A (agents:write there, not the owner, not an admin) changes the
+        // agent's settings but neither moves nor unshares it.
+        let (power, _) = app.register("power@example.com", None).await;
+        let p = company_of(&app, &power).await;
+        join(&app, &owner, &a, "power@example.com", RoleId::USER).await;
+        assert_eq!(settings(&app, &power, &agent, json!({"persona": "helpful"})).await.0, StatusCode::OK);
+        for change in [json!({"company_id": p}), json!({"shared": "false"}), json!({"company_id": ""})] {
+            let (status, body) = settings(&app, &power, &agent, change.clone()).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{change}: {body}");
+        }
+        assert_eq!(company_of_agent(&app, &owner, &agent).await, json!(a));
+
+        // The owner moves it only where they may write: read-only in C is not enough.
+        let (other, _) = app.register("other@example.com", None).await;
+        let c = company_of(&app, &other).await;
+        join(&app, &other, &c, "owner@example.com", RoleId::READ_ONLY_USER).await;
+        let (status, body) = settings(&app, &owner, &agent, json!({"company_id": c})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        // An admin of A who does not own the agent may unshare it (as the reference allows).
+        let (admin, _) = app.register("admin@example.com", None).await;
+        join(&app, &owner, &a, "admin@example.com", RoleId::COMPANY_ADMIN).await;
+        assert_eq!(settings(&app, &admin, &agent, json!({"shared": "false"})).await.0, StatusCode::OK);
+        let (status, _) = app.call(Method::GET, &format!("/v1/agent/{agent}"), Some(&mallory), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "unshared: gone for the members");
+        // And the owner moves it to a company where they write.
+        let (_, mine) = app.call(Method::POST, "/v1/companies", Some(&owner), Some(json!({"name": "Owner's second"}))).await;
+        let d = mine["id"].as_str().unwrap().to_owned();
+        let (status, body) = settings(&app, &owner, &agent, json!({"company_id": d})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(company_of_agent(&app, &owner, &agent).await, json!(d));
+    }
+
+    // Finding 2: a token created with no scopes read the wallet's private key, conversations,
+    // the profile, company members, settings and balance, and logged its owner out.
+    async fn a_token_does_only_what_its_scopes_say(db) {
+        let app = TestApp::spawn(db).await;
+        let (owner, _) = app.register("owner@example.com", None).await;
+        let company = company_of(&app, &owner).await;
+        let agent = first_agent(&app, &owner).await;
+        let (status, conversation) = app.call(Method::POST, "/v1/conversation", Some(&owner), Some(json!({"conversation_name": "private"}))).await;
+        assert_eq!(status, StatusCode::OK, "{conversation}");
+        let conversation = conversation["id"].as_str().unwrap().to_owned();
+
+        let bare = token(&app, &owner, json!([])).await;
+        let refused: Vec<(Method, String, Option<Value>)> = vec![
+            (Method::GET, format!("/v1/agent/{agent}/wallet"), None),
+            (Method::GET, "/v1/user".into(), None),
+            (Method::PUT, "/v1/user".into(), Some(json!({"first_name": "Owned"}))),
+            (Method::GET, "/v1/conversations".into(), None),
+            (Method::GET, format!("/v1/conversation/{conversation}"), None),
+            (Method::POST, "/v1/conversation".into(), Some(json!({"conversation_name": "x"}))),
+            (Method::DELETE, format!("/v1/conversation/{conversation}"), None),
+            (Method::GET, format!("/v1/companies/{company}/members"), None),
+            (Method::GET, format!("/v1/companies/{company}/settings"), None),
+            (Method::GET, format!("/v1/billing/tokens/balance?company_id={company}"), None),
+            (Method::GET, "/v1/agent".into(), None),
+            (Method::GET, "/v1/providers".into(), None),
+            (Method::POST, "/v1/logout".into(), None),
+        ];
+        for (method, path, body) in refused {
+            let (status, answer) = app.call(method.clone(), &path, Some(&bare), body).await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        }
+        // The logout was refused: the owner's session still works, the conversation is there.
+        assert_eq!(app.call(Method::GET, &format!("/v1/conversation/{conversation}"), Some(&owner), None).await.0, StatusCode::OK);
+        let (_, me) = app.call(Method::GET, "/v1/user", Some(&owner), None).await;
+        assert_ne!(me["first_name"], "Owned");
+
+        // The wallet needs `wallets:read` by name: no wildcard, not even `agents:*`, covers it.
+        let broad = token(&app, &owner, json!(["agents:*", "account:read"])).await;
+        assert_eq!(app.call(Method::GET, "/v1/user", Some(&broad), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, &format!("/v1/agent/{agent}"), Some(&broad), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::GET, &format!("/v1/agent/{agent}/wallet"), Some(&broad), None).await.0, StatusCode::FORBIDDEN);
+        let wallet = token(&app, &owner, json!(["wallets:read"])).await;
+        let (status, keys) = app.call(Method::GET, &format!("/v1/agent/{agent}/wallet"), Some(&wallet), None).await;
+        assert_eq!(status, StatusCode::OK, "{keys}");
+        assert!(keys["private_key"].as_str().is_some_and(|k| !k.is_empty()));
+        // And a scoped token does what its scope says, no more.
+        let reader = token(&app, &owner, json!(["conversations:read"])).await;
+        assert_eq!(app.call(Method::GET, &format!("/v1/conversation/{conversation}"), Some(&reader), None).await.0, StatusCode::OK);
+        assert_eq!(app.call(Method::DELETE, &format!("/v1/conversation/{conversation}"), Some(&reader), None).await.0, StatusCode::FORBIDDEN);
+    }
+
+    // Finding 2, continued: read-only users no longer write conversations.
+    async fn read_only_members_read_conversations_and_write_none(db) {
+        let app = TestApp::spawn(db).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": "reader@example.com", "role_id": 6}))).await;
+        let (reader, _) = app.register("reader@example.com", invitation["id"].as_str()).await;
+        let (status, body) = app.call(Method::POST, "/v1/conversation", Some(&reader), Some(json!({"conversation_name": "mine"}))).await;
+        assert_eq!((status, body), (StatusCode::FORBIDDEN, json!({"detail": "Insufficient permissions. Required scope: conversations:write"})));
+        assert_eq!(app.call(Method::GET, "/v1/conversations", Some(&reader), None).await.0, StatusCode::OK);
+    }
+
+    // Finding 8 (tokens): scope names with control characters and absurd expirations.
+    async fn token_scope_names_and_expirations_are_validated(db) {
+        let app = TestApp::spawn(db).await;
+        let (owner, _) = app.register("owner@example.com", None).await;
+        for scope in ["agents:read\u{0}", "agents:*\n", "agents: read", "", "AGENTS:READ"] {
+            let (status, body) = app.call(Method::POST, "/v1/api-keys", Some(&owner), Some(json!({"name": "x", "scopes": [scope]}))).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{scope:?}: {body}");
+        }
+        for expiration in ["+99999-01-01", "2999-01-01", "9999-12-31T00:00:00"] {
+            let (status, body) = app.call(Method::POST, "/v1/api-keys", Some(&owner), Some(json!({"name": "x", "scopes": [], "expiration": expiration}))).await;
+            assert_eq!(status, StatusCode::BAD_REQUEST, "{expiration}: {body}");
+        }
+        let (status, body) = app.call(Method::POST, "/v1/api-keys", Some(&owner), Some(json!({"name": "x", "scopes": ["agents:read"], "expiration": "1_year"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, listed) = app.call(Method::GET, "/v1/api-keys", Some(&owner), None).await;
+        assert_eq!(listed["tokens"].as_array().unwrap().len(), 1, "nothing was created by the refusals");
+    }
+
+    // Finding 6: a file a command left in a private conversation was served to every member
+    // who sees the agent.
+    async fn a_conversations_files_are_its_owners(db) {
+        let app = TestApp::spawn(db).await;
+        let (owner, _) = app.register("owner@example.com", None).await;
+        let agent = first_agent(&app, &owner).await;
+        assert_eq!(settings(&app, &owner, &agent, json!({"shared": "true"})).await.0, StatusCode::OK);
+        let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&owner), Some(json!({"email": "member@example.com", "role_id": 3}))).await;
+        let (member, _) = app.register("member@example.com", invitation["id"].as_str()).await;
+        let (status, written) = app.call(Method::POST, &format!("/v1/agent/{agent}/command"), Some(&owner), Some(json!({"command_name": "Write to File", "command_args": {"filename": "secret.txt", "text": "owner only"}, "conversation_name": "private"}))).await;
+        assert_eq!(status, StatusCode::OK, "{written}");
+        let output = written["response"].as_str().unwrap();
+        let link = &output[output.find("/outputs/").unwrap()..];
+        let link = link.split_whitespace().next().unwrap().trim_end_matches([')', '.', '"']);
+        let path = link.split('?').next().unwrap();
+
+        let (status, _) = app.call(Method::GET, path, Some(&member), None).await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "the member sees the agent, not the conversation");
+        let served = app.client.get(app.url(path)).header("Authorization", &owner).send().await.unwrap();
+        assert_eq!(served.status(), StatusCode::OK);
+        assert_eq!(served.text().await.unwrap(), "owner only");
+        // The signed link works without a header (a browser's image or download).
+        let linked = app.client.get(app.url(link)).send().await.unwrap();
+        assert_eq!(linked.status(), StatusCode::OK, "{link}");
+    }
+}
