@@ -149,14 +149,19 @@ app_tests! {
         let (status, _) = invite(&app, &team.admin, "not-an-email", 3, &team.company).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
-        // Inviting an existing account adds it at once.
+        // Inviting an existing account invites it; it joins when it accepts.
         let (_, outsider) = call(&app, Method::GET, "/v1/user", Some(&team.outsider), None).await;
         let email = outsider["email"].as_str().unwrap();
-        let (status, added) = invite(&app, &team.admin, email, 6, &team.company).await;
+        let (status, invited) = invite(&app, &team.admin, email, 6, &team.company).await;
         assert_eq!(status, StatusCode::OK);
-        assert_eq!((added["id"].as_str(), added["is_accepted"].as_bool()), (Some("none"), Some(true)));
+        assert_eq!(invited["is_accepted"].as_bool(), Some(false), "{invited}");
+        let (_, view) = call(&app, Method::GET, "/v1/user", Some(&team.outsider), None).await;
+        assert_eq!(view["companies"].as_array().unwrap().len(), 1);
+        app.accept(&team.outsider.token, &invited).await;
         let (_, view) = call(&app, Method::GET, "/v1/user", Some(&team.outsider), None).await;
         assert_eq!(view["companies"].as_array().unwrap().len(), 2);
+        let (status, again) = invite(&app, &team.admin, email, 6, &team.company).await;
+        assert_eq!((status, again["id"].as_str(), again["is_accepted"].as_bool()), (StatusCode::OK, Some("none"), Some(true)), "already a member");
 
         // Pending invitations: listed for admins, refused to the others, deleted once.
         let (_, invitation) = invite(&app, &team.admin, "pending@example.com", 3, &team.company).await;

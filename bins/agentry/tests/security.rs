@@ -13,9 +13,15 @@ async fn company_of(app: &TestApp, token: &str) -> String {
     view["companies"][0]["id"].as_str().unwrap().to_owned()
 }
 
-/// Make the account `email` a member of `company` with `role`, invited by `admin` (the
-/// account's own company stays its current one).
-async fn join(app: &TestApp, admin: &str, company: &str, email: &str, role: RoleId) {
+/// Make the account `(email, session)` a member of `company` with `role`: invited by
+/// `admin`, accepted by the account (its own company stays its current one).
+async fn join(
+    app: &TestApp,
+    admin: &str,
+    company: &str,
+    (email, session): (&str, &str),
+    role: RoleId,
+) {
     let (status, invitation) = app
         .call(
             Method::POST,
@@ -25,12 +31,7 @@ async fn join(app: &TestApp, admin: &str, company: &str, email: &str, role: Role
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{invitation}");
-    accept(app, email, &invitation).await;
-}
-
-/// An existing account accepts an invitation explicitly (issue 10, finding 7).
-async fn accept(app: &TestApp, email: &str, invitation: &Value) {
-    let _ = (app, email, invitation);
+    app.accept(session, &invitation).await;
 }
 
 async fn first_agent(app: &TestApp, token: &str) -> String {
@@ -85,7 +86,7 @@ app_tests! {
 
         let (mallory, _) = app.register("mallory@example.com", None).await;
         let b = company_of(&app, &mallory).await;
-        join(&app, &owner, &a, "mallory@example.com", RoleId::READ_ONLY_USER).await;
+        join(&app, &owner, &a, ("mallory@example.com", &mallory), RoleId::READ_ONLY_USER).await;
 
         // The observed exploit: 200 and the agent moved. Now 403, and it stays in A.
         let (status, body) = settings(&app, &mallory, &agent, json!({"company_id": b, "shared": "true"})).await;
@@ -117,7 +118,7 @@ app_tests! {
         // agent's settings but neither moves nor unshares it.
         let (power, _) = app.register("power@example.com", None).await;
         let p = company_of(&app, &power).await;
-        join(&app, &owner, &a, "power@example.com", RoleId::USER).await;
+        join(&app, &owner, &a, ("power@example.com", &power), RoleId::USER).await;
         assert_eq!(settings(&app, &power, &agent, json!({"persona": "helpful"})).await.0, StatusCode::OK);
         for change in [json!({"company_id": p}), json!({"shared": "false"}), json!({"company_id": ""})] {
             let (status, body) = settings(&app, &power, &agent, change.clone()).await;
@@ -128,12 +129,12 @@ app_tests! {
         // The owner moves it only where they may write: read-only in C is not enough.
         let (other, _) = app.register("other@example.com", None).await;
         let c = company_of(&app, &other).await;
-        join(&app, &other, &c, "owner@example.com", RoleId::READ_ONLY_USER).await;
+        join(&app, &other, &c, ("owner@example.com", &owner), RoleId::READ_ONLY_USER).await;
         let (status, body) = settings(&app, &owner, &agent, json!({"company_id": c})).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
         // An admin of A who does not own the agent may unshare it (as the reference allows).
         let (admin, _) = app.register("admin@example.com", None).await;
-        join(&app, &owner, &a, "admin@example.com", RoleId::COMPANY_ADMIN).await;
+        join(&app, &owner, &a, ("admin@example.com", &admin), RoleId::COMPANY_ADMIN).await;
         assert_eq!(settings(&app, &admin, &agent, json!({"shared": "false"})).await.0, StatusCode::OK);
         let (status, _) = app.call(Method::GET, &format!("/v1/agent/{agent}"), Some(&mallory), None).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "unshared: gone for the members");
@@ -249,5 +250,54 @@ app_tests! {
         // The signed link works without a header (a browser's image or download).
         let linked = app.client.get(app.url(link)).send().await.unwrap();
         assert_eq!(linked.status(), StatusCode::OK, "{link}");
+    }
+
+    // Finding 7: inviting an existing account added it at once, and a pending invitation
+    // captured that person's ordinary sign-up into the inviter's company.
+    async fn membership_needs_the_invitees_consent(db) {
+        let app = TestApp::spawn(db).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let team = company_of(&app, &admin).await;
+        let (carol, _) = app.register("carol@example.com", None).await;
+        let carols = company_of(&app, &carol).await;
+
+        let (status, invitation) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": "carol@example.com", "role_id": 3}))).await;
+        assert_eq!(status, StatusCode::OK, "{invitation}");
+        assert_eq!(invitation["is_accepted"], false, "{invitation}");
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&carol), None).await;
+        assert_eq!(view["companies"].as_array().unwrap().len(), 1, "not added by being invited");
+        let (status, members) = app.call(Method::GET, &format!("/v1/companies/{team}/members"), Some(&admin), None).await;
+        assert_eq!(status, StatusCode::OK);
+        assert!(members["members"].as_array().unwrap().iter().all(|m| m["email"] != "carol@example.com"), "{members}");
+
+        // Carol finds it and accepts; nobody else can, and it accepts once.
+        let (_, mine) = app.call(Method::GET, "/v1/user/invitations", Some(&carol), None).await;
+        assert_eq!(mine["invitations"][0]["id"], invitation["id"], "{mine}");
+        let accept = format!("/v1/invitations/{}/accept", invitation["id"].as_str().unwrap());
+        assert_eq!(app.call(Method::POST, &accept, Some(&admin), None).await.0, StatusCode::NOT_FOUND, "not the admin's to accept");
+        let carol_token = {
+            let (_, created) = app.call(Method::POST, "/v1/api-keys", Some(&carol), Some(json!({"name": "t", "scopes": ["account:write", "account:read"]}))).await;
+            created["token"].as_str().unwrap().to_owned()
+        };
+        assert_eq!(app.call(Method::POST, &accept, Some(&carol_token), None).await.0, StatusCode::FORBIDDEN, "a session, not a token");
+        assert_eq!(app.call(Method::POST, "/v1/invitations/not-an-id/accept", Some(&carol), None).await.0, StatusCode::NOT_FOUND);
+        let (status, accepted) = app.call(Method::POST, &accept, Some(&carol), None).await;
+        assert_eq!(status, StatusCode::OK, "{accepted}");
+        assert_eq!((accepted["company_id"].as_str(), accepted["role_id"].as_i64()), (Some(team.as_str()), Some(3)));
+        assert_eq!(app.call(Method::POST, &accept, Some(&carol), None).await.0, StatusCode::NOT_FOUND, "accepted once");
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&carol), None).await;
+        let ids: Vec<&str> = view["companies"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&team.as_str()) && ids.contains(&carols.as_str()), "{view}");
+
+        // A pending invitation does not capture an ordinary sign-up; naming it joins.
+        let (_, pending) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": "dave@example.com", "role_id": 6}))).await;
+        let (dave, _) = app.register("dave@example.com", None).await;
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&dave), None).await;
+        assert_eq!(view["companies"].as_array().unwrap().len(), 1);
+        assert_ne!(view["companies"][0]["id"], json!(team), "Dave's own company, not the inviter's");
+        app.accept(&dave, &pending).await;
+        let (_, invitation) = app.call(Method::POST, "/v1/invitations", Some(&admin), Some(json!({"email": "erin@example.com", "role_id": 6}))).await;
+        let (erin, _) = app.register("erin@example.com", invitation["id"].as_str()).await;
+        assert_eq!(company_of(&app, &erin).await, team, "registering with the invitation's id joins (the SDK's flow)");
     }
 }

@@ -156,8 +156,9 @@ app_tests! {
         let (company_b, _) = company_and_first_agent(&app, &bo).await;
         let (_, bee) = app.call(Method::POST, "/v1/agent", Some(&bo), Some(json!({"agent_name": "Bee"}))).await;
         share(&app, &bo, bee["id"].as_str().unwrap(), &company_b).await;
-        let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&bo), Some(json!({"email": "cy@example.com", "role_id": 3, "company_id": company_b}))).await;
+        let (status, invitation) = app.call(Method::POST, "/v1/invitations", Some(&bo), Some(json!({"email": "cy@example.com", "role_id": 3, "company_id": company_b}))).await;
         assert_eq!(status, StatusCode::OK);
+        app.accept(&cy, &invitation).await;
         let (_, all) = app.call(Method::GET, "/v1/agent", Some(&cy), None).await;
         assert_eq!(listed(&all), ["AGiXT", "Bee", "Second"], "Cy's own agent and the two shared ones");
         let own = all["agents"].as_array().unwrap().iter().find(|a| a["is_owner"] == true).unwrap()["id"].as_str().unwrap().to_owned();
@@ -261,8 +262,9 @@ mod limits_of_a_token {
             let bob = app.register("bob@example.com", None).await.0;
             let (_, view) = app.call(Method::GET, "/v1/user", Some(&bob), None).await;
             let bobs = view["companies"][0]["id"].as_str().unwrap().to_owned();
-            let (status, _) = app.call(Method::POST, "/v1/invitations", Some(&bob), Some(json!({"email": "alice@example.com", "role_id": 6, "company_id": bobs}))).await;
+            let (status, invitation) = app.call(Method::POST, "/v1/invitations", Some(&bob), Some(json!({"email": "alice@example.com", "role_id": 6, "company_id": bobs}))).await;
             assert_eq!(status, StatusCode::OK);
+            app.accept(&alice, &invitation).await;
 
             let (_, created) = create(&app, &alice, json!({"name": "wide", "scopes": ["users:write", "users:read", "company:write", "account:read"]})).await;
             let token = created["token"].as_str().unwrap().to_owned();

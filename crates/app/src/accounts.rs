@@ -366,8 +366,7 @@ impl App {
             ));
         }
         let invalid_invitation = || AppError::BadRequest("Invalid invitation".into());
-        // The invitation named in the body must be a pending one for this email; without a
-        // name, the oldest pending invitation for the email is taken (as the reference does).
+        // The invitation named in the body must be a pending one for this email.
         let named = form
             .invitation_id
             .as_deref()
@@ -381,7 +380,9 @@ impl App {
                     .ok_or_else(invalid_invitation)?;
                 Some(row)
             }
-            None => companies::pending_invitation(&mut conn, &email, None)?,
+            // Without a name, an ordinary sign-up: a pending invitation for the address
+            // never captures it (the invitee accepts by naming it, here or later).
+            None => None,
         };
         let username = match form
             .username

@@ -60,6 +60,13 @@ pub struct CompanyResponse {
     pub children: Vec<CompanyResponse>,
 }
 
+#[derive(Debug, Clone, Serialize)]
+pub struct AcceptedInvitation {
+    pub detail: &'static str,
+    pub company_id: CompanyId,
+    pub role_id: i32,
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct CompanyForm {
     pub name: Option<String>,
@@ -523,8 +530,10 @@ impl App {
     }
 
     /// `POST /v1/invitations`: invite `email` into a company the caller administers
-    /// (`users:write`), at a role no higher than the caller's. An existing account is added
-    /// at once; a pending invitation for the same email and company is returned again.
+    /// (`users:write`), at a role no higher than the caller's. Nobody is added by being
+    /// invited: a new address registers with the invitation's id, an existing account
+    /// accepts it (`POST /v1/invitations/{id}/accept`). A pending invitation for the same
+    /// email and company is returned again.
     pub fn invite(
         &self,
         caller: &Caller,
@@ -568,17 +577,12 @@ impl App {
             companies::find_company(&mut conn, company)?.ok_or_else(|| not_found("Company"))?;
         let now = naive_of(now_epoch());
 
+        // An existing account that already belongs answers as the reference does; any other
+        // is invited like a new address and joins only when it accepts (never implicitly).
         if let Some(existing) = agentry_store::account::find_user_by_login(&mut conn, &email)?
             .filter(|user| user.email == email && user.is_active)
+            && companies::find_membership(&mut conn, existing.id.into(), company)?.is_some()
         {
-            let user: UserId = existing.id.into();
-            if companies::find_membership(&mut conn, user, company)?.is_none() {
-                identity::insert_memberships(
-                    &mut conn,
-                    &[NewMembership::new(user, company, role, now)],
-                )?;
-                self.invalidate_access(user);
-            }
             return Ok(InvitationView {
                 id: "none".into(),
                 invitation_link: "none".into(),
@@ -608,6 +612,61 @@ impl App {
             }
         };
         Ok(self.invitation_view(&row, &company_row.name))
+    }
+
+    /// `GET /v1/user/invitations`: the pending invitations addressed to the caller.
+    pub fn my_invitations(&self, caller: &Caller) -> Result<Vec<InvitationView>, AppError> {
+        caller.require("account:read")?;
+        let mut conn = self.conn()?;
+        let rows = companies::pending_invitations_for(&mut conn, &caller.email.to_lowercase())?;
+        let ids: Vec<CompanyId> = rows.iter().map(|r| r.company_id.into()).collect();
+        let names: HashMap<DbUuid, String> = companies::find_companies(&mut conn, &ids)?
+            .into_iter()
+            .map(|c| (c.id, c.name))
+            .collect();
+        Ok(rows
+            .iter()
+            .map(|row| {
+                let name = names.get(&row.company_id).map_or("", String::as_str);
+                self.invitation_view(row, name)
+            })
+            .collect())
+    }
+
+    /// `POST /v1/invitations/{id}/accept`: the invitee (the account the invitation is
+    /// addressed to, by a session) joins the company at the invitation's role. One
+    /// transaction; an invitation accepts once. Anyone else's, or an unknown one, is 404.
+    pub fn accept_invitation(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<AcceptedInvitation, AppError> {
+        Self::require_session(caller)?;
+        let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| not_found("Invitation"))?;
+        let mut conn = self.conn()?;
+        let row = companies::find_invitation(&mut conn, DbUuid(id))?
+            .filter(|row| !row.is_accepted && row.email.eq_ignore_ascii_case(caller.email.trim()))
+            .ok_or_else(|| not_found("Invitation"))?;
+        let (company, role) = (CompanyId::from(row.company_id), RoleId(row.role_id));
+        let now = naive_of(now_epoch());
+        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
+            if !companies::accept_invitation(conn, row.id, caller.user)? {
+                return Err(not_found("Invitation"));
+            }
+            if companies::find_membership(conn, caller.user, company)?.is_none() {
+                identity::insert_memberships(
+                    conn,
+                    &[NewMembership::new(caller.user, company, role, now)],
+                )?;
+            }
+            Ok(())
+        })?;
+        self.invalidate_access(caller.user);
+        Ok(AcceptedInvitation {
+            detail: "Invitation accepted.",
+            company_id: company,
+            role_id: role.0,
+        })
     }
 
     /// `GET /v1/invitations[/{company_id}]`: pending invitations; needs `users:read` there.

@@ -8,6 +8,18 @@ use crate::identity::{CompanyRow, MembershipRow, UserRow};
 use crate::schema::{companies, invitations, memberships, users};
 use crate::{AnyConnection, DbUuid, StoreError, per_backend};
 
+/// The rows of `ids` (one statement whatever their number).
+pub fn find_companies(
+    conn: &mut AnyConnection,
+    ids: &[CompanyId],
+) -> Result<Vec<CompanyRow>, StoreError> {
+    let ids: Vec<DbUuid> = ids.iter().copied().map(DbUuid::from).collect();
+    Ok(companies::table
+        .filter(companies::id.eq_any(ids))
+        .select(CompanyRow::as_select())
+        .load(conn)?)
+}
+
 pub fn find_company(
     conn: &mut AnyConnection,
     id: CompanyId,
@@ -197,6 +209,19 @@ pub fn pending_invitations_of(
 ) -> Result<Vec<InvitationRow>, StoreError> {
     Ok(invitations::table
         .filter(invitations::company_id.eq(DbUuid::from(company)))
+        .filter(invitations::is_accepted.eq(false))
+        .select(InvitationRow::as_select())
+        .order(invitations::created_at)
+        .load(conn)?)
+}
+
+/// The unaccepted invitations addressed to `email`, oldest first.
+pub fn pending_invitations_for(
+    conn: &mut AnyConnection,
+    email: &str,
+) -> Result<Vec<InvitationRow>, StoreError> {
+    Ok(invitations::table
+        .filter(invitations::email.eq(email))
         .filter(invitations::is_accepted.eq(false))
         .select(InvitationRow::as_select())
         .order(invitations::created_at)

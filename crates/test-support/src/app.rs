@@ -156,6 +156,20 @@ impl TestApp {
     }
 
     /// Statements the server's pooled connections have sent so far.
+    /// `invitee` (a session) accepts `invitation` (the answer of `POST /v1/invitations`).
+    pub async fn accept(&self, invitee: &str, invitation: &serde_json::Value) {
+        let id = invitation["id"].as_str().expect("an invitation id");
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/v1/invitations/{id}/accept"),
+                Some(invitee),
+                None,
+            )
+            .await;
+        assert_eq!(status, reqwest::StatusCode::OK, "accept: {body}");
+    }
+
     pub fn statements(&self) -> u64 {
         self.statements.get()
     }

@@ -60,7 +60,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource("/v1/invitation/{invitation_id}").route(web::delete().to(delete_invitation)),
-    );
+    )
+    .service(
+        web::resource("/v1/invitations/{invitation_id}/accept")
+            .route(web::post().to(accept_invitation)),
+    )
+    .service(web::resource("/v1/user/invitations").route(web::get().to(my_invitations)));
 }
 
 fn company(id: &str) -> Result<CompanyId, ApiError> {
@@ -185,6 +190,20 @@ async fn company_invitations(
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
     let invitations = web::block(move || app.invitations(&caller, Some(id))).await??;
+    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+}
+
+async fn accept_invitation(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let accepted = web::block(move || app.accept_invitation(&caller, &path)).await??;
+    Ok(HttpResponse::Ok().json(accepted))
+}
+
+async fn my_invitations(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+    let invitations = web::block(move || app.my_invitations(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 

@@ -185,6 +185,10 @@ pub const ROUTES: &[RouteSpec] = &[
         "/v1/invitations/{company_id}",
         CompanyScope("users:read"),
     ),
+    // An existing account joins only by accepting (its own session); it finds its
+    // invitations here.
+    route("POST", "/v1/invitations/{invitation_id}/accept", Session),
+    route("GET", "/v1/user/invitations", Token("account:read")),
     // The invitation's own company decides.
     route(
         "DELETE",
