@@ -52,3 +52,26 @@ pub fn attach(app: App, config: &Config) -> App {
     tracing::info!(transport, "invalidation bus attached");
     app
 }
+
+/// Tell running instances that `user`'s access changed, from a process without a bus task
+/// (`agentry admin promote`): one message on the transport the servers listen to.
+pub fn announce(app: &App, config: &Config, user: agentry_domain::UserId) -> anyhow::Result<()> {
+    let payload = Invalidation::User(user).encode(app.origin());
+    match (&config.redis_url, &config.database) {
+        (Some(redis), _) => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(agentry_cache::redis_bus::publish_once(
+                redis.expose(),
+                &payload,
+            ))?;
+        }
+        (None, DatabaseUrl::Postgres(_)) => {
+            let mut conn = app.pool().get()?;
+            agentry_store::notify::notify_once(&mut conn, &payload)?;
+        }
+        (None, DatabaseUrl::Sqlite(_)) => {}
+    }
+    Ok(())
+}

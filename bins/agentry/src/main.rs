@@ -40,7 +40,13 @@ fn main() -> ExitCode {
                 Err(error) => return fail(&error),
             };
             match app.promote_super_admin(&email) {
-                Ok(()) => {
+                Ok(user) => {
+                    // Running servers hold the user's access: tell them, as their own writes
+                    // do (PostgreSQL NOTIFY or Redis; on SQLite one server owns the file and
+                    // reads the change at its next start).
+                    if let Err(error) = agentry::bus::announce(&app, &config, user) {
+                        tracing::warn!(%error, "running servers were not told; they see the promotion after a restart");
+                    }
                     println!("{} is now a super admin", email.trim().to_lowercase());
                     ExitCode::SUCCESS
                 }

@@ -6,7 +6,11 @@ use crate::config::LogFormat;
 
 /// Install the global subscriber once; later calls (tests) are no-ops.
 pub fn init(level: &str, format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(level));
+    // actix-http logs each client's broken connection (a malformed request, a reset) at
+    // ERROR ("stream error"): anyone could fill the error log. It is the client's fault and
+    // the client got its 400, so those lines are off unless `RUST_LOG` asks for them.
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{level},actix_http::h1::dispatcher=off")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)

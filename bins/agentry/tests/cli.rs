@@ -283,3 +283,107 @@ fn admin_promote_makes_a_super_admin() {
             .contains("No account has the email nobody@example.com")
     );
 }
+
+/// One HTTP/1.1 request (closing the connection); the raw response.
+fn http(port: u16, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> String {
+    let mut stream = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let auth = token.map_or(String::new(), |t| format!("Authorization: {t}\r\n"));
+    let body = body.unwrap_or("");
+    write!(
+        stream,
+        "{method} {path} HTTP/1.1\r\nHost: localhost\r\n{auth}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    response
+}
+
+/// Registers `email`; its token.
+fn register(port: u16, email: &str) -> String {
+    let body = format!(
+        r#"{{"email":"{email}","password":"Sup3rSecret","confirm_password":"Sup3rSecret"}}"#
+    );
+    let response = http(port, "POST", "/v1/user", None, Some(&body));
+    let json = response.split("\r\n\r\n").nth(1).unwrap();
+    let value: serde_json::Value = serde_json::from_str(json).unwrap();
+    value["token"].as_str().unwrap().to_owned()
+}
+
+// Issue 10, finding 8: a client's malformed request was logged at ERROR (clients could fill
+// the error log).
+#[test]
+fn malformed_requests_are_not_logged_as_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(agentry(&dir.path().join("data")));
+    for raw in [
+        "GARBAGE\r\n\r\n".as_bytes(),
+        b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
+        b"\x00\x01\x02\x03 HTTP/9.9\r\n\r\n",
+    ] {
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        stream.write_all(raw).unwrap();
+        let mut response = Vec::new();
+        let _ = stream.read_to_end(&mut response);
+        let text = String::from_utf8_lossy(&response);
+        assert!(text.is_empty() || text.starts_with("HTTP/1.1 4"), "{text}");
+    }
+    assert!(server.get("/health").ends_with("{\"status\":\"ok\"}"));
+    let (status, output) = server.terminate();
+    assert!(status.success());
+    let errors: Vec<&String> = output.iter().filter(|l| l.contains("ERROR")).collect();
+    assert!(errors.is_empty(), "{errors:?}");
+}
+
+// Issue 10, finding 8: `agentry admin promote` was not seen by a running server.
+#[test]
+fn a_promotion_reaches_the_running_server_on_postgres() {
+    let Some(db) = TestDb::postgres_empty() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let with_db = |command: &mut Command| {
+        command
+            .env("DATABASE_URL", db.url_string())
+            .env("AGIXT_API_KEY", "shared-key");
+    };
+    let mut serve = agentry(&dir.path().join("data"));
+    with_db(&mut serve);
+    let server = Server::start(serve);
+    let boss = register(server.port, "boss@example.com");
+    let other = register(server.port, "other@example.com");
+    let user = http(server.port, "GET", "/v1/user", Some(&other), None);
+    let view: serde_json::Value =
+        serde_json::from_str(user.split("\r\n\r\n").nth(1).unwrap()).unwrap();
+    let foreign = format!(
+        "/v1/companies/{}/settings",
+        view["companies"][0]["id"].as_str().unwrap()
+    );
+    // The server holds the boss's access: another company is unknown to them.
+    assert!(http(server.port, "GET", &foreign, Some(&boss), None).starts_with("HTTP/1.1 404"));
+
+    let mut promote = agentry(&dir.path().join("data"));
+    with_db(&mut promote);
+    let output = promote
+        .args(["admin", "promote", "boss@example.com"])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // Without a restart, within a bounded wait: the bus carries the change.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let answer = http(server.port, "GET", &foreign, Some(&boss), None);
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never seen: {answer}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let (status, _) = server.terminate();
+    assert!(status.success());
+}

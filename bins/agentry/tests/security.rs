@@ -300,4 +300,29 @@ app_tests! {
         let (erin, _) = app.register("erin@example.com", invitation["id"].as_str()).await;
         assert_eq!(company_of(&app, &erin).await, team, "registering with the invitation's id joins (the SDK's flow)");
     }
+
+    // Finding 8: a foreign parent company was silently replaced; tiny credits were accepted.
+    async fn foreign_parents_and_tiny_credits_are_refused(db) {
+        let app = TestApp::spawn(db).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let mine = company_of(&app, &admin).await;
+        let (other, _) = app.register("other@example.com", None).await;
+        let theirs = company_of(&app, &other).await;
+        let (status, body) = app.call(Method::POST, "/v1/companies", Some(&admin), Some(json!({"name": "Child", "parent_company_id": theirs}))).await;
+        assert_eq!((status, body), (StatusCode::NOT_FOUND, json!({"detail": "Company not found"})));
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&admin), None).await;
+        assert_eq!(view["companies"].as_array().unwrap().len(), 1, "nothing was created");
+        let (status, child) = app.call(Method::POST, "/v1/companies", Some(&admin), Some(json!({"name": "Child", "parent_company_id": mine}))).await;
+        assert_eq!(status, StatusCode::OK, "{child}");
+
+        let key = agentry_test_support::TEST_API_KEY;
+        for amount in ["1e-300", "0.001", "0", "-5", "NaN"] {
+            let (status, body) = app.call(Method::POST, &format!("/v1/credit?company={mine}&amount={amount}"), Some(key), None).await;
+            assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{amount}: {body}");
+        }
+        let (_, balance) = app.call(Method::GET, &format!("/v1/billing/tokens/balance?company_id={mine}"), Some(&admin), None).await;
+        assert_eq!(balance["token_balance"], 0, "{balance}");
+        let (status, body) = app.call(Method::POST, &format!("/v1/credit?company={mine}&amount=0.01"), Some(key), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
 }

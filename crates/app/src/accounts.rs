@@ -1066,7 +1066,7 @@ impl App {
     }
 
     /// `agentry admin promote EMAIL`: role 0 in the user's current company.
-    pub fn promote_super_admin(&self, email: &str) -> Result<(), AppError> {
+    pub fn promote_super_admin(&self, email: &str) -> Result<UserId, AppError> {
         let email = email.trim().to_lowercase();
         let mut conn = self.conn()?;
         let user = account::find_user_by_login(&mut conn, &email)?
@@ -1078,7 +1078,7 @@ impl App {
             .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
         companies::set_role(&mut conn, user_id, company.into(), RoleId::SUPER_ADMIN)?;
         self.invalidate_access(user_id);
-        Ok(())
+        Ok(user_id)
     }
 
     /// `GET /v1/user/exists`: whether an account has this email.

@@ -239,6 +239,13 @@ impl App {
             0.5
         };
         let tokens = (amount_usd / price * 1_000_000.0).floor() as i64;
+        // Whole cents, worth at least one token: `1e-300` is not a credit.
+        if amount_usd < 0.01 || tokens < 1 {
+            return Err(AppError::Invalid {
+                field: "amount".into(),
+                message: "an amount of at least 0.01 USD, worth at least one token".into(),
+            });
+        }
         let mut conn = self.conn()?;
         if !agentry_store::billing::credit(&mut conn, company, tokens, amount_usd)? {
             return Err(AppError::NotFound("Company not found".into()));

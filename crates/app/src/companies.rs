@@ -347,13 +347,20 @@ impl App {
             }
             requested_parent
         } else {
-            let primary = access
-                .primary()
-                .ok_or_else(|| AppError::Forbidden(UNAUTHORIZED.into()))?;
-            if !primary.role.is_admin() || !access.allows(Some(primary.company), "company:write") {
+            // A child of the company named (one the caller belongs to: another company's id
+            // is 404, never silently replaced), else of the current company.
+            let parent = match requested_parent {
+                Some(parent) => access
+                    .in_company(parent)
+                    .ok_or_else(|| not_found("Company"))?,
+                None => access
+                    .primary()
+                    .ok_or_else(|| AppError::Forbidden(UNAUTHORIZED.into()))?,
+            };
+            if !parent.role.is_admin() || !access.allows(Some(parent.company), "company:write") {
                 return Err(AppError::insufficient("company:write"));
             }
-            Some(primary.company)
+            Some(parent.company)
         };
         let name = trimmed(form.name.clone()).unwrap_or_default();
         let patch = form.patch()?;

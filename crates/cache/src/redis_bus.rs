@@ -69,3 +69,15 @@ async fn run(
         }
     }
 }
+
+/// Publish one message on the channel and return (a process without a bus task, such as
+/// `agentry admin`).
+pub async fn publish_once(url: &str, payload: &str) -> redis::RedisResult<()> {
+    let client = redis::Client::open(url)?;
+    let mut connection = client.get_multiplexed_async_connection().await?;
+    redis::cmd("PUBLISH")
+        .arg(CHANNEL)
+        .arg(payload)
+        .query_async::<()>(&mut connection)
+        .await
+}

@@ -13,6 +13,23 @@ use tokio_postgres::{AsyncMessage, NoTls};
 /// The `NOTIFY` channel every instance listens on.
 pub const CHANNEL: &str = "agentry_invalidation";
 
+/// Send one message on the channel from a pooled connection (a process without a bus task,
+/// such as `agentry admin`). A no-op on SQLite, which has no channel.
+pub fn notify_once(
+    conn: &mut crate::AnyConnection,
+    payload: &str,
+) -> Result<(), crate::StoreError> {
+    use diesel::RunQueryDsl;
+    use diesel::sql_types::Text;
+    if let crate::AnyConnection::Postgresql(pg) = conn {
+        diesel::sql_query("SELECT pg_notify($1, $2)")
+            .bind::<Text, _>(CHANNEL)
+            .bind::<Text, _>(payload)
+            .execute(pg)?;
+    }
+    Ok(())
+}
+
 /// Start the bus task on the current tokio runtime. Messages sent on the returned sender go
 /// to every other listener; `deliver` receives every message from the channel (its own
 /// included, which the caller filters by origin), and `"reconnected"` after a reconnect.
