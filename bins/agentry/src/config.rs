@@ -117,6 +117,46 @@ pub struct Settings {
     #[arg(long, env = "AGENTRY_AUTH_RATE_LIMIT", global = true, value_name = "N")]
     pub auth_rate_limit: Option<u32>,
 
+    /// Most keys of one user's preferences, one agent's or one company's settings [default: 256]
+    #[arg(long, env = "AGENTRY_MAX_KEYS", global = true, value_name = "N")]
+    pub max_keys: Option<usize>,
+
+    /// Largest value of one preference or setting, in bytes [default: 65536]
+    #[arg(
+        long,
+        env = "AGENTRY_MAX_VALUE_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub max_value_bytes: Option<usize>,
+
+    /// Most bytes of all of one owner's preferences or settings together [default: 1048576]
+    #[arg(
+        long,
+        env = "AGENTRY_MAX_OWNER_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub max_owner_bytes: Option<usize>,
+
+    /// Most agents one user owns [default: 100]
+    #[arg(
+        long,
+        env = "AGENTRY_MAX_AGENTS_PER_USER",
+        global = true,
+        value_name = "N"
+    )]
+    pub max_agents_per_user: Option<usize>,
+
+    /// Bytes each large read model (user views, agent views) keeps in memory [default: 67108864]
+    #[arg(
+        long,
+        env = "AGENTRY_READ_MODEL_BYTES",
+        global = true,
+        value_name = "BYTES"
+    )]
+    pub read_model_bytes: Option<usize>,
+
     /// Comma-separated proxy addresses whose X-Forwarded-For is believed [default: none]
     #[arg(
         long,
@@ -306,6 +346,11 @@ impl Settings {
             app_name: self.app_name.or(lower.app_name),
             token_ttl: self.token_ttl.or(lower.token_ttl),
             auth_rate_limit: self.auth_rate_limit.or(lower.auth_rate_limit),
+            max_keys: self.max_keys.or(lower.max_keys),
+            max_value_bytes: self.max_value_bytes.or(lower.max_value_bytes),
+            max_owner_bytes: self.max_owner_bytes.or(lower.max_owner_bytes),
+            max_agents_per_user: self.max_agents_per_user.or(lower.max_agents_per_user),
+            read_model_bytes: self.read_model_bytes.or(lower.read_model_bytes),
             token_price_per_million_usd: self
                 .token_price_per_million_usd
                 .or(lower.token_price_per_million_usd),
@@ -376,6 +421,8 @@ pub struct Config {
     pub app_name: String,
     pub token_ttl: Duration,
     pub auth_rate_limit: u32,
+    /// What one account may store, and what the read models keep.
+    pub limits: agentry_app::Limits,
     pub trusted_proxies: Vec<IpAddr>,
     pub token_price_per_million_usd: f64,
     pub low_balance_warning_threshold: i64,
@@ -747,6 +794,28 @@ impl Config {
                 app_name,
                 token_ttl,
                 auth_rate_limit: settings.auth_rate_limit.unwrap_or(600),
+                limits: {
+                    let default = agentry_app::Limits::default();
+                    agentry_app::Limits {
+                        max_keys: settings.max_keys.unwrap_or(default.max_keys).max(1),
+                        max_value_bytes: settings
+                            .max_value_bytes
+                            .unwrap_or(default.max_value_bytes)
+                            .max(1),
+                        max_owner_bytes: settings
+                            .max_owner_bytes
+                            .unwrap_or(default.max_owner_bytes)
+                            .max(1),
+                        max_agents_per_user: settings
+                            .max_agents_per_user
+                            .unwrap_or(default.max_agents_per_user)
+                            .max(1),
+                        read_model_bytes: settings
+                            .read_model_bytes
+                            .unwrap_or(default.read_model_bytes)
+                            .max(1024 * 1024),
+                    }
+                },
                 trusted_proxies,
                 token_price_per_million_usd,
                 low_balance_warning_threshold,

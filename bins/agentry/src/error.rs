@@ -87,6 +87,7 @@ impl From<AppError> for ApiError {
             },
             AppError::NotFound(detail) => ApiError::status(StatusCode::NOT_FOUND, detail),
             AppError::Conflict(detail) => ApiError::status(StatusCode::CONFLICT, detail),
+            AppError::TooLarge(detail) => ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, detail),
             AppError::TooManyRequests(detail) => {
                 ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail)
             }

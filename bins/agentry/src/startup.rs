@@ -136,6 +136,7 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
         data_dir: config.data_dir.clone(),
         public_uri: config.public_uri.clone(),
         allow_private_http: config.allow_private_http,
+        limits: config.limits.clone(),
     }
 }
 

@@ -325,4 +325,56 @@ app_tests! {
         let (status, body) = app.call(Method::POST, &format!("/v1/credit?company={mine}&amount=0.01"), Some(key), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
     }
+
+    // Finding 5: preferences and settings took any number of keys and values up to the
+    // body limit, and agents per user were unbounded.
+    async fn what_one_account_stores_is_bounded(db) {
+        let limits = agentry::config::Settings {
+            max_keys: Some(64),
+            max_value_bytes: Some(1024),
+            max_owner_bytes: Some(16 * 1024),
+            max_agents_per_user: Some(3),
+            ..Default::default()
+        };
+        let app = TestApp::spawn_with(db, limits).await;
+        let (owner, _) = app.register("owner@example.com", None).await;
+        let company = company_of(&app, &owner).await;
+        let put_user = |body: Value| app.call(Method::PUT, "/v1/user", Some(&owner), Some(body));
+
+        // Preferences: a value too large, too many keys at once or over several updates,
+        // too many bytes in all; nothing is written by a refusal.
+        assert_eq!(put_user(json!({"theme": "x".repeat(1025)})).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let many: serde_json::Map<String, Value> = (0..65).map(|i| (format!("k{i}"), json!("v"))).collect();
+        assert_eq!(put_user(Value::Object(many)).await.0, StatusCode::UNPROCESSABLE_ENTITY);
+        let half: serde_json::Map<String, Value> = (0..40).map(|i| (format!("a{i}"), json!("v"))).collect();
+        assert_eq!(put_user(Value::Object(half)).await.0, StatusCode::OK);
+        let other: serde_json::Map<String, Value> = (0..30).map(|i| (format!("b{i}"), json!("v"))).collect();
+        assert_eq!(put_user(Value::Object(other)).await.0, StatusCode::UNPROCESSABLE_ENTITY, "40 + 30 keys");
+        let heavy: serde_json::Map<String, Value> = (0..20).map(|i| (format!("a{i}"), json!("y".repeat(1000)))).collect();
+        assert_eq!(put_user(Value::Object(heavy)).await.0, StatusCode::PAYLOAD_TOO_LARGE, "20 KB in all");
+        let (_, view) = app.call(Method::GET, "/v1/user", Some(&owner), None).await;
+        assert_eq!((view["a0"].as_str(), view.get("b0")), (Some("v"), None));
+
+        // Agent settings: the same limits, counted on what the agent would hold.
+        let agent = first_agent(&app, &owner).await;
+        assert_eq!(settings(&app, &owner, &agent, json!({"persona": "p".repeat(1025)})).await.0, StatusCode::PAYLOAD_TOO_LARGE);
+        let many: serde_json::Map<String, Value> = (0..64).map(|i| (format!("s{i}"), json!("v"))).collect();
+        assert_eq!(settings(&app, &owner, &agent, Value::Object(many)).await.0, StatusCode::UNPROCESSABLE_ENTITY, "64 more than the defaults");
+        assert_eq!(settings(&app, &owner, &agent, json!({"persona": "kind"})).await.0, StatusCode::OK);
+        // Company settings too.
+        let (status, _) = app.call(Method::PUT, &format!("/v1/companies/{company}/settings"), Some(&owner), Some(json!({"settings": {"motto": "m".repeat(1025)}}))).await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+
+        // Agents per user: the first agent (from registration), two more, then 422.
+        for name in ["Two", "Three"] {
+            let (status, body) = app.call(Method::POST, "/v1/agent", Some(&owner), Some(json!({"agent_name": name}))).await;
+            assert_eq!(status, StatusCode::OK, "{body}");
+        }
+        let (status, body) = app.call(Method::POST, "/v1/agent", Some(&owner), Some(json!({"agent_name": "Four"}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+        let (status, _) = app.call(Method::POST, &format!("/v1/agent/{agent}/clone"), Some(&owner), Some(json!({"new_name": "Copy"}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (_, listed) = app.call(Method::GET, "/v1/agent", Some(&owner), None).await;
+        assert_eq!(listed["agents"].as_array().unwrap().len(), 3);
+    }
 }

@@ -120,6 +120,14 @@ pub struct CachedView {
     has_balance: bool,
 }
 
+impl CachedView {
+    /// Roughly what it holds in memory: the rendering and the view it was made of (about
+    /// as large again).
+    pub(crate) fn weight(&self) -> usize {
+        2 * self.full.body.len() + 256
+    }
+}
+
 fn rendered(view: &UserView) -> RenderedView {
     RenderedView {
         body: serde_json::to_string(view).unwrap_or_default().into(),
@@ -793,6 +801,19 @@ impl App {
                 return Err(AppError::Conflict("Username is already taken.".into()));
             }
         }
+        // What the user would hold after the change, within the limits.
+        let mut merged: std::collections::BTreeMap<String, String> =
+            account::preferences_for(&mut conn, caller.user)?
+                .into_iter()
+                .map(|(key, value)| (key, value.unwrap_or_default()))
+                .collect();
+        for (key, value) in &preferences {
+            merged.insert(key.clone(), value.clone().unwrap_or_default());
+        }
+        self.settings.limits.check(
+            "preferences",
+            merged.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        )?;
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
         let result = write_transaction(&mut conn, |conn| {

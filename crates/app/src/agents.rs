@@ -43,6 +43,28 @@ pub struct AgentView {
     pub created_at: NaiveDateTime,
 }
 
+/// Roughly what an agent's view holds in memory (its settings and command states).
+pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
+    view.as_ref().map_or(64, |view| {
+        256 + view.name.len()
+            + view
+                .settings
+                .iter()
+                .map(|(name, value)| name.len() + value.len() + 64)
+                .sum::<usize>()
+            + view
+                .commands
+                .keys()
+                .map(|name| name.len() + 64)
+                .sum::<usize>()
+    })
+}
+
+/// Roughly what a user's visible-agent list holds (names, entries, the rendered body).
+pub(crate) fn list_weight(list: &VisibleList) -> usize {
+    2 * list.body.len() + list.names.iter().map(|(_, n)| n.len() + 64).sum::<usize>()
+}
+
 /// The agents a user sees: ids with names (for lookups by name), the entries, and the
 /// rendered list.
 #[derive(Debug, Clone)]
@@ -567,6 +589,10 @@ impl App {
         }
         let mut settings = agent::default_settings(None);
         settings.extend(given);
+        self.settings.limits.check(
+            "settings",
+            settings.iter().map(|(n, v)| (n.as_str(), v.as_str())),
+        )?;
         let company = self.agent_company(caller, settings.get(COMPANY_ID))?;
         self.insert_new_agent(caller.user, &name, settings, company, &commands)
     }
@@ -583,6 +609,15 @@ impl App {
     ) -> Result<AgentId, AppError> {
         let mut conn = self.conn()?;
         let (id, viewers) = write_transaction(&mut conn, |conn| {
+            // Counted in the write's transaction (SQLite's is IMMEDIATE: writers queue), so
+            // concurrent creations on one instance cannot pass the limit together.
+            let limit = self.settings.limits.max_agents_per_user;
+            if store::count_owned(conn, owner)? >= limit as i64 {
+                return Err(AppError::Invalid {
+                    field: "agent_name".into(),
+                    message: format!("a user owns at most {limit} agents"),
+                });
+            }
             self.insert_agent_in(conn, owner, name, &mut settings, company, commands)
         })?;
         self.agents_changed(id, &viewers);
@@ -748,6 +783,17 @@ impl App {
         if let Some(company) = company {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
+        // What the agent would hold after the change, within the limits.
+        let mut merged: BTreeMap<&str, &str> = view
+            .settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        for name in &removals {
+            merged.remove(name.as_str());
+        }
+        merged.extend(upserts.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.settings.limits.check("settings", merged)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
         let mut conn = self.conn()?;
         let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {

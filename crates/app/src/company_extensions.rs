@@ -33,6 +33,22 @@ pub struct CompanyExtensions {
     pub commands: BTreeMap<String, bool>,
 }
 
+impl CompanyExtensions {
+    /// Roughly what the layer holds in memory.
+    pub(crate) fn weight(&self) -> usize {
+        256 + self
+            .settings
+            .iter()
+            .map(|(name, value)| name.len() + value.len() + 64)
+            .sum::<usize>()
+            + self
+                .commands
+                .keys()
+                .map(|name| name.len() + 64)
+                .sum::<usize>()
+    }
+}
+
 /// Settings that describe one agent and mean nothing for a company.
 const AGENT_ONLY: [&str; 5] = [
     SHARED,
@@ -208,6 +224,23 @@ impl App {
                 message: format!("`{name}` is a setting of an agent, not of a company"),
             });
         }
+        // What the company would hold after the change, within the limits.
+        let layer = self.company_layer(Some(company))?;
+        let mut merged: BTreeMap<&str, &str> = layer
+            .settings
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        for name in &removals {
+            merged.remove(name.as_str());
+        }
+        merged.extend(
+            given
+                .iter()
+                .filter(|(name, _)| !removals.contains(name))
+                .map(|(name, value)| (name.as_str(), value.as_str())),
+        );
+        self.settings.limits.check("settings", merged)?;
         let rows: Vec<CompanySettingRow> = given
             .into_iter()
             .filter(|(name, _)| !removals.contains(name))

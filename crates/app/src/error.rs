@@ -31,6 +31,9 @@ pub enum AppError {
     /// 409.
     #[error("{0}")]
     Conflict(String),
+    /// 413: what the caller asks to store is larger than the configured limit.
+    #[error("{0}")]
+    TooLarge(String),
     /// 429.
     #[error("{0}")]
     TooManyRequests(String),

@@ -54,6 +54,74 @@ pub struct Settings {
     pub public_uri: String,
     /// Let commands reach loopback and private addresses (`AGENTRY_ALLOW_PRIVATE_HTTP`).
     pub allow_private_http: bool,
+    /// What one account may store, and what the read models keep.
+    pub limits: Limits,
+}
+
+/// Bounds on what one account may store, so that no account pins the server's memory
+/// (every stored value is also held by a read model), and the bytes the large read models
+/// keep.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Keys of one user's preferences, of one agent's settings, of one company's settings
+    /// (`AGENTRY_MAX_KEYS`; 422 beyond).
+    pub max_keys: usize,
+    /// Bytes of one value (`AGENTRY_MAX_VALUE_BYTES`; 413 beyond).
+    pub max_value_bytes: usize,
+    /// Bytes of all the values of one owner (`AGENTRY_MAX_OWNER_BYTES`; 413 beyond).
+    pub max_owner_bytes: usize,
+    /// Agents one user owns (`AGENTRY_MAX_AGENTS_PER_USER`; 422 beyond).
+    pub max_agents_per_user: usize,
+    /// Bytes each large read model (user views, agent views) keeps before it drops its
+    /// least recently used entries (`AGENTRY_READ_MODEL_BYTES`).
+    pub read_model_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_keys: 256,
+            max_value_bytes: 64 * 1024,
+            max_owner_bytes: 1024 * 1024,
+            max_agents_per_user: 100,
+            read_model_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Limits {
+    /// 422 when `entries` has more than `max_keys` names, 413 when a value or all of them
+    /// together are larger than allowed. `what` names the owner's store in the message.
+    pub fn check<'a>(
+        &self,
+        what: &str,
+        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<(), AppError> {
+        let (mut keys, mut total) = (0usize, 0usize);
+        for (name, value) in entries {
+            keys += 1;
+            if value.len() > self.max_value_bytes {
+                return Err(AppError::TooLarge(format!(
+                    "`{name}` is larger than {} bytes",
+                    self.max_value_bytes
+                )));
+            }
+            total += name.len() + value.len();
+        }
+        if keys > self.max_keys {
+            return Err(AppError::Invalid {
+                field: what.into(),
+                message: format!("at most {} keys", self.max_keys),
+            });
+        }
+        if total > self.max_owner_bytes {
+            return Err(AppError::TooLarge(format!(
+                "{what} would hold more than {} bytes",
+                self.max_owner_bytes
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl Settings {
@@ -70,6 +138,7 @@ impl Settings {
             data_dir: std::env::temp_dir(),
             public_uri: "http://localhost:7437".into(),
             allow_private_http: false,
+            limits: Limits::default(),
         }
     }
 }
@@ -124,6 +193,8 @@ impl App {
 
     pub fn new(pool: Pool, settings: Settings) -> Self {
         let settings_key = settings.token_secret.clone();
+        // The models whose values grow with what accounts store are bounded by bytes too.
+        let bytes = settings.limits.read_model_bytes;
         let allow_private_http = settings.allow_private_http;
         Self {
             pool,
@@ -132,14 +203,30 @@ impl App {
             revocations: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             access: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             personal_tokens: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
-            user_views: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            user_views: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                accounts::CachedView::weight,
+            ),
             bus: Arc::new(LocalOnly),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
             gateway: None,
             subscription_checks: Arc::default(),
-            agent_views: agentry_cache::ReadModel::new(Self::AGENT_CAPACITY),
-            visible_agents: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
-            company_extensions: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            agent_views: agentry_cache::ReadModel::weighed(
+                Self::AGENT_CAPACITY,
+                bytes,
+                agents::agent_weight,
+            ),
+            visible_agents: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                agents::list_weight,
+            ),
+            company_extensions: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                company_extensions::CompanyExtensions::weight,
+            ),
             registry: Arc::new(agentry_extensions::Registry::builtin()),
             catalog: Arc::new(setup::catalog()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),

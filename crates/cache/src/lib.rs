@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 pub mod redis_bus;
@@ -14,6 +15,11 @@ pub struct Ticket(u64);
 
 struct State<K: Hash + Eq + Clone, V> {
     values: LruCache<K, Arc<V>>,
+    /// The weight of what `values` holds (kept by the store's eviction callback too).
+    bytes: Arc<AtomicUsize>,
+    /// Beyond this many bytes the least recently used values go.
+    max_bytes: usize,
+    weigh: fn(&V) -> usize,
     /// The generation at which each key was last invalidated (keys never invalidated are
     /// absent). Cleared with `invalidate_all`, which moves `floor` instead, and when it
     /// holds `tracking_limit` keys (then `floor` moves to now: fills begun before are
@@ -38,12 +44,32 @@ impl<K: Hash + Eq + Clone, V> Clone for ReadModel<K, V> {
     }
 }
 
-impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
+impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
     /// A read model keeping at most `capacity` values (least recently used go first).
     pub fn new(capacity: usize) -> Self {
+        Self::weighed(capacity, usize::MAX, |_| 0)
+    }
+
+    /// A read model keeping at most `capacity` values and at most `max_bytes` of them as
+    /// `weigh` counts them (least recently used go first); a value heavier than `max_bytes`
+    /// alone is served to its reader but not kept. So one account that stores a lot cannot
+    /// pin the server's memory.
+    pub fn weighed(capacity: usize, max_bytes: usize, weigh: fn(&V) -> usize) -> Self {
+        let bytes = Arc::new(AtomicUsize::new(0));
+        let evicted = Arc::clone(&bytes);
+        let values = LruCache::builder()
+            .max_size(capacity.max(1))
+            .on_evict(move |_: &K, value: &Arc<V>| {
+                evicted.fetch_sub(weigh(value), Ordering::Relaxed);
+            })
+            .build()
+            .unwrap_or_else(|_| LruCache::new(capacity.max(1)));
         Self {
             state: Arc::new(Mutex::new(State {
-                values: LruCache::new(capacity.max(1)),
+                values,
+                bytes,
+                max_bytes,
+                weigh,
                 invalidated_at: HashMap::new(),
                 tracking_limit: Self::TRACKING_LIMIT,
                 floor: 0,
@@ -95,10 +121,29 @@ impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
                 .invalidated_at
                 .get(&key)
                 .is_some_and(|at| *at > ticket.0);
-        if !overtaken {
-            state.values.cache_set(key, Arc::clone(&value));
+        let size = (state.weigh)(&value);
+        if !overtaken && size <= state.max_bytes {
+            state.bytes.fetch_add(size, Ordering::Relaxed);
+            if let Some(displaced) = state.values.cache_set(key, Arc::clone(&value)) {
+                state
+                    .bytes
+                    .fetch_sub((state.weigh)(&displaced), Ordering::Relaxed);
+            }
+            if state.bytes.load(Ordering::Relaxed) > state.max_bytes {
+                // Least recently used first; the value just kept is the most recent.
+                let mut order = state.values.key_order();
+                while state.bytes.load(Ordering::Relaxed) > state.max_bytes {
+                    let Some(oldest) = order.pop() else { break };
+                    let _evicted = state.values.cache_remove(&oldest);
+                }
+            }
         }
         value
+    }
+
+    /// The weight of what is held, as `weigh` counts it.
+    pub fn bytes(&self) -> usize {
+        self.lock().bytes.load(Ordering::Relaxed)
     }
 
     /// Get, or load with `load` and fill (with a ticket taken before the load).
@@ -133,6 +178,7 @@ impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
         state.generation += 1;
         state.floor = state.generation;
         state.values.cache_clear();
+        state.bytes.store(0, Ordering::Relaxed);
         state.invalidated_at.clear();
     }
 
@@ -148,6 +194,38 @@ impl<K: Hash + Eq + Clone, V> ReadModel<K, V> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_weighed_model_keeps_at_most_its_bytes() {
+        let cache: ReadModel<u32, String> = ReadModel::weighed(100, 10, String::len);
+        let ticket = cache.ticket();
+        cache.fill(1, ticket, "aaaa".into());
+        cache.fill(2, ticket, "bbbb".into());
+        assert_eq!((cache.len(), cache.bytes()), (2, 8));
+        let _ = cache.get(&1); // 1 is now the most recently used
+        cache.fill(3, ticket, "cccc".into());
+        assert!(cache.get(&2).is_none(), "the least recently used went");
+        assert!(cache.get(&1).is_some() && cache.get(&3).is_some());
+        assert_eq!(cache.bytes(), 8);
+        // Heavier than the whole budget: served, not kept, nothing else lost.
+        let heavy = cache.fill(4, ticket, "x".repeat(11));
+        assert_eq!(heavy.len(), 11);
+        assert!(cache.get(&4).is_none());
+        assert_eq!((cache.len(), cache.bytes()), (2, 8));
+        // Replacing, invalidating and clearing keep the count true.
+        cache.fill(1, cache.ticket(), "a".into());
+        assert_eq!(cache.bytes(), 5);
+        cache.invalidate(&3);
+        assert_eq!(cache.bytes(), 1);
+        cache.invalidate_all();
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+        // Capacity evictions are counted too.
+        let small: ReadModel<u32, String> = ReadModel::weighed(2, 1_000, String::len);
+        for key in 0..5 {
+            small.fill(key, small.ticket(), "abc".into());
+        }
+        assert_eq!((small.len(), small.bytes()), (2, 6));
+    }
 
     #[test]
     fn values_are_kept_until_invalidated() {

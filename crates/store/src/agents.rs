@@ -62,6 +62,14 @@ pub fn insert_agent(
     Ok(())
 }
 
+/// How many agents `user` owns.
+pub fn count_owned(conn: &mut AnyConnection, user: UserId) -> Result<i64, StoreError> {
+    Ok(agents::table
+        .filter(agents::user_id.eq(DbUuid::from(user)))
+        .count()
+        .get_result(conn)?)
+}
+
 /// The agents `user` sees: their own, and those shared with one of `companies`; oldest first.
 pub fn visible_agents(
     conn: &mut AnyConnection,
