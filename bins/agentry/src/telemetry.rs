@@ -6,11 +6,16 @@ use crate::config::LogFormat;
 
 /// Install the global subscriber once; later calls (tests) are no-ops.
 pub fn init(level: &str, format: LogFormat) {
-    // actix-http logs each client's broken connection (a malformed request, a reset) at
-    // ERROR ("stream error"): anyone could fill the error log. It is the client's fault and
-    // the client got its 400, so those lines are off unless `RUST_LOG` asks for them.
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(format!("{level},actix_http::h1::dispatcher=off")));
+    // actix-http logs each client's broken connection (a malformed request, a reset, an
+    // oversized head) at ERROR ("stream error", "MAX_BUFFER_SIZE unprocessed data
+    // reached"): anyone could fill the error log. The client got its 4xx, so those modules
+    // are off unless `RUST_LOG` asks for them (which also shows actix's own rare response
+    // stream errors there).
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new(format!(
+            "{level},actix_http::h1::dispatcher=off,actix_http::h1::decoder=off"
+        ))
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stdout)

@@ -321,6 +321,11 @@ fn malformed_requests_are_not_logged_as_errors() {
         "GARBAGE\r\n\r\n".as_bytes(),
         b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n",
         b"\x00\x01\x02\x03 HTTP/9.9\r\n\r\n",
+        format!(
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+            "a".repeat(40_000)
+        )
+        .as_bytes(),
     ] {
         let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
         stream.write_all(raw).unwrap();

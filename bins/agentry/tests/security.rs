@@ -377,4 +377,65 @@ app_tests! {
         let (_, listed) = app.call(Method::GET, "/v1/agent", Some(&owner), None).await;
         assert_eq!(listed["agents"].as_array().unwrap().len(), 3);
     }
+
+    // Review of the fixes: a token must not mint a wider one; a token limited to one company
+    // must not move the agent check into that company; wallet keys are not settings; names
+    // are bounded; the agent limit holds under concurrent creations.
+    async fn review_findings_on_tokens_wallets_names_and_races(db) {
+        let limits = agentry::config::Settings {
+            max_agents_per_user: Some(3),
+            superadmin_email: Some("root@example.com".into()),
+            ..Default::default()
+        };
+        let app = TestApp::spawn_with(db, limits).await;
+        let (root, _) = app.register("root@example.com", None).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let a = company_of(&app, &admin).await;
+        let (user, user_id) = app.register("user@example.com", None).await;
+        let p = company_of(&app, &user).await;
+        join(&app, &admin, &a, ("user@example.com", &user), RoleId::USER).await;
+        let (status, created) = app.call(Method::POST, "/v1/agent", Some(&user), Some(json!({"agent_name": "InA", "settings": {"company_id": a, "shared": "true"}}))).await;
+        assert_eq!(status, StatusCode::OK, "{created}");
+        let agent = created["id"].as_str().unwrap().to_owned();
+        // Demoted to read-only in A; still admin of P, their current company.
+        let (status, body) = app.call(Method::PUT, "/v1/user/role", Some(&root), Some(json!({"user_id": user_id, "company_id": a, "role_id": 6}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let (_, token) = app.call(Method::POST, "/v1/api-keys", Some(&user), Some(json!({"name": "p only", "scopes": ["agents:write", "agents:read", "apikeys:write", "apikeys:read"], "company_ids": [p]}))).await;
+        let limited = token["token"].as_str().unwrap().to_owned();
+        assert_eq!(settings(&app, &user, &agent, json!({"persona": "x"})).await.0, StatusCode::FORBIDDEN, "read-only in A");
+        assert_eq!(settings(&app, &limited, &agent, json!({"persona": "x"})).await.0, StatusCode::FORBIDDEN, "a token of P holds nothing in A");
+        assert_eq!(settings(&app, &limited, &agent, json!({"company_id": p})).await.0, StatusCode::FORBIDDEN);
+        assert_eq!(company_of_agent(&app, &admin, &agent).await, json!(a));
+
+        // Regenerating needs a session, like creating.
+        let (_, wide) = app.call(Method::POST, "/v1/api-keys", Some(&user), Some(json!({"name": "wallet", "scopes": ["wallets:read"]}))).await;
+        let (status, _) = app.call(Method::POST, &format!("/v1/api-keys/{}/regenerate", wide["id"].as_str().unwrap()), Some(&limited), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN);
+
+        // Wallet keys cannot be written through settings, even by the owner.
+        let own = first_agent(&app, &admin).await;
+        let (status, body) = settings(&app, &admin, &own, json!({"SOLANA_WALLET_ADDRESS": "attacker"})).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+        // Names are bounded.
+        let (status, _) = app.call(Method::PUT, "/v1/user", Some(&admin), Some(json!({"first_name": "n".repeat(257)}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+        let (status, _) = app.call(Method::POST, "/v1/user", None, Some(json!({"email": "long@example.com", "password": "Sup3rSecret", "confirm_password": "Sup3rSecret", "first_name": "n".repeat(257)}))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Six concurrent creations with room for two: two land, whatever the backend.
+        let creations = (0..6).map(|i| {
+            let (app, admin) = (&app, &admin);
+            async move {
+                app.call(Method::POST, "/v1/agent", Some(admin), Some(json!({"agent_name": format!("Racer {i}")}))).await.0
+            }
+        });
+        let statuses = futures_util::future::join_all(creations).await;
+        let landed = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+        assert_eq!(landed, 2, "{statuses:?}");
+        assert!(statuses.iter().all(|s| *s == StatusCode::OK || *s == StatusCode::UNPROCESSABLE_ENTITY), "{statuses:?}");
+        let (_, listed) = app.call(Method::GET, "/v1/agent", Some(&admin), None).await;
+        let own_count = listed["agents"].as_array().unwrap().iter().filter(|e| e["is_owner"] == true).count();
+        assert_eq!(own_count, 3);
+    }
 }

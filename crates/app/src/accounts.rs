@@ -21,6 +21,8 @@ use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 
 /// Failed password logins in a day that lock an account (the reference's rule).
+/// The longest first or last name (they appear in every member list).
+const MAX_NAME: usize = 256;
 const LOCKOUT_FAILURES: i64 = 10;
 const LOCKOUT_WINDOW_HOURS: i64 = 24;
 /// A well-formed hash verified when the login names nobody, so a miss costs what a wrong
@@ -364,6 +366,17 @@ impl App {
                 field: "email".into(),
                 message: "value is not a valid email address".into(),
             });
+        }
+        for (field, name) in [
+            ("first_name", &form.first_name),
+            ("last_name", &form.last_name),
+        ] {
+            if name.as_ref().is_some_and(|n| n.chars().count() > MAX_NAME) {
+                return Err(AppError::Invalid {
+                    field: field.into(),
+                    message: format!("at most {MAX_NAME} characters"),
+                });
+            }
         }
         password::check_new(&form.password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
@@ -766,6 +779,14 @@ impl App {
                 other => Some(other.to_string()),
             };
             match key.as_str() {
+                "first_name" | "last_name"
+                    if text.as_ref().is_some_and(|t| t.chars().count() > MAX_NAME) =>
+                {
+                    return Err(AppError::Invalid {
+                        field: key.clone(),
+                        message: format!("at most {MAX_NAME} characters"),
+                    });
+                }
                 "first_name" => patch.first_name = Some(text.unwrap_or_default()),
                 "last_name" => patch.last_name = Some(text.unwrap_or_default()),
                 "username" => patch.username = text,
@@ -802,18 +823,19 @@ impl App {
             }
         }
         // What the user would hold after the change, within the limits.
-        let mut merged: std::collections::BTreeMap<String, String> =
-            account::preferences_for(&mut conn, caller.user)?
-                .into_iter()
-                .map(|(key, value)| (key, value.unwrap_or_default()))
-                .collect();
+        let stored: Vec<(String, String)> = account::preferences_for(&mut conn, caller.user)?
+            .into_iter()
+            .map(|(key, value)| (key, value.unwrap_or_default()))
+            .collect();
+        let before: std::collections::BTreeMap<&str, &str> = stored
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut after = before.clone();
         for (key, value) in &preferences {
-            merged.insert(key.clone(), value.clone().unwrap_or_default());
+            after.insert(key, value.as_deref().unwrap_or_default());
         }
-        self.settings.limits.check(
-            "preferences",
-            merged.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        )?;
+        self.settings.limits.check("preferences", &before, &after)?;
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
         let result = write_transaction(&mut conn, |conn| {

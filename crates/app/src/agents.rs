@@ -388,10 +388,12 @@ impl App {
     }
 
     /// The company whose roles decide what `access` may do to `view`: the agent's company
-    /// when the caller belongs to it, else (an agent of no company, or whose owner left it)
-    /// the caller's current one.
-    fn deciding_company(access: &Access, view: &AgentView) -> Option<CompanyId> {
-        view.company.filter(|company| access.is_member(*company))
+    /// when the user belongs to it, else (an agent of no company, or whose owner left it)
+    /// the user's current one. Decided on the user's whole access, not a token's part of
+    /// it: a token limited to other companies must not move the check to one of those.
+    fn deciding_company(user_access: &Access, view: &AgentView) -> Option<CompanyId> {
+        view.company
+            .filter(|company| user_access.is_member(*company))
     }
 
     /// 403 unless the caller holds `scope` in the company that owns `view` (not in their own
@@ -403,8 +405,10 @@ impl App {
         view: &AgentView,
         scope: &str,
     ) -> Result<(), AppError> {
-        let access = self.caller_access(caller)?;
-        if access.allows(Self::deciding_company(&access, view), scope) {
+        let company = Self::deciding_company(self.access(caller.user)?.as_ref(), view);
+        // Through a token, its grant and its companies limit this further (a token that
+        // does not reach the agent's company holds nothing there).
+        if self.caller_access(caller)?.allows(company, scope) {
             Ok(())
         } else {
             Err(AppError::insufficient(scope))
@@ -589,10 +593,13 @@ impl App {
         }
         let mut settings = agent::default_settings(None);
         settings.extend(given);
-        self.settings.limits.check(
-            "settings",
-            settings.iter().map(|(n, v)| (n.as_str(), v.as_str())),
-        )?;
+        let after: BTreeMap<&str, &str> = settings
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.settings
+            .limits
+            .check("settings", &BTreeMap::new(), &after)?;
         let company = self.agent_company(caller, settings.get(COMPANY_ID))?;
         self.insert_new_agent(caller.user, &name, settings, company, &commands)
     }
@@ -609,9 +616,12 @@ impl App {
     ) -> Result<AgentId, AppError> {
         let mut conn = self.conn()?;
         let (id, viewers) = write_transaction(&mut conn, |conn| {
-            // Counted in the write's transaction (SQLite's is IMMEDIATE: writers queue), so
-            // concurrent creations on one instance cannot pass the limit together.
+            // Counted in the write's transaction, so concurrent creations (on any
+            // instance) cannot pass the limit together.
             let limit = self.settings.limits.max_agents_per_user;
+            // PostgreSQL: the owner's row is locked first, so concurrent creations count
+            // one after another (SQLite's IMMEDIATE transaction already queues them).
+            agentry_store::account::lock_user(conn, owner)?;
             if store::count_owned(conn, owner)? >= limit as i64 {
                 return Err(AppError::Invalid {
                     field: "agent_name".into(),
@@ -744,6 +754,12 @@ impl App {
     ) -> Result<String, AppError> {
         let view = self.agent_for(caller, id, "agents:write")?;
         let given = settings_of_body(settings)?;
+        // The wallet is made with the agent and is its owner's: never written through settings.
+        if let Some(name) = given.keys().find(|name| {
+            [WALLET_SECRET, WALLET_PASSPHRASE, WALLET_ADDRESS].contains(&name.as_str())
+        }) {
+            return Err(invalid("settings", format!("`{name}` cannot be changed")));
+        }
         let (mut upserts, mut removals) = (BTreeMap::new(), Vec::new());
         for (name, value) in given {
             if value.is_empty() && !agent::is_secret(&name) {
@@ -784,16 +800,17 @@ impl App {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
         // What the agent would hold after the change, within the limits.
-        let mut merged: BTreeMap<&str, &str> = view
+        let before: BTreeMap<&str, &str> = view
             .settings
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
+        let mut after = before.clone();
         for name in &removals {
-            merged.remove(name.as_str());
+            after.remove(name.as_str());
         }
-        merged.extend(upserts.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        self.settings.limits.check("settings", merged)?;
+        after.extend(upserts.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.settings.limits.check("settings", &before, &after)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
         let mut conn = self.conn()?;
         let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {

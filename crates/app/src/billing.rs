@@ -239,7 +239,7 @@ impl App {
             0.5
         };
         let tokens = (amount_usd / price * 1_000_000.0).floor() as i64;
-        // Whole cents, worth at least one token: `1e-300` is not a credit.
+        // At least a cent, worth at least one token: `1e-300` is not a credit.
         if amount_usd < 0.01 || tokens < 1 {
             return Err(AppError::Invalid {
                 field: "amount".into(),

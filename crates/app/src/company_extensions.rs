@@ -226,21 +226,22 @@ impl App {
         }
         // What the company would hold after the change, within the limits.
         let layer = self.company_layer(Some(company))?;
-        let mut merged: BTreeMap<&str, &str> = layer
+        let before: BTreeMap<&str, &str> = layer
             .settings
             .iter()
             .map(|(name, value)| (name.as_str(), value.as_str()))
             .collect();
+        let mut after = before.clone();
         for name in &removals {
-            merged.remove(name.as_str());
+            after.remove(name.as_str());
         }
-        merged.extend(
+        after.extend(
             given
                 .iter()
                 .filter(|(name, _)| !removals.contains(name))
                 .map(|(name, value)| (name.as_str(), value.as_str())),
         );
-        self.settings.limits.check("settings", merged)?;
+        self.settings.limits.check("settings", &before, &after)?;
         let rows: Vec<CompanySettingRow> = given
             .into_iter()
             .filter(|(name, _)| !removals.contains(name))

@@ -90,31 +90,38 @@ impl Default for Limits {
 }
 
 impl Limits {
-    /// 422 when `entries` has more than `max_keys` names, 413 when a value or all of them
-    /// together are larger than allowed. `what` names the owner's store in the message.
-    pub fn check<'a>(
+    /// Whether a write that turns an owner's store from `before` into `after` stays within
+    /// the limits: 422 beyond `max_keys`, 413 for a written value or a whole store that is
+    /// too large. A store already beyond them (the limits were lowered) may still shrink or
+    /// stay the same size, so its owner is never stuck. `what` names the store.
+    pub fn check(
         &self,
         what: &str,
-        entries: impl IntoIterator<Item = (&'a str, &'a str)>,
+        before: &std::collections::BTreeMap<&str, &str>,
+        after: &std::collections::BTreeMap<&str, &str>,
     ) -> Result<(), AppError> {
-        let (mut keys, mut total) = (0usize, 0usize);
-        for (name, value) in entries {
-            keys += 1;
-            if value.len() > self.max_value_bytes {
+        let total = |store: &std::collections::BTreeMap<&str, &str>| -> usize {
+            store
+                .iter()
+                .map(|(name, value)| name.len() + value.len())
+                .sum()
+        };
+        for (name, value) in after {
+            if value.len() > self.max_value_bytes && before.get(name) != Some(value) {
                 return Err(AppError::TooLarge(format!(
                     "`{name}` is larger than {} bytes",
                     self.max_value_bytes
                 )));
             }
-            total += name.len() + value.len();
         }
-        if keys > self.max_keys {
+        if after.len() > self.max_keys && after.len() > before.len() {
             return Err(AppError::Invalid {
                 field: what.into(),
                 message: format!("at most {} keys", self.max_keys),
             });
         }
-        if total > self.max_owner_bytes {
+        let (was, will_be) = (total(before), total(after));
+        if will_be > self.max_owner_bytes && will_be > was {
             return Err(AppError::TooLarge(format!(
                 "{what} would hold more than {} bytes",
                 self.max_owner_bytes

@@ -393,11 +393,12 @@ impl App {
         let (caller_, intent_id) = (caller.clone(), payment_intent.trim().to_owned());
         let row = self
             .blocking(move |app| {
+                caller_.require("billing:write")?;
+                // Read before the connection is taken: no second connection while one is held.
+                let access = app.caller_access(&caller_)?;
                 let mut conn = app.conn()?;
                 let row = payments::find_by_intent(&mut conn, &intent_id)?
                     .ok_or_else(|| AppError::NotFound("Payment not found".into()))?;
-                caller_.require("billing:write")?;
-                let access = app.caller_access(&caller_)?;
                 let own = row.user_id == Some(caller_.user.into());
                 if !own && !access.is_member(row.company_id.into()) {
                     return Err(AppError::NotFound("Payment not found".into()));

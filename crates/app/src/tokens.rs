@@ -249,7 +249,10 @@ impl App {
     }
 
     /// `POST /v1/api-keys/{id}/regenerate`: a new value for the same grant; the old one dies.
+    /// Like creating one, it needs a session: a token must not mint the value of another,
+    /// wider one.
     pub fn regenerate_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
+        Self::require_session(caller)?;
         let mut row = self.own_token(caller, id)?;
         if row.is_revoked {
             // A revoked grant stays revoked; create a new token instead.

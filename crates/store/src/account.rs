@@ -234,3 +234,17 @@ pub fn record_failed_login(
         .execute(c))?;
     Ok(())
 }
+
+/// Lock `user`'s row until the transaction ends (PostgreSQL `FOR UPDATE`), so writes that
+/// count what the user owns run one after another. SQLite's write transactions already do
+/// (they begin IMMEDIATE), so there it reads nothing.
+pub fn lock_user(conn: &mut AnyConnection, user: UserId) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        let _locked: Vec<DbUuid> = users::table
+            .find(DbUuid::from(user))
+            .select(users::id)
+            .for_update()
+            .load(pg)?;
+    }
+    Ok(())
+}

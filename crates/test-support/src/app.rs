@@ -155,7 +155,6 @@ impl TestApp {
         (field("token"), field("user_id"))
     }
 
-    /// Statements the server's pooled connections have sent so far.
     /// `invitee` (a session) accepts `invitation` (the answer of `POST /v1/invitations`).
     pub async fn accept(&self, invitee: &str, invitation: &serde_json::Value) {
         let id = invitation["id"].as_str().expect("an invitation id");
@@ -170,6 +169,7 @@ impl TestApp {
         assert_eq!(status, reqwest::StatusCode::OK, "accept: {body}");
     }
 
+    /// Statements the server's pooled connections have sent so far.
     pub fn statements(&self) -> u64 {
         self.statements.get()
     }
