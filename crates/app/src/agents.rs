@@ -46,17 +46,7 @@ pub struct AgentView {
 /// Roughly what an agent's view holds in memory (its settings and command states).
 pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
     view.as_ref().map_or(64, |view| {
-        256 + view.name.len()
-            + view
-                .settings
-                .iter()
-                .map(|(name, value)| name.len() + value.len() + 64)
-                .sum::<usize>()
-            + view
-                .commands
-                .keys()
-                .map(|name| name.len() + 64)
-                .sum::<usize>()
+        view.name.len() + crate::company_extensions::weight_of(&view.settings, &view.commands)
     })
 }
 
@@ -454,8 +444,7 @@ impl App {
         id_or_name: &str,
         scope: &str,
     ) -> Result<Arc<AgentView>, AppError> {
-        let view = self.visible_agent(caller, id_or_name)?;
-        self.authorize_agent(caller, &view, scope)?;
+        let view = self.agent_for(caller, id_or_name, scope)?;
         if view.owner != caller.user {
             return Err(not_found());
         }
@@ -800,17 +789,9 @@ impl App {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
         // What the agent would hold after the change, within the limits.
-        let before: BTreeMap<&str, &str> = view
-            .settings
-            .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
-            .collect();
-        let mut after = before.clone();
-        for name in &removals {
-            after.remove(name.as_str());
-        }
-        after.extend(upserts.iter().map(|(n, v)| (n.as_str(), v.as_str())));
-        self.settings.limits.check("settings", &before, &after)?;
+        self.settings
+            .limits
+            .check_update("settings", &view.settings, &removals, &upserts)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
         let mut conn = self.conn()?;
         let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {

@@ -33,19 +33,22 @@ pub struct CompanyExtensions {
     pub commands: BTreeMap<String, bool>,
 }
 
+/// Roughly what settings and command states hold in memory (a read model's weight).
+pub(crate) fn weight_of(
+    settings: &BTreeMap<String, String>,
+    commands: &BTreeMap<String, bool>,
+) -> usize {
+    256 + settings
+        .iter()
+        .map(|(name, value)| name.len() + value.len() + 64)
+        .sum::<usize>()
+        + commands.keys().map(|name| name.len() + 64).sum::<usize>()
+}
+
 impl CompanyExtensions {
     /// Roughly what the layer holds in memory.
     pub(crate) fn weight(&self) -> usize {
-        256 + self
-            .settings
-            .iter()
-            .map(|(name, value)| name.len() + value.len() + 64)
-            .sum::<usize>()
-            + self
-                .commands
-                .keys()
-                .map(|name| name.len() + 64)
-                .sum::<usize>()
+        weight_of(&self.settings, &self.commands)
     }
 }
 
@@ -226,22 +229,14 @@ impl App {
         }
         // What the company would hold after the change, within the limits.
         let layer = self.company_layer(Some(company))?;
-        let before: BTreeMap<&str, &str> = layer
-            .settings
+        let written: BTreeMap<String, String> = given
             .iter()
-            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .filter(|(name, _)| !removals.contains(name))
+            .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        let mut after = before.clone();
-        for name in &removals {
-            after.remove(name.as_str());
-        }
-        after.extend(
-            given
-                .iter()
-                .filter(|(name, _)| !removals.contains(name))
-                .map(|(name, value)| (name.as_str(), value.as_str())),
-        );
-        self.settings.limits.check("settings", &before, &after)?;
+        self.settings
+            .limits
+            .check_update("settings", &layer.settings, &removals, &written)?;
         let rows: Vec<CompanySettingRow> = given
             .into_iter()
             .filter(|(name, _)| !removals.contains(name))

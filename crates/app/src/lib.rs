@@ -129,6 +129,26 @@ impl Limits {
         }
         Ok(())
     }
+
+    /// [`Limits::check`] for a store `current` that loses `removals` and takes `upserts`.
+    pub fn check_update(
+        &self,
+        what: &str,
+        current: &std::collections::BTreeMap<String, String>,
+        removals: &[String],
+        upserts: &std::collections::BTreeMap<String, String>,
+    ) -> Result<(), AppError> {
+        let before: std::collections::BTreeMap<&str, &str> = current
+            .iter()
+            .map(|(name, value)| (name.as_str(), value.as_str()))
+            .collect();
+        let mut after = before.clone();
+        for name in removals {
+            after.remove(name.as_str());
+        }
+        after.extend(upserts.iter().map(|(n, v)| (n.as_str(), v.as_str())));
+        self.check(what, &before, &after)
+    }
 }
 
 impl Settings {
