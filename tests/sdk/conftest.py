@@ -77,6 +77,8 @@ def _server_env(data_dir: Path, port: int, extra_env: dict | None = None) -> dic
         AGIXT_PORT=str(port),
         AGIXT_API_KEY=API_KEY,
         AGENTRY_WORKERS="2",
+        # The suite signs in many times a second from one address.
+        AGENTRY_AUTH_RATE_BURST="1000",
     )
     if os.environ.get("SDK_DATABASE_URL"):
         env["DATABASE_URL"] = os.environ["SDK_DATABASE_URL"]

@@ -117,6 +117,67 @@ pub struct Settings {
     #[arg(long, env = "AGENTRY_AUTH_RATE_LIMIT", global = true, value_name = "N")]
     pub auth_rate_limit: Option<u32>,
 
+    /// Of those, how many one address may send at once (the bucket refills at the rate)
+    /// [default: 10]
+    #[arg(long, env = "AGENTRY_AUTH_RATE_BURST", global = true, value_name = "N")]
+    pub auth_rate_burst: Option<u32>,
+
+    /// Password hashes and checks run at once (each holds 64 MiB) [default: the cores]
+    #[arg(
+        long,
+        env = "AGENTRY_HASH_CONCURRENCY",
+        global = true,
+        value_name = "N"
+    )]
+    pub hash_concurrency: Option<usize>,
+
+    /// How long a password check waits for a free slot before 503 [default: 2s]
+    #[arg(
+        long,
+        env = "AGENTRY_HASH_WAIT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub hash_wait: Option<String>,
+
+    /// Failed password or TOTP checks of one account before the login throttle delays the
+    /// next one [default: 5]
+    #[arg(
+        long,
+        env = "AGENTRY_LOGIN_FREE_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
+    pub login_free_failures: Option<u32>,
+
+    /// The first delay of the login throttle, doubled by each further failure [default: 1s]
+    #[arg(
+        long,
+        env = "AGENTRY_LOGIN_DELAY",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub login_delay: Option<String>,
+
+    /// The longest delay of the login throttle [default: 15m]
+    #[arg(
+        long,
+        env = "AGENTRY_LOGIN_MAX_DELAY",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub login_max_delay: Option<String>,
+
+    /// Failed logins from one client address before the throttle delays its next one
+    /// [default: 10]
+    #[arg(
+        long,
+        env = "AGENTRY_LOGIN_ADDRESS_FREE_FAILURES",
+        global = true,
+        value_name = "N"
+    )]
+    pub login_address_free_failures: Option<u32>,
+
     /// Most keys of one user's preferences, one agent's or one company's settings [default: 256]
     #[arg(long, env = "AGENTRY_MAX_KEYS", global = true, value_name = "N")]
     pub max_keys: Option<usize>,
@@ -346,6 +407,15 @@ impl Settings {
             app_name: self.app_name.or(lower.app_name),
             token_ttl: self.token_ttl.or(lower.token_ttl),
             auth_rate_limit: self.auth_rate_limit.or(lower.auth_rate_limit),
+            auth_rate_burst: self.auth_rate_burst.or(lower.auth_rate_burst),
+            hash_concurrency: self.hash_concurrency.or(lower.hash_concurrency),
+            hash_wait: self.hash_wait.or(lower.hash_wait),
+            login_free_failures: self.login_free_failures.or(lower.login_free_failures),
+            login_delay: self.login_delay.or(lower.login_delay),
+            login_max_delay: self.login_max_delay.or(lower.login_max_delay),
+            login_address_free_failures: self
+                .login_address_free_failures
+                .or(lower.login_address_free_failures),
             max_keys: self.max_keys.or(lower.max_keys),
             max_value_bytes: self.max_value_bytes.or(lower.max_value_bytes),
             max_owner_bytes: self.max_owner_bytes.or(lower.max_owner_bytes),
@@ -421,6 +491,9 @@ pub struct Config {
     pub app_name: String,
     pub token_ttl: Duration,
     pub auth_rate_limit: u32,
+    pub auth_rate_burst: u32,
+    /// Password hashes at once and the login throttle.
+    pub throttle: agentry_app::throttle::Throttle,
     /// What one account may store, and what the read models keep.
     pub limits: agentry_app::Limits,
     pub trusted_proxies: Vec<IpAddr>,
@@ -695,6 +768,41 @@ impl Config {
                 Duration::ZERO,
             )?,
         };
+        let throttle = {
+            let default = agentry_app::throttle::Throttle::default();
+            let delay = interval(
+                "AGENTRY_LOGIN_DELAY",
+                settings.login_delay.as_deref(),
+                default.delay,
+                Duration::from_millis(1),
+            )?;
+            agentry_app::throttle::Throttle {
+                hash_concurrency: settings
+                    .hash_concurrency
+                    .unwrap_or(default.hash_concurrency)
+                    .max(1),
+                hash_wait: interval(
+                    "AGENTRY_HASH_WAIT",
+                    settings.hash_wait.as_deref(),
+                    default.hash_wait,
+                    Duration::from_millis(1),
+                )?,
+                free_failures: settings
+                    .login_free_failures
+                    .unwrap_or(default.free_failures),
+                delay,
+                max_delay: interval(
+                    "AGENTRY_LOGIN_MAX_DELAY",
+                    settings.login_max_delay.as_deref(),
+                    default.max_delay,
+                    delay,
+                )?,
+                address_free_failures: settings
+                    .login_address_free_failures
+                    .unwrap_or(default.address_free_failures),
+            }
+        };
+
         let jobs = JobsConfig {
             enabled: settings.jobs.unwrap_or(true),
             lease: interval(
@@ -794,6 +902,8 @@ impl Config {
                 app_name,
                 token_ttl,
                 auth_rate_limit: settings.auth_rate_limit.unwrap_or(600),
+                auth_rate_burst: settings.auth_rate_burst.unwrap_or(10).max(1),
+                throttle,
                 limits: {
                     let default = agentry_app::Limits::default();
                     agentry_app::Limits {

@@ -24,6 +24,13 @@ pub enum ApiError {
     /// A refusal whose body carries more than `detail` (MFA flags, the 402 paywall object).
     #[error("{status}")]
     Body { status: StatusCode, body: Value },
+    /// 429 or 503 with `Retry-After` (seconds): come back later, nothing was done.
+    #[error("{detail}")]
+    RetryLater {
+        status: StatusCode,
+        detail: String,
+        retry_after: u64,
+    },
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -88,9 +95,20 @@ impl From<AppError> for ApiError {
             AppError::NotFound(detail) => ApiError::status(StatusCode::NOT_FOUND, detail),
             AppError::Conflict(detail) => ApiError::status(StatusCode::CONFLICT, detail),
             AppError::TooLarge(detail) => ApiError::status(StatusCode::PAYLOAD_TOO_LARGE, detail),
-            AppError::TooManyRequests(detail) => {
-                ApiError::status(StatusCode::TOO_MANY_REQUESTS, detail)
-            }
+            AppError::TooManyRequests {
+                detail,
+                retry_after,
+            } => ApiError::RetryLater {
+                status: StatusCode::TOO_MANY_REQUESTS,
+                detail,
+                retry_after,
+            },
+            AppError::Busy { retry_after } => ApiError::RetryLater {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                detail: "The server is busy checking passwords. Please try again shortly."
+                    .to_owned(),
+                retry_after,
+            },
             AppError::BadGateway(detail) => ApiError::status(StatusCode::BAD_GATEWAY, detail),
             AppError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
             AppError::Store(cause) => ApiError::Internal(cause.to_string()),
@@ -109,7 +127,9 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             ApiError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Status { status, .. } | ApiError::Body { status, .. } => *status,
+            ApiError::Status { status, .. }
+            | ApiError::Body { status, .. }
+            | ApiError::RetryLater { status, .. } => *status,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -120,6 +140,15 @@ impl ResponseError for ApiError {
         let body = match self {
             ApiError::Validation(issues) => json!({ "detail": issues }),
             ApiError::Status { detail, .. } => json!({ "detail": detail }),
+            ApiError::RetryLater {
+                detail,
+                retry_after,
+                ..
+            } => {
+                return HttpResponse::build(status)
+                    .insert_header((header::RETRY_AFTER, retry_after.to_string()))
+                    .json(json!({ "detail": detail }));
+            }
             ApiError::Body { body, .. } => body.clone(),
             ApiError::Unavailable(cause) => {
                 tracing::warn!(%cause, "service unavailable");

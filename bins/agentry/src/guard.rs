@@ -90,12 +90,14 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
     if crate::limits::LIMITED.contains(&(spec.method, spec.path))
         && let Some(limits) = req.app_data::<web::Data<crate::limits::Limits>>()
         && let Some(client) = client_address(req, limits)
-        && !limits.admit(client)
+        && let Err(wait) = limits.admit(client)
     {
-        return Err(ApiError::status(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many requests. Please try again later.",
-        ));
+        return Err(ApiError::RetryLater {
+            status: StatusCode::TOO_MANY_REQUESTS,
+            detail: "Too many requests. Please try again later.".to_owned(),
+            // Rounded up: a client that waits exactly this long is admitted.
+            retry_after: (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1),
+        });
     }
     if spec.guard == Guard::Public {
         return Ok(());

@@ -137,6 +137,7 @@ pub fn app_settings(config: &Config) -> agentry_app::Settings {
         public_uri: config.public_uri.clone(),
         allow_private_http: config.allow_private_http,
         limits: config.limits.clone(),
+        throttle: config.throttle.clone(),
     }
 }
 
@@ -228,6 +229,7 @@ impl Application {
             let data = web::Data::new(app);
             let limits = web::Data::new(crate::limits::Limits::new(
                 config.auth_rate_limit,
+                config.auth_rate_burst,
                 config.trusted_proxies.clone(),
             ));
             let max_body_bytes = config.max_body_bytes;

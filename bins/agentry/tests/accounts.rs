@@ -186,17 +186,6 @@ app_tests! {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
 
-    async fn ten_failures_lock_the_account(db) {
-        let app = TestApp::spawn(db).await;
-        let (email, _) = register(&app, "Mallory").await;
-        for _ in 0..10 {
-            assert_eq!(login(&app, &email, "Wr0ngPassword", None).await.0, StatusCode::UNAUTHORIZED);
-        }
-        let (status, body) = login(&app, &email, PASSWORD, None).await;
-        assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(body["detail"].as_str().unwrap().starts_with("Too many failed login attempts"));
-    }
-
     async fn tokens_are_checked_and_logout_revokes_them(db) {
         let app = TestApp::spawn(db).await;
         let (email, registered) = register(&app, "Eve").await;

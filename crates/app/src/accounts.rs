@@ -10,7 +10,7 @@ use agentry_store::account::{self, NewAccount, UserPatch};
 use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
 use agentry_store::write_transaction;
-use chrono::{Duration as ChronoDuration, NaiveDateTime};
+use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -20,11 +20,8 @@ use agentry_domain::invalidation::Invalidation;
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 
-/// Failed password logins in a day that lock an account (the reference's rule).
 /// The longest first or last name (they appear in every member list).
 const MAX_NAME: usize = 256;
-const LOCKOUT_FAILURES: i64 = 10;
-const LOCKOUT_WINDOW_HOURS: i64 = 24;
 /// A well-formed hash verified when the login names nobody, so a miss costs what a wrong
 /// password costs and timing does not reveal which accounts exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=65536,t=2,p=1$l90i/zIEXjzBaFrkDq2cWg$3eLOmYPPOV7GiyH1fJpqy3C0h/bqEaW0idavOrUr/tg";
@@ -424,8 +421,7 @@ impl App {
         };
         // The slow part (argon2, ~0.1 s) holds no connection.
         drop(conn);
-        let password_hash = password::hash(&form.password)
-            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let password_hash = self.hasher.hash(&form.password)?;
         let secret = totp::new_secret();
 
         let now = naive_of(now_epoch());
@@ -539,61 +535,77 @@ impl App {
         })
     }
 
-    /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on.
+    /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on. Each
+    /// check is an attempt of the login throttle, per account and per client address.
     pub fn login(&self, form: LoginRequest, ip: Option<&str>) -> Result<LoggedIn, AppError> {
+        if let Some(address) = ip {
+            self.addresses.check(address)?;
+        }
+        let outcome = self.login_checked(form, ip);
+        // A wrong name, password or code counts against the address.
+        if let (Some(address), Err(AppError::Unauthorized(_))) = (ip, &outcome) {
+            self.addresses.failed(&self.settings.throttle, address);
+        }
+        outcome
+    }
+
+    fn login_checked(&self, form: LoginRequest, ip: Option<&str>) -> Result<LoggedIn, AppError> {
         let invalid = || AppError::Unauthorized("Invalid username or password".into());
+        // The slot before the claim: a 503 for want of one counts against nobody.
+        let slot = self.hash_slot()?;
         let mut conn = self.conn()?;
         let Some(user) = account::find_user_by_login(&mut conn, &form.username)? else {
             drop(conn);
-            let _ = password::verify(&form.password, DUMMY_HASH);
+            slot.verify(&form.password, DUMMY_HASH);
             return Err(invalid());
         };
         let user_id: UserId = user.id.into();
-        let now = now_epoch();
-        let since = naive_of(now) - ChronoDuration::hours(LOCKOUT_WINDOW_HOURS);
-        if account::count_failed_logins(&mut conn, user_id, since)? >= LOCKOUT_FAILURES {
-            return Err(AppError::TooManyRequests(
-                "Too many failed login attempts. Please try again later or reset your password."
-                    .into(),
-            ));
-        }
         let Some(stored) = user.password_hash.as_deref() else {
             return Err(AppError::Unauthorized(
                 "Password login not available. Please use magic link or set a password.".into(),
             ));
         };
+        let claim = self.claim_attempt(&mut conn, &user)?;
         drop(conn);
-        let matches = password::verify(&form.password, stored);
+        let matches = slot.verify(&form.password, stored);
+        drop(slot);
         let mut conn = self.conn()?;
+        let now = now_epoch();
         if !matches {
             account::record_failed_login(&mut conn, user_id, ip, naive_of(now))?;
             return Err(invalid());
         }
+        // The password is right: what follows refuses for other reasons than a guess.
+        let refund = |conn: &mut AnyConnection, refusal: AppError| {
+            self.give_back(conn, claim)?;
+            Err(refusal)
+        };
         if !user.is_active {
-            return Err(AppError::Forbidden(
-                "Account is not active. Please complete payment or contact support.".into(),
-            ));
+            return refund(
+                &mut conn,
+                AppError::Forbidden(
+                    "Account is not active. Please complete payment or contact support.".into(),
+                ),
+            );
         }
         if user.mfa_enabled {
             let code = form.mfa_token.as_deref().map(str::trim).unwrap_or_default();
             if code.is_empty() {
-                return Err(AppError::MfaRequired);
+                return refund(&mut conn, AppError::MfaRequired);
             }
-            let secret = user.mfa_secret.as_deref().unwrap_or_default();
-            let step = totp::verify(secret, code, now as u64, user.mfa_last_step)
-                .ok_or_else(|| AppError::Unauthorized("Invalid MFA token".into()))?;
-            if !account::claim_mfa_step(&mut conn, user_id, step)? {
-                return Err(AppError::Unauthorized("Invalid MFA token".into()));
+            if let Err(refusal) = self.accept_code(&mut conn, &user, code) {
+                account::record_failed_login(&mut conn, user_id, ip, naive_of(now))?;
+                return Err(refusal);
             }
         } else if identity::memberships_for(&mut conn, user_id)?
             .iter()
             .any(|view| view.company.mfa_required)
         {
-            return Err(AppError::MfaSetupRequired);
+            return refund(&mut conn, AppError::MfaSetupRequired);
         }
         let patch = UserPatch {
             last_seen: Some(naive_of(now)),
-            ..Default::default()
+            ..UserPatch::attempts_cleared()
         };
         account::update_user(&mut conn, user_id, &patch)?;
         // The view shows `last_seen`.
@@ -937,7 +949,13 @@ impl App {
                 "MFA is not set up. Call /v1/user/mfa/setup first.".into(),
             ));
         }
+        if user.mfa_enabled {
+            return Err(AppError::BadRequest("MFA is already enabled".into()));
+        }
+        // A right code proves nothing about the password: it only gives its own claim back.
+        let claim = self.claim_attempt(&mut conn, &user)?;
         self.accept_code(&mut conn, &user, code)?;
+        self.give_back(&mut conn, claim)?;
         let patch = UserPatch {
             mfa_enabled: Some(true),
             ..Default::default()
@@ -949,6 +967,7 @@ impl App {
     /// `POST /v1/user/mfa/disable`: needs a valid code, and the password when one is set.
     pub fn mfa_disable(&self, caller: &Caller, form: &MfaDisable) -> Result<(), AppError> {
         Self::require_session(caller)?;
+        let slot = self.hash_slot()?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
         if !user.mfa_enabled {
@@ -958,21 +977,33 @@ impl App {
         if code.is_empty() {
             return Err(AppError::BadRequest("MFA token is required".into()));
         }
+        let given = form.password.as_deref().unwrap_or_default();
+        if user.password_hash.is_some() && given.is_empty() {
+            return Err(AppError::BadRequest("Password is required".into()));
+        }
+        // The password and the code are one attempt of the login throttle.
+        let claim = self.claim_attempt(&mut conn, &user)?;
         if let Some(stored) = user.password_hash.as_deref() {
-            let given = form.password.as_deref().unwrap_or_default();
-            if given.is_empty() {
-                return Err(AppError::BadRequest("Password is required".into()));
-            }
             drop(conn);
-            if !password::verify(given, stored) {
+            let matches = slot.verify(given, stored);
+            conn = self.conn()?;
+            if !matches {
+                account::record_failed_login(&mut conn, caller.user, None, naive_of(now_epoch()))?;
                 return Err(AppError::Unauthorized("Invalid password".into()));
             }
-            conn = self.conn()?;
         }
+        drop(slot);
         self.accept_code(&mut conn, &user, code)?;
+        // A verified password clears the count; a code alone only gives its claim back.
+        let patch = if user.password_hash.is_some() {
+            UserPatch::attempts_cleared()
+        } else {
+            self.give_back(&mut conn, claim)?;
+            UserPatch::default()
+        };
         let patch = UserPatch {
             mfa_enabled: Some(false),
-            ..Default::default()
+            ..patch
         };
         account::update_user(&mut conn, caller.user, &patch)?;
         Ok(())
@@ -991,7 +1022,9 @@ impl App {
                     "MFA is enabled: send the current code as mfa_token".into(),
                 ));
             }
+            let claim = self.claim_attempt(&mut conn, &user)?;
             self.accept_code(&mut conn, &user, code)?;
+            self.give_back(&mut conn, claim)?;
         }
         let secret = totp::new_secret();
         let patch = UserPatch {
@@ -1011,35 +1044,29 @@ impl App {
         form: &PasswordChange,
     ) -> Result<String, AppError> {
         Self::require_session(caller)?;
+        password::check_new(&form.new_password, &form.confirm_password)
+            .map_err(|error| AppError::BadRequest(error.to_string()))?;
+        // One slot for the check and the new hash, taken before anything is counted.
+        let slot = self.hash_slot()?;
         let mut conn = self.conn()?;
         let user = self.load_user(&mut conn, caller.user)?;
-        drop(conn);
         let Some(stored) = user.password_hash.as_deref() else {
             return Err(AppError::BadRequest(
                 "No password is set. Use /v1/user/password/set.".into(),
             ));
         };
-        // The login lockout covers this check too, so a session cannot guess the password.
-        let mut conn = self.conn()?;
-        let since = naive_of(now_epoch()) - ChronoDuration::hours(LOCKOUT_WINDOW_HOURS);
-        if account::count_failed_logins(&mut conn, caller.user, since)? >= LOCKOUT_FAILURES {
-            return Err(AppError::TooManyRequests(
-                "Too many failed login attempts. Please try again later or reset your password."
-                    .into(),
-            ));
-        }
+        // An attempt of the login throttle, so a session cannot guess the password either.
+        self.claim_attempt(&mut conn, &user)?;
         drop(conn);
-        if !password::verify(&form.current_password, stored) {
+        if !slot.verify(&form.current_password, stored) {
             let mut conn = self.conn()?;
             account::record_failed_login(&mut conn, caller.user, None, naive_of(now_epoch()))?;
             return Err(AppError::Unauthorized(
                 "Current password is incorrect".into(),
             ));
         }
-        password::check_new(&form.new_password, &form.confirm_password)
-            .map_err(|error| AppError::BadRequest(error.to_string()))?;
-        let hash = password::hash(&form.new_password)
-            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let hash = slot.hash(&form.new_password)?;
+        drop(slot);
         let mut conn = self.conn()?;
         // The new hash and the revocation in one statement: never one without the other.
         let now = now_epoch();
@@ -1047,7 +1074,7 @@ impl App {
             password_hash: Some(hash),
             tokens_valid_after: Some(naive_of(now)),
             updated_at: Some(naive_of(now)),
-            ..Default::default()
+            ..UserPatch::attempts_cleared()
         };
         account::update_user(&mut conn, caller.user, &patch)?;
         self.revoked(caller.user, now);
@@ -1073,8 +1100,7 @@ impl App {
             None => pick_username(&mut conn, &user.email)?,
         };
         drop(conn);
-        let hash = password::hash(&form.new_password)
-            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let hash = self.hasher.hash(&form.new_password)?;
         let mut conn = self.conn()?;
         let patch = UserPatch {
             password_hash: Some(hash),

@@ -34,12 +34,16 @@ pub enum AppError {
     /// 413: what the caller asks to store is larger than the configured limit.
     #[error("{0}")]
     TooLarge(String),
-    /// 429.
-    #[error("{0}")]
-    TooManyRequests(String),
+    /// 429 with `Retry-After`: the caller is being slowed down.
+    #[error("{detail}")]
+    TooManyRequests { detail: String, retry_after: u64 },
     /// 502: the payment provider refused or could not be reached; nothing was changed.
     #[error("{0}")]
     BadGateway(String),
+    /// 503 with `Retry-After`: every password-hashing slot stayed taken (the server is
+    /// saturated with logins; nothing was checked).
+    #[error("too many password checks at once")]
+    Busy { retry_after: u64 },
     /// 503: the database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] StoreError),
@@ -54,6 +58,19 @@ pub enum AppError {
 impl From<diesel::result::Error> for AppError {
     fn from(error: diesel::result::Error) -> Self {
         AppError::Store(StoreError::Query(error))
+    }
+}
+
+impl From<agentry_auth::password::PasswordError> for AppError {
+    fn from(error: agentry_auth::password::PasswordError) -> Self {
+        use agentry_auth::password::PasswordError;
+        match error {
+            PasswordError::Busy => AppError::Busy { retry_after: 1 },
+            PasswordError::Weak(_) | PasswordError::Mismatch => {
+                AppError::BadRequest(error.to_string())
+            }
+            PasswordError::Hashing(cause) => AppError::Internal(cause),
+        }
     }
 }
 

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod payments;
 pub mod session;
 pub mod setup;
+pub mod throttle;
 pub mod tokens;
 
 use std::sync::Arc;
@@ -56,6 +57,8 @@ pub struct Settings {
     pub allow_private_http: bool,
     /// What one account may store, and what the read models keep.
     pub limits: Limits,
+    /// Password hashes at once, and the login throttle.
+    pub throttle: throttle::Throttle,
 }
 
 /// Bounds on what one account may store, so that no account pins the server's memory
@@ -166,6 +169,7 @@ impl Settings {
             public_uri: "http://localhost:7437".into(),
             allow_private_http: false,
             limits: Limits::default(),
+            throttle: throttle::Throttle::default(),
         }
     }
 }
@@ -204,6 +208,10 @@ pub struct App {
     http: agentry_extensions::SafeClient,
     /// Stripe (or a fake in tests); the payment routes need it.
     gateway: Option<Arc<dyn agentry_billing::gateway::PaymentGateway>>,
+    /// Argon2 runs, a bounded number at once.
+    hasher: Arc<agentry_auth::password::Hasher>,
+    /// Failed logins per client address (this process's own count).
+    addresses: Arc<throttle::Addresses>,
     /// When each user's subscription check was last queued by this instance.
     subscription_checks: Arc<
         std::sync::Mutex<std::collections::HashMap<agentry_domain::UserId, std::time::Instant>>,
@@ -223,7 +231,14 @@ impl App {
         // The models whose values grow with what accounts store are bounded by bytes too.
         let bytes = settings.limits.read_model_bytes;
         let allow_private_http = settings.allow_private_http;
+        let hasher = agentry_auth::password::Hasher::new(
+            settings.throttle.hash_concurrency,
+            settings.throttle.hash_wait,
+        );
+        let addresses = throttle::Addresses::new(&settings.throttle);
         Self {
+            hasher: Arc::new(hasher),
+            addresses: Arc::new(addresses),
             pool,
             tokens: TokenKeys::new(&settings.token_secret),
             settings: Arc::new(settings),

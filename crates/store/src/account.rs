@@ -160,6 +160,20 @@ pub struct UserPatch {
     /// `Some(None)` clears the recorded step (a new secret starts afresh).
     pub mfa_last_step: Option<Option<i64>>,
     pub updated_at: Option<NaiveDateTime>,
+    /// `Some(0)` with `attempt_gate: Some(None)` clears the login throttle (a success).
+    pub failed_attempts: Option<i32>,
+    pub attempt_gate: Option<Option<NaiveDateTime>>,
+}
+
+impl UserPatch {
+    /// A patch that clears the login throttle, as a successful check does.
+    pub fn attempts_cleared() -> Self {
+        Self {
+            failed_attempts: Some(0),
+            attempt_gate: Some(None),
+            ..Self::default()
+        }
+    }
 }
 
 /// Apply a patch; returns whether the user exists.
@@ -205,18 +219,76 @@ pub fn tokens_valid_after(
         .optional()?)
 }
 
-pub fn count_failed_logins(
+/// Claim the next counted check of `user`'s password or TOTP code: the count goes from
+/// `seen` to `seen + 1` and the gate to `gate`, only if no other check claimed one since
+/// `seen` was read and the current gate has passed at `now`. One statement, so concurrent
+/// checks are counted one by one. Returns whether this call claimed it.
+pub fn claim_attempt(
     conn: &mut AnyConnection,
     user: UserId,
-    since: NaiveDateTime,
-) -> Result<i64, StoreError> {
-    Ok(failed_logins::table
-        .filter(failed_logins::user_id.eq(DbUuid::from(user)))
-        .filter(failed_logins::created_at.ge(since))
-        .count()
-        .get_result(conn)?)
+    seen: i32,
+    now: NaiveDateTime,
+    gate: Option<NaiveDateTime>,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        users::table
+            .find(DbUuid::from(user))
+            .filter(users::failed_attempts.eq(seen))
+            .filter(
+                users::attempt_gate
+                    .is_null()
+                    .or(users::attempt_gate.le(now)),
+            ),
+    )
+    .set((
+        users::failed_attempts.eq(seen.saturating_add(1)),
+        users::attempt_gate.eq(gate),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
 }
 
+/// `user`'s counted checks and gate, as they are now.
+pub fn find_attempts(
+    conn: &mut AnyConnection,
+    user: UserId,
+) -> Result<Option<(i32, Option<NaiveDateTime>)>, StoreError> {
+    Ok(users::table
+        .find(DbUuid::from(user))
+        .select((users::failed_attempts, users::attempt_gate))
+        .first(conn)
+        .optional()?)
+}
+
+/// Give back a claimed check that turned out not to be a guess: the count `claimed` set goes
+/// back to `claimed - 1` and the gate to what it was before. When another check claimed
+/// since, only the count goes down (the gate that check set stays).
+pub fn give_back_attempt(
+    conn: &mut AnyConnection,
+    user: UserId,
+    claimed: i32,
+    previous_gate: Option<NaiveDateTime>,
+) -> Result<(), StoreError> {
+    let user = DbUuid::from(user);
+    let restored = diesel::update(
+        users::table
+            .find(user)
+            .filter(users::failed_attempts.eq(claimed)),
+    )
+    .set((
+        users::failed_attempts.eq(claimed - 1),
+        users::attempt_gate.eq(previous_gate),
+    ))
+    .execute(conn)?;
+    if restored == 0 {
+        diesel::update(users::table.find(user).filter(users::failed_attempts.gt(0)))
+            .set(users::failed_attempts.eq(users::failed_attempts - 1))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// A failed check, kept for the account's owner and operators: when and from where.
 pub fn record_failed_login(
     conn: &mut AnyConnection,
     user: UserId,

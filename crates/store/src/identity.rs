@@ -34,6 +34,10 @@ pub struct UserRow {
     pub created_at: NaiveDateTime,
     pub updated_at: NaiveDateTime,
     pub mfa_last_step: Option<i64>,
+    /// Password and TOTP checks counted since the last success (the login throttle).
+    pub failed_attempts: i32,
+    /// No check runs before this instant.
+    pub attempt_gate: Option<NaiveDateTime>,
 }
 
 #[derive(Debug, Clone, Insertable)]

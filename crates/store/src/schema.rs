@@ -23,6 +23,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         mfa_last_step -> Nullable<BigInt>,
+        failed_attempts -> Integer,
+        attempt_gate -> Nullable<Timestamp>,
     }
 }
 

@@ -128,7 +128,8 @@ db_tests! {
                 "20261128000006",
                 "20261128000007",
                 "20261128000008",
-                "20261128000009"
+                "20261128000009",
+                "20261204000010"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
@@ -158,9 +159,9 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let once = applied.iter().find(|v| !v.is_empty()).unwrap();
-        assert_eq!(once.len(), 9, "every migration, by the one that ran them");
+        assert_eq!(once.len(), 10, "every migration, by the one that ran them");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 9);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 10);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {

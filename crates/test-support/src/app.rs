@@ -54,6 +54,8 @@ impl TestApp {
             workers: Some(settings.workers.unwrap_or(1)),
             api_key: Some(settings.api_key.unwrap_or_else(|| TEST_API_KEY.to_owned())),
             jobs: Some(settings.jobs.unwrap_or(false)),
+            // Tests log in quickly from one address; the ones about bursts set their own.
+            auth_rate_burst: Some(settings.auth_rate_burst.unwrap_or(1000)),
             ..settings
         };
         let (mut config, _notices) = Config::resolve(settings).expect("test config");

@@ -1,0 +1,2 @@
+ALTER TABLE users DROP COLUMN attempt_gate;
+ALTER TABLE users DROP COLUMN failed_attempts;
