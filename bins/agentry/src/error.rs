@@ -57,6 +57,20 @@ impl ApiError {
         ApiError::Internal(cause.to_string())
     }
 
+    /// 422 for text holding a NUL character (in the body, the query or the path).
+    pub fn nul(location: &str) -> Self {
+        ApiError::validation(
+            location,
+            "value_error",
+            "Text must not contain NUL characters (\\u0000)",
+        )
+    }
+
+    /// 422 for a body whose JSON does not fit the route's type, as `JsonConfig` reports it.
+    pub fn body_value(msg: impl Into<String>) -> Self {
+        ApiError::validation("body", "value_error", msg)
+    }
+
     fn validation(location: &str, kind: &str, msg: impl Into<String>) -> Self {
         ApiError::Validation(vec![ValidationIssue {
             loc: vec![location.to_owned()],
@@ -71,7 +85,10 @@ impl From<AppError> for ApiError {
         match error {
             AppError::BadRequest(detail) => ApiError::status(StatusCode::BAD_REQUEST, detail),
             AppError::Invalid { field, message } => ApiError::Validation(vec![ValidationIssue {
-                loc: vec!["body".to_owned(), field],
+                loc: match field.strip_prefix("query.") {
+                    Some(name) => vec!["query".to_owned(), name.to_owned()],
+                    None => vec!["body".to_owned(), field],
+                },
                 msg: message,
                 kind: "value_error".to_owned(),
             }]),

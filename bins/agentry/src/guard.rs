@@ -76,6 +76,12 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
             &standard
         }
     };
+    // A NUL character in the path or the query (`%00`) is refused like one in a body.
+    for (location, text) in [("path", req.uri().path()), ("query", req.query_string())] {
+        if text.contains("%00") {
+            return Err(ApiError::nul(location));
+        }
+    }
     // Fail closed: a route missing from the table is never served.
     let spec = match routes.find(req.method(), req.path()) {
         Lookup::Found(spec) => *spec,

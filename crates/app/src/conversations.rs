@@ -249,7 +249,7 @@ impl App {
             );
             with_ids.push(json!({"id": id, "name": row.name}));
         }
-        let next = (offset + limit < total).then(|| offset + limit);
+        let next = offset.checked_add(limit).filter(|next| *next < total);
         Ok(json!({
             "conversations": by_id,
             "conversations_with_ids": with_ids,
@@ -270,7 +270,17 @@ impl App {
         page: Option<i64>,
     ) -> Result<Value, AppError> {
         self.authorize(caller, None, "conversations:read")?;
-        let (limit, page) = (limit.unwrap_or(100).clamp(1, 500), page.unwrap_or(1).max(1));
+        let limit = limit.unwrap_or(100).clamp(1, 500);
+        let page = page.unwrap_or(1);
+        // Checked: a page past what an offset can count is refused, not wrapped.
+        let offset = page
+            .checked_sub(1)
+            .filter(|skipped| *skipped >= 0)
+            .and_then(|skipped| skipped.checked_mul(limit))
+            .ok_or_else(|| AppError::Invalid {
+                field: "query.page".into(),
+                message: "page must be at least 1, and (page - 1) x limit a 64-bit offset".into(),
+            })?;
         let mut conn = self.conn()?;
         let row = if id.trim() == "-" {
             store::find_by_name(&mut conn, caller.user, "-")?
@@ -279,7 +289,7 @@ impl App {
         };
         let (history, total) = match row {
             Some(row) => {
-                let mut rows = store::messages_page(&mut conn, row.id, limit, (page - 1) * limit)?;
+                let mut rows = store::messages_page(&mut conn, row.id, limit, offset)?;
                 rows.reverse();
                 (
                     rows.iter().map(message_json).collect::<Vec<_>>(),

@@ -7,7 +7,8 @@ pub enum AppError {
     /// 400: the request is understood but not acceptable.
     #[error("{0}")]
     BadRequest(String),
-    /// 422 with a location, for fields the body got wrong.
+    /// 422 with a location, for fields the request got wrong: `field` names a body field, or
+    /// `query.NAME` a query parameter.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
     /// 401.

@@ -192,6 +192,41 @@ impl Instrumentation for StatementCounter {
     }
 }
 
+/// Watches one connection: counts its statements (when a counter is set, leaving out the
+/// pool's own checkout validation) and notes when the database closed it, so the pool drops
+/// it instead of handing out a dead connection again.
+#[derive(Debug, Default)]
+struct ConnectionWatch {
+    counter: Option<StatementCounter>,
+    closed: bool,
+    validating: bool,
+}
+
+impl Instrumentation for ConnectionWatch {
+    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
+        match event {
+            InstrumentationEvent::StartQuery { .. } if !self.validating => {
+                if let Some(counter) = &self.counter {
+                    counter.0.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            InstrumentationEvent::FinishQuery {
+                error:
+                    Some(diesel::result::Error::DatabaseError(
+                        diesel::result::DatabaseErrorKind::ClosedConnection,
+                        _,
+                    )),
+                ..
+            } => self.closed = true,
+            _ => {}
+        }
+    }
+}
+
+fn watch(conn: &mut AnyConnection) -> Option<&mut ConnectionWatch> {
+    conn.instrumentation().downcast_mut::<ConnectionWatch>()
+}
+
 /// How connections are opened. SQLite gets its pragmas here, on every new connection.
 #[derive(Clone, Debug)]
 pub struct Connector {
@@ -249,9 +284,10 @@ impl Connector {
                 AnyConnection::Sqlite(conn)
             }
         };
-        if let Some(counter) = &self.counter {
-            conn.set_instrumentation(counter.clone());
-        }
+        conn.set_instrumentation(ConnectionWatch {
+            counter: self.counter.clone(),
+            ..ConnectionWatch::default()
+        });
         Ok(conn)
     }
 }
@@ -264,12 +300,24 @@ impl r2d2::ManageConnection for Connector {
         Connector::connect(self)
     }
 
+    /// On every checkout: a connection the database has closed (a restart, a failover,
+    /// `pg_terminate_backend`) is replaced before a request sees it.
     fn is_valid(&self, conn: &mut AnyConnection) -> Result<(), StoreError> {
-        conn.batch_execute("SELECT 1").map_err(StoreError::Query)
+        if let Some(watch) = watch(conn) {
+            watch.validating = true;
+        }
+        let answer = conn.batch_execute("SELECT 1").map_err(StoreError::Query);
+        if let Some(watch) = watch(conn) {
+            watch.validating = false;
+        }
+        answer
     }
 
-    fn has_broken(&self, _conn: &mut AnyConnection) -> bool {
-        false
+    /// On every return: diesel's rule (a thread that panicked with it, a transaction left
+    /// open or failed), or the database closed it.
+    fn has_broken(&self, conn: &mut AnyConnection) -> bool {
+        use diesel::r2d2::R2D2Connection;
+        std::thread::panicking() || conn.is_broken() || watch(conn).is_some_and(|w| w.closed)
     }
 }
 
@@ -299,9 +347,9 @@ pub fn build_pool(connector: Connector, options: &PoolOptions) -> Pool {
         .max_size(options.max_size)
         .min_idle(Some(0))
         .connection_timeout(options.connection_timeout)
-        // Validation costs a statement per checkout; a broken connection surfaces as an
-        // error on its first query instead, and r2d2 drops it.
-        .test_on_check_out(false)
+        // One round trip per checkout (not counted as the request's statement): a connection
+        // the database closed is replaced before a request uses it.
+        .test_on_check_out(true)
         .build_unchecked(connector)
 }
 

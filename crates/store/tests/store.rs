@@ -320,6 +320,37 @@ db_tests! {
         }
         assert_eq!(count(&mut conn, "roles"), 7);
     }
+
+    fn a_connection_left_in_a_transaction_or_by_a_panic_is_not_reused(db) {
+        use diesel::connection::TransactionManager;
+        type Manager = <AnyConnection as Connection>::TransactionManager;
+        let (pool, counter) = db.pool();
+        {
+            let mut conn = pool.get().unwrap();
+            Manager::begin_transaction(&mut *conn).unwrap();
+        }
+        assert_eq!(pool.state().connections, 0, "returned mid-transaction: dropped");
+        let pool_in_thread = pool.clone();
+        let panicked = std::thread::spawn(move || {
+            let _conn = pool_in_thread.get().unwrap();
+            panic!("a use case panics while it holds a connection");
+        })
+        .join();
+        assert!(panicked.is_err());
+        assert_eq!(pool.state().connections, 0, "held by a panicking thread: dropped");
+        // A healthy connection goes back to the pool; the checkout check is not counted as
+        // the caller's statement.
+        {
+            let mut conn = pool.get().unwrap();
+            assert_eq!(count(&mut conn, "roles"), 7);
+        }
+        assert_eq!(pool.state().connections, 1);
+        let before = counter.get();
+        let mut conn = pool.get().unwrap();
+        assert_eq!(counter.get(), before, "validation is not the caller's statement");
+        assert_eq!(count(&mut conn, "roles"), 7);
+        assert_eq!(counter.get(), before + 1);
+    }
 }
 
 mod write_transactions {

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -92,7 +92,7 @@ async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, A
 async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<NewAgentBody>,
+    body: Json<NewAgentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let id = web::block(move || app.create_agent(&caller, body.into_inner())).await??;
     Ok(HttpResponse::Ok().json(json!({"message": "Agent added.", "id": id})))
@@ -101,7 +101,7 @@ async fn create(
 async fn import(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<NewAgentBody>,
+    body: Json<NewAgentBody>,
 ) -> Result<HttpResponse, ApiError> {
     let body = body.into_inner();
     let name = body
@@ -133,7 +133,7 @@ async fn update(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<SettingsBody>,
+    body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.update_agent_settings(&caller, &id, &body.settings)).await??;
@@ -149,7 +149,7 @@ async fn rename(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<RenameBody>,
+    body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.rename_agent(&caller, &id, &body.new_name)).await??;
     Ok(message("Agent renamed."))
@@ -175,7 +175,7 @@ async fn update_commands(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<CommandsBody>,
+    body: Json<CommandsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.update_agent_commands(&caller, &id, &body.commands)).await??;
@@ -201,7 +201,7 @@ async fn toggle_command(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<ToggleCommand>,
+    body: Json<ToggleCommand>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.toggle_command(&caller, &id, &body.command_name, body.enable))
@@ -219,7 +219,7 @@ async fn toggle_extension(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<ToggleExtension>,
+    body: Json<ToggleExtension>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.toggle_extension(&caller, &id, &body.extension_name, body.enable))
@@ -256,7 +256,7 @@ async fn set_persona(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<PersonaBody>,
+    body: Json<PersonaBody>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(message(
         web::block(move || app.set_persona(&caller, &id, &body.persona)).await??,
@@ -267,7 +267,7 @@ async fn clone(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<RenameBody>,
+    body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new_name = body.new_name.as_str().unwrap_or_default().trim().to_owned();
     let clone = web::block(move || app.clone_agent(&caller, &id, &body.new_name)).await??;

@@ -7,7 +7,7 @@ use agentry_app::payments::TopUpRequest;
 use serde::Deserialize;
 
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/billing/config").route(web::get().to(config)))
@@ -119,7 +119,7 @@ async fn should_warn(
 async fn dismiss_warning(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<CompanyQuery>,
+    form: Json<CompanyQuery>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.dismiss_warning(&caller, &form.company_id)).await??;
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
@@ -130,14 +130,14 @@ struct QuoteBody {
     token_millions: serde_json::Value,
 }
 
-async fn quote(app: web::Data<App>, body: web::Json<QuoteBody>) -> Result<HttpResponse, ApiError> {
+async fn quote(app: web::Data<App>, body: Json<QuoteBody>) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.quote(&body.token_millions)?))
 }
 
 async fn top_up(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<TopUpRequest>,
+    body: Json<TopUpRequest>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.top_up(&caller, body.into_inner()).await?))
 }
@@ -150,7 +150,7 @@ struct ConfirmBody {
 async fn confirm(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<ConfirmBody>,
+    body: Json<ConfirmBody>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.confirm_top_up(&caller, &body.payment_intent_id).await?))
 }
@@ -199,7 +199,7 @@ struct AutoTopUpBody {
 async fn auto_topup(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<AutoTopUpBody>,
+    body: Json<AutoTopUpBody>,
 ) -> Result<HttpResponse, ApiError> {
     let link = app
         .auto_topup_checkout(&caller, body.company_id.as_deref(), body.amount_usd)
@@ -215,7 +215,7 @@ struct PortalBody {
 async fn portal(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: Option<web::Json<PortalBody>>,
+    body: Option<Json<PortalBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let company = body.and_then(|b| b.into_inner().company_id);
     let url = app.portal_session(&caller, company.as_deref()).await?;

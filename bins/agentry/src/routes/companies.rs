@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -80,7 +80,7 @@ async fn list_companies(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpR
 async fn create_company(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<CompanyForm>,
+    form: Json<CompanyForm>,
 ) -> Result<HttpResponse, ApiError> {
     let created = web::block(move || app.create_company(&caller, form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(created))
@@ -90,7 +90,7 @@ async fn update_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-    form: web::Json<CompanyForm>,
+    form: Json<CompanyForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
     let updated = web::block(move || app.update_company(&caller, id, form.into_inner())).await??;
@@ -132,7 +132,7 @@ async fn remove_member(
 async fn change_role(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<RoleChange>,
+    form: Json<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.change_role(&caller, form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "User role updated successfully."})))
@@ -141,7 +141,7 @@ async fn change_role(
 async fn invite(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<InvitationForm>,
+    form: Json<InvitationForm>,
 ) -> Result<HttpResponse, ApiError> {
     let invitation = web::block(move || app.invite(&caller, form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(invitation))
@@ -159,7 +159,7 @@ async fn invite_by_role_name(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-    form: web::Json<RoleNameInvitation>,
+    form: Json<RoleNameInvitation>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
     let form = form.into_inner();
@@ -235,7 +235,7 @@ async fn update_company_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-    body: web::Json<SettingsBody>,
+    body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.update_company_settings(&caller, &path, &body.settings)).await??;
@@ -263,7 +263,7 @@ async fn toggle_company_command(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-    body: web::Json<ToggleCommand>,
+    body: Json<ToggleCommand>,
 ) -> Result<HttpResponse, ApiError> {
     let text = web::block(move || {
         app.toggle_company_command(&caller, &path, &body.command_name, body.enable)
@@ -282,7 +282,7 @@ async fn toggle_company_extension(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-    body: web::Json<ToggleExtension>,
+    body: Json<ToggleExtension>,
 ) -> Result<HttpResponse, ApiError> {
     let text = web::block(move || {
         app.toggle_company_extension(&caller, &path, &body.extension_name, body.enable)

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/v1/conversation").route(web::post().to(create)))
@@ -46,7 +46,7 @@ fn message(text: impl Into<String>) -> HttpResponse {
 async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<NewConversation>,
+    body: Json<NewConversation>,
 ) -> Result<HttpResponse, ApiError> {
     let created = web::block(move || app.new_conversation(&caller, body.into_inner())).await??;
     Ok(HttpResponse::Ok().json(created))
@@ -111,7 +111,7 @@ async fn rename(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<RenameBody>,
+    body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
     let text =
         web::block(move || app.rename_conversation(&caller, &id, &body.new_conversation_name))
@@ -139,7 +139,7 @@ async fn add_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<MessageBody>,
+    body: Json<MessageBody>,
 ) -> Result<HttpResponse, ApiError> {
     let added =
         web::block(move || app.add_message(&caller, &id, &body.role, &body.message)).await??;
@@ -155,7 +155,7 @@ async fn update_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
-    body: web::Json<UpdateBody>,
+    body: Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, message_id) = path.into_inner();
     web::block(move || app.update_message(&caller, &id, &message_id, &body.new_message)).await??;
@@ -177,7 +177,7 @@ pub async fn execute(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-    body: web::Json<ExecuteBody>,
+    body: Json<ExecuteBody>,
 ) -> Result<HttpResponse, ApiError> {
     let output = app.execute_command(&caller, &id, body.into_inner()).await?;
     Ok(HttpResponse::Ok().json(json!({ "response": output })))

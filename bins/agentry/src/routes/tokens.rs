@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::error::ApiError;
-use crate::extract::Auth;
+use crate::extract::{Auth, Json};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -32,7 +32,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<NewTokenForm>,
+    form: Json<NewTokenForm>,
 ) -> Result<HttpResponse, ApiError> {
     let token = web::block(move || app.create_token(&caller, form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(token))

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::error::ApiError;
-use crate::extract::{Auth, client_ip};
+use crate::extract::{Auth, Json, client_ip};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -31,10 +31,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(web::resource("/v1/user/mfa/reset").route(web::post().to(mfa_reset)));
 }
 
-async fn register(
-    app: web::Data<App>,
-    form: web::Json<Registration>,
-) -> Result<HttpResponse, ApiError> {
+async fn register(app: web::Data<App>, form: Json<Registration>) -> Result<HttpResponse, ApiError> {
     let registered = web::block(move || app.register(form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(registered))
 }
@@ -42,7 +39,7 @@ async fn register(
 async fn login(
     app: web::Data<App>,
     req: HttpRequest,
-    form: web::Json<LoginRequest>,
+    form: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
     let logged_in = web::block(move || app.login(form.into_inner(), ip.as_deref())).await??;
@@ -78,7 +75,7 @@ async fn get_user(
 async fn update_user(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: web::Json<Value>,
+    body: Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.update_user(&caller, &body)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "User updated successfully."})))
@@ -115,7 +112,7 @@ struct MfaCode {
 async fn mfa_enable(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<MfaCode>,
+    form: Json<MfaCode>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.mfa_enable(&caller, &form.mfa_token)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA enabled successfully"})))
@@ -124,7 +121,7 @@ async fn mfa_enable(
 async fn mfa_disable(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<MfaDisable>,
+    form: Json<MfaDisable>,
 ) -> Result<HttpResponse, ApiError> {
     web::block(move || app.mfa_disable(&caller, &form)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
@@ -140,7 +137,7 @@ struct MfaResetBody {
 async fn mfa_reset(
     app: web::Data<App>,
     Auth(caller): Auth,
-    body: Option<web::Json<MfaResetBody>>,
+    body: Option<Json<MfaResetBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.and_then(|b| b.into_inner().mfa_token);
     let otp_uri = web::block(move || app.mfa_reset(&caller, code.as_deref())).await??;
@@ -150,7 +147,7 @@ async fn mfa_reset(
 async fn change_password(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<PasswordChange>,
+    form: Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
     let token = web::block(move || app.change_password(&caller, &form)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "Password changed successfully", "token": token})))
@@ -159,7 +156,7 @@ async fn change_password(
 async fn set_password(
     app: web::Data<App>,
     Auth(caller): Auth,
-    form: web::Json<PasswordSet>,
+    form: Json<PasswordSet>,
 ) -> Result<HttpResponse, ApiError> {
     let username = web::block(move || app.set_password(&caller, &form)).await??;
     Ok(HttpResponse::Ok()
