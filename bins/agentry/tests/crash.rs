@@ -1,14 +1,17 @@
 //! kill -9 in the middle of a job, with the real binary: the payment sync job is killed while
 //! it waits on Stripe; a new server claims it again once its lease has expired, and the
 //! payment is credited exactly once. What ran twice: the job's read of the PaymentIntent.
-//! What was lost: nothing.
+//! What was lost: nothing. And a top-up killed while Stripe answers its creation: the row
+//! and its job were written first, so a new server finds the intent (the same idempotency
+//! key gives the same one) and the payment is credited once.
 #![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use agentry_app::payments::PAYMENT_SYNC_JOB;
-use agentry_store::jobs;
+use agentry_domain::CompanyId;
+use agentry_store::{jobs, payments};
 use agentry_test_support::fake_stripe::{FakeStripe, SECRET_KEY};
 use agentry_test_support::process::Server;
 use agentry_test_support::{TEST_API_KEY, TEST_PASSWORD, TestDb};
@@ -161,6 +164,112 @@ async fn a_killed_job_runs_again_and_credits_once(db: TestDb) {
     );
     let (status, _) = second.terminate();
     assert!(status.success());
+}
+
+fn top_ups(db: &TestDb, company: &str) -> Vec<payments::TransactionRow> {
+    let company: CompanyId = company.parse().unwrap();
+    payments::transactions_of(&mut db.connect(), company, None, 10, 0).unwrap()
+}
+
+async fn a_top_up_killed_while_stripe_answers_is_recovered(db: TestDb) {
+    let stripe = FakeStripe::start();
+    let data = tempfile::tempdir().unwrap();
+    let first = Server::start(agentry(&db, data.path(), &stripe));
+    let register = json!({"email": "creator@example.com", "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD, "first_name": "Pay"});
+    let (status, body) = call(
+        first.port,
+        reqwest::Method::POST,
+        "/v1/user",
+        None,
+        Some(register),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    let token = body["token"].as_str().unwrap().to_owned();
+    let (_, body) = call(
+        first.port,
+        reqwest::Method::GET,
+        "/v1/user",
+        Some(&token),
+        None,
+    )
+    .await;
+    let company = body["detail"]["customer_session"]["company_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    // Stripe makes the intent, then its answer takes a minute: the server dies meanwhile.
+    stripe.set_create_delay(Duration::from_secs(60));
+    let request = reqwest::Client::new()
+        .post(format!(
+            "http://127.0.0.1:{}/v1/billing/tokens/topup/stripe",
+            first.port
+        ))
+        .header("Authorization", &token)
+        .json(&json!({"token_millions": 10}));
+    let waiting = tokio::spawn(async move { request.send().await.map(|r| r.status()) });
+    wait_until("the top-up to wait on Stripe", || {
+        stripe
+            .requests()
+            .iter()
+            .any(|r| r == "POST /v1/payment_intents")
+    })
+    .await;
+    first.kill9();
+    assert!(
+        waiting.await.unwrap().is_err(),
+        "the client saw the server die"
+    );
+    let rows = top_ups(&db, &company);
+    assert_eq!(rows.len(), 1, "written before the call");
+    assert_eq!(rows[0].status, payments::CREATING);
+    let placeholder = rows[0].payment_intent_id.clone();
+    assert!(job(&db, &placeholder).is_some(), "with its job");
+
+    stripe.set_create_delay(Duration::ZERO);
+    let second = Server::start(agentry(&db, data.path(), &stripe));
+    wait_until("the intent to be recorded", || {
+        top_ups(&db, &company)[0].payment_intent_id != placeholder
+    })
+    .await;
+    assert_eq!(stripe.intent_count(), 1, "asked twice, one intent");
+    let intent = top_ups(&db, &company)[0].payment_intent_id.clone();
+    assert!(stripe.intent(&intent).is_some());
+    stripe.set_intent_status(&intent, "succeeded").unwrap();
+    let path = format!("/v1/billing/tokens/balance?company_id={company}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, balance) = call(second.port, reqwest::Method::GET, &path, Some(&token), None).await;
+        if balance["token_balance"] == 10_000_000 {
+            break;
+        }
+        assert_eq!(balance["token_balance"], 0, "{balance}");
+        assert!(
+            Instant::now() < deadline,
+            "the recovered payment was never credited"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    wait_until("the recovered payment's sync to be done", || {
+        job(&db, &intent).is_some_and(|j| j.status == jobs::DONE)
+    })
+    .await;
+    let (_, balance) = call(second.port, reqwest::Method::GET, &path, Some(&token), None).await;
+    assert_eq!(balance["token_balance"], 10_000_000, "credited once");
+    let (status, _) = second.terminate();
+    assert!(status.success());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_up_sqlite() {
+    a_top_up_killed_while_stripe_answers_is_recovered(TestDb::sqlite()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn top_up_postgres() {
+    let Some(db) = TestDb::postgres() else { return };
+    a_top_up_killed_while_stripe_answers_is_recovered(db).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -57,6 +57,8 @@ enum Expect {
     Forbidden,
     /// Another company's resource: 404, like an unknown id.
     Hidden,
+    /// A 5xx: never expected, so always a failure of the cell.
+    ServerError,
 }
 
 struct Team {
@@ -345,6 +347,7 @@ fn outcome(status: StatusCode) -> Expect {
         StatusCode::UNAUTHORIZED => Expect::Unauthorized,
         StatusCode::FORBIDDEN => Expect::Forbidden,
         StatusCode::NOT_FOUND => Expect::Hidden,
+        status if status.is_server_error() => Expect::ServerError,
         _ => Expect::Allowed,
     }
 }

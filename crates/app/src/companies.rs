@@ -660,12 +660,11 @@ impl App {
             if !companies::accept_invitation(conn, row.id, caller.user)? {
                 return Err(not_found("Invitation"));
             }
-            if companies::find_membership(conn, caller.user, company)?.is_none() {
-                identity::insert_memberships(
-                    conn,
-                    &[NewMembership::new(caller.user, company, role, now)],
-                )?;
-            }
+            // Already a member (another acceptance won the race): nothing to add.
+            identity::insert_membership_if_absent(
+                conn,
+                &NewMembership::new(caller.user, company, role, now),
+            )?;
             Ok(())
         })?;
         self.invalidate_access(caller.user);

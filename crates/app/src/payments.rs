@@ -315,40 +315,46 @@ impl App {
                 root_company(&mut conn, company)
             })
             .await?;
-        let root_id: CompanyId = root.id.into();
         let reference_code = uuid::Uuid::new_v4().simple().to_string();
-        let intent = gateway
-            .create_payment_intent(&NewPaymentIntent {
-                amount: (quote.amount_usd * 100.0).round() as i64,
-                reference_code: reference_code.clone(),
-                token_amount: quote.tokens,
-                company: root_id,
-            })
-            .await
-            .map_err(gateway_error)?;
         let row = TransactionRow {
             reference_code: reference_code.clone(),
             company_id: root.id,
             user_id: Some(caller.user.into()),
-            payment_intent_id: intent.id.clone(),
-            status: intent.status.clone(),
+            payment_intent_id: payments::pending_intent(&reference_code),
+            status: payments::CREATING.into(),
             currency: "USD".into(),
             amount_usd: quote.amount_usd,
             token_amount: quote.tokens,
             created_at: now(),
             updated_at: now(),
         };
-        let delay = self.settings.stripe.payment_sync_delay;
+        // The row and its job before the call: whatever becomes of this process during it,
+        // the job asks Stripe again under the same idempotency key and finds the intent.
+        let pending = row.clone();
         self.blocking(move |app| {
             let mut conn = app.conn()?;
             write_transaction(&mut conn, |conn| {
-                payments::insert_transaction(conn, &row)?;
-                let run_at = now() + chrono::Duration::from_std(delay).unwrap_or_default();
-                App::enqueue(conn, &payment_sync_job(&row.payment_intent_id, run_at))?;
+                payments::insert_transaction(conn, &pending)?;
+                App::enqueue(conn, &app.payment_sync_job(&pending.payment_intent_id))?;
                 Ok::<_, AppError>(())
             })
         })
         .await?;
+        let intent = match gateway.create_payment_intent(&new_intent(&row)).await {
+            Ok(intent) => intent,
+            Err(error) => {
+                // Refused or unreachable: no client secret left here, so nothing can be
+                // paid, and nothing is kept.
+                let reference = reference_code.clone();
+                self.blocking(move |app| {
+                    payments::forget_pending(&mut *app.conn()?, &reference)?;
+                    Ok(())
+                })
+                .await?;
+                return Err(gateway_error(error));
+            }
+        };
+        self.record_intent(&reference_code, &intent).await?;
         Ok(TopUp {
             reference_code,
             client_secret: intent.client_secret,
@@ -796,7 +802,62 @@ impl App {
 
     /// The payment sync job: ask Stripe about one payment; credit it when paid, finish when
     /// it failed for good, and fail (to be retried with backoff) while it is still open.
+    /// Record the PaymentIntent Stripe made for a top-up, and queue its sync job, together.
+    async fn record_intent(
+        &self,
+        reference_code: &str,
+        intent: &PaymentIntentView,
+    ) -> Result<(), AppError> {
+        let (reference, id, status) = (
+            reference_code.to_owned(),
+            intent.id.clone(),
+            intent.status.clone(),
+        );
+        self.blocking(move |app| {
+            let mut conn = app.conn()?;
+            write_transaction(&mut conn, |conn| {
+                if payments::record_intent(conn, &reference, &id, &status, now())? {
+                    App::enqueue(conn, &app.payment_sync_job(&id))?;
+                }
+                Ok::<_, AppError>(())
+            })
+        })
+        .await
+    }
+
+    /// The job of a top-up whose intent was never recorded (the process died during the
+    /// call): the same request again, under the same idempotency key, gives the same intent.
+    async fn recover_intent(&self, reference_code: String) -> Result<(), AppError> {
+        let gateway = self.gateway()?;
+        let reference = reference_code.clone();
+        let row = self
+            .blocking(move |app| Ok(payments::find_by_reference(&mut *app.conn()?, &reference)?))
+            .await?;
+        let Some(row) = row.filter(|row| row.status == payments::CREATING) else {
+            // Recorded meanwhile (its own sync job runs), or forgotten (Stripe refused it).
+            return Ok(());
+        };
+        let intent = gateway
+            .create_payment_intent(&new_intent(&row))
+            .await
+            .map_err(gateway_error)?;
+        self.record_intent(&reference_code, &intent).await
+    }
+
+    /// The payment sync job for one PaymentIntent (at most one pending per intent), after
+    /// the configured delay.
+    fn payment_sync_job(&self, payment_intent: &str) -> NewJob {
+        let delay = self.settings.stripe.payment_sync_delay;
+        payment_sync_job(
+            payment_intent,
+            now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+        )
+    }
+
     async fn sync_payment(&self, payment_intent: String) -> Result<(), AppError> {
+        if let Some(reference) = payments::pending_reference(&payment_intent) {
+            return self.recover_intent(reference.to_owned()).await;
+        }
         let gateway = self.gateway()?;
         let intent_id = payment_intent.clone();
         let row = self
@@ -852,6 +913,16 @@ impl App {
         JobRunner::new(self.clone(), options)
             .handle(PAYMENT_SYNC_JOB, sync)
             .handle(SUBSCRIPTION_CHECK_JOB, check)
+    }
+}
+
+/// What Stripe is asked to create for a top-up; the reference code is the idempotency key.
+fn new_intent(row: &TransactionRow) -> NewPaymentIntent {
+    NewPaymentIntent {
+        amount: (row.amount_usd * 100.0).round() as i64,
+        reference_code: row.reference_code.clone(),
+        token_amount: row.token_amount,
+        company: row.company_id.into(),
     }
 }
 

@@ -1,5 +1,6 @@
 //! The layering rule, checked on the resolved dependency graph: `agentry-domain` reaches none
-//! of the I/O crates through its normal (non-dev) dependencies, directly or transitively.
+//! of the I/O crates through its normal (non-dev) dependencies, directly or transitively, and
+//! every row of docs/architecture.md's layer table uses only the crates before it.
 
 #![expect(clippy::expect_used, reason = "helpers of a test crate")]
 use std::collections::{HashMap, HashSet};
@@ -104,11 +105,71 @@ fn domain_depends_on_no_io_crate() {
     assert!(bad.is_empty(), "agentry-domain depends on {bad:?}");
 }
 
+/// Each crate of the layer table and ours it may use (normal dependencies, transitively):
+/// docs/architecture.md's diagram, row by row.
+const LAYERS: [(&str, &[&str]); 8] = [
+    ("agentry-domain", &[]),
+    ("agentry-store", &["agentry-domain"]),
+    ("agentry-cache", &["agentry-domain"]),
+    ("agentry-extensions", &["agentry-domain"]),
+    ("agentry-auth", &["agentry-domain", "agentry-store"]),
+    ("agentry-billing", &["agentry-domain", "agentry-store"]),
+    (
+        "agentry-app",
+        &[
+            "agentry-domain",
+            "agentry-store",
+            "agentry-cache",
+            "agentry-extensions",
+            "agentry-auth",
+            "agentry-billing",
+        ],
+    ),
+    (
+        "agentry",
+        &[
+            "agentry-domain",
+            "agentry-store",
+            "agentry-cache",
+            "agentry-extensions",
+            "agentry-auth",
+            "agentry-billing",
+            "agentry-app",
+        ],
+    ),
+];
+
+#[test]
+fn every_layer_uses_only_the_layers_before_it() {
+    let mut wrong = Vec::new();
+    for (krate, allowed) in LAYERS {
+        let deps = normal_dependencies_of(krate);
+        for ours in deps.iter().filter(|name| name.starts_with("agentry")) {
+            if !allowed.contains(&ours.as_str()) {
+                wrong.push(format!("{krate} uses {ours}"));
+            }
+        }
+        // HTTP is the binary's: no library crate serves it.
+        if krate != "agentry" && deps.contains("actix-web") {
+            wrong.push(format!("{krate} uses actix-web"));
+        }
+    }
+    assert!(wrong.is_empty(), "{wrong:?}");
+}
+
 #[test]
 fn the_check_would_catch_a_violation() {
     // The server binary does depend on these; the same walk must see them there.
     let deps = normal_dependencies_of("agentry");
-    for name in ["diesel", "actix-web", "tokio", "agentry-domain"] {
+    for name in [
+        "diesel",
+        "actix-web",
+        "tokio",
+        "agentry-domain",
+        "agentry-app",
+    ] {
         assert!(deps.contains(name), "{name} not seen from agentry");
     }
+    // And test-support, a dev-dependency everywhere, is seen from nothing.
+    assert!(!deps.contains("agentry-test-support"));
 }

@@ -193,6 +193,20 @@ pub fn insert_memberships(
     Ok(inserted)
 }
 
+/// Insert one membership unless the user already belongs to the company (the unique
+/// constraint decides, so two concurrent joins make one membership). Returns whether it was
+/// inserted.
+pub fn insert_membership_if_absent(
+    conn: &mut AnyConnection,
+    row: &NewMembership,
+) -> Result<bool, StoreError> {
+    let inserted = per_backend!(&mut *conn, |c| diesel::insert_into(memberships::table)
+        .values(row)
+        .on_conflict_do_nothing()
+        .execute(c))?;
+    Ok(inserted == 1)
+}
+
 pub fn find_user(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>, StoreError> {
     Ok(users::table
         .find(DbUuid::from(id))

@@ -10,6 +10,20 @@ use crate::schema::{companies, payment_transactions, stripe_events};
 use crate::{AnyConnection, DbUuid, StoreError, per_backend};
 
 pub const COMPLETED: &str = "completed";
+/// A top-up written before Stripe was asked for its PaymentIntent: its `payment_intent_id`
+/// is [`pending_intent`] until Stripe's answer is recorded.
+pub const CREATING: &str = "creating";
+const PENDING_PREFIX: &str = "pending:";
+
+/// The placeholder PaymentIntent id of a top-up whose intent is not known yet.
+pub fn pending_intent(reference_code: &str) -> String {
+    format!("{PENDING_PREFIX}{reference_code}")
+}
+
+/// The reference code behind a placeholder PaymentIntent id, if it is one.
+pub fn pending_reference(payment_intent: &str) -> Option<&str> {
+    payment_intent.strip_prefix(PENDING_PREFIX)
+}
 
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Insertable)]
 #[diesel(table_name = payment_transactions)]
@@ -41,6 +55,17 @@ pub fn insert_transaction(
     Ok(())
 }
 
+pub fn find_by_reference(
+    conn: &mut AnyConnection,
+    reference_code: &str,
+) -> Result<Option<TransactionRow>, StoreError> {
+    Ok(payment_transactions::table
+        .find(reference_code)
+        .select(TransactionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
 pub fn find_by_intent(
     conn: &mut AnyConnection,
     payment_intent: &str,
@@ -50,6 +75,42 @@ pub fn find_by_intent(
         .select(TransactionRow::as_select())
         .first(conn)
         .optional()?)
+}
+
+/// Record the PaymentIntent Stripe created for the top-up `reference_code`, if its id is still
+/// the placeholder. Returns whether it was.
+pub fn record_intent(
+    conn: &mut AnyConnection,
+    reference_code: &str,
+    payment_intent: &str,
+    status: &str,
+    now: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(
+        payment_transactions::table
+            .find(reference_code)
+            .filter(payment_transactions::payment_intent_id.eq(pending_intent(reference_code))),
+    )
+    .set((
+        payment_transactions::payment_intent_id.eq(payment_intent),
+        payment_transactions::status.eq(status),
+        payment_transactions::updated_at.eq(now),
+    ))
+    .execute(conn)?;
+    Ok(changed == 1)
+}
+
+/// Forget the top-up `reference_code` whose PaymentIntent Stripe refused to create (its id is
+/// still the placeholder): nothing can be paid, so nothing is kept. Its job then finds no row
+/// and ends.
+pub fn forget_pending(conn: &mut AnyConnection, reference_code: &str) -> Result<(), StoreError> {
+    diesel::delete(
+        payment_transactions::table
+            .find(reference_code)
+            .filter(payment_transactions::payment_intent_id.eq(pending_intent(reference_code))),
+    )
+    .execute(conn)?;
+    Ok(())
 }
 
 /// Mark `company`'s payments `intents` completed and credit their tokens to it, except those
@@ -120,6 +181,8 @@ pub fn open_payments(
     Ok(payment_transactions::table
         .filter(payment_transactions::company_id.eq(DbUuid::from(company)))
         .filter(payment_transactions::status.ne(COMPLETED))
+        // Not yet known to Stripe's id: the top-up's own job finds its intent.
+        .filter(payment_transactions::payment_intent_id.not_like(format!("{PENDING_PREFIX}%")))
         .select(TransactionRow::as_select())
         .order(payment_transactions::created_at)
         .limit(limit)

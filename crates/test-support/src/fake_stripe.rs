@@ -37,6 +37,8 @@ struct State {
     down: bool,
     /// Hold each PaymentIntent read this long before answering (a slow Stripe).
     delay: std::time::Duration,
+    /// How long the creation of a PaymentIntent waits, once made, before it answers.
+    create_delay: std::time::Duration,
     counter: u64,
 }
 
@@ -160,6 +162,12 @@ impl FakeStripe {
     }
 
     /// Hold each PaymentIntent read this long before answering.
+    /// Make each new PaymentIntent, then wait this long before answering (as a Stripe whose
+    /// answer is slow or lost would).
+    pub fn set_create_delay(&self, delay: std::time::Duration) {
+        self.state().create_delay = delay;
+    }
+
     pub fn set_delay(&self, delay: std::time::Duration) {
         self.state().delay = delay;
     }
@@ -185,6 +193,11 @@ impl FakeStripe {
     /// `METHOD /path` of every API call so far.
     pub fn requests(&self) -> Vec<String> {
         self.state().requests.clone()
+    }
+
+    /// How many PaymentIntents were created (an idempotent repeat creates none).
+    pub fn intent_count(&self) -> usize {
+        self.state().intents.len()
     }
 
     pub fn intent(&self, id: &str) -> Option<Value> {
@@ -338,25 +351,31 @@ async fn create_intent(
         .get("idempotency-key")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
-    if let Some(existing) = key
-        .as_ref()
-        .and_then(|k| state.idempotent.get(k))
-        .and_then(|id| state.intents.get(id))
-    {
-        return HttpResponse::Ok().json(existing);
-    }
-    let id = state.next_id("pi");
-    let intent = json!({
-        "id": id, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
-        "amount_received": 0, "capture_method": "automatic",
-        "client_secret": format!("{id}_secret_fake"), "confirmation_method": "automatic",
-        "created": now(), "currency": "usd", "livemode": false, "metadata": metadata(&form),
-        "payment_method_types": ["card"], "status": "requires_payment_method",
-    });
-    state.intents.insert(id.clone(), intent.clone());
-    if let Some(key) = key {
-        state.idempotent.insert(key, id);
+    let (intent, delay) = {
+        let mut state = state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(existing) = key
+            .as_ref()
+            .and_then(|k| state.idempotent.get(k))
+            .and_then(|id| state.intents.get(id))
+        {
+            return HttpResponse::Ok().json(existing);
+        }
+        let id = state.next_id("pi");
+        let intent = json!({
+            "id": id, "object": "payment_intent", "amount": amount, "amount_capturable": 0,
+            "amount_received": 0, "capture_method": "automatic",
+            "client_secret": format!("{id}_secret_fake"), "confirmation_method": "automatic",
+            "created": now(), "currency": "usd", "livemode": false, "metadata": metadata(&form),
+            "payment_method_types": ["card"], "status": "requires_payment_method",
+        });
+        state.intents.insert(id.clone(), intent.clone());
+        if let Some(key) = key {
+            state.idempotent.insert(key, id);
+        }
+        (intent, state.create_delay)
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
     }
     HttpResponse::Ok().json(intent)
 }
