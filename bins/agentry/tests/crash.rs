@@ -229,10 +229,12 @@ async fn a_top_up_killed_while_stripe_answers_is_recovered(db: TestDb) {
 
     stripe.set_create_delay(Duration::ZERO);
     let second = Server::start(agentry(&db, data.path(), &stripe));
-    wait_until("the intent to be recorded", || {
-        top_ups(&db, &company)[0].payment_intent_id != placeholder
-    })
-    .await;
+    // The recovery runs 30 s after the top-up began (past Stripe's timeout).
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while top_ups(&db, &company)[0].payment_intent_id == placeholder {
+        assert!(Instant::now() < deadline, "the intent was never recorded");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     assert_eq!(stripe.intent_count(), 1, "asked twice, one intent");
     let intent = top_ups(&db, &company)[0].payment_intent_id.clone();
     assert!(stripe.intent(&intent).is_some());

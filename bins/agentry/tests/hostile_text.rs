@@ -51,11 +51,13 @@ app_tests! {
         // Found: page=9223372036854775807 answered 500 on PostgreSQL (the offset overflowed).
         let app = TestApp::spawn(db).await;
         let (token, _) = app.register("pages@example.com", None).await;
-        for page in ["9223372036854775807", "0", "-3"] {
+        for page in ["9223372036854775807", "4611686018427387904"] {
             let (status, body) = app.call(Method::GET, &format!("/v1/conversation/-?page={page}"), Some(&token), None).await;
             assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "page {page}: {body}");
             assert_eq!(body["detail"][0]["loc"], json!(["query", "page"]));
         }
+        let (status, body) = app.call(Method::GET, "/v1/conversation/-?page=0", Some(&token), None).await;
+        assert_eq!((status, body["page"].clone()), (StatusCode::OK, json!(1)), "below 1 is page 1");
         let (status, body) = app.call(Method::GET, "/v1/conversation/-?page=2&limit=50", Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{body}");
         assert_eq!(body["conversation_history"], json!([]));

@@ -2,6 +2,9 @@
 //! clear answer, never a 500 (both backends).
 #![expect(clippy::expect_used, reason = "helpers of a test crate")]
 
+use agentry_domain::CompanyId;
+use agentry_store::DbUuid;
+use agentry_store::companies::{InvitationRow, insert_invitation};
 use agentry_test_support::{TestApp, app_tests};
 use futures_util::future::join_all;
 use reqwest::{Method, StatusCode};
@@ -34,11 +37,24 @@ app_tests! {
         for (status, body) in &invitations {
             assert!([StatusCode::OK, StatusCode::CONFLICT].contains(status), "{status}: {body}");
         }
+        // However the invitations raced, two pending ones for the same company: accepting both
+        // at once races on the membership itself.
+        let company_id: CompanyId = company.parse().expect("a company id");
+        insert_invitation(&mut app.db.connect(), &InvitationRow {
+            id: DbUuid::new(),
+            email: "race-invitee@example.com".into(),
+            company_id: company_id.into(),
+            role_id: 3,
+            inviter_id: None,
+            is_accepted: false,
+            accepted_by: None,
+            created_at: chrono::Utc::now().naive_utc(),
+        }).expect("a second invitation");
         let (status, pending) = app.call(Method::GET, "/v1/user/invitations", Some(&invitee), None).await;
         assert_eq!(status, StatusCode::OK, "{pending}");
         let ids: Vec<String> = pending["invitations"].as_array().expect("a list").iter()
             .map(|i| i["id"].as_str().expect("an id").to_owned()).collect();
-        assert!(!ids.is_empty());
+        assert!(ids.len() >= 2, "{ids:?}");
         // Every pending invitation accepted twice at once: one membership, no 500.
         let accepted = join_all(ids.iter().chain(ids.iter()).map(|id| {
             let (app, invitee) = (&app, &invitee);

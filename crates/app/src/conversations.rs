@@ -71,7 +71,8 @@ fn message_row(conversation: DbUuid, role: &str, content: &str, at: NaiveDateTim
         id: MessageId::new().into(),
         conversation_id: conversation,
         role: role.to_owned(),
-        content: content.to_owned(),
+        // What commands bring back from outside may hold NUL, which PostgreSQL cannot store.
+        content: content.replace('\0', "\u{FFFD}"),
         created_at: at,
         updated_at: at,
         updated_by: None,
@@ -271,15 +272,14 @@ impl App {
     ) -> Result<Value, AppError> {
         self.authorize(caller, None, "conversations:read")?;
         let limit = limit.unwrap_or(100).clamp(1, 500);
-        let page = page.unwrap_or(1);
-        // Checked: a page past what an offset can count is refused, not wrapped.
-        let offset = page
-            .checked_sub(1)
-            .filter(|skipped| *skipped >= 0)
-            .and_then(|skipped| skipped.checked_mul(limit))
+        // Below 1 is page 1, as in the reference; a page past what an offset can count is
+        // refused, not wrapped.
+        let page = page.unwrap_or(1).max(1);
+        let offset = (page - 1)
+            .checked_mul(limit)
             .ok_or_else(|| AppError::Invalid {
                 field: "query.page".into(),
-                message: "page must be at least 1, and (page - 1) x limit a 64-bit offset".into(),
+                message: "page is too large: (page - 1) x limit must fit in 64 bits".into(),
             })?;
         let mut conn = self.conn()?;
         let row = if id.trim() == "-" {

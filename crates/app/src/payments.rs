@@ -31,6 +31,8 @@ use crate::{App, AppError};
 
 /// The job that asks Stripe about one payment until it is settled.
 pub const PAYMENT_SYNC_JOB: &str = "stripe.payment_sync";
+/// The earliest a top-up's recovery job runs: past the Stripe client's 20 s timeout.
+const RECOVERY_AFTER: Duration = Duration::from_secs(30);
 /// The job that checks a user's Stripe subscriptions.
 pub const SUBSCRIPTION_CHECK_JOB: &str = "stripe.subscription_check";
 
@@ -295,8 +297,8 @@ impl App {
         })
     }
 
-    /// `POST /v1/billing/tokens/topup/stripe`: a PaymentIntent for the tokens, recorded with
-    /// its payment sync job in one transaction.
+    /// `POST /v1/billing/tokens/topup/stripe`: the top-up's row and recovery job first, then
+    /// a PaymentIntent for the tokens, recorded with its payment sync job in one transaction.
     pub async fn top_up(&self, caller: &Caller, request: TopUpRequest) -> Result<TopUp, AppError> {
         let gateway = self.gateway()?;
         let quote = self.quote(&request.token_millions)?;
@@ -335,7 +337,7 @@ impl App {
             let mut conn = app.conn()?;
             write_transaction(&mut conn, |conn| {
                 payments::insert_transaction(conn, &pending)?;
-                App::enqueue(conn, &app.payment_sync_job(&pending.payment_intent_id))?;
+                App::enqueue(conn, &app.recovery_job(&pending.payment_intent_id))?;
                 Ok::<_, AppError>(())
             })
         })
@@ -403,7 +405,12 @@ impl App {
                 // Read before the connection is taken: no second connection while one is held.
                 let access = app.caller_access(&caller_)?;
                 let mut conn = app.conn()?;
-                let row = payments::find_by_intent(&mut conn, &intent_id)?
+                // A placeholder names no PaymentIntent: nothing to confirm.
+                let row = payments::pending_reference(&intent_id)
+                    .is_none()
+                    .then(|| payments::find_by_intent(&mut conn, &intent_id))
+                    .transpose()?
+                    .flatten()
                     .ok_or_else(|| AppError::NotFound("Payment not found".into()))?;
                 let own = row.user_id == Some(caller_.user.into());
                 if !own && !access.is_member(row.company_id.into()) {
@@ -800,8 +807,6 @@ impl App {
         .await
     }
 
-    /// The payment sync job: ask Stripe about one payment; credit it when paid, finish when
-    /// it failed for good, and fail (to be retried with backoff) while it is still open.
     /// Record the PaymentIntent Stripe made for a top-up, and queue its sync job, together.
     async fn record_intent(
         &self,
@@ -837,11 +842,32 @@ impl App {
             // Recorded meanwhile (its own sync job runs), or forgotten (Stripe refused it).
             return Ok(());
         };
-        let intent = gateway
-            .create_payment_intent(&new_intent(&row))
-            .await
-            .map_err(gateway_error)?;
+        let intent = match gateway.create_payment_intent(&new_intent(&row)).await {
+            Ok(intent) => intent,
+            // Stripe says no for good: nothing can be paid, so nothing is kept.
+            Err(GatewayError::Refused { .. }) => {
+                let reference = reference_code.clone();
+                return self
+                    .blocking(move |app| {
+                        payments::forget_pending(&mut *app.conn()?, &reference)?;
+                        Ok(())
+                    })
+                    .await;
+            }
+            Err(unavailable) => return Err(gateway_error(unavailable)),
+        };
         self.record_intent(&reference_code, &intent).await
+    }
+
+    /// The job of a top-up not yet known to Stripe's id: it runs only after the top-up's own
+    /// call to Stripe has surely ended (Stripe's timeout and a margin), so the two never ask
+    /// at once (Stripe answers a key still in use with 409).
+    fn recovery_job(&self, placeholder: &str) -> NewJob {
+        let delay = self.settings.stripe.payment_sync_delay.max(RECOVERY_AFTER);
+        payment_sync_job(
+            placeholder,
+            now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+        )
     }
 
     /// The payment sync job for one PaymentIntent (at most one pending per intent), after
@@ -854,6 +880,9 @@ impl App {
         )
     }
 
+    /// The payment sync job: ask Stripe about one payment; credit it when paid, finish when
+    /// it failed for good, and fail (to be retried with backoff) while it is still open. For
+    /// a placeholder, recover the top-up's intent instead.
     async fn sync_payment(&self, payment_intent: String) -> Result<(), AppError> {
         if let Some(reference) = payments::pending_reference(&payment_intent) {
             return self.recover_intent(reference.to_owned()).await;

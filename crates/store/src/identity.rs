@@ -202,7 +202,8 @@ pub fn insert_membership_if_absent(
 ) -> Result<bool, StoreError> {
     let inserted = per_backend!(&mut *conn, |c| diesel::insert_into(memberships::table)
         .values(row)
-        .on_conflict_do_nothing()
+        .on_conflict((memberships::user_id, memberships::company_id))
+        .do_nothing()
         .execute(c))?;
     Ok(inserted == 1)
 }

@@ -161,13 +161,13 @@ impl FakeStripe {
         self.state().down = down;
     }
 
-    /// Hold each PaymentIntent read this long before answering.
     /// Make each new PaymentIntent, then wait this long before answering (as a Stripe whose
     /// answer is slow or lost would).
     pub fn set_create_delay(&self, delay: std::time::Duration) {
         self.state().create_delay = delay;
     }
 
+    /// Hold each PaymentIntent read this long before answering.
     pub fn set_delay(&self, delay: std::time::Duration) {
         self.state().delay = delay;
     }
