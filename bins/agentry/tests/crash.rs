@@ -72,17 +72,11 @@ async fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
-async fn a_killed_job_runs_again_and_credits_once(db: TestDb) {
-    let stripe = FakeStripe::start();
-    let data = tempfile::tempdir().unwrap();
-    // Stripe answers the job's read of the payment only after a minute: the job is mid-call
-    // when the server dies.
-    stripe.set_delay(Duration::from_secs(60));
-    let first = Server::start(agentry(&db, data.path(), &stripe));
-
-    let register = json!({"email": "payer@example.com", "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD, "first_name": "Pay"});
+/// Register `email` on the server at `port`: its token and the company the paywall names.
+async fn payer(port: u16, email: &str) -> (String, String) {
+    let register = json!({"email": email, "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD, "first_name": "Pay"});
     let (status, body) = call(
-        first.port,
+        port,
         reqwest::Method::POST,
         "/v1/user",
         None,
@@ -91,19 +85,24 @@ async fn a_killed_job_runs_again_and_credits_once(db: TestDb) {
     .await;
     assert_eq!(status, 200, "{body}");
     let token = body["token"].as_str().unwrap().to_owned();
-    let (status, body) = call(
-        first.port,
-        reqwest::Method::GET,
-        "/v1/user",
-        Some(&token),
-        None,
-    )
-    .await;
-    assert_eq!(status, 402);
+    let (status, body) = call(port, reqwest::Method::GET, "/v1/user", Some(&token), None).await;
+    assert_eq!(status, 402, "{body}");
     let company = body["detail"]["customer_session"]["company_id"]
         .as_str()
         .unwrap()
         .to_owned();
+    (token, company)
+}
+
+async fn a_killed_job_runs_again_and_credits_once(db: TestDb) {
+    let stripe = FakeStripe::start();
+    let data = tempfile::tempdir().unwrap();
+    // Stripe answers the job's read of the payment only after a minute: the job is mid-call
+    // when the server dies.
+    stripe.set_delay(Duration::from_secs(60));
+    let first = Server::start(agentry(&db, data.path(), &stripe));
+
+    let (token, company) = payer(first.port, "payer@example.com").await;
     let (status, topup) = call(
         first.port,
         reqwest::Method::POST,
@@ -175,29 +174,7 @@ async fn a_top_up_killed_while_stripe_answers_is_recovered(db: TestDb) {
     let stripe = FakeStripe::start();
     let data = tempfile::tempdir().unwrap();
     let first = Server::start(agentry(&db, data.path(), &stripe));
-    let register = json!({"email": "creator@example.com", "password": TEST_PASSWORD, "confirm_password": TEST_PASSWORD, "first_name": "Pay"});
-    let (status, body) = call(
-        first.port,
-        reqwest::Method::POST,
-        "/v1/user",
-        None,
-        Some(register),
-    )
-    .await;
-    assert_eq!(status, 200, "{body}");
-    let token = body["token"].as_str().unwrap().to_owned();
-    let (_, body) = call(
-        first.port,
-        reqwest::Method::GET,
-        "/v1/user",
-        Some(&token),
-        None,
-    )
-    .await;
-    let company = body["detail"]["customer_session"]["company_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (token, company) = payer(first.port, "creator@example.com").await;
 
     // Stripe makes the intent, then its answer takes a minute: the server dies meanwhile.
     stripe.set_create_delay(Duration::from_secs(60));
