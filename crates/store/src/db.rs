@@ -173,22 +173,15 @@ fn redact_password(url: &str) -> String {
     }
 }
 
-/// Counts the statements every connection of a pool sends (diesel's instrumentation hook), so
-/// tests and the load bench can state what a request costs. Cloning shares the count.
+/// Counts the statements every connection of a pool sends (through each connection's
+/// `ConnectionWatch`), so tests and the load bench can state what a request costs. Cloning
+/// shares the count.
 #[derive(Clone, Debug, Default)]
 pub struct StatementCounter(Arc<AtomicU64>);
 
 impl StatementCounter {
     pub fn get(&self) -> u64 {
         self.0.load(Ordering::Relaxed)
-    }
-}
-
-impl Instrumentation for StatementCounter {
-    fn on_connection_event(&mut self, event: InstrumentationEvent<'_>) {
-        if let InstrumentationEvent::StartQuery { .. } = event {
-            self.0.fetch_add(1, Ordering::Relaxed);
-        }
     }
 }
 
