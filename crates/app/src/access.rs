@@ -90,9 +90,4 @@ impl App {
             Err(AppError::insufficient(scope))
         }
     }
-
-    /// Forget `user`'s access after a write changed their memberships or roles.
-    pub fn invalidate_access(&self, user: UserId) {
-        self.changed(agentry_domain::invalidation::Invalidation::User(user));
-    }
 }

@@ -9,13 +9,12 @@ use agentry_store::AnyConnection;
 use agentry_store::account::{self, NewAccount, UserPatch};
 use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
-use agentry_store::write_transaction;
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use agentry_domain::invalidation::Invalidation;
+use agentry_domain::events::DomainEvent;
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -488,7 +487,8 @@ impl App {
             .as_ref()
             .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
         let mut conn = self.conn()?;
-        let created = write_transaction(&mut conn, |conn| {
+        let created = self.write(&mut conn, |work| {
+            let conn = work.conn();
             account::create_account(conn, &new_account)?;
             if let Some(row) = &invitation {
                 // Another registration may have taken this invitation meanwhile.
@@ -498,8 +498,9 @@ impl App {
             }
             // The user's first agent, named as their company names its agents.
             let mut settings = agentry_domain::agent::default_settings(None);
+            work.record(DomainEvent::UserRegistered { user: user_id });
             self.insert_agent_in(
-                conn,
+                work,
                 user_id,
                 &first_agent_name,
                 &mut settings,
@@ -507,13 +508,6 @@ impl App {
                 &BTreeMap::new(),
             )
         });
-        let created = match created {
-            Ok((agent, viewers)) => {
-                self.agents_changed(agent, &viewers);
-                Ok(())
-            }
-            Err(error) => Err(error),
-        };
         match created {
             // Another registration won the race for this email or username.
             Err(AppError::Store(error)) if error.is_conflict() => {
@@ -521,7 +515,9 @@ impl App {
                     "User with this email or username already exists.".into(),
                 ));
             }
-            other => other?,
+            other => {
+                other?;
+            }
         }
 
         let token = self.issue_token(user_id, &email)?;
@@ -607,9 +603,8 @@ impl App {
             last_seen: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
-        account::update_user(&mut conn, user_id, &patch)?;
         // The view shows `last_seen`.
-        self.changed(Invalidation::User(user_id));
+        self.write_user(&mut conn, user_id, &patch, None)?;
         Ok(LoggedIn {
             detail: "Login successful",
             token: self.issue_token(user_id, &user.email)?,
@@ -850,20 +845,18 @@ impl App {
         self.settings.limits.check("preferences", &before, &after)?;
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
-        let result = write_transaction(&mut conn, |conn| {
+        let result = self.write(&mut conn, |work| {
+            let conn = work.conn();
             if !account::update_user(conn, user, &patch)? {
                 return Err(AppError::NotFound("User not found".into()));
             }
             account::upsert_preferences(conn, user, &preferences)?;
+            work.record(DomainEvent::UserUpdated { user });
             Ok(())
         });
         match result {
             Err(AppError::Store(error)) if error.is_conflict() => {
                 Err(AppError::Conflict("Username is already taken.".into()))
-            }
-            Ok(()) => {
-                self.changed(Invalidation::User(user));
-                Ok(())
             }
             other => other,
         }
@@ -928,7 +921,7 @@ impl App {
                     mfa_last_step: Some(None),
                     ..Default::default()
                 };
-                account::update_user(&mut conn, caller.user, &patch)?;
+                self.write_user(&mut conn, caller.user, &patch, None)?;
                 secret
             }
         };
@@ -960,7 +953,7 @@ impl App {
             mfa_enabled: Some(true),
             ..Default::default()
         };
-        account::update_user(&mut conn, caller.user, &patch)?;
+        self.write_user(&mut conn, caller.user, &patch, None)?;
         Ok(())
     }
 
@@ -1005,7 +998,7 @@ impl App {
             mfa_enabled: Some(false),
             ..patch
         };
-        account::update_user(&mut conn, caller.user, &patch)?;
+        self.write_user(&mut conn, caller.user, &patch, None)?;
         Ok(())
     }
 
@@ -1032,7 +1025,7 @@ impl App {
             mfa_last_step: Some(None),
             ..Default::default()
         };
-        account::update_user(&mut conn, caller.user, &patch)?;
+        self.write_user(&mut conn, caller.user, &patch, None)?;
         Ok(self.provisioning_uri(&secret, &user.email))
     }
 
@@ -1076,8 +1069,7 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
-        account::update_user(&mut conn, caller.user, &patch)?;
-        self.revoked(caller.user, now);
+        self.write_user(&mut conn, caller.user, &patch, Some(now))?;
         // Issued after the revocation instant, so it survives it.
         self.issue_token(caller.user, &user.email)
     }
@@ -1108,9 +1100,8 @@ impl App {
             updated_at: Some(naive_of(now_epoch())),
             ..Default::default()
         };
-        account::update_user(&mut conn, caller.user, &patch)?;
         // The view shows the username.
-        self.changed(Invalidation::User(caller.user));
+        self.write_user(&mut conn, caller.user, &patch, None)?;
         Ok(username)
     }
 
@@ -1127,10 +1118,9 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..Default::default()
         };
-        if !account::update_user(&mut conn, caller.user, &patch)? {
+        if !self.write_user(&mut conn, caller.user, &patch, Some(now))? {
             return Err(AppError::NotFound("User not found".into()));
         }
-        self.revoked(caller.user, now);
         Ok(())
     }
 
@@ -1145,8 +1135,14 @@ impl App {
         let views = identity::memberships_for(&mut conn, user_id)?;
         let company = crate::access::primary(&views)
             .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
-        companies::set_role(&mut conn, user_id, company.into(), RoleId::SUPER_ADMIN)?;
-        self.invalidate_access(user_id);
+        self.write(&mut conn, |work| {
+            companies::set_role(work.conn(), user_id, company.into(), RoleId::SUPER_ADMIN)?;
+            work.record(DomainEvent::AccessChanged {
+                user: user_id,
+                company: Some(company.into()),
+            });
+            Ok(())
+        })?;
         Ok(user_id)
     }
 

@@ -16,17 +16,17 @@ use agentry_domain::access::Access;
 use agentry_domain::agent::{
     self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
 };
-use agentry_domain::invalidation::Invalidation;
+use agentry_domain::events::{AgentChange, DomainEvent};
 use agentry_domain::{AgentId, CompanyId, UserId};
 use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
-use agentry_store::write_transaction;
+use agentry_store::events::Work;
 use agentry_store::{AnyConnection, DbUuid, companies};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::company_extensions::CompanyExtensions;
-use crate::session::{Caller, naive_of, now_epoch};
+use crate::session::Caller;
 use crate::tokens::TokenGrant;
 use crate::{App, AppError};
 
@@ -130,9 +130,7 @@ pub(crate) fn not_found() -> AppError {
     AppError::NotFound("Agent not found".into())
 }
 
-fn now() -> NaiveDateTime {
-    naive_of(now_epoch())
-}
+use crate::now_naive as now;
 
 fn invalid(field: &str, message: impl Into<String>) -> AppError {
     AppError::Invalid {
@@ -470,11 +468,32 @@ impl App {
         Ok(users.into_iter().collect())
     }
 
-    pub(crate) fn agents_changed(&self, agent: AgentId, viewers: &[UserId]) {
-        self.changed(Invalidation::Agent(agent));
-        for user in viewers {
-            self.changed(Invalidation::VisibleAgents(*user));
-        }
+    /// Who sees `view` now: its owner, and its company's members while it is shared.
+    fn viewers_of(
+        &self,
+        conn: &mut AnyConnection,
+        view: &AgentView,
+    ) -> Result<Vec<UserId>, AppError> {
+        let sharing: Vec<CompanyId> = if view.shared {
+            view.company.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        self.viewers(conn, view.owner, &sharing)
+    }
+
+    /// Write command states of one agent (one statement and its event).
+    fn commands_changed(&self, agent: AgentId, rows: &[CommandRow]) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            store::upsert_commands(work.conn(), rows)?;
+            work.record(DomainEvent::AgentChanged {
+                agent,
+                change: AgentChange::Updated,
+                viewers: Vec::new(),
+            });
+            Ok(())
+        })
     }
 
     /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
@@ -604,7 +623,8 @@ impl App {
         commands: &BTreeMap<String, bool>,
     ) -> Result<AgentId, AppError> {
         let mut conn = self.conn()?;
-        let (id, viewers) = write_transaction(&mut conn, |conn| {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             // Counted in the write's transaction, so concurrent creations (on any
             // instance) cannot pass the limit together.
             let limit = self.settings.limits.max_agents_per_user;
@@ -617,23 +637,21 @@ impl App {
                     message: format!("a user owns at most {limit} agents"),
                 });
             }
-            self.insert_agent_in(conn, owner, name, &mut settings, company, commands)
-        })?;
-        self.agents_changed(id, &viewers);
-        Ok(id)
+            self.insert_agent_in(work, owner, name, &mut settings, company, commands)
+        })
     }
 
-    /// [`App::insert_new_agent`] on the caller's connection (registration's transaction);
-    /// the new id and who sees it, to tell once the transaction has committed.
+    /// [`App::insert_new_agent`] in the caller's unit of work (registration's too); records
+    /// the new agent with who sees it.
     pub(crate) fn insert_agent_in(
         &self,
-        conn: &mut AnyConnection,
+        work: &mut Work<'_>,
         owner: UserId,
         name: &str,
         settings: &mut BTreeMap<String, String>,
         company: Option<CompanyId>,
         commands: &BTreeMap<String, bool>,
-    ) -> Result<(AgentId, Vec<UserId>), AppError> {
+    ) -> Result<AgentId, AppError> {
         let id = AgentId::new();
         let at = now();
         settings.insert(
@@ -674,6 +692,7 @@ impl App {
             })
             .collect();
         let setting_rows = self.sealed_rows(id.into(), settings);
+        let conn = work.conn();
         store::insert_agent(conn, &row, &setting_rows, &command_rows).map_err(|error| {
             if error.is_conflict() {
                 AppError::Conflict(format!("Agent {name} already exists."))
@@ -686,7 +705,13 @@ impl App {
         } else {
             Vec::new()
         };
-        Ok((id, self.viewers(conn, owner, &sharing)?))
+        let viewers = self.viewers(conn, owner, &sharing)?;
+        work.record(DomainEvent::AgentChanged {
+            agent: id,
+            change: AgentChange::Created,
+            viewers,
+        });
+        Ok(id)
     }
 
     /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked. The
@@ -794,9 +819,11 @@ impl App {
             .check_update("settings", &view.settings, &removals, &upserts)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
         let mut conn = self.conn()?;
-        let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
+            let mut viewers = Vec::new();
             if shared != view.shared || company != view.company {
                 store::set_sharing(conn, view.id.into(), shared, company.map(Into::into), now())?;
                 let mut touched: Vec<CompanyId> = Vec::new();
@@ -806,11 +833,15 @@ impl App {
                 if shared {
                     touched.extend(company);
                 }
-                return self.viewers(conn, view.owner, &touched);
+                viewers = self.viewers(conn, view.owner, &touched)?;
             }
-            Ok(Vec::new())
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Updated,
+                viewers,
+            });
+            Ok(())
         })?;
-        self.agents_changed(view.id, &viewers);
         Ok(format!("Agent {} configuration updated.", view.name))
     }
 
@@ -845,9 +876,7 @@ impl App {
                 })
             })
             .collect();
-        let mut conn = self.conn()?;
-        store::upsert_commands(&mut conn, &rows)?;
-        self.agents_changed(view.id, &[]);
+        self.commands_changed(view.id, &rows)?;
         Ok(format!("Agent {} configuration updated.", view.name))
     }
 
@@ -861,16 +890,14 @@ impl App {
     ) -> Result<String, AppError> {
         let view = self.agent_for(caller, id, "agents:write")?;
         let spec = self.known_command(command)?;
-        let mut conn = self.conn()?;
-        store::upsert_commands(
-            &mut conn,
+        self.commands_changed(
+            view.id,
             &[CommandRow {
                 agent_id: view.id.into(),
                 command: spec.name.to_owned(),
                 enabled: enable,
             }],
         )?;
-        self.agents_changed(view.id, &[]);
         Ok(format!("Agent {} configuration updated.", view.name))
     }
 
@@ -892,9 +919,7 @@ impl App {
                 enabled: enable,
             })
             .collect();
-        let mut conn = self.conn()?;
-        store::upsert_commands(&mut conn, &rows)?;
-        self.agents_changed(view.id, &[]);
+        self.commands_changed(view.id, &rows)?;
         Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
@@ -909,22 +934,24 @@ impl App {
         let view = self.owned_agent(caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
         let mut conn = self.conn()?;
-        match store::rename_agent(&mut conn, view.id.into(), &name, now()) {
-            Ok(true) => {}
-            Ok(false) => return Err(not_found()),
-            Err(error) if error.is_conflict() => {
-                return Err(AppError::Conflict(format!("Agent {name} already exists.")));
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            match store::rename_agent(conn, view.id.into(), &name, now()) {
+                Ok(true) => {}
+                Ok(false) => return Err(not_found()),
+                Err(error) if error.is_conflict() => {
+                    return Err(AppError::Conflict(format!("Agent {name} already exists.")));
+                }
+                Err(error) => return Err(error.into()),
             }
-            Err(error) => return Err(error.into()),
-        }
-        let sharing: Vec<CompanyId> = if view.shared {
-            view.company.into_iter().collect()
-        } else {
-            Vec::new()
-        };
-        let viewers = self.viewers(&mut conn, view.owner, &sharing)?;
-        self.agents_changed(view.id, &viewers);
-        Ok(())
+            let viewers = self.viewers_of(conn, &view)?;
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Renamed,
+                viewers,
+            });
+            Ok(())
+        })
     }
 
     /// `DELETE /v1/agent/{id}`: the owner only; settings and commands go with it, its
@@ -932,18 +959,19 @@ impl App {
     pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
         let view = self.owned_agent(caller, id, "agents:delete")?;
         let mut conn = self.conn()?;
-        let viewers = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());
             }
-            let sharing: Vec<CompanyId> = if view.shared {
-                view.company.into_iter().collect()
-            } else {
-                Vec::new()
-            };
-            self.viewers(conn, view.owner, &sharing)
+            let viewers = self.viewers_of(conn, &view)?;
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Deleted,
+                viewers,
+            });
+            Ok(())
         })?;
-        self.agents_changed(view.id, &viewers);
         Ok(format!("Agent {} deleted.", view.name))
     }
 

@@ -2,7 +2,6 @@
 //! 402 paywall (reference auth-billing.md section 5).
 
 use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
-use agentry_domain::invalidation::Invalidation;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::companies;
 use serde::Serialize;
@@ -193,27 +192,26 @@ impl App {
         output: i64,
     ) -> Result<(), AppError> {
         let mut conn = self.conn()?;
-        charge(
-            &mut conn,
-            &self.settings.billing,
-            company,
-            user,
-            input,
-            output,
-            naive_of(now_epoch()),
-        )
-        .map_err(|error| match error {
-            BillingError::InsufficientBalance => {
-                AppError::PaymentRequired(json!(error.to_string()))
-            }
-            BillingError::Negative => AppError::BadRequest(error.to_string()),
-            BillingError::Store(store) => AppError::Store(store),
-        })?;
-        // Members' views show the company's balance.
-        for (membership, _) in companies::members_of(&mut conn, &[company])? {
-            self.changed(Invalidation::User(membership.user_id.into()));
-        }
-        Ok(())
+        self.write(&mut conn, |work| {
+            charge(
+                work.conn(),
+                &self.settings.billing,
+                company,
+                user,
+                input,
+                output,
+                naive_of(now_epoch()),
+            )
+            .map_err(|error| match error {
+                BillingError::InsufficientBalance => {
+                    AppError::PaymentRequired(json!(error.to_string()))
+                }
+                BillingError::Negative => AppError::BadRequest(error.to_string()),
+                BillingError::Store(store) => AppError::Store(store),
+            })?;
+            // Members' views show the company's balance.
+            Self::billing_changed(work, &[company])
+        })
     }
 
     /// Whether `header` carries the server's own key (`AGIXT_API_KEY`), as `POST /v1/credit`
@@ -247,12 +245,12 @@ impl App {
             });
         }
         let mut conn = self.conn()?;
-        if !agentry_store::billing::credit(&mut conn, company, tokens, amount_usd)? {
-            return Err(AppError::NotFound("Company not found".into()));
-        }
-        for (membership, _) in companies::members_of(&mut conn, &[company])? {
-            self.changed(Invalidation::User(membership.user_id.into()));
-        }
+        self.write(&mut conn, |work| {
+            if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
+                return Err(AppError::NotFound("Company not found".into()));
+            }
+            Self::billing_changed(work, &[company])
+        })?;
         Ok(tokens)
     }
 

@@ -191,8 +191,10 @@ impl App {
         };
         let output = self.sign_links(&output, &output_url, &agent_id, &conversation_id);
         let (logged, role, conversation_row) = (output.clone(), view.name.clone(), conversation.id);
+        let caller_user = caller.user;
         self.blocking(move |app| {
             app.log_messages(
+                caller_user,
                 conversation_row,
                 &[(role.clone(), activity), (role, logged)],
             )

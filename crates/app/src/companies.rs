@@ -2,14 +2,16 @@
 
 use std::collections::HashMap;
 
+use agentry_domain::events::{CompanyChange, DomainEvent};
+
 use agentry_domain::access::Access;
 use agentry_domain::{CompanyId, RoleId, UserId};
+use agentry_store::AnyConnection;
 use agentry_store::DbUuid;
 use agentry_store::companies::{self, CompanyPatch, InvitationRow};
 use agentry_store::identity::{
     self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
 };
-use agentry_store::write_transaction;
 use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, naive_of, now_epoch};
@@ -373,7 +375,8 @@ impl App {
         let now = naive_of(now_epoch());
         let company = CompanyId::new();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             identity::insert_companies(
                 conn,
                 &[NewCompany {
@@ -395,9 +398,17 @@ impl App {
                     now,
                 )],
             )?;
-            Ok::<_, AppError>(())
+            work.record(DomainEvent::CompanyChanged {
+                company,
+                change: CompanyChange::Created,
+                members: Vec::new(),
+            });
+            work.record(DomainEvent::AccessChanged {
+                user: caller.user,
+                company: Some(company),
+            });
+            Ok(())
         })?;
-        self.invalidate_access(caller.user);
         Ok(CreatedCompany { id: company, name })
     }
 
@@ -412,15 +423,22 @@ impl App {
         self.require_scope(&access, company, "company:write")?;
         let patch = form.patch()?;
         let mut conn = self.conn()?;
-        if !companies::update_company(&mut conn, company, &patch)? {
-            return Err(not_found("Company"));
-        }
-        let row =
-            companies::find_company(&mut conn, company)?.ok_or_else(|| not_found("Company"))?;
-        // Every member's view shows the company.
-        for (membership, _) in companies::members_of(&mut conn, &[company])? {
-            self.invalidate_access(membership.user_id.into());
-        }
+        let row = self.write(&mut conn, |work| {
+            let conn = work.conn();
+            if !companies::update_company(conn, company, &patch)? {
+                return Err(not_found("Company"));
+            }
+            let row =
+                companies::find_company(conn, company)?.ok_or_else(|| not_found("Company"))?;
+            // Every member's view shows the company.
+            let members = member_ids(conn, company)?;
+            work.record(DomainEvent::CompanyChanged {
+                company,
+                change: CompanyChange::Updated,
+                members,
+            });
+            Ok(row)
+        })?;
         Ok(company_response(row, Vec::new(), Vec::new()))
     }
 
@@ -429,18 +447,19 @@ impl App {
         let access = self.caller_access(caller)?;
         self.require_scope(&access, company, "company:delete")?;
         let mut conn = self.conn()?;
-        let members: Vec<UserId> = companies::members_of(&mut conn, &[company])?
-            .into_iter()
-            .map(|(membership, _)| membership.user_id.into())
-            .collect();
-        if !companies::delete_company(&mut conn, company)? {
-            return Err(not_found("Company"));
-        }
-        for member in members {
-            self.invalidate_access(member);
-        }
-        self.changed(agentry_domain::invalidation::Invalidation::CompanyExtensions(company));
-        Ok(())
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            let members = member_ids(conn, company)?;
+            if !companies::delete_company(conn, company)? {
+                return Err(not_found("Company"));
+            }
+            work.record(DomainEvent::CompanyChanged {
+                company,
+                change: CompanyChange::Deleted,
+                members,
+            });
+            Ok(())
+        })
     }
 
     /// `GET /v1/companies/{id}/members`: any member may list the others.
@@ -474,14 +493,20 @@ impl App {
             ));
         }
         let mut conn = self.conn()?;
-        let target = companies::find_membership(&mut conn, user, company)?
-            .ok_or_else(|| not_found("User"))?;
-        if target.role_id < Self::role_in(&access, company).0 {
-            return Err(AppError::Forbidden(UNAUTHORIZED.into()));
-        }
-        companies::delete_membership(&mut conn, user, company)?;
-        self.invalidate_access(user);
-        Ok(())
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            let target = companies::find_membership(conn, user, company)?
+                .ok_or_else(|| not_found("User"))?;
+            if target.role_id < Self::role_in(&access, company).0 {
+                return Err(AppError::Forbidden(UNAUTHORIZED.into()));
+            }
+            companies::delete_membership(conn, user, company)?;
+            work.record(DomainEvent::AccessChanged {
+                user,
+                company: Some(company),
+            });
+            Ok(())
+        })
     }
 
     /// `PUT /v1/user/role`: needs `users:roles`; never one's own role, never above one's own.
@@ -507,14 +532,20 @@ impl App {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
         let mut conn = self.conn()?;
-        let target = companies::find_membership(&mut conn, user, company)?
-            .ok_or_else(|| not_found("User"))?;
-        if target.role_id < own.0 {
-            return Err(AppError::Forbidden(UNAUTHORIZED.into()));
-        }
-        companies::set_role(&mut conn, user, company, role)?;
-        self.invalidate_access(user);
-        Ok(())
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            let target = companies::find_membership(conn, user, company)?
+                .ok_or_else(|| not_found("User"))?;
+            if target.role_id < own.0 {
+                return Err(AppError::Forbidden(UNAUTHORIZED.into()));
+            }
+            companies::set_role(conn, user, company, role)?;
+            work.record(DomainEvent::AccessChanged {
+                user,
+                company: Some(company),
+            });
+            Ok(())
+        })
     }
 
     fn invitation_view(&self, row: &InvitationRow, company_name: &str) -> InvitationView {
@@ -656,7 +687,8 @@ impl App {
             .ok_or_else(|| not_found("Invitation"))?;
         let (company, role) = (CompanyId::from(row.company_id), RoleId(row.role_id));
         let now = naive_of(now_epoch());
-        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             if !companies::accept_invitation(conn, row.id, caller.user)? {
                 return Err(not_found("Invitation"));
             }
@@ -665,9 +697,12 @@ impl App {
                 conn,
                 &NewMembership::new(caller.user, company, role, now),
             )?;
+            work.record(DomainEvent::AccessChanged {
+                user: caller.user,
+                company: Some(company),
+            });
             Ok(())
         })?;
-        self.invalidate_access(caller.user);
         Ok(AcceptedInvitation {
             detail: "Invitation accepted.",
             company_id: company,
@@ -747,4 +782,12 @@ mod uuid_like {
             uuid::Uuid::parse_str(s).map(Id)
         }
     }
+}
+
+/// The ids of `company`'s members.
+fn member_ids(conn: &mut AnyConnection, company: CompanyId) -> Result<Vec<UserId>, AppError> {
+    Ok(companies::members_of(conn, &[company])?
+        .into_iter()
+        .map(|(membership, _)| membership.user_id.into())
+        .collect())
 }

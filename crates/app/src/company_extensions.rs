@@ -17,9 +17,8 @@ use agentry_domain::CompanyId;
 use agentry_domain::agent::{
     self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
 };
-use agentry_domain::invalidation::Invalidation;
+use agentry_domain::events::DomainEvent;
 use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
-use agentry_store::write_transaction;
 use serde_json::{Map, Value, json};
 
 use crate::agents::{AgentView, settings_of_body};
@@ -251,12 +250,13 @@ impl App {
             })
             .collect();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, company.into(), &removals)?;
+            work.record(DomainEvent::CompanyExtensionsChanged { company });
             Ok(())
         })?;
-        self.changed(Invalidation::CompanyExtensions(company));
         Ok("Company extension settings updated.".into())
     }
 
@@ -270,16 +270,14 @@ impl App {
     ) -> Result<String, AppError> {
         let company = self.writable_company(caller, company)?;
         let spec = self.known_command(command)?;
-        let mut conn = self.conn()?;
-        store::upsert_commands(
-            &mut conn,
+        self.company_commands_changed(
+            company,
             &[CompanyCommandRow {
                 company_id: company.into(),
                 command: spec.name.to_owned(),
                 enabled: enable,
             }],
         )?;
-        self.changed(Invalidation::CompanyExtensions(company));
         Ok(format!(
             "Command `{}` {} for the company's agents.",
             spec.name,
@@ -305,9 +303,7 @@ impl App {
                 enabled: enable,
             })
             .collect();
-        let mut conn = self.conn()?;
-        store::upsert_commands(&mut conn, &rows)?;
-        self.changed(Invalidation::CompanyExtensions(company));
+        self.company_commands_changed(company, &rows)?;
         Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
@@ -321,5 +317,19 @@ impl App {
             layer.commands.get(command).copied().unwrap_or(false)
         });
         Ok(json!({ "extensions": listed }))
+    }
+
+    /// Write command states of one company (one statement and its event).
+    fn company_commands_changed(
+        &self,
+        company: CompanyId,
+        rows: &[CompanyCommandRow],
+    ) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            store::upsert_commands(work.conn(), rows)?;
+            work.record(DomainEvent::CompanyExtensionsChanged { company });
+            Ok(())
+        })
     }
 }

@@ -3,15 +3,15 @@
 //! in SQL. Bodies follow what the SDK sends (section 11: the rename and message-update bodies
 //! lack fields the reference requires).
 
+use agentry_domain::events::{ConversationChange, DomainEvent, MessagesChange};
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
 use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
-use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
 use chrono::NaiveDateTime;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use crate::session::{Caller, naive_of, now_epoch};
+use crate::session::Caller;
 use crate::{App, AppError};
 
 /// The longest conversation name and role, and the largest message.
@@ -32,9 +32,7 @@ pub struct NewConversation {
     pub conversation_content: Option<Value>,
 }
 
-fn now() -> NaiveDateTime {
-    naive_of(now_epoch())
-}
+use crate::now_naive as now;
 
 fn not_found() -> AppError {
     AppError::NotFound("Conversation not found".into())
@@ -173,7 +171,8 @@ impl App {
         // The lookup stays outside the transaction, which then starts with a write (see
         // `command_conversation`).
         let existing = store::find_by_name(&mut conn, caller.user, &name)?;
-        let id = write_transaction(&mut conn, |conn| -> Result<DbUuid, AppError> {
+        let id = self.write(&mut conn, |work| {
+            let conn = work.conn();
             let id = match existing {
                 Some(existing) => existing.id,
                 None => {
@@ -186,6 +185,11 @@ impl App {
                         updated_at: at,
                     };
                     store::insert_conversation(conn, &row)?;
+                    work.record(DomainEvent::ConversationChanged {
+                        conversation: row.id.into(),
+                        user: caller.user,
+                        change: ConversationChange::Created,
+                    });
                     row.id
                 }
             };
@@ -194,7 +198,11 @@ impl App {
                 .enumerate()
                 .map(|(i, (role, text))| message_row(id, role, text, in_order(at, i)))
                 .collect();
+            let conn = work.conn();
             store::add_messages(conn, id, &rows, at)?;
+            if !rows.is_empty() {
+                work.record(messages_changed(id, caller.user, MessagesChange::Added));
+            }
             Ok(id)
         })?;
         Ok(json!({"id": ConversationId::from(id), "conversation_history": content}))
@@ -314,9 +322,17 @@ impl App {
         let name = name_of(new_name, "new_conversation_name")?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
-        if !store::rename(&mut conn, row.id, &name, now())? {
-            return Err(not_found());
-        }
+        self.write(&mut conn, |work| {
+            if !store::rename(work.conn(), row.id, &name, now())? {
+                return Err(not_found());
+            }
+            work.record(DomainEvent::ConversationChanged {
+                conversation: row.id.into(),
+                user: caller.user,
+                change: ConversationChange::Renamed,
+            });
+            Ok(())
+        })?;
         Ok(format!("Conversation renamed to `{name}`."))
     }
 
@@ -325,9 +341,17 @@ impl App {
         self.authorize(caller, None, "conversations:delete")?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
-        if !store::delete(&mut conn, row.id)? {
-            return Err(not_found());
-        }
+        self.write(&mut conn, |work| {
+            if !store::delete(work.conn(), row.id)? {
+                return Err(not_found());
+            }
+            work.record(DomainEvent::ConversationChanged {
+                conversation: row.id.into(),
+                user: caller.user,
+                change: ConversationChange::Deleted,
+            });
+            Ok(())
+        })?;
         self.remove_workspaces(ConversationId::from(row.id));
         Ok(format!("Conversation `{}` deleted.", row.name))
     }
@@ -377,9 +401,22 @@ impl App {
                 ..m
             })
             .collect();
-        write_transaction(&mut conn, |conn| -> Result<(), AppError> {
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
             store::insert_conversation(conn, &fork)?;
             store::add_messages(conn, fork.id, &rows, at)?;
+            work.record(DomainEvent::ConversationChanged {
+                conversation: fork.id.into(),
+                user: caller.user,
+                change: ConversationChange::Created,
+            });
+            if !rows.is_empty() {
+                work.record(messages_changed(
+                    fork.id,
+                    caller.user,
+                    MessagesChange::Added,
+                ));
+            }
             Ok(())
         })?;
         Ok(json!({
@@ -409,8 +446,10 @@ impl App {
         let at = now();
         let message = message_row(row.id, &role, &text, at);
         let id = message.id;
-        write_transaction(&mut conn, |conn| {
-            store::add_messages(conn, row.id, &[message], at)
+        self.write(&mut conn, |work| {
+            store::add_messages(work.conn(), row.id, &[message], at)?;
+            work.record(messages_changed(row.id, caller.user, MessagesChange::Added));
+            Ok(())
         })?;
         Ok(id.into())
     }
@@ -431,17 +470,24 @@ impl App {
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
-        if !store::update_message(
-            &mut conn,
-            row.id,
-            message.into(),
-            &text,
-            &caller.email,
-            now(),
-        )? {
-            return Err(AppError::NotFound("Message not found".into()));
-        }
-        Ok(())
+        self.write(&mut conn, |work| {
+            if !store::update_message(
+                work.conn(),
+                row.id,
+                message.into(),
+                &text,
+                &caller.email,
+                now(),
+            )? {
+                return Err(AppError::NotFound("Message not found".into()));
+            }
+            work.record(messages_changed(
+                row.id,
+                caller.user,
+                MessagesChange::Updated,
+            ));
+            Ok(())
+        })
     }
 
     /// `DELETE /v1/conversation/{id}/message/{message_id}`.
@@ -453,10 +499,17 @@ impl App {
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
         let mut conn = self.conn()?;
         let row = self.own_conversation(&mut conn, caller, id)?;
-        if !store::delete_message(&mut conn, row.id, message.into())? {
-            return Err(AppError::NotFound("Message not found".into()));
-        }
-        Ok(())
+        self.write(&mut conn, |work| {
+            if !store::delete_message(work.conn(), row.id, message.into())? {
+                return Err(AppError::NotFound("Message not found".into()));
+            }
+            work.record(messages_changed(
+                row.id,
+                caller.user,
+                MessagesChange::Deleted,
+            ));
+            Ok(())
+        })
     }
 
     /// The conversation a command runs in (reference 3.3): none → today's date; `""` → the
@@ -500,7 +553,15 @@ impl App {
             created_at: at,
             updated_at: at,
         };
-        store::insert_conversation(&mut conn, &row)?;
+        self.write(&mut conn, |work| {
+            store::insert_conversation(work.conn(), &row)?;
+            work.record(DomainEvent::ConversationChanged {
+                conversation: row.id.into(),
+                user: caller.user,
+                change: ConversationChange::Created,
+            });
+            Ok(())
+        })?;
         Ok(row)
     }
 
@@ -524,6 +585,7 @@ impl App {
     /// Messages a command run writes to its conversation.
     pub(crate) fn log_messages(
         &self,
+        user: UserId,
         conversation: DbUuid,
         messages: &[(String, String)],
     ) -> Result<(), AppError> {
@@ -534,9 +596,18 @@ impl App {
             .map(|(i, (role, text))| message_row(conversation, role, text, in_order(at, i)))
             .collect();
         let mut conn = self.conn()?;
-        write_transaction(&mut conn, |conn| {
-            store::add_messages(conn, conversation, &rows, at)
-        })?;
-        Ok(())
+        self.write(&mut conn, |work| {
+            store::add_messages(work.conn(), conversation, &rows, at)?;
+            work.record(messages_changed(conversation, user, MessagesChange::Added));
+            Ok(())
+        })
+    }
+}
+
+fn messages_changed(conversation: DbUuid, user: UserId, change: MessagesChange) -> DomainEvent {
+    DomainEvent::MessagesChanged {
+        conversation: conversation.into(),
+        user,
+        change,
     }
 }

@@ -10,6 +10,7 @@ pub mod companies;
 pub mod company_extensions;
 pub mod conversations;
 mod error;
+mod events;
 pub mod extensions;
 pub mod jobs;
 pub mod payments;
@@ -27,7 +28,13 @@ use agentry_store::{Pool, PooledConnection, StoreError};
 use diesel::connection::SimpleConnection;
 
 pub use error::AppError;
+pub use events::stale;
 pub use session::Caller;
+
+/// The current instant, as stored (UTC, microseconds).
+pub(crate) fn now_naive() -> chrono::NaiveDateTime {
+    session::naive_of(session::now_epoch())
+}
 
 /// What the use cases need to know about the deployment (from the server's configuration).
 #[derive(Debug, Clone)]
@@ -285,12 +292,6 @@ impl App {
     /// This instance's name on the invalidation bus.
     pub fn origin(&self) -> &str {
         &self.origin
-    }
-
-    /// Forget what a write made stale, here and (through the bus) on every other instance.
-    pub(crate) fn changed(&self, event: Invalidation) {
-        self.apply_invalidation(&event);
-        self.bus.publish(&event);
     }
 
     fn apply_invalidation(&self, event: &Invalidation) {

@@ -7,6 +7,7 @@
 //! one transaction afterwards, so a Stripe failure leaves nothing half-done (502 to the user,
 //! and the job that will look again stays queued).
 
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,19 +15,20 @@ use agentry_billing::gateway::{
     GatewayError, NewPaymentIntent, PaymentGateway, PaymentIntentView, SubscriptionCheckout,
 };
 use agentry_billing::webhook::{Effect, EventRefused, verify_event};
-use agentry_domain::invalidation::Invalidation;
+use agentry_domain::events::DomainEvent;
 use agentry_domain::{CompanyId, UserId};
-use agentry_store::companies;
+use agentry_store::events::Work;
 use agentry_store::identity::CompanyRow;
 use agentry_store::jobs::{JobRow, NewJob};
 use agentry_store::payments::{self, TransactionRow};
 use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, identity};
+use agentry_store::{DbUuid, companies};
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobHandler, JobRunner};
-use crate::session::{Caller, naive_of, now_epoch};
+use crate::session::Caller;
 use crate::{App, AppError};
 
 /// The job that asks Stripe about one payment until it is settled.
@@ -165,9 +167,7 @@ fn gateway_error(error: GatewayError) -> AppError {
     }
 }
 
-fn now() -> NaiveDateTime {
-    naive_of(now_epoch())
-}
+use crate::now_naive as now;
 
 /// A whole number of millions of tokens, 1 to [`MAX_TOKEN_MILLIONS`] (a JSON number or a
 /// numeric string, as FastAPI coerces).
@@ -258,24 +258,38 @@ impl App {
         Ok(company)
     }
 
-    /// Members' views show their companies' balances and the paywall reads them.
-    fn company_changed(
-        &self,
-        conn: &mut AnyConnection,
+    /// Record that the billing of each of `companies_` changed (balance or subscription),
+    /// naming the members whose views show it and whose paywall reads it: its own and its
+    /// child companies' (two statements).
+    pub(crate) fn billing_changed(
+        work: &mut Work<'_>,
         companies_: &[CompanyId],
     ) -> Result<(), AppError> {
         if companies_.is_empty() {
             return Ok(());
         }
+        let conn = work.conn();
+        let children = companies::children_of(conn, companies_)?;
+        let parent_of: HashMap<DbUuid, CompanyId> = children
+            .iter()
+            .filter_map(|child| child.parent_id.map(|parent| (child.id, parent.into())))
+            .collect();
         let mut company_ids = companies_.to_vec();
-        // Members of child companies see the root's balance through the paywall too.
-        company_ids.extend(
-            companies::children_of(conn, companies_)?
-                .into_iter()
-                .map(|c| CompanyId::from(c.id)),
-        );
+        company_ids.extend(children.iter().map(|c| CompanyId::from(c.id)));
+        let mut users: BTreeMap<CompanyId, Vec<UserId>> =
+            companies_.iter().map(|c| (*c, Vec::new())).collect();
         for (membership, _) in companies::members_of(conn, &company_ids)? {
-            self.changed(Invalidation::User(membership.user_id.into()));
+            let company = parent_of
+                .get(&membership.company_id)
+                .copied()
+                .unwrap_or_else(|| membership.company_id.into());
+            users
+                .entry(company)
+                .or_default()
+                .push(membership.user_id.into());
+        }
+        for (company, users) in users {
+            work.record(DomainEvent::BillingChanged { company, users });
         }
         Ok(())
     }
@@ -380,13 +394,19 @@ impl App {
             return Ok(None);
         }
         let company: CompanyId = row.company_id.into();
-        let credited = write_transaction(&mut conn, |conn| {
-            payments::complete_and_credit(conn, company, std::slice::from_ref(&intent.id), now())
+        let credited = self.write(&mut conn, |work| {
+            let credited = payments::complete_and_credit(
+                work.conn(),
+                company,
+                std::slice::from_ref(&intent.id),
+                now(),
+            )?;
+            if !credited.is_empty() {
+                Self::billing_changed(work, &[company])?;
+            }
+            Ok(credited)
         })?;
         let tokens = credited.iter().map(|r| r.token_amount).sum();
-        if !credited.is_empty() {
-            self.company_changed(&mut conn, &[company])?;
-        }
         Ok(Some(tokens))
     }
 
@@ -484,12 +504,13 @@ impl App {
         let checked = open.len();
         self.blocking(move |app| {
             let mut conn = app.conn()?;
-            let credited = write_transaction(&mut conn, |conn| {
-                payments::complete_and_credit(conn, root, &paid, now())
+            let credited = app.write(&mut conn, |work| {
+                let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
+                if !credited.is_empty() {
+                    Self::billing_changed(work, &[root])?;
+                }
+                Ok(credited)
             })?;
-            if !credited.is_empty() {
-                app.company_changed(&mut conn, &[root])?;
-            }
             Ok(SyncResult {
                 checked,
                 credited: credited.len(),
@@ -652,10 +673,11 @@ impl App {
             }
         })?;
         let mut conn = self.conn()?;
-        let (fresh, touched) = write_transaction(&mut conn, |conn| -> Result<_, AppError> {
+        let fresh = self.write(&mut conn, |work| {
+            let conn = work.conn();
             match payments::record_event(conn, &event.id, &event.kind, event.signed_at, now())? {
                 payments::EventRecord::New => {}
-                payments::EventRecord::Redelivered => return Ok((false, Vec::new())),
+                payments::EventRecord::Redelivered => return Ok(false),
                 payments::EventRecord::Replayed => {
                     return Err(AppError::BadRequest("Replayed Stripe event".into()));
                 }
@@ -710,9 +732,9 @@ impl App {
                 }
                 Effect::Ignored => Vec::new(),
             };
-            Ok((true, touched))
+            Self::billing_changed(work, &touched)?;
+            Ok(true)
         })?;
-        self.company_changed(&mut conn, &touched)?;
         Ok(WebhookOutcome {
             received: true,
             duplicate: !fresh,
@@ -801,8 +823,10 @@ impl App {
         }
         self.blocking(move |app| {
             let mut conn = app.conn()?;
-            let changed = payments::set_subscription_active(&mut conn, &admin_of, true)?;
-            app.company_changed(&mut conn, &changed)
+            app.write(&mut conn, |work| {
+                let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
+                Self::billing_changed(work, &changed)
+            })
         })
         .await
     }

@@ -1,6 +1,7 @@
 //! Who is calling: the token checked in memory, revocation ("tokens issued before T are
 //! void", per user) held in memory and read from the database once per user.
 
+use agentry_domain::events::DomainEvent;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_auth::token::{Claims, TokenError};
@@ -226,18 +227,30 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..Default::default()
         };
-        account::update_user(conn, user, &patch)?;
-        self.revoked(user, now);
+        self.write_user(conn, user, &patch, Some(now))?;
         Ok(())
     }
 
-    /// After a revocation is written: this instance holds the new instant at once (a read
-    /// racing it is dropped by the invalidation); the other instances forget theirs.
-    pub(crate) fn revoked(&self, user: UserId, at: f64) {
-        self.revocations.invalidate(&user);
-        let ticket = self.revocations.ticket();
-        self.revocations.fill(user, ticket, at);
-        self.bus
-            .publish(&agentry_domain::invalidation::Invalidation::Tokens(user));
+    /// Write `patch` to `user` as one unit of work recording `UserUpdated`, and
+    /// `TokensRevoked` when the patch moves the revocation instant to `revoked_at` (epoch
+    /// seconds; the patch's `tokens_valid_after` in the same statement). False when there is
+    /// no such user (nothing recorded).
+    pub(crate) fn write_user(
+        &self,
+        conn: &mut agentry_store::AnyConnection,
+        user: UserId,
+        patch: &account::UserPatch,
+        revoked_at: Option<f64>,
+    ) -> Result<bool, AppError> {
+        self.write(conn, |work| {
+            if !account::update_user(work.conn(), user, patch)? {
+                return Ok(false);
+            }
+            work.record(DomainEvent::UserUpdated { user });
+            if let Some(at) = revoked_at {
+                work.record(DomainEvent::TokensRevoked { user, at });
+            }
+            Ok(true)
+        })
     }
 }

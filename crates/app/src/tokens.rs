@@ -5,7 +5,7 @@
 use std::sync::Arc;
 
 use agentry_auth::pat;
-use agentry_domain::invalidation::Invalidation;
+use agentry_domain::events::DomainEvent;
 use agentry_domain::{AgentId, CompanyId, ScopeSet, UserId};
 use agentry_store::tokens::{self, TokenRow};
 use agentry_store::{DbUuid, identity};
@@ -243,8 +243,14 @@ impl App {
     pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
         let row = self.own_token(caller, id)?;
         let mut conn = self.conn()?;
-        tokens::revoke(&mut conn, row.id, naive_of(now_epoch()))?;
-        self.changed(Invalidation::PersonalToken(row.token_hash));
+        self.write(&mut conn, |work| {
+            tokens::revoke(work.conn(), row.id, naive_of(now_epoch()))?;
+            work.record(DomainEvent::PersonalTokenRevoked {
+                user: caller.user,
+                token_hash: row.token_hash,
+            });
+            Ok(())
+        })?;
         Ok(row.name)
     }
 
@@ -260,11 +266,21 @@ impl App {
         }
         let (value, prefix, hash) = pat::generate();
         let mut conn = self.conn()?;
-        tokens::replace_value(&mut conn, row.id, &prefix, &hash, naive_of(now_epoch()))?;
-        self.changed(Invalidation::PersonalToken(std::mem::replace(
-            &mut row.token_hash,
-            hash,
-        )));
+        let old = std::mem::replace(&mut row.token_hash, hash);
+        self.write(&mut conn, |work| {
+            tokens::replace_value(
+                work.conn(),
+                row.id,
+                &prefix,
+                &row.token_hash,
+                naive_of(now_epoch()),
+            )?;
+            work.record(DomainEvent::PersonalTokenRevoked {
+                user: caller.user,
+                token_hash: old,
+            });
+            Ok(())
+        })?;
         row.token_prefix = prefix;
         row.is_revoked = false;
         Ok(view(&row, Some(value)))

@@ -3,7 +3,6 @@
 use agentry_app::{App, AppError, Caller, Settings};
 use agentry_billing::BillingSettings;
 use agentry_domain::{CompanyId, RoleId};
-use agentry_store::companies::set_role;
 use agentry_test_support::{db_tests, seed_member};
 
 fn member(db: &agentry_test_support::TestDb) -> (Caller, CompanyId) {
@@ -46,11 +45,11 @@ db_tests! {
     }
 
     fn super_admins_pass_without_tokens(db) {
-        let (caller, company) = member(&db);
+        let (caller, _) = member(&db);
         let app = app(&db, 2.0);
         assert!(app.check_balance(&caller).is_err());
-        set_role(&mut db.connect(), caller.user, company, RoleId::SUPER_ADMIN).unwrap();
-        app.invalidate_access(caller.user);
+        // Promoted through the use case, whose event reaches the cached access.
+        app.promote_super_admin(&caller.email).unwrap();
         assert!(app.check_balance(&caller).is_ok());
     }
 }

@@ -3,6 +3,7 @@
 pub mod access;
 pub mod agent;
 pub mod catalog;
+pub mod events;
 pub mod ids;
 pub mod invalidation;
 pub mod role;

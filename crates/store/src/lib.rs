@@ -7,6 +7,7 @@ pub mod companies;
 pub mod company_extensions;
 pub mod conversations;
 pub mod db;
+pub mod events;
 pub mod identity;
 pub mod jobs;
 pub mod migrate;

@@ -267,6 +267,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    events (id) {
+        id -> BigInt,
+        kind -> Text,
+        subject -> Text,
+        payload -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     seed_marks (name) {
         name -> Text,
         fingerprint -> Text,
@@ -313,5 +323,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     conversations,
     messages,
     jobs,
+    events,
     seed_marks,
 );

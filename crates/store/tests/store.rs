@@ -79,7 +79,7 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 22] = [
+const TABLES: [&str; 23] = [
     "users",
     "company_settings",
     "company_commands",
@@ -101,6 +101,7 @@ const TABLES: [&str; 22] = [
     "scopes",
     "role_scopes",
     "jobs",
+    "events",
     "seed_marks",
 ];
 
@@ -129,7 +130,8 @@ db_tests! {
                 "20261128000007",
                 "20261128000008",
                 "20261128000009",
-                "20261204000010"
+                "20261204000010",
+                "20261204000011"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
@@ -159,9 +161,9 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let once = applied.iter().find(|v| !v.is_empty()).unwrap();
-        assert_eq!(once.len(), 10, "every migration, by the one that ran them");
+        assert_eq!(once.len(), 11, "every migration, by the one that ran them");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 10);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 11);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {
@@ -304,6 +306,62 @@ db_tests! {
         assert_eq!(found.email, "grace@example.com");
         assert!(found.is_active && !found.admin && found.status_mode == "online");
         assert!(find_user(&mut conn, UserId::new()).unwrap().is_none());
+    }
+
+    fn a_unit_of_work_commits_its_events_with_its_write_and_nothing_without_it(db) {
+        use agentry_domain::events::DomainEvent;
+        use agentry_store::events::{head, read_after, unit_of_work};
+        let mut conn = db.connect();
+        let start = head(&mut conn).unwrap();
+        let user = new_user("ada@example.com");
+        let user_id: UserId = user.id.into();
+
+        // Refused: neither the user nor its event is written.
+        let refused: Result<((), Vec<DomainEvent>), agentry_store::StoreError> =
+            unit_of_work(&mut conn, now(), |work| {
+                insert_users(work.conn(), std::slice::from_ref(&user))?;
+                work.record(DomainEvent::UserRegistered { user: user_id });
+                Err(diesel::result::Error::RollbackTransaction.into())
+            });
+        assert!(refused.is_err());
+        assert!(find_user(&mut conn, user_id).unwrap().is_none());
+        assert_eq!(head(&mut conn).unwrap(), start, "no event without its write");
+
+        // Committed: both, the events in the order recorded.
+        let ((), events) = unit_of_work(&mut conn, now(), |work| {
+            insert_users(work.conn(), std::slice::from_ref(&user))?;
+            work.record(DomainEvent::UserRegistered { user: user_id });
+            work.record(DomainEvent::UserUpdated { user: user_id });
+            Ok::<_, agentry_store::StoreError>(())
+        })
+        .unwrap();
+        assert_eq!(events.len(), 2);
+        let stored = read_after(&mut conn, start, 10).unwrap();
+        let kinds: Vec<&str> = stored.iter().map(|row| row.kind.as_str()).collect();
+        assert_eq!(kinds, ["user.registered", "user.updated"]);
+        assert!(stored.iter().all(|row| row.subject == user_id.to_string()));
+        assert!(stored[0].id < stored[1].id, "ids grow");
+        assert_eq!(stored[0].event(), Some(DomainEvent::UserRegistered { user: user_id }));
+        assert_eq!(head(&mut conn).unwrap(), stored[1].id);
+        assert!(find_user(&mut conn, user_id).unwrap().is_some());
+
+        // One insert for the events, whatever their number.
+        let counter = StatementCounter::default();
+        let mut counted = db.connect_counted(&counter);
+        let mut statements = Vec::new();
+        for recorded in [1, 20] {
+            let before = counter.get();
+            unit_of_work(&mut counted, now(), |work| {
+                for _ in 0..recorded {
+                    work.record(DomainEvent::UserUpdated { user: user_id });
+                }
+                Ok::<_, agentry_store::StoreError>(())
+            })
+            .unwrap();
+            statements.push(counter.get() - before);
+        }
+        assert_eq!(statements[0], statements[1], "{statements:?}");
+        assert_eq!(head(&mut conn).unwrap() - stored[1].id, 21);
     }
 
     fn pooled_connections_are_configured(db) {

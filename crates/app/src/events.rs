@@ -1,0 +1,133 @@
+//! Writes as units of work, and the one mapping from domain events to the read-model keys
+//! they make stale.
+//!
+//! A use case writes through [`App::write`]: its statements and the events it records commit
+//! together (`agentry_store::events::unit_of_work`); once committed, each event invalidates
+//! what [`stale`] says, here and, through the bus, on the other instances. No use case
+//! invalidates a read model by hand.
+
+use agentry_domain::events::{CompanyChange, DomainEvent};
+use agentry_domain::invalidation::Invalidation;
+use agentry_store::AnyConnection;
+use agentry_store::events::{Work, unit_of_work};
+
+use crate::{App, AppError};
+
+/// The read-model keys `event` makes stale. The only place that decides it.
+pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
+    match event {
+        DomainEvent::UserRegistered { user }
+        | DomainEvent::UserUpdated { user }
+        | DomainEvent::AccessChanged { user, .. } => vec![Invalidation::User(*user)],
+        DomainEvent::TokensRevoked { user, .. } => vec![Invalidation::Tokens(*user)],
+        DomainEvent::BillingChanged { users, .. } => {
+            users.iter().copied().map(Invalidation::User).collect()
+        }
+        DomainEvent::CompanyChanged {
+            company,
+            change,
+            members,
+        } => {
+            let views = members.iter().copied().map(Invalidation::User);
+            if *change == CompanyChange::Deleted {
+                views
+                    .chain(std::iter::once(Invalidation::CompanyExtensions(*company)))
+                    .collect()
+            } else {
+                views.collect()
+            }
+        }
+        DomainEvent::CompanyExtensionsChanged { company } => {
+            vec![Invalidation::CompanyExtensions(*company)]
+        }
+        DomainEvent::PersonalTokenRevoked { token_hash, .. } => {
+            vec![Invalidation::PersonalToken(token_hash.clone())]
+        }
+        DomainEvent::AgentChanged { agent, viewers, .. } => {
+            std::iter::once(Invalidation::Agent(*agent))
+                .chain(viewers.iter().copied().map(Invalidation::VisibleAgents))
+                .collect()
+        }
+        // Conversations are read from the database on every request: no read model.
+        DomainEvent::ConversationChanged { .. } | DomainEvent::MessagesChanged { .. } => Vec::new(),
+    }
+}
+
+impl App {
+    /// Run `f` as one unit of work on `conn` (one transaction with its events), then bring
+    /// the read models up to date with what it recorded.
+    pub(crate) fn write<T>(
+        &self,
+        conn: &mut AnyConnection,
+        f: impl FnOnce(&mut Work<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        let (value, events) = unit_of_work(conn, crate::now_naive(), f)?;
+        self.committed(&events);
+        Ok(value)
+    }
+
+    /// Apply committed `events` to this instance's read models and tell the other
+    /// instances.
+    pub(crate) fn committed(&self, events: &[DomainEvent]) {
+        for event in events {
+            if let DomainEvent::TokensRevoked { user, at } = event {
+                // This instance holds the new instant at once (a fill racing it is dropped
+                // by the invalidation).
+                self.revocations.invalidate(user);
+                let ticket = self.revocations.ticket();
+                self.revocations.fill(*user, ticket, *at);
+                self.bus.publish(&Invalidation::Tokens(*user));
+                continue;
+            }
+            for key in stale(event) {
+                self.apply_invalidation(&key);
+                self.bus.publish(&key);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use agentry_domain::events::AgentChange;
+    use agentry_domain::{AgentId, CompanyId, UserId};
+
+    use super::*;
+
+    #[test]
+    fn an_agent_change_reaches_the_agent_and_every_viewer_list() {
+        let (agent, a, b) = (AgentId::new(), UserId::new(), UserId::new());
+        let keys = stale(&DomainEvent::AgentChanged {
+            agent,
+            change: AgentChange::Updated,
+            viewers: vec![a, b],
+        });
+        assert_eq!(
+            keys,
+            vec![
+                Invalidation::Agent(agent),
+                Invalidation::VisibleAgents(a),
+                Invalidation::VisibleAgents(b)
+            ]
+        );
+    }
+
+    #[test]
+    fn a_balance_change_reaches_each_member_named() {
+        let (company, a) = (CompanyId::new(), UserId::new());
+        assert_eq!(
+            stale(&DomainEvent::BillingChanged {
+                company,
+                users: vec![a]
+            }),
+            vec![Invalidation::User(a)]
+        );
+        assert!(
+            stale(&DomainEvent::BillingChanged {
+                company,
+                users: vec![]
+            })
+            .is_empty()
+        );
+    }
+}

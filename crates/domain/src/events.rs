@@ -1,0 +1,202 @@
+//! Domain events: what a write changed, recorded by the write's unit of work and inserted into
+//! the `events` table in the write's own transaction. Read models are invalidated from them
+//! (one mapping, `agentry_app::events`); later consumers (other instances, webhooks) read the
+//! same log.
+//!
+//! Each event names the ids it concerns. Where a read model is still keyed per user, the event
+//! also carries the users whose views it makes stale, computed in the write's transaction.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{AgentId, CompanyId, ConversationId, UserId};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind")]
+pub enum DomainEvent {
+    /// An account was created.
+    #[serde(rename = "user.registered")]
+    UserRegistered { user: UserId },
+    /// A profile, a preference, a password, MFA or the login state changed.
+    #[serde(rename = "user.updated")]
+    UserUpdated { user: UserId },
+    /// Every token issued to `user` before `at` (epoch seconds) is refused from now on
+    /// (logout, password change, deletion).
+    #[serde(rename = "user.tokens_revoked")]
+    TokensRevoked { user: UserId, at: f64 },
+    /// A user's memberships or roles changed (joined, left, promoted, a company deleted).
+    #[serde(rename = "access.changed")]
+    AccessChanged {
+        user: UserId,
+        company: Option<CompanyId>,
+    },
+    /// A company was created, renamed or changed, or deleted; `members` are the users whose
+    /// views show it (all of its members before the change).
+    #[serde(rename = "company.changed")]
+    CompanyChanged {
+        company: CompanyId,
+        change: CompanyChange,
+        members: Vec<UserId>,
+    },
+    /// A company's billing changed: its token balance (a charge, a credit, a settled
+    /// payment) or its subscription; `users` are the members whose views and paywall show it
+    /// (those of its child companies too).
+    #[serde(rename = "company.billing_changed")]
+    BillingChanged {
+        company: CompanyId,
+        users: Vec<UserId>,
+    },
+    /// A company's extension settings or command states changed (or the company is gone).
+    #[serde(rename = "company.extensions_changed")]
+    CompanyExtensionsChanged { company: CompanyId },
+    /// A personal access token was revoked or replaced (`token_hash`: the hex SHA-256 of its
+    /// value, which is how the read model finds it).
+    #[serde(rename = "token.revoked")]
+    PersonalTokenRevoked { user: UserId, token_hash: String },
+    /// An agent was created, changed (settings, commands, name, sharing) or deleted;
+    /// `viewers` are the users whose agent lists show it.
+    #[serde(rename = "agent.changed")]
+    AgentChanged {
+        agent: AgentId,
+        change: AgentChange,
+        viewers: Vec<UserId>,
+    },
+    /// A conversation was created, renamed, forked or deleted.
+    #[serde(rename = "conversation.changed")]
+    ConversationChanged {
+        conversation: ConversationId,
+        user: UserId,
+        change: ConversationChange,
+    },
+    /// Messages were added to, changed in or deleted from a conversation.
+    #[serde(rename = "conversation.messages_changed")]
+    MessagesChanged {
+        conversation: ConversationId,
+        user: UserId,
+        change: MessagesChange,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AgentChange {
+    Created,
+    Updated,
+    Renamed,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CompanyChange {
+    Created,
+    Updated,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConversationChange {
+    Created,
+    Renamed,
+    Deleted,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MessagesChange {
+    Added,
+    Updated,
+    Deleted,
+}
+
+impl DomainEvent {
+    /// The kind stored in the `events` table (the serde tag).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            DomainEvent::UserRegistered { .. } => "user.registered",
+            DomainEvent::UserUpdated { .. } => "user.updated",
+            DomainEvent::TokensRevoked { .. } => "user.tokens_revoked",
+            DomainEvent::AccessChanged { .. } => "access.changed",
+            DomainEvent::CompanyChanged { .. } => "company.changed",
+            DomainEvent::BillingChanged { .. } => "company.billing_changed",
+            DomainEvent::CompanyExtensionsChanged { .. } => "company.extensions_changed",
+            DomainEvent::PersonalTokenRevoked { .. } => "token.revoked",
+            DomainEvent::AgentChanged { .. } => "agent.changed",
+            DomainEvent::ConversationChanged { .. } => "conversation.changed",
+            DomainEvent::MessagesChanged { .. } => "conversation.messages_changed",
+        }
+    }
+
+    /// The id of the aggregate the event is about (the `events.subject` column).
+    pub fn subject(&self) -> String {
+        match self {
+            DomainEvent::UserRegistered { user }
+            | DomainEvent::UserUpdated { user }
+            | DomainEvent::TokensRevoked { user, .. }
+            | DomainEvent::AccessChanged { user, .. }
+            | DomainEvent::PersonalTokenRevoked { user, .. } => user.to_string(),
+            DomainEvent::BillingChanged { company, .. }
+            | DomainEvent::CompanyChanged { company, .. }
+            | DomainEvent::CompanyExtensionsChanged { company } => company.to_string(),
+            DomainEvent::AgentChanged { agent, .. } => agent.to_string(),
+            DomainEvent::ConversationChanged { conversation, .. }
+            | DomainEvent::MessagesChanged { conversation, .. } => conversation.to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_stored_kind_is_the_serde_tag_and_events_round_trip() {
+        let user = UserId::new();
+        let events = [
+            DomainEvent::UserRegistered { user },
+            DomainEvent::UserUpdated { user },
+            DomainEvent::TokensRevoked { user, at: 1.5 },
+            DomainEvent::AccessChanged {
+                user,
+                company: Some(CompanyId::new()),
+            },
+            DomainEvent::BillingChanged {
+                company: CompanyId::new(),
+                users: vec![user],
+            },
+            DomainEvent::CompanyExtensionsChanged {
+                company: CompanyId::new(),
+            },
+            DomainEvent::CompanyChanged {
+                company: CompanyId::new(),
+                change: CompanyChange::Deleted,
+                members: vec![user],
+            },
+            DomainEvent::PersonalTokenRevoked {
+                user,
+                token_hash: "ab".repeat(32),
+            },
+            DomainEvent::AgentChanged {
+                agent: AgentId::new(),
+                change: AgentChange::Renamed,
+                viewers: vec![user],
+            },
+            DomainEvent::ConversationChanged {
+                conversation: ConversationId::new(),
+                user,
+                change: ConversationChange::Created,
+            },
+            DomainEvent::MessagesChanged {
+                conversation: ConversationId::new(),
+                user,
+                change: MessagesChange::Added,
+            },
+        ];
+        for event in events {
+            let json = serde_json::to_value(&event).expect("serialises");
+            assert_eq!(json["kind"], event.kind(), "{json}");
+            let back: DomainEvent = serde_json::from_value(json).expect("deserialises");
+            assert_eq!(back, event);
+        }
+    }
+}

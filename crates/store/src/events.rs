@@ -1,0 +1,139 @@
+//! The unit of work and the event log.
+//!
+//! A write runs in a [`Work`]: a connection inside a transaction and the domain events the
+//! write records. [`unit_of_work`] inserts the events into `events` in the same transaction,
+//! just before it commits, so an event exists exactly when its write does; it hands the
+//! committed events back so the caller can bring its read models up to date.
+
+use agentry_domain::events::DomainEvent;
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+use crate::schema::events;
+use crate::{AnyConnection, StoreError, write_transaction};
+
+/// A write in progress: its transaction's connection and the events it has recorded.
+pub struct Work<'c> {
+    conn: &'c mut AnyConnection,
+    events: Vec<DomainEvent>,
+}
+
+impl Work<'_> {
+    /// The transaction's connection: every statement of the write goes through it.
+    pub fn conn(&mut self) -> &mut AnyConnection {
+        self.conn
+    }
+
+    /// Record what the write changed; inserted into `events` when the work commits.
+    pub fn record(&mut self, event: DomainEvent) {
+        self.events.push(event);
+    }
+
+    /// The events recorded so far.
+    pub fn recorded(&self) -> &[DomainEvent] {
+        &self.events
+    }
+}
+
+/// Run `f` as one unit of work on `conn`: one transaction (`BEGIN IMMEDIATE` on SQLite, a
+/// savepoint when `conn` is already in a transaction) holding the write and the insertion of
+/// its events. On success, the value and the committed events; on failure nothing is
+/// written.
+pub fn unit_of_work<T, E, F>(
+    conn: &mut AnyConnection,
+    now: NaiveDateTime,
+    f: F,
+) -> Result<(T, Vec<DomainEvent>), E>
+where
+    F: FnOnce(&mut Work<'_>) -> Result<T, E>,
+    E: From<diesel::result::Error> + From<StoreError>,
+{
+    write_transaction(conn, |conn| {
+        let mut work = Work {
+            conn,
+            events: Vec::new(),
+        };
+        let value = f(&mut work)?;
+        let Work { conn, events } = work;
+        insert(conn, &events, now)?;
+        Ok((value, events))
+    })
+}
+
+#[derive(Debug, Insertable)]
+#[diesel(table_name = events)]
+// One multi-row INSERT on SQLite too (see docs/architecture.md, the multi-backend's edges).
+#[diesel(treat_none_as_default_value = false)]
+struct NewEvent {
+    kind: &'static str,
+    subject: String,
+    payload: String,
+    created_at: NaiveDateTime,
+}
+
+/// One multi-row insert of `recorded` (nothing for none).
+fn insert(
+    conn: &mut AnyConnection,
+    recorded: &[DomainEvent],
+    now: NaiveDateTime,
+) -> Result<(), StoreError> {
+    if recorded.is_empty() {
+        return Ok(());
+    }
+    let rows = recorded
+        .iter()
+        .map(|event| {
+            Ok(NewEvent {
+                kind: event.kind(),
+                subject: event.subject(),
+                payload: serde_json::to_string(event)
+                    .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?,
+                created_at: now,
+            })
+        })
+        .collect::<Result<Vec<_>, diesel::result::Error>>()?;
+    crate::per_backend!(&mut *conn, |c| diesel::insert_into(events::table)
+        .values(&rows)
+        .execute(c))?;
+    Ok(())
+}
+
+/// A stored event.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable)]
+#[diesel(table_name = events)]
+pub struct EventRow {
+    pub id: i64,
+    pub kind: String,
+    pub subject: String,
+    pub payload: String,
+    pub created_at: NaiveDateTime,
+}
+
+impl EventRow {
+    /// The event itself (`None` for a payload this version does not know).
+    pub fn event(&self) -> Option<DomainEvent> {
+        serde_json::from_str(&self.payload).ok()
+    }
+}
+
+/// Up to `limit` events after `after`, oldest first.
+pub fn read_after(
+    conn: &mut AnyConnection,
+    after: i64,
+    limit: i64,
+) -> Result<Vec<EventRow>, StoreError> {
+    Ok(events::table
+        .filter(events::id.gt(after))
+        .order(events::id.asc())
+        .limit(limit)
+        .select(EventRow::as_select())
+        .load(conn)?)
+}
+
+/// The id of the newest event (0 for none).
+pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
+    Ok(events::table
+        .select(diesel::dsl::max(events::id))
+        .first::<Option<i64>>(conn)?
+        .unwrap_or(0))
+}
