@@ -9,11 +9,7 @@ use agentry::routes::table::{Guard, RouteSpec, RouteTable};
 use agentry::startup::http_app;
 
 const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        guard,
-    }
+    RouteSpec::new(method, path, guard)
 }
 use agentry_app::App;
 use agentry_test_support::TestDb;

@@ -10,75 +10,14 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/agent")
-            .route(web::get().to(list))
-            .route(web::post().to(create)),
-    )
-    .service(web::resource("/v1/agent/import").route(web::post().to(import)))
-    .service(
-        web::resource("/v1/agent/{agent_id}")
-            .route(web::get().to(config))
-            .route(web::put().to(update))
-            .route(web::patch().to(rename))
-            .route(web::delete().to(delete)),
-    )
-    .service(web::resource("/v1/agent/{agent_id}/commands").route(web::put().to(update_commands)))
-    .service(
-        web::resource("/v1/agent/{agent_id}/command")
-            .route(web::get().to(commands))
-            .route(web::patch().to(toggle_command))
-            .route(web::post().to(super::conversations::execute)),
-    )
-    .service(
-        web::resource("/v1/agent/{agent_id}/extension/commands")
-            .route(web::patch().to(toggle_extension)),
-    )
-    .service(
-        web::resource("/v1/agent/{agent_id}/persona")
-            .route(web::get().to(persona))
-            .route(web::put().to(set_persona)),
-    )
-    .service(web::resource("/v1/agent/{agent_id}/clone").route(web::post().to(clone)))
-    .service(web::resource("/v1/agent/{agent_id}/wallet").route(web::get().to(wallet)))
-    .service(web::resource("/v1/agent/{agent_id}/providers").route(web::get().to(agent_providers)))
-    .service(
-        web::resource("/v1/agent/{agent_id}/provider/{provider_name}")
-            .route(web::delete().to(disconnect_provider)),
-    )
-    .service(
-        web::resource("/v1/agent/{agent_id}/extensions").route(web::get().to(agent_extensions)),
-    )
-    .service(web::resource("/v1/providers").route(web::get().to(providers)))
-    .service(web::resource("/api/provider").route(web::get().to(provider_keys)))
-    .service(web::resource("/api/provider/{name}").route(web::get().to(provider_settings)))
-    .service(web::resource("/api/providers").route(web::get().to(providers_with_settings)))
-    .service(
-        web::resource("/api/providers/service/{service}")
-            .route(web::get().to(providers_for_service)),
-    )
-    .service(web::resource("/api/embedding_providers").route(web::get().to(embedding_providers)))
-    .service(web::resource("/api/embedders").route(web::get().to(embedders)))
-    .service(web::resource("/v1/extensions").route(web::get().to(extensions)))
-    .service(web::resource("/v1/extensions/settings").route(web::get().to(extension_settings)))
-    .service(web::resource("/v1/extensions/{command_name}/args").route(web::get().to(command_args)))
-    .service(web::resource("/v1/extension/categories").route(web::get().to(categories)))
-    .service(
-        web::resource("/v1/extension/categories/summary").route(web::get().to(categories_summary)),
-    )
-    .service(web::resource("/v1/extension/category/{category_id}").route(web::get().to(category)))
-    .service(
-        web::resource("/v1/extensions/category/{category_id}")
-            .route(web::get().to(extensions_in_category)),
-    );
-}
-
 fn message(text: impl Into<String>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "message": text.into() }))
 }
 
-async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn list(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     // Served from memory when this process holds the caller's list; read once otherwise.
     let body = match app.cached_agent_list(&caller) {
         Some(body) => body,
@@ -89,7 +28,7 @@ async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, A
         .body(body.to_string()))
 }
 
-async fn create(
+pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewAgentBody>,
@@ -98,7 +37,7 @@ async fn create(
     Ok(HttpResponse::Ok().json(json!({"message": "Agent added.", "id": id})))
 }
 
-async fn import(
+pub(super) async fn import(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewAgentBody>,
@@ -114,7 +53,7 @@ async fn import(
     Ok(HttpResponse::Ok().json(json!({"message": format!("Agent {name} created."), "id": id})))
 }
 
-async fn config(
+pub(super) async fn config(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -124,12 +63,12 @@ async fn config(
 }
 
 #[derive(Deserialize)]
-struct SettingsBody {
+pub(super) struct SettingsBody {
     #[serde(default)]
     settings: Option<Value>,
 }
 
-async fn update(
+pub(super) async fn update(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -141,11 +80,11 @@ async fn update(
 }
 
 #[derive(Deserialize)]
-struct RenameBody {
+pub(super) struct RenameBody {
     new_name: Value,
 }
 
-async fn rename(
+pub(super) async fn rename(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -155,7 +94,7 @@ async fn rename(
     Ok(message("Agent renamed."))
 }
 
-async fn delete(
+pub(super) async fn delete(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -166,12 +105,12 @@ async fn delete(
 }
 
 #[derive(Deserialize)]
-struct CommandsBody {
+pub(super) struct CommandsBody {
     #[serde(default)]
     commands: Option<Value>,
 }
 
-async fn update_commands(
+pub(super) async fn update_commands(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -182,7 +121,7 @@ async fn update_commands(
     Ok(message(text))
 }
 
-async fn commands(
+pub(super) async fn commands(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -192,12 +131,12 @@ async fn commands(
 }
 
 #[derive(Deserialize)]
-struct ToggleCommand {
+pub(super) struct ToggleCommand {
     command_name: String,
     enable: bool,
 }
 
-async fn toggle_command(
+pub(super) async fn toggle_command(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -210,12 +149,12 @@ async fn toggle_command(
 }
 
 #[derive(Deserialize)]
-struct ToggleExtension {
+pub(super) struct ToggleExtension {
     extension_name: String,
     enable: bool,
 }
 
-async fn toggle_extension(
+pub(super) async fn toggle_extension(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -227,7 +166,7 @@ async fn toggle_extension(
     Ok(message(text))
 }
 
-async fn disconnect_provider(
+pub(super) async fn disconnect_provider(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
@@ -237,7 +176,7 @@ async fn disconnect_provider(
     Ok(message(text))
 }
 
-async fn persona(
+pub(super) async fn persona(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -248,11 +187,11 @@ async fn persona(
 }
 
 #[derive(Deserialize)]
-struct PersonaBody {
+pub(super) struct PersonaBody {
     persona: Value,
 }
 
-async fn set_persona(
+pub(super) async fn set_persona(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -263,7 +202,7 @@ async fn set_persona(
     ))
 }
 
-async fn clone(
+pub(super) async fn clone(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -277,7 +216,7 @@ async fn clone(
     })))
 }
 
-async fn wallet(
+pub(super) async fn wallet(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -285,7 +224,7 @@ async fn wallet(
     Ok(HttpResponse::Ok().json(web::block(move || app.wallet(&caller, &id)).await??))
 }
 
-async fn agent_providers(
+pub(super) async fn agent_providers(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -293,7 +232,7 @@ async fn agent_providers(
     Ok(HttpResponse::Ok().json(web::block(move || app.agent_providers(&caller, &id)).await??))
 }
 
-async fn agent_extensions(
+pub(super) async fn agent_extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -306,58 +245,70 @@ async fn agent_extensions(
         .json(extensions))
 }
 
-async fn providers(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn providers(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.providers())
 }
 
-async fn provider_keys(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn provider_keys(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.provider_keys())
 }
 
-async fn provider_settings(app: web::Data<App>, name: web::Path<String>) -> HttpResponse {
+pub(super) async fn provider_settings(
+    app: web::Data<App>,
+    name: web::Path<String>,
+) -> HttpResponse {
     HttpResponse::Ok().json(app.provider_settings(&name))
 }
 
-async fn providers_with_settings(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn providers_with_settings(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.providers_with_settings())
 }
 
-async fn providers_for_service(app: web::Data<App>, service: web::Path<String>) -> HttpResponse {
+pub(super) async fn providers_for_service(
+    app: web::Data<App>,
+    service: web::Path<String>,
+) -> HttpResponse {
     HttpResponse::Ok().json(app.providers_for_service(&service))
 }
 
-async fn embedding_providers(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn embedding_providers(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.embedding_providers(false))
 }
 
-async fn embedders(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn embedders(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.embedding_providers(true))
 }
 
-async fn extensions(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn extensions(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.extensions())
 }
 
-async fn extension_settings(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn extension_settings(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.extension_settings())
 }
 
-async fn command_args(app: web::Data<App>, name: web::Path<String>) -> HttpResponse {
+pub(super) async fn command_args(app: web::Data<App>, name: web::Path<String>) -> HttpResponse {
     HttpResponse::Ok().json(app.command_args(&name))
 }
 
-async fn categories(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn categories(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.extension_categories(false))
 }
 
-async fn categories_summary(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn categories_summary(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.extension_categories(true))
 }
 
-async fn category(app: web::Data<App>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn category(
+    app: web::Data<App>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.extension_category(&id)?))
 }
 
-async fn extensions_in_category(app: web::Data<App>, id: web::Path<String>) -> HttpResponse {
+pub(super) async fn extensions_in_category(
+    app: web::Data<App>,
+    id: web::Path<String>,
+) -> HttpResponse {
     HttpResponse::Ok().json(app.extensions_in_category(&id))
 }

@@ -9,43 +9,19 @@ use serde::Deserialize;
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/billing/config").route(web::get().to(config)))
-        .service(web::resource("/v1/billing/tokens/balance").route(web::get().to(balance)))
-        .service(web::resource("/v1/credit").route(web::post().to(credit)))
-        .service(web::resource("/v1/billing/usage").route(web::get().to(usage)))
-        .service(web::resource("/v1/billing/usage/totals").route(web::get().to(usage_totals)))
-        .service(web::resource("/v1/billing/tokens/should_warn").route(web::get().to(should_warn)))
-        .service(
-            web::resource("/v1/billing/tokens/warning/dismiss")
-                .route(web::post().to(dismiss_warning)),
-        )
-        .service(web::resource("/v1/billing/tokens/quote").route(web::post().to(quote)))
-        .service(web::resource("/v1/billing/tokens/topup/stripe").route(web::post().to(top_up)))
-        .service(
-            web::resource("/v1/billing/tokens/topup/stripe/confirm").route(web::post().to(confirm)),
-        )
-        .service(web::resource("/v1/billing/stripe/confirm").route(web::post().to(confirm)))
-        .service(web::resource("/v1/billing/sync").route(web::post().to(sync)))
-        .service(web::resource("/v1/billing/transactions").route(web::get().to(transactions)))
-        .service(web::resource("/v1/billing/auto-topup").route(web::post().to(auto_topup)))
-        .service(web::resource("/v1/billing/portal").route(web::post().to(portal)))
-        .service(web::resource("/v1/webhook").route(web::post().to(stripe_webhook)));
-}
-
-async fn config(app: web::Data<App>) -> HttpResponse {
+pub(super) async fn config(app: web::Data<App>) -> HttpResponse {
     HttpResponse::Ok().json(app.billing_config())
 }
 
 #[derive(Deserialize)]
-struct BalanceQuery {
+pub(super) struct BalanceQuery {
     company_id: String,
     /// Run a Stripe payment sync first and add its `sync_result`.
     #[serde(default)]
     sync: bool,
 }
 
-async fn balance(
+pub(super) async fn balance(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<BalanceQuery>,
@@ -62,12 +38,12 @@ async fn balance(
 }
 
 #[derive(Deserialize)]
-struct CreditQuery {
+pub(super) struct CreditQuery {
     company: String,
     amount: f64,
 }
 
-async fn credit(
+pub(super) async fn credit(
     app: web::Data<App>,
     query: web::Query<CreditQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -76,13 +52,13 @@ async fn credit(
 }
 
 #[derive(Deserialize)]
-struct UsageQuery {
+pub(super) struct UsageQuery {
     company_id: String,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
-async fn usage(
+pub(super) async fn usage(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<UsageQuery>,
@@ -94,11 +70,11 @@ async fn usage(
 }
 
 #[derive(Deserialize)]
-struct CompanyQuery {
+pub(super) struct CompanyQuery {
     company_id: String,
 }
 
-async fn usage_totals(
+pub(super) async fn usage_totals(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
@@ -107,7 +83,7 @@ async fn usage_totals(
     Ok(HttpResponse::Ok().json(totals))
 }
 
-async fn should_warn(
+pub(super) async fn should_warn(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
@@ -116,7 +92,7 @@ async fn should_warn(
     Ok(HttpResponse::Ok().json(warning))
 }
 
-async fn dismiss_warning(
+pub(super) async fn dismiss_warning(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<CompanyQuery>,
@@ -126,15 +102,18 @@ async fn dismiss_warning(
 }
 
 #[derive(Deserialize)]
-struct QuoteBody {
+pub(super) struct QuoteBody {
     token_millions: serde_json::Value,
 }
 
-async fn quote(app: web::Data<App>, body: Json<QuoteBody>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn quote(
+    app: web::Data<App>,
+    body: Json<QuoteBody>,
+) -> Result<HttpResponse, ApiError> {
     Ok(HttpResponse::Ok().json(app.quote(&body.token_millions)?))
 }
 
-async fn top_up(
+pub(super) async fn top_up(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<TopUpRequest>,
@@ -143,11 +122,11 @@ async fn top_up(
 }
 
 #[derive(Deserialize)]
-struct ConfirmBody {
+pub(super) struct ConfirmBody {
     payment_intent_id: String,
 }
 
-async fn confirm(
+pub(super) async fn confirm(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<ConfirmBody>,
@@ -155,7 +134,7 @@ async fn confirm(
     Ok(HttpResponse::Ok().json(app.confirm_top_up(&caller, &body.payment_intent_id).await?))
 }
 
-async fn sync(
+pub(super) async fn sync(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
@@ -164,14 +143,14 @@ async fn sync(
 }
 
 #[derive(Deserialize)]
-struct TransactionsQuery {
+pub(super) struct TransactionsQuery {
     company_id: Option<String>,
     status: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
 }
 
-async fn transactions(
+pub(super) async fn transactions(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<TransactionsQuery>,
@@ -191,12 +170,12 @@ async fn transactions(
 }
 
 #[derive(Deserialize)]
-struct AutoTopUpBody {
+pub(super) struct AutoTopUpBody {
     amount_usd: f64,
     company_id: Option<String>,
 }
 
-async fn auto_topup(
+pub(super) async fn auto_topup(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<AutoTopUpBody>,
@@ -208,11 +187,11 @@ async fn auto_topup(
 }
 
 #[derive(Deserialize)]
-struct PortalBody {
+pub(super) struct PortalBody {
     company_id: Option<String>,
 }
 
-async fn portal(
+pub(super) async fn portal(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Option<Json<PortalBody>>,
@@ -223,7 +202,7 @@ async fn portal(
 }
 
 /// Stripe's webhook: the raw body is what Stripe signed.
-async fn stripe_webhook(
+pub(super) async fn stripe_webhook(
     app: web::Data<App>,
     req: HttpRequest,
     body: web::Bytes,

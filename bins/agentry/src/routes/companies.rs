@@ -11,73 +11,19 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/companies")
-            .route(web::get().to(list_companies))
-            .route(web::post().to(create_company)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}")
-            .route(web::put().to(update_company))
-            .route(web::patch().to(update_company))
-            .route(web::delete().to(delete_company)),
-    )
-    .service(web::resource("/v1/companies/{company_id}/members").route(web::get().to(members)))
-    .service(
-        web::resource("/v1/companies/{company_id}/settings")
-            .route(web::get().to(company_settings))
-            .route(web::put().to(update_company_settings)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}/extensions")
-            .route(web::get().to(company_extensions)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}/command")
-            .route(web::patch().to(toggle_company_command)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}/extension/commands")
-            .route(web::patch().to(toggle_company_extension)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}/users/{user_id}")
-            .route(web::delete().to(remove_member)),
-    )
-    .service(
-        web::resource("/v1/companies/{company_id}/invitations")
-            .route(web::post().to(invite_by_role_name)),
-    )
-    .service(web::resource("/v1/user/role").route(web::put().to(change_role)))
-    .service(
-        web::resource("/v1/invitations")
-            .route(web::post().to(invite))
-            .route(web::get().to(invitations)),
-    )
-    .service(
-        web::resource("/v1/invitations/{company_id}").route(web::get().to(company_invitations)),
-    )
-    .service(
-        web::resource("/v1/invitation/{invitation_id}").route(web::delete().to(delete_invitation)),
-    )
-    .service(
-        web::resource("/v1/invitations/{invitation_id}/accept")
-            .route(web::post().to(accept_invitation)),
-    )
-    .service(web::resource("/v1/user/invitations").route(web::get().to(my_invitations)));
-}
-
 fn company(id: &str) -> Result<CompanyId, ApiError> {
     Ok(parse_id(id, "Company")?)
 }
 
-async fn list_companies(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn list_companies(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     let companies = web::block(move || app.list_companies(&caller)).await??;
     Ok(HttpResponse::Ok().json(companies))
 }
 
-async fn create_company(
+pub(super) async fn create_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<CompanyForm>,
@@ -86,7 +32,7 @@ async fn create_company(
     Ok(HttpResponse::Ok().json(created))
 }
 
-async fn update_company(
+pub(super) async fn update_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -97,7 +43,7 @@ async fn update_company(
     Ok(HttpResponse::Ok().json(updated))
 }
 
-async fn delete_company(
+pub(super) async fn delete_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -107,7 +53,7 @@ async fn delete_company(
     Ok(HttpResponse::Ok().json(json!({"detail": "Company deleted successfully."})))
 }
 
-async fn members(
+pub(super) async fn members(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -117,7 +63,7 @@ async fn members(
     Ok(HttpResponse::Ok().json(json!({"members": members})))
 }
 
-async fn remove_member(
+pub(super) async fn remove_member(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
@@ -129,7 +75,7 @@ async fn remove_member(
     Ok(HttpResponse::Ok().json(json!({"detail": "User removed from company successfully."})))
 }
 
-async fn change_role(
+pub(super) async fn change_role(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<RoleChange>,
@@ -138,7 +84,7 @@ async fn change_role(
     Ok(HttpResponse::Ok().json(json!({"detail": "User role updated successfully."})))
 }
 
-async fn invite(
+pub(super) async fn invite(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<InvitationForm>,
@@ -148,14 +94,14 @@ async fn invite(
 }
 
 #[derive(Deserialize)]
-struct RoleNameInvitation {
+pub(super) struct RoleNameInvitation {
     email: String,
     #[serde(default)]
     role: Option<String>,
 }
 
 /// `POST /v1/companies/{id}/invitations` names the role; unknown names become `user` (3).
-async fn invite_by_role_name(
+pub(super) async fn invite_by_role_name(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -178,12 +124,15 @@ async fn invite_by_role_name(
     Ok(HttpResponse::Ok().json(invitation))
 }
 
-async fn invitations(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn invitations(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     let invitations = web::block(move || app.invitations(&caller, None)).await??;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
-async fn company_invitations(
+pub(super) async fn company_invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -193,7 +142,7 @@ async fn company_invitations(
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
-async fn accept_invitation(
+pub(super) async fn accept_invitation(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -202,12 +151,15 @@ async fn accept_invitation(
     Ok(HttpResponse::Ok().json(accepted))
 }
 
-async fn my_invitations(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn my_invitations(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     let invitations = web::block(move || app.my_invitations(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
-async fn delete_invitation(
+pub(super) async fn delete_invitation(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -216,7 +168,7 @@ async fn delete_invitation(
     Ok(HttpResponse::Ok().json(json!({"detail": "Invitation deleted successfully."})))
 }
 
-async fn company_settings(
+pub(super) async fn company_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -226,12 +178,12 @@ async fn company_settings(
 }
 
 #[derive(Deserialize)]
-struct SettingsBody {
+pub(super) struct SettingsBody {
     #[serde(default)]
     settings: Option<Value>,
 }
 
-async fn update_company_settings(
+pub(super) async fn update_company_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -242,7 +194,7 @@ async fn update_company_settings(
     Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }
 
-async fn company_extensions(
+pub(super) async fn company_extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -254,12 +206,12 @@ async fn company_extensions(
 }
 
 #[derive(Deserialize)]
-struct ToggleCommand {
+pub(super) struct ToggleCommand {
     command_name: String,
     enable: bool,
 }
 
-async fn toggle_company_command(
+pub(super) async fn toggle_company_command(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
@@ -273,12 +225,12 @@ async fn toggle_company_command(
 }
 
 #[derive(Deserialize)]
-struct ToggleExtension {
+pub(super) struct ToggleExtension {
     extension_name: String,
     enable: bool,
 }
 
-async fn toggle_company_extension(
+pub(super) async fn toggle_company_extension(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,

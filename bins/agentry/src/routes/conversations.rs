@@ -11,39 +11,11 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1/conversation").route(web::post().to(create)))
-        .service(web::resource("/v1/conversations").route(web::get().to(list)))
-        .service(
-            web::resource("/v1/conversation/{conversation_id}")
-                .route(web::get().to(history))
-                .route(web::put().to(rename))
-                .route(web::delete().to(delete)),
-        )
-        .service(
-            web::resource("/v1/conversation/fork/{conversation_id}/{message_id}")
-                .route(web::post().to(fork)),
-        )
-        .service(
-            web::resource("/v1/conversation/{conversation_id}/message")
-                .route(web::post().to(add_message)),
-        )
-        .service(
-            web::resource("/v1/conversation/{conversation_id}/message/{message_id}")
-                .route(web::put().to(update_message))
-                .route(web::delete().to(delete_message)),
-        )
-        .service(
-            web::resource("/outputs/{agent_id}/{conversation_id}/{file:.+}")
-                .route(web::get().to(output)),
-        );
-}
-
 fn message(text: impl Into<String>) -> HttpResponse {
     HttpResponse::Ok().json(json!({ "message": text.into() }))
 }
 
-async fn create(
+pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewConversation>,
@@ -53,13 +25,13 @@ async fn create(
 }
 
 #[derive(Deserialize)]
-struct Page {
+pub(super) struct Page {
     limit: Option<i64>,
     offset: Option<i64>,
     page: Option<i64>,
 }
 
-async fn list(
+pub(super) async fn list(
     req: HttpRequest,
     app: web::Data<App>,
     Auth(caller): Auth,
@@ -76,7 +48,7 @@ async fn list(
     ))
 }
 
-async fn fork(
+pub(super) async fn fork(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
@@ -86,7 +58,7 @@ async fn fork(
     Ok(HttpResponse::Ok().json(fork))
 }
 
-async fn history(
+pub(super) async fn history(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -98,7 +70,7 @@ async fn history(
 }
 
 #[derive(Deserialize)]
-struct RenameBody {
+pub(super) struct RenameBody {
     #[serde(default = "dash")]
     new_conversation_name: Value,
 }
@@ -107,7 +79,7 @@ fn dash() -> Value {
     Value::String("-".into())
 }
 
-async fn rename(
+pub(super) async fn rename(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -119,7 +91,7 @@ async fn rename(
     Ok(message(text))
 }
 
-async fn delete(
+pub(super) async fn delete(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -130,12 +102,12 @@ async fn delete(
 }
 
 #[derive(Deserialize)]
-struct MessageBody {
+pub(super) struct MessageBody {
     role: Value,
     message: Value,
 }
 
-async fn add_message(
+pub(super) async fn add_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -147,11 +119,11 @@ async fn add_message(
 }
 
 #[derive(Deserialize)]
-struct UpdateBody {
+pub(super) struct UpdateBody {
     new_message: Value,
 }
 
-async fn update_message(
+pub(super) async fn update_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
@@ -162,7 +134,7 @@ async fn update_message(
     Ok(message("Message updated."))
 }
 
-async fn delete_message(
+pub(super) async fn delete_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
@@ -173,7 +145,7 @@ async fn delete_message(
 }
 
 /// `POST /v1/agent/{id}/command` (mounted with the agent's other command routes).
-pub async fn execute(
+pub(super) async fn execute(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -184,7 +156,7 @@ pub async fn execute(
 }
 
 #[derive(Deserialize)]
-struct LinkToken {
+pub(super) struct LinkToken {
     token: Option<String>,
 }
 
@@ -205,7 +177,7 @@ fn content_type(file: &str) -> (&'static str, bool) {
     }
 }
 
-async fn output(
+pub(super) async fn output(
     app: web::Data<App>,
     req: HttpRequest,
     path: web::Path<(String, String, String)>,

@@ -1,10 +1,12 @@
-//! Routes, one `configure` per resource.
+//! Routes: the handlers by resource, the one table that declares them (`table`), and the
+//! OpenAPI document built from it (`openapi`).
 
 pub mod agents;
 pub mod billing;
 pub mod companies;
 pub mod conversations;
 pub mod health;
+pub mod openapi;
 pub mod roles;
 pub mod table;
 pub mod tokens;

@@ -51,343 +51,204 @@ impl Guard {
     }
 }
 
+/// One route: its method, its path template (`{name}` a segment, `{name*}` the rest of the
+/// path), its guard and the handler that answers it (`module::function` under `routes`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RouteSpec {
     pub method: &'static str,
     pub path: &'static str,
     pub guard: Guard,
+    pub handler: &'static str,
 }
 
-const fn route(method: &'static str, path: &'static str, guard: Guard) -> RouteSpec {
-    RouteSpec {
-        method,
-        path,
-        guard,
+impl RouteSpec {
+    /// A route outside [`ROUTES`] (tests that mount their own handlers).
+    pub const fn new(method: &'static str, path: &'static str, guard: Guard) -> Self {
+        Self {
+            method,
+            path,
+            guard,
+            handler: "",
+        }
     }
+}
+
+/// A path template as actix-web's router writes it (`{name*}` becomes `{name:.+}`).
+pub fn actix_path(template: &str) -> String {
+    template
+        .split('/')
+        .map(|segment| match segment.strip_suffix("*}") {
+            Some(name) => format!("{name}:.+}}"),
+            None => segment.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+/// Declares every route once: `METHOD "path", guard => module::handler;`. From the one list
+/// come [`ROUTES`] (the guard middleware's table, `/openapi.json`, docs/routes.md and the
+/// route x role matrix) and [`configure`], which mounts each handler in the same order (the
+/// first route whose path and method match answers, in the router as in the guard).
+macro_rules! routes {
+    ($($(#[$doc:meta])* $method:ident $path:literal, $guard:expr => $module:ident :: $handler:ident;)*) => {
+        pub const ROUTES: &[RouteSpec] = &[$(RouteSpec {
+            method: stringify!($method),
+            path: $path,
+            guard: $guard,
+            handler: concat!(stringify!($module), "::", stringify!($handler)),
+        },)*];
+
+        /// Mount every handler of [`ROUTES`] at its method and path.
+        pub fn configure(cfg: &mut actix_web::web::ServiceConfig) {
+            $(
+                cfg.route(
+                    &actix_path($path),
+                    actix_web::web::method(Method::$method).to(super::$module::$handler),
+                );
+            )*
+        }
+    };
 }
 
 use Guard::{
     AgentScope, BodyScope, CompanyMember, CompanyScope, Public, Scope, ServerKey, Session, Token,
 };
 
-pub const ROUTES: &[RouteSpec] = &[
-    route("GET", "/health", Public),
-    route("GET", "/ready", Public),
+routes! {
+    GET "/health", Public => health::health;
+    GET "/ready", Public => health::ready;
+    GET "/openapi.json", Public => openapi::serve;
     // Accounts (reference auth-billing.md sections 1-2).
-    route("POST", "/v1/user", Public),
-    route("GET", "/v1/user", Token("account:read")),
-    route("PUT", "/v1/user", Token("account:write")),
-    route("GET", "/v1/user/exists", Public),
-    route("POST", "/v1/login", Public),
-    route("POST", "/v1/logout", Session),
-    route("GET", "/v1/user/mfa/setup", Session),
-    route("POST", "/v1/user/mfa/enable", Session),
-    route("POST", "/v1/user/mfa/disable", Session),
-    route("POST", "/v1/user/mfa/reset", Session),
-    route("POST", "/v1/user/password/change", Session),
-    route("POST", "/v1/user/password/set", Session),
-    route("DELETE", "/v1/user", Session),
+    POST "/v1/user", Public => user::register;
+    GET "/v1/user", Token("account:read") => user::get_user;
+    PUT "/v1/user", Token("account:write") => user::update_user;
+    GET "/v1/user/exists", Public => user::user_exists;
+    POST "/v1/login", Public => user::login;
+    POST "/v1/logout", Session => user::logout;
+    GET "/v1/user/mfa/setup", Session => user::mfa_setup;
+    POST "/v1/user/mfa/enable", Session => user::mfa_enable;
+    POST "/v1/user/mfa/disable", Session => user::mfa_disable;
+    POST "/v1/user/mfa/reset", Session => user::mfa_reset;
+    POST "/v1/user/password/change", Session => user::change_password;
+    POST "/v1/user/password/set", Session => user::set_password;
+    DELETE "/v1/user", Session => user::delete_user;
     // Roles and scopes (paths in the reference's style; the reference's own Roles routes
     // are not in the reference notes). Listing the catalog needs `roles:read`.
-    route("GET", "/v1/roles", Scope("roles:read")),
-    route("GET", "/v1/scopes", Scope("roles:read")),
-    route("GET", "/v1/user/scopes", Token("account:read")),
+    GET "/v1/roles", Scope("roles:read") => roles::roles;
+    GET "/v1/scopes", Scope("roles:read") => roles::scopes;
+    GET "/v1/user/scopes", Token("account:read") => roles::user_scopes;
     // Personal access tokens (reference section 1.9).
-    route("POST", "/v1/api-keys", Scope("apikeys:write")),
-    route("GET", "/v1/api-keys", Scope("apikeys:read")),
-    route("POST", "/v1/api-keys/validate", Public),
-    route(
-        "GET",
-        "/v1/api-keys/available/scopes",
-        Token("apikeys:read"),
-    ),
-    route(
-        "GET",
-        "/v1/api-keys/available/agents",
-        Token("apikeys:read"),
-    ),
-    route(
-        "GET",
-        "/v1/api-keys/available/companies",
-        Token("apikeys:read"),
-    ),
-    route("GET", "/v1/api-keys/{token_id}", Scope("apikeys:read")),
-    route("DELETE", "/v1/api-keys/{token_id}", Scope("apikeys:delete")),
-    route(
-        "POST",
-        "/v1/api-keys/{token_id}/regenerate",
-        Scope("apikeys:write"),
-    ),
+    POST "/v1/api-keys", Scope("apikeys:write") => tokens::create;
+    GET "/v1/api-keys", Scope("apikeys:read") => tokens::list;
+    POST "/v1/api-keys/validate", Public => tokens::validate;
+    GET "/v1/api-keys/available/scopes", Token("apikeys:read") => tokens::available_scopes;
+    GET "/v1/api-keys/available/agents", Token("apikeys:read") => tokens::available_agents;
+    GET "/v1/api-keys/available/companies", Token("apikeys:read") => tokens::available_companies;
+    GET "/v1/api-keys/{token_id}", Scope("apikeys:read") => tokens::get;
+    DELETE "/v1/api-keys/{token_id}", Scope("apikeys:delete") => tokens::revoke;
+    POST "/v1/api-keys/{token_id}/regenerate", Scope("apikeys:write") => tokens::regenerate;
     // Companies, members and invitations (reference section 3).
-    route("GET", "/v1/companies", Token("account:read")),
+    GET "/v1/companies", Token("account:read") => companies::list_companies;
     // A new company is a child of the caller's current one, below tenant admin.
-    route("POST", "/v1/companies", BodyScope("company:write")),
-    route(
-        "PUT",
-        "/v1/companies/{company_id}",
-        CompanyScope("company:write"),
-    ),
-    route(
-        "PATCH",
-        "/v1/companies/{company_id}",
-        CompanyScope("company:write"),
-    ),
-    route(
-        "DELETE",
-        "/v1/companies/{company_id}",
-        CompanyScope("company:delete"),
-    ),
-    route(
-        "GET",
-        "/v1/companies/{company_id}/members",
-        CompanyMember("users:read"),
-    ),
-    route(
-        "GET",
-        "/v1/companies/{company_id}/settings",
-        CompanyMember("company:read"),
-    ),
-    route(
-        "PUT",
-        "/v1/companies/{company_id}/settings",
-        CompanyScope("company:write"),
-    ),
-    route(
-        "GET",
-        "/v1/companies/{company_id}/extensions",
-        CompanyMember("extensions:read"),
-    ),
-    route(
-        "PATCH",
-        "/v1/companies/{company_id}/command",
-        CompanyScope("company:write"),
-    ),
-    route(
-        "PATCH",
-        "/v1/companies/{company_id}/extension/commands",
-        CompanyScope("company:write"),
-    ),
-    route(
-        "DELETE",
-        "/v1/companies/{company_id}/users/{user_id}",
-        CompanyScope("users:delete"),
-    ),
-    route(
-        "POST",
-        "/v1/companies/{company_id}/invitations",
-        CompanyScope("users:write"),
-    ),
-    route("PUT", "/v1/user/role", BodyScope("users:roles")),
-    route("POST", "/v1/invitations", BodyScope("users:write")),
-    route("GET", "/v1/invitations", BodyScope("users:read")),
-    route(
-        "GET",
-        "/v1/invitations/{company_id}",
-        CompanyScope("users:read"),
-    ),
+    POST "/v1/companies", BodyScope("company:write") => companies::create_company;
+    PUT "/v1/companies/{company_id}", CompanyScope("company:write") => companies::update_company;
+    PATCH "/v1/companies/{company_id}", CompanyScope("company:write") => companies::update_company;
+    DELETE "/v1/companies/{company_id}", CompanyScope("company:delete") => companies::delete_company;
+    GET "/v1/companies/{company_id}/members", CompanyMember("users:read") => companies::members;
+    GET "/v1/companies/{company_id}/settings", CompanyMember("company:read") => companies::company_settings;
+    PUT "/v1/companies/{company_id}/settings", CompanyScope("company:write") => companies::update_company_settings;
+    GET "/v1/companies/{company_id}/extensions", CompanyMember("extensions:read") => companies::company_extensions;
+    PATCH "/v1/companies/{company_id}/command", CompanyScope("company:write") => companies::toggle_company_command;
+    PATCH "/v1/companies/{company_id}/extension/commands", CompanyScope("company:write") => companies::toggle_company_extension;
+    DELETE "/v1/companies/{company_id}/users/{user_id}", CompanyScope("users:delete") => companies::remove_member;
+    POST "/v1/companies/{company_id}/invitations", CompanyScope("users:write") => companies::invite_by_role_name;
+    PUT "/v1/user/role", BodyScope("users:roles") => companies::change_role;
+    POST "/v1/invitations", BodyScope("users:write") => companies::invite;
+    GET "/v1/invitations", BodyScope("users:read") => companies::invitations;
+    GET "/v1/invitations/{company_id}", CompanyScope("users:read") => companies::company_invitations;
     // An existing account joins only by accepting (its own session); it finds its
     // invitations here.
-    route("POST", "/v1/invitations/{invitation_id}/accept", Session),
-    route("GET", "/v1/user/invitations", Token("account:read")),
+    POST "/v1/invitations/{invitation_id}/accept", Session => companies::accept_invitation;
+    GET "/v1/user/invitations", Token("account:read") => companies::my_invitations;
     // The invitation's own company decides.
-    route(
-        "DELETE",
-        "/v1/invitation/{invitation_id}",
-        BodyScope("users:write"),
-    ),
+    DELETE "/v1/invitation/{invitation_id}", BodyScope("users:write") => companies::delete_invitation;
     // Billing (reference section 5): the configuration is public; a balance needs
     // membership of the company in the query (checked in the use case); crediting needs the
     // server's own key.
-    route("GET", "/v1/billing/config", Public),
-    route("GET", "/v1/billing/tokens/balance", Token("billing:read")),
-    route("POST", "/v1/credit", ServerKey),
-    route("GET", "/v1/billing/usage", Token("billing:read")),
-    route("GET", "/v1/billing/usage/totals", Token("billing:read")),
-    route(
-        "GET",
-        "/v1/billing/tokens/should_warn",
-        Token("billing:read"),
-    ),
+    GET "/v1/billing/config", Public => billing::config;
+    GET "/v1/billing/tokens/balance", Token("billing:read") => billing::balance;
+    POST "/v1/credit", ServerKey => billing::credit;
+    GET "/v1/billing/usage", Token("billing:read") => billing::usage;
+    GET "/v1/billing/usage/totals", Token("billing:read") => billing::usage_totals;
+    GET "/v1/billing/tokens/should_warn", Token("billing:read") => billing::should_warn;
     // Quiets the warning for the whole company: `billing:write` there (the use case).
-    route(
-        "POST",
-        "/v1/billing/tokens/warning/dismiss",
-        BodyScope("billing:write"),
-    ),
+    POST "/v1/billing/tokens/warning/dismiss", BodyScope("billing:write") => billing::dismiss_warning;
     // Stripe (section 5.5): members of the company named in the body or query (the current
     // company when none), checked in the use case; the quote is public, and the webhook is
     // authenticated by Stripe's signature.
-    route("POST", "/v1/billing/tokens/quote", Public),
-    route(
-        "POST",
-        "/v1/billing/tokens/topup/stripe",
-        Token("billing:write"),
-    ),
-    route(
-        "POST",
-        "/v1/billing/tokens/topup/stripe/confirm",
-        Token("billing:write"),
-    ),
-    route("POST", "/v1/billing/stripe/confirm", Token("billing:write")),
-    route("POST", "/v1/billing/sync", Token("billing:write")),
-    route("GET", "/v1/billing/transactions", Token("billing:read")),
-    route("POST", "/v1/billing/auto-topup", Token("billing:write")),
-    route("POST", "/v1/billing/portal", Token("billing:write")),
-    route("POST", "/v1/webhook", Public),
+    POST "/v1/billing/tokens/quote", Public => billing::quote;
+    POST "/v1/billing/tokens/topup/stripe", Token("billing:write") => billing::top_up;
+    POST "/v1/billing/tokens/topup/stripe/confirm", Token("billing:write") => billing::confirm;
+    POST "/v1/billing/stripe/confirm", Token("billing:write") => billing::confirm;
+    POST "/v1/billing/sync", Token("billing:write") => billing::sync;
+    GET "/v1/billing/transactions", Token("billing:read") => billing::transactions;
+    POST "/v1/billing/auto-topup", Token("billing:write") => billing::auto_topup;
+    POST "/v1/billing/portal", Token("billing:write") => billing::portal;
+    POST "/v1/webhook", Public => billing::stripe_webhook;
     // Agents (reference agents-memory.md section 2). Every scope is checked in the company
     // that owns the agent (the use case: the guard cannot know it); an agent the caller
     // does not see is 404 before any scope is looked at.
-    route("GET", "/v1/agent", Token("agents:read")),
-    route("POST", "/v1/agent", Scope("agents:write")),
-    route("POST", "/v1/agent/import", Scope("agents:write")),
-    route("GET", "/v1/agent/{agent_id}", AgentScope("agents:read")),
-    route("PUT", "/v1/agent/{agent_id}", AgentScope("agents:write")),
-    route("PATCH", "/v1/agent/{agent_id}", AgentScope("agents:write")),
-    route(
-        "DELETE",
-        "/v1/agent/{agent_id}",
-        AgentScope("agents:delete"),
-    ),
-    route(
-        "PUT",
-        "/v1/agent/{agent_id}/commands",
-        AgentScope("agents:write"),
-    ),
-    route(
-        "GET",
-        "/v1/agent/{agent_id}/command",
-        AgentScope("agents:read"),
-    ),
-    route(
-        "PATCH",
-        "/v1/agent/{agent_id}/command",
-        AgentScope("agents:write"),
-    ),
-    route(
-        "PATCH",
-        "/v1/agent/{agent_id}/extension/commands",
-        AgentScope("agents:write"),
-    ),
-    route(
-        "GET",
-        "/v1/agent/{agent_id}/persona",
-        AgentScope("agents:read"),
-    ),
-    route(
-        "PUT",
-        "/v1/agent/{agent_id}/persona",
-        AgentScope("agents:write"),
-    ),
-    route(
-        "POST",
-        "/v1/agent/{agent_id}/clone",
-        AgentScope("agents:write"),
-    ),
+    GET "/v1/agent", Token("agents:read") => agents::list;
+    POST "/v1/agent", Scope("agents:write") => agents::create;
+    POST "/v1/agent/import", Scope("agents:write") => agents::import;
+    GET "/v1/agent/{agent_id}", AgentScope("agents:read") => agents::config;
+    PUT "/v1/agent/{agent_id}", AgentScope("agents:write") => agents::update;
+    PATCH "/v1/agent/{agent_id}", AgentScope("agents:write") => agents::rename;
+    DELETE "/v1/agent/{agent_id}", AgentScope("agents:delete") => agents::delete;
+    PUT "/v1/agent/{agent_id}/commands", AgentScope("agents:write") => agents::update_commands;
+    GET "/v1/agent/{agent_id}/command", AgentScope("agents:read") => agents::commands;
+    PATCH "/v1/agent/{agent_id}/command", AgentScope("agents:write") => agents::toggle_command;
+    PATCH "/v1/agent/{agent_id}/extension/commands", AgentScope("agents:write") => agents::toggle_extension;
+    GET "/v1/agent/{agent_id}/persona", AgentScope("agents:read") => agents::persona;
+    PUT "/v1/agent/{agent_id}/persona", AgentScope("agents:write") => agents::set_persona;
+    POST "/v1/agent/{agent_id}/clone", AgentScope("agents:write") => agents::clone;
     // The owner only; a personal access token only when granted `wallets:read` by name.
-    route("GET", "/v1/agent/{agent_id}/wallet", Token("wallets:read")),
-    route(
-        "GET",
-        "/v1/agent/{agent_id}/providers",
-        AgentScope("agents:read"),
-    ),
-    route(
-        "DELETE",
-        "/v1/agent/{agent_id}/provider/{provider_name}",
-        AgentScope("agents:write"),
-    ),
-    route(
-        "GET",
-        "/v1/agent/{agent_id}/extensions",
-        AgentScope("agents:read"),
-    ),
+    GET "/v1/agent/{agent_id}/wallet", Token("wallets:read") => agents::wallet;
+    GET "/v1/agent/{agent_id}/providers", AgentScope("agents:read") => agents::agent_providers;
+    DELETE "/v1/agent/{agent_id}/provider/{provider_name}", AgentScope("agents:write") => agents::disconnect_provider;
+    GET "/v1/agent/{agent_id}/extensions", AgentScope("agents:read") => agents::agent_extensions;
     // Providers and extensions (sections 1.3 and 4.2): the static catalogs.
-    route("GET", "/v1/providers", Token("providers:read")),
-    route("GET", "/api/provider", Token("providers:read")),
-    route("GET", "/api/provider/{name}", Token("providers:read")),
-    route("GET", "/api/providers", Token("providers:read")),
-    route(
-        "GET",
-        "/api/providers/service/{service}",
-        Token("providers:read"),
-    ),
-    route("GET", "/api/embedding_providers", Token("providers:read")),
-    route("GET", "/api/embedders", Token("providers:read")),
-    route("GET", "/v1/extensions", Token("extensions:read")),
-    route("GET", "/v1/extensions/settings", Token("extensions:read")),
-    route(
-        "GET",
-        "/v1/extensions/{command_name}/args",
-        Token("extensions:read"),
-    ),
-    route("GET", "/v1/extension/categories", Token("extensions:read")),
-    route(
-        "GET",
-        "/v1/extension/categories/summary",
-        Token("extensions:read"),
-    ),
-    route(
-        "GET",
-        "/v1/extension/category/{category_id}",
-        Token("extensions:read"),
-    ),
-    route(
-        "GET",
-        "/v1/extensions/category/{category_id}",
-        Token("extensions:read"),
-    ),
+    GET "/v1/providers", Token("providers:read") => agents::providers;
+    GET "/api/provider", Token("providers:read") => agents::provider_keys;
+    GET "/api/provider/{name}", Token("providers:read") => agents::provider_settings;
+    GET "/api/providers", Token("providers:read") => agents::providers_with_settings;
+    GET "/api/providers/service/{service}", Token("providers:read") => agents::providers_for_service;
+    GET "/api/embedding_providers", Token("providers:read") => agents::embedding_providers;
+    GET "/api/embedders", Token("providers:read") => agents::embedders;
+    GET "/v1/extensions", Token("extensions:read") => agents::extensions;
+    GET "/v1/extensions/settings", Token("extensions:read") => agents::extension_settings;
+    GET "/v1/extensions/{command_name}/args", Token("extensions:read") => agents::command_args;
+    GET "/v1/extension/categories", Token("extensions:read") => agents::categories;
+    GET "/v1/extension/categories/summary", Token("extensions:read") => agents::categories_summary;
+    GET "/v1/extension/category/{category_id}", Token("extensions:read") => agents::category;
+    GET "/v1/extensions/category/{category_id}", Token("extensions:read") => agents::extensions_in_category;
     // Commands (section 3.3), in the agent's company, and the files they leave: the
     // conversation's owner by header, or the signed token of the link a command returned
     // (checked in the use case).
-    route(
-        "POST",
-        "/v1/agent/{agent_id}/command",
-        AgentScope("extensions:execute"),
-    ),
-    route(
-        "GET",
-        "/outputs/{agent_id}/{conversation_id}/{file*}",
-        Public,
-    ),
+    POST "/v1/agent/{agent_id}/command", AgentScope("extensions:execute") => conversations::execute;
+    GET "/outputs/{agent_id}/{conversation_id}/{file*}", Public => conversations::output;
     // Conversations (section 7): each belongs to its user (checked in the use case); the
     // scope is checked in the caller's current company.
-    route("POST", "/v1/conversation", Scope("conversations:write")),
-    route("GET", "/v1/conversations", Scope("conversations:read")),
-    route(
-        "GET",
-        "/v1/conversation/{conversation_id}",
-        Scope("conversations:read"),
-    ),
-    route(
-        "PUT",
-        "/v1/conversation/{conversation_id}",
-        Scope("conversations:write"),
-    ),
-    route(
-        "DELETE",
-        "/v1/conversation/{conversation_id}",
-        Scope("conversations:delete"),
-    ),
-    route(
-        "POST",
-        "/v1/conversation/fork/{conversation_id}/{message_id}",
-        Scope("conversations:write"),
-    ),
-    route(
-        "POST",
-        "/v1/conversation/{conversation_id}/message",
-        Scope("conversations:write"),
-    ),
-    route(
-        "PUT",
-        "/v1/conversation/{conversation_id}/message/{message_id}",
-        Scope("conversations:write"),
-    ),
-    route(
-        "DELETE",
-        "/v1/conversation/{conversation_id}/message/{message_id}",
-        Scope("conversations:write"),
-    ),
-];
+    POST "/v1/conversation", Scope("conversations:write") => conversations::create;
+    GET "/v1/conversations", Scope("conversations:read") => conversations::list;
+    GET "/v1/conversation/{conversation_id}", Scope("conversations:read") => conversations::history;
+    PUT "/v1/conversation/{conversation_id}", Scope("conversations:write") => conversations::rename;
+    DELETE "/v1/conversation/{conversation_id}", Scope("conversations:delete") => conversations::delete;
+    POST "/v1/conversation/fork/{conversation_id}/{message_id}", Scope("conversations:write") => conversations::fork;
+    POST "/v1/conversation/{conversation_id}/message", Scope("conversations:write") => conversations::add_message;
+    PUT "/v1/conversation/{conversation_id}/message/{message_id}", Scope("conversations:write") => conversations::update_message;
+    DELETE "/v1/conversation/{conversation_id}/message/{message_id}", Scope("conversations:write") => conversations::delete_message;
+}
 
 /// The route-by-scope table of `docs/routes.md`, rendered from [`ROUTES`] (a test keeps
 /// the page equal to it).
@@ -535,6 +396,8 @@ mod tests {
         assert!(path_matches("/outputs/{a}/{f*}", "/outputs/x/dir/file.txt"));
         assert!(path_matches("/outputs/{a}/{f*}", "/outputs/x/file.txt"));
         assert!(!path_matches("/outputs/{a}/{f*}", "/outputs/x/"));
+        assert_eq!(actix_path("/outputs/{a}/{f*}"), "/outputs/{a}/{f:.+}");
+        assert_eq!(actix_path("/v1/user"), "/v1/user");
     }
 
     #[test]

@@ -9,27 +9,7 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/api-keys")
-            .route(web::post().to(create))
-            .route(web::get().to(list)),
-    )
-    .service(web::resource("/v1/api-keys/validate").route(web::post().to(validate)))
-    .service(web::resource("/v1/api-keys/available/scopes").route(web::get().to(available_scopes)))
-    .service(web::resource("/v1/api-keys/available/agents").route(web::get().to(available_agents)))
-    .service(
-        web::resource("/v1/api-keys/available/companies").route(web::get().to(available_companies)),
-    )
-    .service(
-        web::resource("/v1/api-keys/{token_id}")
-            .route(web::get().to(get))
-            .route(web::delete().to(revoke)),
-    )
-    .service(web::resource("/v1/api-keys/{token_id}/regenerate").route(web::post().to(regenerate)));
-}
-
-async fn create(
+pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<NewTokenForm>,
@@ -38,12 +18,15 @@ async fn create(
     Ok(HttpResponse::Ok().json(token))
 }
 
-async fn list(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn list(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     let tokens = web::block(move || app.list_tokens(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"tokens": tokens})))
 }
 
-async fn get(
+pub(super) async fn get(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -52,7 +35,7 @@ async fn get(
     Ok(HttpResponse::Ok().json(token))
 }
 
-async fn revoke(
+pub(super) async fn revoke(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -61,7 +44,7 @@ async fn revoke(
     Ok(HttpResponse::Ok().json(json!({"detail": format!("Token '{name}' has been revoked")})))
 }
 
-async fn regenerate(
+pub(super) async fn regenerate(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
@@ -71,11 +54,11 @@ async fn regenerate(
 }
 
 #[derive(Deserialize)]
-struct ValidateQuery {
+pub(super) struct ValidateQuery {
     token: String,
 }
 
-async fn validate(
+pub(super) async fn validate(
     app: web::Data<App>,
     query: web::Query<ValidateQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -91,7 +74,7 @@ async fn validate(
     }
 }
 
-async fn available_scopes(
+pub(super) async fn available_scopes(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
@@ -99,7 +82,7 @@ async fn available_scopes(
     Ok(HttpResponse::Ok().json(body))
 }
 
-async fn available_agents(
+pub(super) async fn available_agents(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
@@ -107,7 +90,7 @@ async fn available_agents(
     Ok(HttpResponse::Ok().json(body))
 }
 
-async fn available_companies(
+pub(super) async fn available_companies(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {

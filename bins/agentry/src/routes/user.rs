@@ -12,31 +12,15 @@ use serde_json::{Value, json};
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, client_ip};
 
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::resource("/v1/user")
-            .route(web::post().to(register))
-            .route(web::get().to(get_user))
-            .route(web::put().to(update_user))
-            .route(web::delete().to(delete_user)),
-    )
-    .service(web::resource("/v1/user/password/change").route(web::post().to(change_password)))
-    .service(web::resource("/v1/user/password/set").route(web::post().to(set_password)))
-    .service(web::resource("/v1/user/exists").route(web::get().to(user_exists)))
-    .service(web::resource("/v1/login").route(web::post().to(login)))
-    .service(web::resource("/v1/logout").route(web::post().to(logout)))
-    .service(web::resource("/v1/user/mfa/setup").route(web::get().to(mfa_setup)))
-    .service(web::resource("/v1/user/mfa/enable").route(web::post().to(mfa_enable)))
-    .service(web::resource("/v1/user/mfa/disable").route(web::post().to(mfa_disable)))
-    .service(web::resource("/v1/user/mfa/reset").route(web::post().to(mfa_reset)));
-}
-
-async fn register(app: web::Data<App>, form: Json<Registration>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn register(
+    app: web::Data<App>,
+    form: Json<Registration>,
+) -> Result<HttpResponse, ApiError> {
     let registered = web::block(move || app.register(form.into_inner())).await??;
     Ok(HttpResponse::Ok().json(registered))
 }
 
-async fn login(
+pub(super) async fn login(
     app: web::Data<App>,
     req: HttpRequest,
     form: Json<LoginRequest>,
@@ -46,7 +30,7 @@ async fn login(
     Ok(HttpResponse::Ok().json(logged_in))
 }
 
-async fn get_user(
+pub(super) async fn get_user(
     app: web::Data<App>,
     req: HttpRequest,
     Auth(caller): Auth,
@@ -72,7 +56,7 @@ async fn get_user(
     ))
 }
 
-async fn update_user(
+pub(super) async fn update_user(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<Value>,
@@ -82,11 +66,11 @@ async fn update_user(
 }
 
 #[derive(Deserialize)]
-struct ExistsQuery {
+pub(super) struct ExistsQuery {
     email: String,
 }
 
-async fn user_exists(
+pub(super) async fn user_exists(
     app: web::Data<App>,
     query: web::Query<ExistsQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -94,22 +78,28 @@ async fn user_exists(
     Ok(HttpResponse::Ok().json(exists))
 }
 
-async fn logout(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn logout(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     web::block(move || app.logout(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "User logged out successfully."})))
 }
 
-async fn mfa_setup(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn mfa_setup(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     let setup = web::block(move || app.mfa_setup(&caller)).await??;
     Ok(HttpResponse::Ok().json(setup))
 }
 
 #[derive(Deserialize)]
-struct MfaCode {
+pub(super) struct MfaCode {
     mfa_token: String,
 }
 
-async fn mfa_enable(
+pub(super) async fn mfa_enable(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<MfaCode>,
@@ -118,7 +108,7 @@ async fn mfa_enable(
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA enabled successfully"})))
 }
 
-async fn mfa_disable(
+pub(super) async fn mfa_disable(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<MfaDisable>,
@@ -128,13 +118,13 @@ async fn mfa_disable(
 }
 
 #[derive(Deserialize, Default)]
-struct MfaResetBody {
+pub(super) struct MfaResetBody {
     #[serde(default)]
     mfa_token: Option<String>,
 }
 
 /// The body is optional (the reference takes none); with MFA on it must carry the code.
-async fn mfa_reset(
+pub(super) async fn mfa_reset(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Option<Json<MfaResetBody>>,
@@ -144,7 +134,7 @@ async fn mfa_reset(
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
 }
 
-async fn change_password(
+pub(super) async fn change_password(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<PasswordChange>,
@@ -153,7 +143,7 @@ async fn change_password(
     Ok(HttpResponse::Ok().json(json!({"detail": "Password changed successfully", "token": token})))
 }
 
-async fn set_password(
+pub(super) async fn set_password(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<PasswordSet>,
@@ -163,7 +153,10 @@ async fn set_password(
         .json(json!({"detail": "Password set successfully", "username": username})))
 }
 
-async fn delete_user(app: web::Data<App>, Auth(caller): Auth) -> Result<HttpResponse, ApiError> {
+pub(super) async fn delete_user(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
     web::block(move || app.deactivate(&caller)).await??;
     Ok(HttpResponse::Ok().json(json!({"detail": "User deleted successfully."})))
 }

@@ -1,0 +1,183 @@
+//! `GET /openapi.json`: the OpenAPI 3.1 document of every route, built from the one route
+//! table ([`ROUTES`]), so it names exactly what the server answers: each operation with its
+//! path parameters, whether it needs a token, and the scope its guard asks for
+//! (`x-agentry-guard`, `x-agentry-scope`).
+//!
+//! Request and response bodies are not described yet: they come with the crate of typed
+//! request and response types (issue 11, item 4). Every refusal has the one error shape.
+
+use std::sync::OnceLock;
+
+use actix_web::HttpResponse;
+use utoipa::openapi::extensions::ExtensionsBuilder;
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, Paths};
+use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Type};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
+use utoipa::openapi::{
+    Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, Required, ResponseBuilder, Tag,
+};
+
+use super::table::{Guard, ROUTES, RouteSpec};
+
+/// The security scheme every guarded route names: the `Authorization` header, a session
+/// token (raw or after `Bearer `) or a personal access token.
+const TOKEN: &str = "token";
+
+/// The document, built once per process.
+pub fn document() -> &'static str {
+    static DOCUMENT: OnceLock<String> = OnceLock::new();
+    DOCUMENT.get_or_init(|| {
+        build()
+            .to_json()
+            .unwrap_or_else(|error| format!(r#"{{"error": "{error}"}}"#))
+    })
+}
+
+pub(super) async fn serve() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(document())
+}
+
+/// The OpenAPI document of [`ROUTES`].
+pub fn build() -> OpenApi {
+    let mut paths = Paths::new();
+    let mut tags: Vec<&str> = Vec::new();
+    for spec in ROUTES {
+        let tag = tag_of(spec);
+        if !tags.contains(&tag) {
+            tags.push(tag);
+        }
+        let path = openapi_path(spec.path);
+        paths.add_path_operation(&path, vec![method_of(spec.method)], operation(spec, tag));
+    }
+    let error = ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .property(
+            "detail",
+            ObjectBuilder::new()
+                .description(Some("What was wrong (a list of field errors for a 422)")),
+        )
+        .required("detail");
+    let components = ComponentsBuilder::new()
+        .schema("Error", error)
+        .security_scheme(
+            TOKEN,
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "Authorization",
+                "A session token (from /v1/login), raw or after `Bearer `, or a personal \
+                 access token",
+            ))),
+        )
+        .build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title("Agentry")
+                .version(env!("CARGO_PKG_VERSION"))
+                .description(Some(
+                    "An AGiXT-compatible server for AI agents. Generated from the route table.",
+                ))
+                .build(),
+        )
+        .paths(paths)
+        .components(Some(components))
+        .tags(Some(tags.into_iter().map(Tag::new)))
+        .build()
+}
+
+fn operation(spec: &RouteSpec, tag: &str) -> utoipa::openapi::path::Operation {
+    let mut builder = OperationBuilder::new()
+        .tag(tag)
+        .operation_id(Some(operation_id(spec)))
+        .response("200", ResponseBuilder::new().description("Success").build())
+        .response(
+            "default",
+            ResponseBuilder::new()
+                .description("A refusal: `{\"detail\": ...}` with a 4xx (or 5xx) status")
+                .content(
+                    "application/json",
+                    Content::new(Some(Ref::from_schema_name("Error"))),
+                )
+                .build(),
+        );
+    for name in path_parameters(spec.path) {
+        builder = builder.parameter(
+            ParameterBuilder::new()
+                .name(name)
+                .parameter_in(ParameterIn::Path)
+                .required(Required::True)
+                .schema(Some(ObjectBuilder::new().schema_type(Type::String))),
+        );
+    }
+    let mut extensions = ExtensionsBuilder::new().add("x-agentry-guard", guard_name(spec.guard));
+    if let Some(scope) = spec.guard.scope() {
+        extensions = extensions.add("x-agentry-scope", scope);
+    }
+    builder = builder.extensions(Some(extensions.build()));
+    if !matches!(spec.guard, Guard::Public) {
+        builder = builder.securities(Some([SecurityRequirement::new(
+            TOKEN,
+            Vec::<String>::new(),
+        )]));
+    }
+    builder.build()
+}
+
+/// `/outputs/{agent_id}/{conversation_id}/{file*}` -> `.../{file}`.
+pub fn openapi_path(template: &str) -> String {
+    template.replace("*}", "}")
+}
+
+fn path_parameters(template: &str) -> impl Iterator<Item = &str> {
+    template.split('/').filter_map(|segment| {
+        segment
+            .strip_prefix('{')
+            .and_then(|s| s.strip_suffix('}'))
+            .map(|s| s.trim_end_matches('*'))
+    })
+}
+
+pub fn method_of(method: &str) -> HttpMethod {
+    match method {
+        "POST" => HttpMethod::Post,
+        "PUT" => HttpMethod::Put,
+        "PATCH" => HttpMethod::Patch,
+        "DELETE" => HttpMethod::Delete,
+        _ => HttpMethod::Get,
+    }
+}
+
+/// The module of the handler (`agents`, `billing`...), else the path's first segment.
+fn tag_of(spec: &RouteSpec) -> &'static str {
+    match spec.handler.split_once("::") {
+        Some((module, _)) => module,
+        None => spec.path.trim_start_matches('/'),
+    }
+}
+
+/// Unique per route: the method and the path, in snake case.
+fn operation_id(spec: &RouteSpec) -> String {
+    let path: String = spec
+        .path
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let path: Vec<&str> = path.split('_').filter(|s| !s.is_empty()).collect();
+    format!("{}_{}", spec.method.to_lowercase(), path.join("_"))
+}
+
+fn guard_name(guard: Guard) -> &'static str {
+    match guard {
+        Guard::Public => "public",
+        Guard::Token(_) => "token",
+        Guard::Session => "session",
+        Guard::Scope(_) => "scope",
+        Guard::SuperAdmin => "super_admin",
+        Guard::CompanyMember(_) => "company_member",
+        Guard::CompanyScope(_) => "company_scope",
+        Guard::ServerKey => "server_key",
+        Guard::BodyScope(_) => "body_scope",
+        Guard::AgentScope(_) => "agent_scope",
+    }
+}
