@@ -354,14 +354,31 @@ fn outcome(status: StatusCode) -> Expect {
 
 app_tests! {
     async fn every_route_answers_every_caller_as_its_guard_declares(db) {
+        every_cell(db, None).await;
+    }
+
+    // No use case takes a second connection while it holds one: with a pool of one, such a
+    // use case would wait for itself until the pool's timeout and answer 503.
+    async fn every_route_answers_every_caller_on_a_pool_of_one_connection(db) {
+        every_cell(db, Some(1)).await;
+    }
+}
+
+/// Every route as every caller, on a pool of `pool_size` connections (the default if none).
+async fn every_cell(db: agentry_test_support::TestDb, pool_size: Option<u32>) {
+    {
         // With a webhook secret, so Stripe's webhook answers (an unsigned event: 400).
         let settings = agentry::config::Settings {
             stripe_webhook_secret: Some("whsec_matrix".into()),
+            db_pool_size: pool_size,
             ..agentry::config::Settings::default()
         };
         let app = TestApp::spawn_with(db, settings).await;
         for (method, path) in DESTRUCTIVE {
-            assert!(ROUTES.iter().any(|r| r.method == method && r.path == path), "{method} {path} is not in the table");
+            assert!(
+                ROUTES.iter().any(|r| r.method == method && r.path == path),
+                "{method} {path} is not in the table"
+            );
         }
         let shared = team(&app).await;
         let mut cells = 0;
@@ -376,7 +393,14 @@ app_tests! {
             };
             for caller in CALLERS {
                 let (path, body, targets_team) = request_for(spec, team);
-                let (status, answer) = app.call(Method::from_bytes(spec.method.as_bytes()).unwrap(), &path, team.token(caller), body).await;
+                let (status, answer) = app
+                    .call(
+                        Method::from_bytes(spec.method.as_bytes()).unwrap(),
+                        &path,
+                        team.token(caller),
+                        body,
+                    )
+                    .await;
                 let mut want = expected(spec.guard, caller, targets_team);
                 if spec.path.starts_with("/outputs/") {
                     want = output_expectation(caller);
@@ -391,15 +415,28 @@ app_tests! {
                 let ok = got == want
                     || (want == Expect::Allowed
                         && got == Expect::Hidden
-                        && (spec.path.contains("{invitation_id}") || spec.path.contains("{token_id}")));
+                        && (spec.path.contains("{invitation_id}")
+                            || spec.path.contains("{token_id}")));
                 if !ok {
-                    failures.push(format!("{} {} as {caller:?}: expected {want:?}, got {status} {answer}", spec.method, spec.path));
+                    failures.push(format!(
+                        "{} {} as {caller:?}: expected {want:?}, got {status} {answer}",
+                        spec.method, spec.path
+                    ));
                 }
                 cells += 1;
             }
         }
         assert_eq!(cells, ROUTES.len() * CALLERS.len());
-        assert!(failures.is_empty(), "{} of {cells} cells wrong:\\n{}", failures.len(), failures.join("\\n"));
-        eprintln!("matrix: {} routes x {} callers = {cells} cells", ROUTES.len(), CALLERS.len());
+        assert!(
+            failures.is_empty(),
+            "{} of {cells} cells wrong:\\n{}",
+            failures.len(),
+            failures.join("\\n")
+        );
+        eprintln!(
+            "matrix: {} routes x {} callers = {cells} cells, pool {pool_size:?}",
+            ROUTES.len(),
+            CALLERS.len()
+        );
     }
 }

@@ -1136,7 +1136,9 @@ impl App {
         let company = crate::access::primary(&views)
             .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
         self.write(&mut conn, |work| {
-            companies::set_role(work.conn(), user_id, company.into(), RoleId::SUPER_ADMIN)?;
+            if !companies::set_role(work.conn(), user_id, company.into(), RoleId::SUPER_ADMIN)? {
+                return Err(AppError::NotFound(format!("{email} belongs to no company")));
+            }
             work.record(DomainEvent::AccessChanged {
                 user: user_id,
                 company: Some(company.into()),

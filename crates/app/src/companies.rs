@@ -500,7 +500,9 @@ impl App {
             if target.role_id < Self::role_in(&access, company).0 {
                 return Err(AppError::Forbidden(UNAUTHORIZED.into()));
             }
-            companies::delete_membership(conn, user, company)?;
+            if !companies::delete_membership(conn, user, company)? {
+                return Err(not_found("User"));
+            }
             work.record(DomainEvent::AccessChanged {
                 user,
                 company: Some(company),
@@ -539,7 +541,9 @@ impl App {
             if target.role_id < own.0 {
                 return Err(AppError::Forbidden(UNAUTHORIZED.into()));
             }
-            companies::set_role(conn, user, company, role)?;
+            if !companies::set_role(conn, user, company, role)? {
+                return Err(not_found("User"));
+            }
             work.record(DomainEvent::AccessChanged {
                 user,
                 company: Some(company),

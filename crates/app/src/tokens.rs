@@ -244,11 +244,13 @@ impl App {
         let row = self.own_token(caller, id)?;
         let mut conn = self.conn()?;
         self.write(&mut conn, |work| {
-            tokens::revoke(work.conn(), row.id, naive_of(now_epoch()))?;
-            work.record(DomainEvent::PersonalTokenRevoked {
-                user: caller.user,
-                token_hash: row.token_hash,
-            });
+            // Revoking a revoked token changes nothing, and records nothing.
+            if tokens::revoke(work.conn(), row.id, naive_of(now_epoch()))? {
+                work.record(DomainEvent::PersonalTokenRevoked {
+                    user: caller.user,
+                    token_hash: row.token_hash,
+                });
+            }
             Ok(())
         })?;
         Ok(row.name)
@@ -268,13 +270,17 @@ impl App {
         let mut conn = self.conn()?;
         let old = std::mem::replace(&mut row.token_hash, hash);
         self.write(&mut conn, |work| {
-            tokens::replace_value(
+            let replaced = tokens::replace_value(
                 work.conn(),
                 row.id,
                 &prefix,
                 &row.token_hash,
                 naive_of(now_epoch()),
             )?;
+            if !replaced {
+                // Revoked meanwhile: the new value is not stored, so it is not handed out.
+                return Err(AppError::BadRequest("Token has been revoked".into()));
+            }
             work.record(DomainEvent::PersonalTokenRevoked {
                 user: caller.user,
                 token_hash: old,

@@ -23,7 +23,8 @@ pub enum DomainEvent {
     /// (logout, password change, deletion).
     #[serde(rename = "user.tokens_revoked")]
     TokensRevoked { user: UserId, at: f64 },
-    /// A user's memberships or roles changed (joined, left, promoted, a company deleted).
+    /// A user's memberships or roles changed (joined, left, promoted; a deleted company is
+    /// `CompanyChanged`).
     #[serde(rename = "access.changed")]
     AccessChanged {
         user: UserId,

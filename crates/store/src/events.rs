@@ -35,10 +35,11 @@ impl Work<'_> {
     }
 }
 
-/// Run `f` as one unit of work on `conn`: one transaction (`BEGIN IMMEDIATE` on SQLite, a
-/// savepoint when `conn` is already in a transaction) holding the write and the insertion of
-/// its events. On success, the value and the committed events; on failure nothing is
-/// written.
+/// Run `f` as one unit of work on `conn`: one transaction (`BEGIN IMMEDIATE` on SQLite)
+/// holding the write and the insertion of its events. On success, the value and the
+/// committed events; on failure nothing is written. A unit of work is always the outermost
+/// transaction (`AlreadyInTransaction` otherwise), so its events are committed when it
+/// returns them; use cases compose inside one by sharing its [`Work`].
 pub fn unit_of_work<T, E, F>(
     conn: &mut AnyConnection,
     now: NaiveDateTime,
@@ -48,6 +49,9 @@ where
     F: FnOnce(&mut Work<'_>) -> Result<T, E>,
     E: From<diesel::result::Error> + From<StoreError>,
 {
+    if in_transaction(conn)? {
+        return Err(diesel::result::Error::AlreadyInTransaction.into());
+    }
     write_transaction(conn, |conn| {
         let mut work = Work {
             conn,
@@ -58,6 +62,20 @@ where
         insert(conn, &events, now)?;
         Ok((value, events))
     })
+}
+
+/// Whether `conn` is inside a transaction.
+fn in_transaction(conn: &mut AnyConnection) -> Result<bool, diesel::result::Error> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let depth = match conn {
+        AnyConnection::Postgresql(pg) => {
+            AnsiTransactionManager::transaction_manager_status_mut(pg).transaction_depth()?
+        }
+        AnyConnection::Sqlite(lite) => {
+            AnsiTransactionManager::transaction_manager_status_mut(lite).transaction_depth()?
+        }
+    };
+    Ok(depth.is_some())
 }
 
 #[derive(Debug, Insertable)]

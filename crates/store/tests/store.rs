@@ -362,6 +362,12 @@ db_tests! {
         }
         assert_eq!(statements[0], statements[1], "{statements:?}");
         assert_eq!(head(&mut conn).unwrap() - stored[1].id, 21);
+
+        // Never nested: its events would be handed back before the outer commit.
+        let nested: Result<(), agentry_store::StoreError> = agentry_store::write_transaction(&mut conn, |conn| {
+            unit_of_work(conn, now(), |_| Ok::<_, agentry_store::StoreError>(())).map(|_| ())
+        });
+        assert!(matches!(nested, Err(agentry_store::StoreError::Query(diesel::result::Error::AlreadyInTransaction))), "{nested:?}");
     }
 
     fn pooled_connections_are_configured(db) {

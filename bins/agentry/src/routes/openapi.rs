@@ -11,7 +11,7 @@ use std::sync::OnceLock;
 use actix_web::HttpResponse;
 use utoipa::openapi::extensions::ExtensionsBuilder;
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, Paths};
-use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, Type};
+use utoipa::openapi::schema::{ComponentsBuilder, ObjectBuilder, SchemaType, Type};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, Required, ResponseBuilder, Tag,
@@ -29,7 +29,7 @@ pub fn document() -> &'static str {
     DOCUMENT.get_or_init(|| {
         build()
             .to_json()
-            .unwrap_or_else(|error| format!(r#"{{"error": "{error}"}}"#))
+            .unwrap_or_else(|error| serde_json::json!({ "error": error.to_string() }).to_string())
     })
 }
 
@@ -55,8 +55,8 @@ pub fn build() -> OpenApi {
         .schema_type(Type::Object)
         .property(
             "detail",
-            ObjectBuilder::new()
-                .description(Some("What was wrong (a list of field errors for a 422)")),
+            // A sentence; FastAPI's list of field errors for a 422; an object for a 402.
+            ObjectBuilder::new().schema_type(SchemaType::AnyValue),
         )
         .required("detail");
     let components = ComponentsBuilder::new()
@@ -124,7 +124,8 @@ fn operation(spec: &RouteSpec, tag: &str) -> utoipa::openapi::path::Operation {
     builder.build()
 }
 
-/// `/outputs/{agent_id}/{conversation_id}/{file*}` -> `.../{file}`.
+/// `/outputs/{agent_id}/{conversation_id}/{file*}` -> `.../{file}` (OpenAPI has no
+/// multi-segment parameter: the server takes the rest of the path, slashes included).
 pub fn openapi_path(template: &str) -> String {
     template.replace("*}", "}")
 }

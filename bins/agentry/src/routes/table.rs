@@ -227,11 +227,12 @@ routes! {
     GET "/api/embedders", Token("providers:read") => agents::embedders;
     GET "/v1/extensions", Token("extensions:read") => agents::extensions;
     GET "/v1/extensions/settings", Token("extensions:read") => agents::extension_settings;
+    // Before `{command_name}/args`, which would take `/v1/extensions/category/args`.
+    GET "/v1/extensions/category/{category_id}", Token("extensions:read") => agents::extensions_in_category;
     GET "/v1/extensions/{command_name}/args", Token("extensions:read") => agents::command_args;
     GET "/v1/extension/categories", Token("extensions:read") => agents::categories;
     GET "/v1/extension/categories/summary", Token("extensions:read") => agents::categories_summary;
     GET "/v1/extension/category/{category_id}", Token("extensions:read") => agents::category;
-    GET "/v1/extensions/category/{category_id}", Token("extensions:read") => agents::extensions_in_category;
     // Commands (section 3.3), in the agent's company, and the files they leave: the
     // conversation's owner by header, or the signed token of the link a command returned
     // (checked in the use case).
