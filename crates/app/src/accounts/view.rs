@@ -1,0 +1,481 @@
+//! The user's own view (`GET /v1/user`, cached with its ETag) and its update (`PUT /v1/user`).
+
+use super::*;
+
+/// A response body and its ETag.
+#[derive(Debug, Clone)]
+pub struct RenderedView {
+    pub body: Arc<str>,
+    pub etag: Arc<str>,
+}
+
+/// The full view of a user (every scope), and its rendering.
+#[derive(Debug)]
+pub struct CachedView {
+    view: UserView,
+    full: RenderedView,
+    /// Some company of the user, or a parent of one, holds tokens (the paywall's question).
+    has_balance: bool,
+}
+
+impl CachedView {
+    /// Roughly what it holds in memory: the rendering and the view it was made of (about
+    /// as large again).
+    pub(crate) fn weight(&self) -> usize {
+        2 * self.full.body.len() + 256
+    }
+}
+
+pub(super) fn rendered(view: &UserView) -> RenderedView {
+    RenderedView {
+        body: serde_json::to_string(view).unwrap_or_default().into(),
+        etag: view.etag().into(),
+    }
+}
+
+/// The requested variant of a cached view: the full one as kept, or one with scopes dropped
+/// (light mode) or filtered.
+pub(super) fn render(
+    cached: &CachedView,
+    options: &UserViewOptions,
+    grant: Option<&crate::tokens::TokenGrant>,
+) -> RenderedView {
+    let filter: Vec<&str> = options
+        .scope_filter
+        .as_deref()
+        .map(|f| {
+            f.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let show_scopes = !options.light || options.include_scopes;
+    let limited = grant.filter(|g| g.is_limited());
+    if show_scopes && filter.is_empty() && limited.is_none() {
+        return cached.full.clone();
+    }
+    let mut view = cached.view.clone();
+    // Through a token limited to some companies or agents: only those.
+    if let Some(grant) = limited {
+        if !grant.companies.is_empty() {
+            view.companies.retain(|c| grant.companies.contains(&c.id));
+        }
+        if !grant.agents.is_empty() {
+            let reached = |agent: &Value| {
+                agent["id"]
+                    .as_str()
+                    .and_then(|id| id.parse().ok())
+                    .is_some_and(|id| grant.agents.contains(&id))
+            };
+            for company in &mut view.companies {
+                company.agents.retain(reached);
+            }
+        }
+    }
+    for company in &mut view.companies {
+        company.scopes = if show_scopes {
+            company
+                .scopes
+                .take()
+                .map(|scopes| filtered(scopes, &filter))
+        } else {
+            None
+        };
+    }
+    rendered(&view)
+}
+
+/// Keep the scopes that cover one of `filter` (`*` and `res:*` count as covering).
+pub(super) fn filtered(scopes: Vec<String>, filter: &[&str]) -> Vec<String> {
+    scopes
+        .into_iter()
+        .filter(|held| {
+            let set = agentry_domain::ScopeSet::new([held.as_str()]);
+            filter.iter().any(|wanted| set.allows(wanted))
+        })
+        .collect()
+}
+
+/// `GET /v1/user` query options.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct UserViewOptions {
+    #[serde(default)]
+    pub light: bool,
+    #[serde(default)]
+    pub include_scopes: bool,
+    #[serde(default)]
+    pub scope_filter: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct CompanyView {
+    pub id: CompanyId,
+    /// The parent company, if any.
+    pub company_id: Option<CompanyId>,
+    pub name: String,
+    pub agent_name: String,
+    pub status: bool,
+    pub address: Option<String>,
+    pub phone_number: Option<String>,
+    pub email: Option<String>,
+    pub website: Option<String>,
+    pub city: Option<String>,
+    pub state: Option<String>,
+    pub zip_code: Option<String>,
+    pub country: Option<String>,
+    pub notes: Option<String>,
+    pub icon_url: Option<String>,
+    pub user_limit: i32,
+    pub token_balance: i64,
+    pub token_balance_usd: f64,
+    pub tokens_used_total: i64,
+    pub role_id: RoleId,
+    pub primary: bool,
+    pub agents: Vec<Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scopes: Option<Vec<String>>,
+    pub sort_order: Option<i32>,
+}
+
+/// The `/v1/user` response: the user, their companies, and every preference spread at the
+/// top level (string values, as the reference stores them).
+#[derive(Debug, Clone, Serialize)]
+pub struct UserView {
+    pub id: UserId,
+    pub email: String,
+    pub first_name: String,
+    pub last_name: String,
+    pub username: Option<String>,
+    pub avatar_url: Option<String>,
+    pub last_seen: Option<NaiveDateTime>,
+    pub status_text: Option<String>,
+    pub tos_accepted_at: Option<NaiveDateTime>,
+    pub companies: Vec<CompanyView>,
+    #[serde(flatten)]
+    pub preferences: BTreeMap<String, Value>,
+}
+
+impl UserView {
+    /// The reference's ETag: SHA-256 of a canonical JSON of the user's identity, companies,
+    /// ToS acceptance and preferences.
+    pub fn etag(&self) -> String {
+        let canonical = serde_json::json!({
+            "id": self.id,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "companies": self.companies,
+            "tos_accepted_at": self.tos_accepted_at,
+            "preferences": self.preferences,
+        });
+        format!("\"{}\"", hex::encode(Sha256::digest(canonical.to_string())))
+    }
+}
+
+/// A strong ETag for a rendered body: the quoted hex SHA-256 of its bytes.
+pub fn etag_of(body: &str) -> String {
+    format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())))
+}
+
+/// Keys of the view itself, which a preference may not shadow.
+const VIEW_KEYS: &[&str] = &[
+    "id",
+    "email",
+    "first_name",
+    "last_name",
+    "username",
+    "avatar_url",
+    "last_seen",
+    "status_text",
+    "tos_accepted_at",
+    "companies",
+];
+/// Preferences the view never shows (reference section 2.1).
+const HIDDEN_PREFERENCES: &[&str] = &["verify_email", "email", "first_name", "last_name"];
+/// Keys `PUT /v1/user` drops silently (reference section 2.2).
+const IGNORED_UPDATE_KEYS: &[&str] = &["subscription", "email", "input_tokens", "output_tokens"];
+
+impl App {
+    /// `GET /v1/user`, from the cached full view when this process holds it (no I/O), or
+    /// `None` when a read is needed.
+    pub fn cached_user_view(
+        &self,
+        caller: &Caller,
+        options: &UserViewOptions,
+    ) -> Option<Result<RenderedView, AppError>> {
+        if let Err(refused) = caller.require("account:read") {
+            return Some(Err(refused));
+        }
+        let cached = self.user_views.get(&caller.user)?;
+        // Before the paywall: a subscriber without tokens passes once the check has run.
+        self.request_subscription_check(caller);
+        if self.settings.billing.enabled()
+            && !cached.has_balance
+            && self.cached_access(caller.user).is_none()
+        {
+            // The paywall needs the caller's access, which this process does not hold yet.
+            return None;
+        }
+        Some(
+            self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)
+                .map(|()| render(&cached, options, caller.token.as_deref())),
+        )
+    }
+
+    /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
+    /// touches the user, their memberships or their companies invalidates it.
+    pub fn user_view(
+        &self,
+        caller: &Caller,
+        options: &UserViewOptions,
+    ) -> Result<RenderedView, AppError> {
+        caller.require("account:read")?;
+        self.request_subscription_check(caller);
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)?;
+        Ok(render(&cached, options, caller.token.as_deref()))
+    }
+
+    /// Whether some company of the caller (or a parent of one) holds tokens, from the
+    /// caller's view (read when not held).
+    pub(crate) fn user_view_has_balance(&self, caller: &Caller) -> Result<bool, AppError> {
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        Ok(cached.has_balance)
+    }
+
+    /// The caller's preferences as `GET /v1/user` spreads them (from the held view).
+    pub(crate) fn user_view_preferences(
+        &self,
+        caller: &Caller,
+    ) -> Result<BTreeMap<String, Value>, AppError> {
+        let cached = self
+            .user_views
+            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+        Ok(cached.view.preferences.clone())
+    }
+
+    pub(super) fn load_user_view(&self, user_id: UserId) -> Result<CachedView, AppError> {
+        let mut conn = self.conn()?;
+        let user = identity::find_user(&mut conn, user_id)?
+            .ok_or_else(|| AppError::NotFound("User not found".into()))?;
+        let preferences = account::preferences_for(&mut conn, user_id)?;
+        let memberships = identity::memberships_for(&mut conn, user_id)?;
+        // The paywall counts parents' balances too: one statement per level of parents (at
+        // most 8).
+        // A company with an active auto top-up subscription passes too: its invoices refill it.
+        let mut has_balance = memberships
+            .iter()
+            .any(|m| m.company.token_balance > 0 || m.company.subscription_active);
+        let mut parents: Vec<CompanyId> = memberships
+            .iter()
+            .filter_map(|m| m.company.parent_id.map(Into::into))
+            .collect();
+        // Only the paywall asks, and only with billing on.
+        for _ in 0..8 {
+            if !self.settings.billing.enabled() || has_balance || parents.is_empty() {
+                break;
+            }
+            let rows = companies::companies_by_ids(&mut conn, &parents)?;
+            has_balance = rows
+                .iter()
+                .any(|c| c.token_balance > 0 || c.subscription_active);
+            parents = rows
+                .iter()
+                .filter_map(|c| c.parent_id.map(Into::into))
+                .collect();
+        }
+        // The agents each company lists: one statement.
+        let company_ids: Vec<CompanyId> = memberships
+            .iter()
+            .map(|m| CompanyId::from(m.company.id))
+            .collect();
+        let preferred = preferences
+            .iter()
+            .find(|(key, _)| key == "agent_id")
+            .and_then(|(_, value)| value.clone());
+        let mut agents =
+            self.agents_for_view(&mut conn, user_id, &company_ids, preferred.as_deref())?;
+        drop(conn);
+
+        let primary = crate::access::primary(&memberships);
+        let companies = memberships
+            .into_iter()
+            .map(|view| {
+                let scopes = Some(crate::access::effective_scopes(&view));
+                let listed = agents
+                    .remove(&CompanyId::from(view.company.id))
+                    .unwrap_or_default();
+                let mut company = company_view(view, primary, scopes);
+                company.agents = listed;
+                company
+            })
+            .collect();
+        let mut spread: BTreeMap<String, Value> = preferences
+            .into_iter()
+            .filter(|(key, _)| {
+                !HIDDEN_PREFERENCES.contains(&key.as_str()) && !VIEW_KEYS.contains(&key.as_str())
+            })
+            .map(|(key, value)| (key, value.map_or(Value::Null, Value::String)))
+            .collect();
+        for key in ["input_tokens", "output_tokens"] {
+            spread.entry(key.to_owned()).or_insert(Value::from(0));
+        }
+        spread
+            .entry("phone_number".to_owned())
+            .or_insert(Value::String(String::new()));
+        let view = UserView {
+            id: user_id,
+            email: user.email,
+            first_name: user.first_name,
+            last_name: user.last_name,
+            username: user.username,
+            avatar_url: user.avatar_url,
+            last_seen: user.last_seen,
+            status_text: user.status_text,
+            tos_accepted_at: user.tos_accepted_at,
+            companies,
+            preferences: spread,
+        };
+        Ok(CachedView {
+            full: rendered(&view),
+            view,
+            has_balance,
+        })
+    }
+
+    /// `PUT /v1/user`: names and username to columns, anything else to preferences.
+    pub fn update_user(&self, caller: &Caller, body: &Value) -> Result<(), AppError> {
+        caller.require("account:write")?;
+        let Some(fields) = body.as_object() else {
+            return Err(AppError::Invalid {
+                field: "body".into(),
+                message: "expected a JSON object".into(),
+            });
+        };
+        let mut patch = UserPatch::default();
+        let mut preferences = Vec::new();
+        for (key, value) in fields {
+            if IGNORED_UPDATE_KEYS.contains(&key.as_str()) {
+                continue;
+            }
+            let text = match value {
+                Value::Null => None,
+                Value::String(text) => Some(text.clone()),
+                other => Some(other.to_string()),
+            };
+            match key.as_str() {
+                "first_name" | "last_name"
+                    if text.as_ref().is_some_and(|t| t.chars().count() > MAX_NAME) =>
+                {
+                    return Err(AppError::Invalid {
+                        field: key.clone(),
+                        message: format!("at most {MAX_NAME} characters"),
+                    });
+                }
+                "first_name" => patch.first_name = Some(text.unwrap_or_default()),
+                "last_name" => patch.last_name = Some(text.unwrap_or_default()),
+                "username" => patch.username = text,
+                key if key.is_empty() || key.len() > 64 => {
+                    return Err(AppError::BadRequest(format!(
+                        "Preference names must be 1-64 characters: `{key}`"
+                    )));
+                }
+                key if ["password", "api_key", "_secret"]
+                    .iter()
+                    .any(|s| key.contains(s)) =>
+                {
+                    // The reference encrypts these; Agentry has no encrypted preference
+                    // store yet, and will not keep them in clear.
+                    return Err(AppError::BadRequest(format!(
+                        "`{key}` looks like a secret; secret preferences are not supported yet"
+                    )));
+                }
+                "phone_number" => {
+                    preferences.push((key.to_owned(), text.as_deref().map(digits)));
+                }
+                key => preferences.push((key.to_owned(), text)),
+            }
+        }
+        let mut conn = self.conn()?;
+        if let Some(username) = patch.username.as_deref() {
+            if !valid_username(username) {
+                return Err(AppError::BadRequest(
+                    "Username must be 3-32 characters of letters, digits, '_', '.' or '-'".into(),
+                ));
+            }
+            if account::username_taken(&mut conn, username, Some(caller.user))? {
+                return Err(AppError::Conflict("Username is already taken.".into()));
+            }
+        }
+        // What the user would hold after the change, within the limits.
+        let stored: Vec<(String, String)> = account::preferences_for(&mut conn, caller.user)?
+            .into_iter()
+            .map(|(key, value)| (key, value.unwrap_or_default()))
+            .collect();
+        let before: std::collections::BTreeMap<&str, &str> = stored
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        let mut after = before.clone();
+        for (key, value) in &preferences {
+            after.insert(key, value.as_deref().unwrap_or_default());
+        }
+        self.settings.limits.check("preferences", &before, &after)?;
+        patch.updated_at = Some(naive_of(now_epoch()));
+        let user = caller.user;
+        let result = self.write(&mut conn, |work| {
+            let conn = work.conn();
+            if !account::update_user(conn, user, &patch)? {
+                return Err(AppError::NotFound("User not found".into()));
+            }
+            account::upsert_preferences(conn, user, &preferences)?;
+            work.record(DomainEvent::UserUpdated { user });
+            Ok(())
+        });
+        match result {
+            Err(AppError::Store(error)) if error.is_conflict() => {
+                Err(AppError::Conflict("Username is already taken.".into()))
+            }
+            other => other,
+        }
+    }
+}
+
+pub(super) fn company_view(
+    view: MembershipView,
+    primary: Option<agentry_store::DbUuid>,
+    scopes: Option<Vec<String>>,
+) -> CompanyView {
+    let company = view.company;
+    CompanyView {
+        primary: primary == Some(company.id),
+        id: company.id.into(),
+        company_id: company.parent_id.map(Into::into),
+        name: company.name,
+        agent_name: company.agent_name,
+        status: company.status,
+        address: company.address,
+        phone_number: company.phone_number,
+        email: company.email,
+        website: company.website,
+        city: company.city,
+        state: company.state,
+        zip_code: company.zip_code,
+        country: company.country,
+        notes: company.notes,
+        icon_url: company.icon_url,
+        user_limit: company.user_limit,
+        token_balance: company.token_balance,
+        token_balance_usd: company.token_balance_usd,
+        tokens_used_total: company.tokens_used_total,
+        role_id: RoleId(view.role.id),
+        agents: Vec::new(),
+        scopes,
+        sort_order: view.membership.sort_order,
+    }
+}

@@ -1,0 +1,193 @@
+//! Agents (reference agents-memory.md section 2): the list a user sees, creation with the
+//! reference's defaults, the core commands and a wallet, settings merged and masked, sharing
+//! with a company through `shared`/`company_id`, rename, delete, clone, persona, wallet.
+//!
+//! Reads come from two read models: each agent's view (settings opened, commands) and each
+//! user's visible-agent list. Every write records `agent.changed` with who sees the agent;
+//! the read models forget what it touches, here and on the other instances
+//! (`agentry_app::stale`); fills carry a ticket taken before the read, so a read racing a
+//! write cannot put old data back.
+
+mod read;
+mod write;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Arc;
+
+use agentry_auth::secrets::SecretBox;
+use agentry_auth::wallet::Wallet;
+use agentry_domain::access::Access;
+use agentry_domain::agent::{
+    self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
+};
+use agentry_domain::events::{AgentChange, DomainEvent};
+use agentry_domain::{AgentId, CompanyId, UserId};
+use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
+use agentry_store::events::Work;
+use agentry_store::{AnyConnection, DbUuid, companies};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value, json};
+
+use crate::company_extensions::CompanyExtensions;
+use crate::session::Caller;
+use crate::tokens::TokenGrant;
+use crate::{App, AppError};
+
+/// An agent as the read model keeps it: settings opened (secrets in clear, in memory only).
+#[derive(Debug, Clone)]
+pub struct AgentView {
+    pub id: AgentId,
+    pub name: String,
+    pub owner: UserId,
+    pub company: Option<CompanyId>,
+    pub shared: bool,
+    pub settings: BTreeMap<String, String>,
+    pub commands: BTreeMap<String, bool>,
+    pub created_at: NaiveDateTime,
+}
+
+/// Roughly what an agent's view holds in memory (its settings and command states).
+pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
+    view.as_ref().map_or(64, |view| {
+        view.name.len() + crate::company_extensions::weight_of(&view.settings, &view.commands)
+    })
+}
+
+/// Roughly what a user's visible-agent list holds (names, entries, the rendered body).
+pub(crate) fn list_weight(list: &VisibleList) -> usize {
+    2 * list.body.len() + list.names.iter().map(|(_, n)| n.len() + 64).sum::<usize>()
+}
+
+/// The agents a user sees: ids with names (for lookups by name), the entries, and the
+/// rendered list.
+#[derive(Debug, Clone)]
+pub struct VisibleList {
+    pub names: Vec<(AgentId, String)>,
+    pub entries: Vec<AgentEntry>,
+    pub body: Arc<str>,
+}
+
+impl VisibleList {
+    /// The entries a token sees: all for a session or an unlimited token; for a token limited
+    /// to some companies or agents, its own agents when the token reaches them and shared
+    /// agents only of the token's companies (`default` moved to the first kept when needed).
+    pub fn entries_for(&self, grant: Option<&TokenGrant>) -> Vec<AgentEntry> {
+        let Some(grant) = grant.filter(|g| g.is_limited()) else {
+            return self.entries.clone();
+        };
+        let mut kept: Vec<AgentEntry> = self
+            .entries
+            .iter()
+            .filter(|e| grant.agents.is_empty() || grant.agents.contains(&e.id))
+            .filter(|e| {
+                e.is_owner
+                    || grant.companies.is_empty()
+                    || e.company_id.is_some_and(|c| grant.companies.contains(&c))
+            })
+            .cloned()
+            .collect();
+        if !kept.iter().any(|e| e.default)
+            && let Some(first) = kept.first_mut()
+        {
+            first.default = true;
+        }
+        kept
+    }
+
+    /// The held body, or the limited rendering for a token limited to companies or agents
+    /// (rendered per request, from memory).
+    fn body_for(&self, grant: Option<&TokenGrant>) -> Arc<str> {
+        match grant.filter(|g| g.is_limited()) {
+            None => Arc::clone(&self.body),
+            Some(_) => serde_json::to_string(&json!({ "agents": self.entries_for(grant) }))
+                .map_or_else(|_| Arc::clone(&self.body), Into::into),
+        }
+    }
+}
+
+/// One entry of `GET /v1/agent`.
+#[derive(Debug, Clone, Serialize)]
+pub struct AgentEntry {
+    pub name: String,
+    pub id: AgentId,
+    pub status: bool,
+    pub company_id: Option<CompanyId>,
+    pub default: bool,
+    pub is_owner: bool,
+    pub is_shared: bool,
+    pub access_level: &'static str,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NewAgentBody {
+    pub agent_name: Value,
+    #[serde(default)]
+    pub settings: Option<Value>,
+    #[serde(default)]
+    pub commands: Option<Value>,
+    #[serde(default)]
+    pub training_urls: Option<Value>,
+}
+
+pub(crate) fn not_found() -> AppError {
+    AppError::NotFound("Agent not found".into())
+}
+
+use crate::now_naive as now;
+
+fn invalid(field: &str, message: impl Into<String>) -> AppError {
+    AppError::Invalid {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+/// A JSON object field (absent or null: empty), else 422.
+fn object<'a>(
+    value: &'a Option<Value>,
+    field: &str,
+) -> Result<Option<&'a Map<String, Value>>, AppError> {
+    match value {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Object(map)) => Ok(Some(map)),
+        Some(_) => Err(invalid(field, "expected a JSON object")),
+    }
+}
+
+pub(crate) fn settings_of_body(
+    value: &Option<Value>,
+) -> Result<BTreeMap<String, String>, AppError> {
+    match object(value, "settings")? {
+        None => Ok(BTreeMap::new()),
+        Some(map) => agent::settings_from_json(map).map_err(|e| invalid("settings", e.to_string())),
+    }
+}
+
+/// `{name: bool}` command states; values must be booleans.
+fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {
+    let Some(map) = object(value, "commands")? else {
+        return Ok(BTreeMap::new());
+    };
+    if map.len() > agent::MAX_SETTINGS * 4 {
+        return Err(invalid("commands", "too many commands"));
+    }
+    map.iter()
+        .map(|(name, state)| match state {
+            Value::Bool(on) => Ok((name.clone(), *on)),
+            _ => Err(invalid(
+                "commands",
+                format!("`{name}`: expected true or false"),
+            )),
+        })
+        .collect()
+}
+
+fn name_of(value: &Value, field: &str) -> Result<String, AppError> {
+    value.as_str().and_then(agent::agent_name).ok_or_else(|| {
+        invalid(
+            field,
+            format!("1 to {} characters, no slashes", agent::MAX_AGENT_NAME),
+        )
+    })
+}

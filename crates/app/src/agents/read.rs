@@ -1,0 +1,464 @@
+//! Reading agents: the read models (views, each user's visible list), who sees an agent and
+//! in which company its scopes are checked, the lists, the configuration, persona and wallet.
+
+use super::*;
+
+impl App {
+    pub(super) fn secret_box(&self) -> &SecretBox {
+        &self.secrets
+    }
+
+    /// Settings rows to store: secrets sealed.
+    pub(super) fn sealed_rows(
+        &self,
+        agent: DbUuid,
+        settings: &BTreeMap<String, String>,
+    ) -> Vec<SettingRow> {
+        settings
+            .iter()
+            .map(|(name, value)| SettingRow {
+                agent_id: agent,
+                name: name.clone(),
+                value: if agent::is_secret(name) {
+                    self.secret_box().seal(value)
+                } else {
+                    value.clone()
+                },
+            })
+            .collect()
+    }
+
+    /// Views of `rows` with their settings and commands (two statements whatever their
+    /// number), each kept in the read model unless a write overtook `ticket`.
+    pub(super) fn agent_views(
+        &self,
+        conn: &mut AnyConnection,
+        rows: Vec<AgentRow>,
+        ticket: agentry_cache::Ticket,
+    ) -> Result<Vec<Arc<AgentView>>, AppError> {
+        let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
+        let mut settings: BTreeMap<DbUuid, BTreeMap<String, String>> = BTreeMap::new();
+        for row in store::settings_of(conn, &ids)? {
+            let value = if agent::is_secret(&row.name) {
+                // A value that no longer opens (the server key changed) reads as unset.
+                self.secret_box().open(&row.value).unwrap_or_default()
+            } else {
+                row.value
+            };
+            settings
+                .entry(row.agent_id)
+                .or_default()
+                .insert(row.name, value);
+        }
+        let mut commands: BTreeMap<DbUuid, BTreeMap<String, bool>> = BTreeMap::new();
+        for row in store::commands_of(conn, &ids)? {
+            commands
+                .entry(row.agent_id)
+                .or_default()
+                .insert(row.command, row.enabled);
+        }
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let view = Arc::new(AgentView {
+                    id: row.id.into(),
+                    name: row.name,
+                    owner: row.user_id.into(),
+                    company: row.company_id.map(Into::into),
+                    shared: row.shared,
+                    settings: settings.remove(&row.id).unwrap_or_default(),
+                    commands: commands.remove(&row.id).unwrap_or_default(),
+                    created_at: row.created_at,
+                });
+                self.agent_views
+                    .fill(view.id, ticket, Some(Arc::clone(&view)));
+                view
+            })
+            .collect())
+    }
+
+    /// One agent's view, from memory when held (`None`: no such agent).
+    pub(super) fn agent_view(&self, id: AgentId) -> Result<Option<Arc<AgentView>>, AppError> {
+        if let Some(held) = self.agent_views.get(&id) {
+            return Ok(held.as_ref().clone());
+        }
+        let ticket = self.agent_views.ticket();
+        let mut conn = self.conn()?;
+        match store::find_agent(&mut conn, id.into())? {
+            Some(row) => Ok(self.agent_views(&mut conn, vec![row], ticket)?.pop()),
+            None => {
+                self.agent_views.fill(id, ticket, None);
+                Ok(None)
+            }
+        }
+    }
+
+    /// The agents the caller sees, own first, with `GET /v1/agent`'s body rendered once (held
+    /// per user; one statement to fill, with the user's view for the default agent).
+    pub(super) fn visible_list(&self, caller: &Caller) -> Result<Arc<VisibleList>, AppError> {
+        if let Some(list) = self.visible_agents.get(&caller.user) {
+            return Ok(list);
+        }
+        let ticket = self.visible_agents.ticket();
+        let companies: Vec<CompanyId> = self.member_companies(caller.user)?;
+        let preferred = self.preferred_agent(caller)?;
+        let mut conn = self.conn()?;
+        let mut rows = store::visible_agents(&mut conn, caller.user, &companies)?;
+        drop(conn);
+        // Own agents first, then shared ones, each oldest first.
+        rows.sort_by_key(|r| (UserId::from(r.user_id) != caller.user, r.created_at));
+        let chosen = preferred
+            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
+            .or_else(|| rows.first().map(|r| r.id.into()));
+        let entries: Vec<AgentEntry> = rows
+            .iter()
+            .map(|row| {
+                let owner = UserId::from(row.user_id) == caller.user;
+                AgentEntry {
+                    name: row.name.clone(),
+                    id: row.id.into(),
+                    status: false,
+                    company_id: row.company_id.map(Into::into),
+                    default: Some(AgentId::from(row.id)) == chosen,
+                    is_owner: owner,
+                    is_shared: row.shared,
+                    access_level: if owner { "owner" } else { "viewer" },
+                }
+            })
+            .collect();
+        let body = serde_json::to_string(&json!({ "agents": entries }))
+            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let list = VisibleList {
+            names: rows.into_iter().map(|r| (r.id.into(), r.name)).collect(),
+            entries,
+            body: body.into(),
+        };
+        Ok(self.visible_agents.fill(caller.user, ticket, list))
+    }
+
+    /// The companies `user` belongs to (from the held access; not limited by a token).
+    pub(super) fn member_companies(&self, user: UserId) -> Result<Vec<CompanyId>, AppError> {
+        Ok(self
+            .access(user)?
+            .companies
+            .iter()
+            .map(|c| c.company)
+            .collect())
+    }
+
+    /// Whether the caller sees `view`: they own it, or it is shared with a company of theirs
+    /// (of the token's, for a token limited to some), and a token limited to some agents
+    /// names it.
+    pub(super) fn sees(&self, caller: &Caller, view: &AgentView) -> Result<bool, AppError> {
+        if caller
+            .token
+            .as_ref()
+            .is_some_and(|grant| !grant.agents.is_empty() && !grant.agents.contains(&view.id))
+        {
+            return Ok(false);
+        }
+        if view.owner == caller.user {
+            return Ok(true);
+        }
+        Ok(view.shared
+            && view
+                .company
+                .is_some_and(|c| self.caller_access(caller).is_ok_and(|a| a.is_member(c))))
+    }
+
+    /// The agent a path names, by id or by name among the caller's visible agents; an
+    /// unknown, foreign or unshared agent is 404.
+    pub(crate) fn visible_agent(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
+        let wanted = id_or_name.trim();
+        if let Ok(id) = wanted.parse::<AgentId>() {
+            let view = self.agent_view(id)?.ok_or_else(not_found)?;
+            return if self.sees(caller, &view)? {
+                Ok(view)
+            } else {
+                Err(not_found())
+            };
+        }
+        let list = self.visible_list(caller)?;
+        for (id, name) in &list.names {
+            if name == wanted
+                && let Some(view) = self.agent_view(*id)?
+                && self.sees(caller, &view)?
+            {
+                return Ok(view);
+            }
+        }
+        Err(not_found())
+    }
+
+    /// The company whose roles decide what `access` may do to `view`: the agent's company
+    /// when the user belongs to it, else (an agent of no company, or whose owner left it)
+    /// the user's current one. Decided on the user's whole access, not a token's part of
+    /// it: a token limited to other companies must not move the check to one of those.
+    pub(super) fn deciding_company(user_access: &Access, view: &AgentView) -> Option<CompanyId> {
+        view.company
+            .filter(|company| user_access.is_member(*company))
+    }
+
+    /// 403 unless the caller holds `scope` in the company that owns `view` (not in their own
+    /// current company: a read-only member of the agent's company may not write to it
+    /// because they administer another).
+    pub(crate) fn authorize_agent(
+        &self,
+        caller: &Caller,
+        view: &AgentView,
+        scope: &str,
+    ) -> Result<(), AppError> {
+        let company = Self::deciding_company(self.access(caller.user)?.as_ref(), view);
+        // Through a token, its grant and its companies limit this further (a token that
+        // does not reach the agent's company holds nothing there).
+        if self.caller_access(caller)?.allows(company, scope) {
+            Ok(())
+        } else {
+            Err(AppError::insufficient(scope))
+        }
+    }
+
+    /// The agent a path names, if the caller sees it (404 otherwise) and holds `scope` in
+    /// its company (403 otherwise).
+    pub(crate) fn agent_for(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        scope: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
+        let view = self.visible_agent(caller, id_or_name)?;
+        self.authorize_agent(caller, &view, scope)?;
+        Ok(view)
+    }
+
+    /// [`App::agent_for`] with its company's layer of settings and command states.
+    pub(crate) fn visible_agent_with_company(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        scope: &str,
+    ) -> Result<(Arc<AgentView>, Arc<CompanyExtensions>), AppError> {
+        let view = self.agent_for(caller, id_or_name, scope)?;
+        // The company's layer applies while the owner belongs to it: an agent whose owner
+        // left keeps no company settings (keys included).
+        let company = match view.company {
+            Some(company) if self.access(view.owner)?.is_member(company) => Some(company),
+            _ => None,
+        };
+        let layer = self.company_layer(company)?;
+        Ok((view, layer))
+    }
+
+    /// The agent, if the caller owns it (rename, delete, wallet; others get 404) and holds
+    /// `scope` in its company.
+    pub(super) fn owned_agent(
+        &self,
+        caller: &Caller,
+        id_or_name: &str,
+        scope: &str,
+    ) -> Result<Arc<AgentView>, AppError> {
+        let view = self.agent_for(caller, id_or_name, scope)?;
+        if view.owner != caller.user {
+            return Err(not_found());
+        }
+        Ok(view)
+    }
+
+    /// Everyone whose visible list `agent` is in: the owner and, when shared, the members of
+    /// its company.
+    pub(super) fn viewers(
+        &self,
+        conn: &mut AnyConnection,
+        owner: UserId,
+        companies_: &[CompanyId],
+    ) -> Result<Vec<UserId>, AppError> {
+        let mut users: HashSet<UserId> = HashSet::from([owner]);
+        if !companies_.is_empty() {
+            users.extend(
+                companies::members_of(conn, companies_)?
+                    .into_iter()
+                    .map(|(m, _)| UserId::from(m.user_id)),
+            );
+        }
+        Ok(users.into_iter().collect())
+    }
+
+    /// Who sees `view` now: its owner, and its company's members while it is shared.
+    pub(super) fn viewers_of(
+        &self,
+        conn: &mut AnyConnection,
+        view: &AgentView,
+    ) -> Result<Vec<UserId>, AppError> {
+        let sharing: Vec<CompanyId> = if view.shared {
+            view.company.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        self.viewers(conn, view.owner, &sharing)
+    }
+
+    /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
+    /// listed, even when names repeat (the reference keeps the first of each name, which
+    /// hides a team's shared "AGiXT" behind each member's own).
+    pub fn list_agents(&self, caller: &Caller) -> Result<Arc<str>, AppError> {
+        caller.require("agents:read")?;
+        Ok(self.visible_list(caller)?.body_for(caller.token.as_deref()))
+    }
+
+    /// The entries of `GET /v1/agent` (limited as the caller's token is).
+    pub fn visible_entries(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
+        Ok(self
+            .visible_list(caller)?
+            .entries_for(caller.token.as_deref()))
+    }
+
+    /// `GET /v1/agent` from memory, when this process holds the caller's list.
+    pub fn cached_agent_list(&self, caller: &Caller) -> Option<Arc<str>> {
+        if !caller.may("agents:read") {
+            return None;
+        }
+        self.visible_agents
+            .get(&caller.user)
+            .map(|list| list.body_for(caller.token.as_deref()))
+    }
+
+    /// The caller's `agent_id` preference, when it names an agent.
+    pub(super) fn preferred_agent(&self, caller: &Caller) -> Result<Option<AgentId>, AppError> {
+        let view = self.user_view_preferences(caller)?;
+        Ok(view
+            .get("agent_id")
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse().ok()))
+    }
+
+    /// The agents `GET /v1/user` lists in each company: visible agents of that company.
+    pub(crate) fn agents_for_view(
+        &self,
+        conn: &mut AnyConnection,
+        user: UserId,
+        companies_: &[CompanyId],
+        preferred: Option<&str>,
+    ) -> Result<BTreeMap<CompanyId, Vec<Value>>, AppError> {
+        let mut rows = store::visible_agents(conn, user, companies_)?;
+        rows.sort_by_key(|r| (UserId::from(r.user_id) != user, r.created_at));
+        let default = preferred
+            .and_then(|p| p.parse::<AgentId>().ok())
+            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
+            .or_else(|| rows.first().map(|r| r.id.into()));
+        let mut by_company: BTreeMap<CompanyId, Vec<Value>> = BTreeMap::new();
+        for row in rows {
+            let Some(company) = row.company_id.map(CompanyId::from) else {
+                continue;
+            };
+            let id = AgentId::from(row.id);
+            by_company.entry(company).or_default().push(json!({
+                "id": id, "name": row.name, "status": false, "companyId": company,
+                "default": Some(id) == default,
+            }));
+        }
+        Ok(by_company)
+    }
+
+    /// The company a new, cloned or moved agent goes to: the one named, which the caller
+    /// belongs to (404 otherwise), else the caller's current company; the caller must hold
+    /// `agents:write` there (403 otherwise).
+    pub(super) fn agent_company(
+        &self,
+        caller: &Caller,
+        named: Option<&String>,
+    ) -> Result<Option<CompanyId>, AppError> {
+        let access = self.caller_access(caller)?;
+        let company = match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
+            Some(text) => {
+                let company: CompanyId = text
+                    .parse()
+                    .map_err(|_| AppError::NotFound("Company not found".into()))?;
+                if !access.is_member(company) {
+                    return Err(AppError::NotFound("Company not found".into()));
+                }
+                Some(company)
+            }
+            None => access.primary().map(|c| c.company),
+        };
+        if !access.allows(company, "agents:write") {
+            return Err(AppError::insufficient("agents:write"));
+        }
+        Ok(company)
+    }
+
+    /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked. The
+    /// company's settings fill the names the agent does not set (reference 2.7: the company
+    /// agent's values never override the agent's); commands show their effective state.
+    pub fn agent_config(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
+        let mut settings: Map<String, Value> = layer
+            .settings
+            .iter()
+            .filter(|(name, value)| !value.is_empty() && !view.settings.contains_key(*name))
+            .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
+            .collect();
+        settings.extend(
+            view.settings
+                .iter()
+                .filter(|(name, value)| !value.is_empty() || agent::is_secret(name))
+                .map(|(name, value)| {
+                    (name.clone(), Value::String(agent::mask_hidden(name, value)))
+                }),
+        );
+        Ok(json!({"agent": {"settings": settings, "commands": self.command_states(&view, &layer)}}))
+    }
+
+    /// Every command that exists, with this agent's effective state (off when neither the
+    /// agent nor its company set it).
+    pub(crate) fn command_states(
+        &self,
+        view: &AgentView,
+        layer: &CompanyExtensions,
+    ) -> Map<String, Value> {
+        self.registry
+            .command_names()
+            .into_iter()
+            .map(|name| {
+                (
+                    name.to_owned(),
+                    Value::Bool(Self::command_enabled(view, layer, name)),
+                )
+            })
+            .collect()
+    }
+
+    /// `GET /v1/agent/{id}/persona`.
+    pub fn persona(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let view = self.agent_for(caller, id, "agents:read")?;
+        Ok(view
+            .settings
+            .get("persona")
+            .or_else(|| view.settings.get("PERSONA"))
+            .cloned()
+            .unwrap_or_default())
+    }
+
+    /// `GET /v1/agent/{id}/wallet`: the owner only, and through a personal access token only
+    /// one granted `wallets:read` by name.
+    pub fn wallet(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        caller.require("wallets:read")?;
+        let view = self.visible_agent(caller, id)?;
+        if view.owner != caller.user {
+            return Err(not_found());
+        }
+        let secret = view.settings.get(WALLET_SECRET).filter(|s| !s.is_empty());
+        let (Some(secret), Some(passphrase)) = (secret, view.settings.get(WALLET_PASSPHRASE))
+        else {
+            return Err(AppError::NotFound("Wallet not found".into()));
+        };
+        Ok(json!({
+            "private_key": secret,
+            "passphrase": passphrase,
+            "address": view.settings.get(WALLET_ADDRESS),
+        }))
+    }
+}

@@ -1,0 +1,433 @@
+//! Writing agents: create, clone, settings, commands, rename, delete; each a unit of work
+//! recording `agent.changed`.
+
+use super::*;
+
+impl App {
+    /// Write command states of one agent (one statement and its event).
+    pub(super) fn commands_changed(
+        &self,
+        agent: AgentId,
+        rows: &[CommandRow],
+    ) -> Result<(), AppError> {
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            store::upsert_commands(work.conn(), rows)?;
+            work.record(DomainEvent::AgentChanged {
+                agent,
+                change: AgentChange::Updated,
+                viewers: Vec::new(),
+            });
+            Ok(())
+        })
+    }
+
+    /// `POST /v1/agent`: 409 when the caller already has an agent of that name.
+    pub fn create_agent(&self, caller: &Caller, body: NewAgentBody) -> Result<AgentId, AppError> {
+        let name = name_of(&body.agent_name, "agent_name")?;
+        let given = settings_of_body(&body.settings)?;
+        let commands = commands_of_body(&body.commands)?;
+        if body
+            .training_urls
+            .as_ref()
+            .is_some_and(|u| u.as_array().is_some_and(|a| !a.is_empty()))
+        {
+            return Err(AppError::BadRequest(
+                "training_urls are not supported yet; create the agent, then add memories".into(),
+            ));
+        }
+        let mut settings = agent::default_settings(None);
+        settings.extend(given);
+        let after: BTreeMap<&str, &str> = settings
+            .iter()
+            .map(|(n, v)| (n.as_str(), v.as_str()))
+            .collect();
+        self.settings
+            .limits
+            .check("settings", &BTreeMap::new(), &after)?;
+        let company = self.agent_company(caller, settings.get(COMPANY_ID))?;
+        self.insert_new_agent(caller.user, &name, settings, company, &commands)
+    }
+
+    /// Insert an agent with `settings` (plus `company_id` and a new wallet) and the core
+    /// commands enabled, then `commands` applied; one transaction.
+    pub(crate) fn insert_new_agent(
+        &self,
+        owner: UserId,
+        name: &str,
+        mut settings: BTreeMap<String, String>,
+        company: Option<CompanyId>,
+        commands: &BTreeMap<String, bool>,
+    ) -> Result<AgentId, AppError> {
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            // Counted in the write's transaction, so concurrent creations (on any
+            // instance) cannot pass the limit together.
+            let limit = self.settings.limits.max_agents_per_user;
+            // PostgreSQL: the owner's row is locked first, so concurrent creations count
+            // one after another (SQLite's IMMEDIATE transaction already queues them).
+            agentry_store::account::lock_user(conn, owner)?;
+            if store::count_owned(conn, owner)? >= limit as i64 {
+                return Err(AppError::Invalid {
+                    field: "agent_name".into(),
+                    message: format!("a user owns at most {limit} agents"),
+                });
+            }
+            self.insert_agent_in(work, owner, name, &mut settings, company, commands)
+        })
+    }
+
+    /// [`App::insert_new_agent`] in the caller's unit of work (registration's too); records
+    /// the new agent with who sees it.
+    pub(crate) fn insert_agent_in(
+        &self,
+        work: &mut Work<'_>,
+        owner: UserId,
+        name: &str,
+        settings: &mut BTreeMap<String, String>,
+        company: Option<CompanyId>,
+        commands: &BTreeMap<String, bool>,
+    ) -> Result<AgentId, AppError> {
+        let id = AgentId::new();
+        let at = now();
+        settings.insert(
+            COMPANY_ID.into(),
+            company.map(|c| c.to_string()).unwrap_or_default(),
+        );
+        let wallet = Wallet::generate();
+        settings.insert(WALLET_SECRET.into(), wallet.secret_hex);
+        settings.insert(WALLET_PASSPHRASE.into(), wallet.passphrase_hex);
+        settings.insert(WALLET_ADDRESS.into(), wallet.address);
+        let shared = settings.get(SHARED).is_some_and(|s| agent::truthy(s));
+        let row = AgentRow {
+            id: id.into(),
+            name: name.to_owned(),
+            user_id: owner.into(),
+            company_id: company.map(Into::into),
+            shared,
+            created_at: at,
+            updated_at: at,
+        };
+        let mut states: BTreeMap<String, bool> = self
+            .registry
+            .core_commands()
+            .into_iter()
+            .map(|c| (c.to_owned(), true))
+            .collect();
+        for (command, on) in commands {
+            if let Some((_, spec)) = self.registry.command(command) {
+                states.insert(spec.name.to_owned(), *on);
+            }
+        }
+        let command_rows: Vec<CommandRow> = states
+            .into_iter()
+            .map(|(command, enabled)| CommandRow {
+                agent_id: id.into(),
+                command,
+                enabled,
+            })
+            .collect();
+        let setting_rows = self.sealed_rows(id.into(), settings);
+        let conn = work.conn();
+        store::insert_agent(conn, &row, &setting_rows, &command_rows).map_err(|error| {
+            if error.is_conflict() {
+                AppError::Conflict(format!("Agent {name} already exists."))
+            } else {
+                error.into()
+            }
+        })?;
+        let sharing: Vec<CompanyId> = if shared {
+            company.into_iter().collect()
+        } else {
+            Vec::new()
+        };
+        let viewers = self.viewers(conn, owner, &sharing)?;
+        work.record(DomainEvent::AgentChanged {
+            agent: id,
+            change: AgentChange::Created,
+            viewers,
+        });
+        Ok(id)
+    }
+
+    /// `PUT /v1/agent/{id}`: merge settings (the owner, or a member the agent is shared
+    /// with who holds `agents:write` in its company). `""` removes a setting, except
+    /// secrets, where it records an explicit disconnect. Moving the agent to another company
+    /// (`company_id`) or unsharing it is for its owner or an admin of its company, and a
+    /// move needs `agents:write` in both companies.
+    pub fn update_agent_settings(
+        &self,
+        caller: &Caller,
+        id: &str,
+        settings: &Option<Value>,
+    ) -> Result<String, AppError> {
+        let view = self.agent_for(caller, id, "agents:write")?;
+        let given = settings_of_body(settings)?;
+        // The wallet is made with the agent and is its owner's: never written through settings.
+        if let Some(name) = given.keys().find(|name| {
+            [WALLET_SECRET, WALLET_PASSPHRASE, WALLET_ADDRESS].contains(&name.as_str())
+        }) {
+            return Err(invalid("settings", format!("`{name}` cannot be changed")));
+        }
+        let (mut upserts, mut removals) = (BTreeMap::new(), Vec::new());
+        for (name, value) in given {
+            if value.is_empty() && !agent::is_secret(&name) {
+                removals.push(name);
+            } else {
+                upserts.insert(name, value);
+            }
+        }
+        // Sharing follows the settings of the same names.
+        let shared = match (upserts.get(SHARED), removals.iter().any(|r| r == SHARED)) {
+            (Some(value), _) => agent::truthy(value),
+            (None, true) => false,
+            (None, false) => view.shared,
+        };
+        let company = if upserts.contains_key(COMPANY_ID) {
+            self.agent_company(caller, upserts.get(COMPANY_ID))?
+        } else if removals.iter().any(|r| r == COMPANY_ID) {
+            None
+        } else {
+            view.company
+        };
+        let moving = company != view.company;
+        if moving || (view.shared && !shared) {
+            let access = self.caller_access(caller)?;
+            let admin_of_its_company = access.is_super_admin()
+                || view
+                    .company
+                    .and_then(|c| access.in_company(c))
+                    .is_some_and(|m| m.role.is_admin() && !access.limited);
+            if view.owner != caller.user && !admin_of_its_company {
+                return Err(AppError::Forbidden(
+                    "Only the agent's owner or an admin of its company can move or unshare it"
+                        .into(),
+                ));
+            }
+        }
+        if let Some(company) = company {
+            upserts.insert(COMPANY_ID.into(), company.to_string());
+        }
+        // What the agent would hold after the change, within the limits.
+        self.settings
+            .limits
+            .check_update("settings", &view.settings, &removals, &upserts)?;
+        let rows = self.sealed_rows(view.id.into(), &upserts);
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            store::upsert_settings(conn, &rows)?;
+            store::delete_settings(conn, view.id.into(), &removals)?;
+            let mut viewers = Vec::new();
+            if shared != view.shared || company != view.company {
+                store::set_sharing(conn, view.id.into(), shared, company.map(Into::into), now())?;
+                let mut touched: Vec<CompanyId> = Vec::new();
+                if view.shared {
+                    touched.extend(view.company);
+                }
+                if shared {
+                    touched.extend(company);
+                }
+                viewers = self.viewers(conn, view.owner, &touched)?;
+            }
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Updated,
+                viewers,
+            });
+            Ok(())
+        })?;
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PUT /v1/agent/{id}/commands {commands: {name: bool}}`: names that exist (by friendly
+    /// or function name); any unknown name is 404 and nothing changes.
+    pub fn update_agent_commands(
+        &self,
+        caller: &Caller,
+        id: &str,
+        commands: &Option<Value>,
+    ) -> Result<String, AppError> {
+        let view = self.agent_for(caller, id, "agents:write")?;
+        let given = commands_of_body(commands)?;
+        let unknown: Vec<&str> = given
+            .keys()
+            .filter(|name| self.registry.command(name).is_none())
+            .map(String::as_str)
+            .collect();
+        if !unknown.is_empty() {
+            return Err(AppError::NotFound(format!(
+                "Commands not found: {}",
+                unknown.join(", ")
+            )));
+        }
+        let rows: Vec<CommandRow> = given
+            .iter()
+            .filter_map(|(name, on)| {
+                self.registry.command(name).map(|(_, spec)| CommandRow {
+                    agent_id: view.id.into(),
+                    command: spec.name.to_owned(),
+                    enabled: *on,
+                })
+            })
+            .collect();
+        self.commands_changed(view.id, &rows)?;
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PATCH /v1/agent/{id}/command {command_name, enable}`: 404 for an unknown command.
+    pub fn toggle_command(
+        &self,
+        caller: &Caller,
+        id: &str,
+        command: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let view = self.agent_for(caller, id, "agents:write")?;
+        let spec = self.known_command(command)?;
+        self.commands_changed(
+            view.id,
+            &[CommandRow {
+                agent_id: view.id.into(),
+                command: spec.name.to_owned(),
+                enabled: enable,
+            }],
+        )?;
+        Ok(format!("Agent {} configuration updated.", view.name))
+    }
+
+    /// `PATCH /v1/agent/{id}/extension/commands {extension_name, enable}`.
+    pub fn toggle_extension(
+        &self,
+        caller: &Caller,
+        id: &str,
+        extension: &str,
+        enable: bool,
+    ) -> Result<String, AppError> {
+        let view = self.agent_for(caller, id, "agents:write")?;
+        let (display, commands) = self.known_extension(extension)?;
+        let rows: Vec<CommandRow> = commands
+            .iter()
+            .map(|command| CommandRow {
+                agent_id: view.id.into(),
+                command: (*command).to_owned(),
+                enabled: enable,
+            })
+            .collect();
+        self.commands_changed(view.id, &rows)?;
+        Ok(crate::extensions::switched(enable, rows.len(), display))
+    }
+
+    /// `PATCH /v1/agent/{id} {new_name}`: the owner only (404 otherwise); 409 for a name the
+    /// owner already uses.
+    pub fn rename_agent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_name: &Value,
+    ) -> Result<(), AppError> {
+        let view = self.owned_agent(caller, id, "agents:write")?;
+        let name = name_of(new_name, "new_name")?;
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            match store::rename_agent(conn, view.id.into(), &name, now()) {
+                Ok(true) => {}
+                Ok(false) => return Err(not_found()),
+                Err(error) if error.is_conflict() => {
+                    return Err(AppError::Conflict(format!("Agent {name} already exists.")));
+                }
+                Err(error) => return Err(error.into()),
+            }
+            let viewers = self.viewers_of(conn, &view)?;
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Renamed,
+                viewers,
+            });
+            Ok(())
+        })
+    }
+
+    /// `DELETE /v1/agent/{id}`: the owner only; settings and commands go with it, its
+    /// conversations stay (without an agent). One transaction.
+    pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
+        let view = self.owned_agent(caller, id, "agents:delete")?;
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            if !store::delete_agent(conn, view.id.into())? {
+                return Err(not_found());
+            }
+            let viewers = self.viewers_of(conn, &view)?;
+            work.record(DomainEvent::AgentChanged {
+                agent: view.id,
+                change: AgentChange::Deleted,
+                viewers,
+            });
+            Ok(())
+        })?;
+        Ok(format!("Agent {} deleted.", view.name))
+    }
+
+    /// `POST /v1/agent/{id}/clone {new_name}`: a new agent of the caller with the source's
+    /// settings (not shared, a new wallet) and commands. The copy carries the source's
+    /// secrets, so it needs `agents:write` in the source's company as well as in the
+    /// caller's current company, where the copy goes.
+    pub fn clone_agent(
+        &self,
+        caller: &Caller,
+        id: &str,
+        new_name: &Value,
+    ) -> Result<AgentId, AppError> {
+        let view = self.agent_for(caller, id, "agents:write")?;
+        let name = name_of(new_name, "new_name")?;
+        let mut settings = view.settings.clone();
+        for dropped in [
+            SHARED,
+            WALLET_SECRET,
+            WALLET_PASSPHRASE,
+            WALLET_ADDRESS,
+            COMPANY_ID,
+        ] {
+            settings.remove(dropped);
+        }
+        let company = self.agent_company(caller, None)?;
+        self.insert_new_agent(caller.user, &name, settings, company, &view.commands)
+    }
+
+    /// `PUT /v1/agent/{id}/persona {persona}`.
+    pub fn set_persona(
+        &self,
+        caller: &Caller,
+        id: &str,
+        persona: &Value,
+    ) -> Result<String, AppError> {
+        let Some(text) = persona.as_str() else {
+            return Err(invalid("persona", "expected a string"));
+        };
+        self.update_agent_settings(caller, id, &Some(json!({ "persona": text })))
+    }
+
+    /// `DELETE /v1/agent/{id}/provider/{provider}`: an explicit disconnect. Each of the
+    /// provider's secret settings is set to `""` on the agent, which hides the company's and
+    /// the server's values from it; other settings (`*_MAX_TOKENS`, models) stay. 404 for an
+    /// unknown provider.
+    pub fn disconnect_provider(
+        &self,
+        caller: &Caller,
+        id: &str,
+        provider: &str,
+    ) -> Result<String, AppError> {
+        let spec = agentry_extensions::providers::provider(provider.trim())
+            .ok_or_else(|| AppError::NotFound(format!("Provider '{provider}' not found")))?;
+        let cleared: Map<String, Value> = spec
+            .settings
+            .iter()
+            .filter(|(name, _)| agent::is_secret(name))
+            .map(|(name, _)| ((*name).to_owned(), Value::String(String::new())))
+            .collect();
+        self.update_agent_settings(caller, id, &Some(Value::Object(cleared)))
+    }
+}

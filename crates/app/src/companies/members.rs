@@ -1,0 +1,95 @@
+//! A company's members: the list, removal and role changes, each refused above one's own role.
+
+use super::*;
+
+impl App {
+    /// `GET /v1/companies/{id}/members`: any member may list the others.
+    pub fn company_members(
+        &self,
+        caller: &Caller,
+        company: CompanyId,
+    ) -> Result<Vec<MemberView>, AppError> {
+        caller.require("users:read")?;
+        let access = self.caller_access(caller)?;
+        self.require_company(&access, company)?;
+        let mut conn = self.conn()?;
+        Ok(companies::members_of(&mut conn, &[company])?
+            .iter()
+            .map(|(membership, user)| member_view(membership, user))
+            .collect())
+    }
+
+    /// `DELETE /v1/companies/{cid}/users/{uid}`: needs `users:delete`; not oneself.
+    pub fn remove_member(
+        &self,
+        caller: &Caller,
+        company: CompanyId,
+        user: UserId,
+    ) -> Result<(), AppError> {
+        let access = self.caller_access(caller)?;
+        self.require_scope(&access, company, "users:delete")?;
+        if user == caller.user {
+            return Err(AppError::BadRequest(
+                "You cannot remove yourself from a company.".into(),
+            ));
+        }
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            let target = companies::find_membership(conn, user, company)?
+                .ok_or_else(|| not_found("User"))?;
+            if target.role_id < Self::role_in(&access, company).0 {
+                return Err(AppError::Forbidden(UNAUTHORIZED.into()));
+            }
+            if !companies::delete_membership(conn, user, company)? {
+                return Err(not_found("User"));
+            }
+            work.record(DomainEvent::AccessChanged {
+                user,
+                company: Some(company),
+            });
+            Ok(())
+        })
+    }
+
+    /// `PUT /v1/user/role`: needs `users:roles`; never one's own role, never above one's own.
+    pub fn change_role(&self, caller: &Caller, change: RoleChange) -> Result<(), AppError> {
+        let company: CompanyId = parse_id(&change.company_id, "Company")?;
+        let user: UserId = parse_id(&change.user_id, "User")?;
+        let role = RoleId(change.role_id);
+        if role.role().is_none() {
+            return Err(AppError::Invalid {
+                field: "role_id".into(),
+                message: "unknown role".into(),
+            });
+        }
+        let access = self.caller_access(caller)?;
+        self.require_scope(&access, company, "users:roles")?;
+        if user == caller.user {
+            return Err(AppError::Forbidden(
+                "You cannot change your own role.".into(),
+            ));
+        }
+        let own = Self::role_in(&access, company);
+        if role < own {
+            return Err(AppError::Forbidden(UNAUTHORIZED.into()));
+        }
+        let mut conn = self.conn()?;
+        self.write(&mut conn, |work| {
+            let conn = work.conn();
+            let target = companies::find_membership(conn, user, company)?
+                .ok_or_else(|| not_found("User"))?;
+            if target.role_id < own.0 {
+                return Err(AppError::Forbidden(UNAUTHORIZED.into()));
+            }
+            if !companies::set_role(conn, user, company, role)? {
+                return Err(not_found("User"));
+            }
+            work.record(DomainEvent::AccessChanged {
+                user,
+                company: Some(company),
+            });
+            Ok(())
+        })
+    }
+}

@@ -1,0 +1,322 @@
+//! Stripe payments (reference auth-billing.md section 5.5): token top-ups (a PaymentIntent,
+//! confirmed by the client, by Stripe's webhook or by the payment sync job, and credited to
+//! the root company exactly once), the auto top-up subscription through Checkout, the customer
+//! portal, the payment sync, and the subscription check that `GET /v1/user` queues.
+//!
+//! Stripe is called outside any database transaction; what its answer changes is written in
+//! one transaction afterwards, so a Stripe failure leaves nothing half-done (502 to the user,
+//! and the job that will look again stays queued).
+
+mod stripe_events;
+mod subscriptions;
+mod sync;
+mod top_up;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentry_billing::gateway::{
+    GatewayError, NewPaymentIntent, PaymentGateway, PaymentIntentView, SubscriptionCheckout,
+};
+use agentry_billing::webhook::{Effect, EventRefused, verify_event};
+use agentry_domain::events::DomainEvent;
+use agentry_domain::{CompanyId, UserId};
+use agentry_store::events::Work;
+use agentry_store::identity::CompanyRow;
+use agentry_store::jobs::{JobRow, NewJob};
+use agentry_store::payments::{self, TransactionRow};
+use agentry_store::write_transaction;
+use agentry_store::{AnyConnection, identity};
+use agentry_store::{DbUuid, companies};
+use chrono::NaiveDateTime;
+use serde::{Deserialize, Serialize};
+
+use crate::jobs::{JobHandler, JobRunner};
+use crate::session::Caller;
+use crate::{App, AppError};
+
+/// The job that asks Stripe about one payment until it is settled.
+pub const PAYMENT_SYNC_JOB: &str = "stripe.payment_sync";
+/// The earliest a top-up's recovery job runs: past the Stripe client's 20 s timeout.
+const RECOVERY_AFTER: Duration = Duration::from_secs(30);
+/// The job that checks a user's Stripe subscriptions.
+pub const SUBSCRIPTION_CHECK_JOB: &str = "stripe.subscription_check";
+
+/// The most a single top-up may buy, in millions of tokens (larger is refused as absurd).
+const MAX_TOKEN_MILLIONS: i64 = 100_000;
+/// The most an auto top-up may charge a month, in USD.
+const MAX_AUTO_TOPUP_USD: f64 = 100_000.0;
+const MIN_AUTO_TOPUP_USD: f64 = 5.0;
+/// Open payments a sync asks Stripe about at once.
+const SYNC_BATCH: i64 = 20;
+
+/// The Stripe part of the settings.
+#[derive(Debug, Clone)]
+pub struct StripeSettings {
+    /// `STRIPE_WEBHOOK_SECRET`; the webhook route is 404 without it.
+    pub webhook_secret: Option<String>,
+    /// `MIN_TOKEN_TOPUP_USD`.
+    pub min_topup_usd: f64,
+    /// Where Checkout and the portal send the user back (`BILLING_PORTAL_RETURN_URL`, else
+    /// `APP_URI`).
+    pub return_url: String,
+    /// At most one subscription check per user within this interval.
+    pub subscription_check_interval: Duration,
+    /// First delay before the payment sync job asks Stripe about a new top-up.
+    pub payment_sync_delay: Duration,
+}
+
+impl Default for StripeSettings {
+    fn default() -> Self {
+        Self {
+            webhook_secret: None,
+            min_topup_usd: 10.0,
+            return_url: "http://localhost:3437".into(),
+            subscription_check_interval: Duration::from_secs(300),
+            payment_sync_delay: Duration::from_secs(60),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Quote {
+    pub token_millions: i64,
+    pub tokens: i64,
+    pub amount_usd: f64,
+    pub price_per_million: f64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct TopUpRequest {
+    pub token_millions: serde_json::Value,
+    #[serde(default)]
+    pub company_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TopUp {
+    pub reference_code: String,
+    pub client_secret: Option<String>,
+    pub payment_intent_id: String,
+    pub amount_usd: f64,
+    pub token_amount: i64,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Confirmation {
+    pub success: bool,
+    pub status: String,
+    /// Tokens this call credited (0 when the payment was already credited).
+    pub tokens_added: i64,
+    pub reference_code: String,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SyncResult {
+    pub checked: usize,
+    pub credited: usize,
+    pub tokens_added: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct TransactionView {
+    pub reference_code: String,
+    pub status: String,
+    pub currency: String,
+    pub amount_usd: f64,
+    pub token_amount: i64,
+    pub payment_intent_id: String,
+    pub created_at: NaiveDateTime,
+    pub updated_at: NaiveDateTime,
+}
+
+impl From<TransactionRow> for TransactionView {
+    fn from(row: TransactionRow) -> Self {
+        Self {
+            reference_code: row.reference_code,
+            status: row.status,
+            currency: row.currency,
+            amount_usd: row.amount_usd,
+            token_amount: row.token_amount,
+            payment_intent_id: row.payment_intent_id,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct CheckoutLink {
+    pub session_id: String,
+    pub checkout_url: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct WebhookOutcome {
+    pub received: bool,
+    /// The event had been applied before (a redelivery); nothing changed.
+    pub duplicate: bool,
+}
+
+fn gateway_error(error: GatewayError) -> AppError {
+    match error {
+        GatewayError::Refused { message, .. } => {
+            AppError::BadGateway(format!("Stripe refused the request: {message}"))
+        }
+        GatewayError::Unavailable(cause) => {
+            tracing::warn!(%cause, "Stripe unavailable");
+            AppError::BadGateway("Stripe is unavailable; please try again later".into())
+        }
+    }
+}
+
+use crate::now_naive as now;
+
+/// A whole number of millions of tokens, 1 to [`MAX_TOKEN_MILLIONS`] (a JSON number or a
+/// numeric string, as FastAPI coerces).
+fn token_millions(value: &serde_json::Value) -> Result<i64, AppError> {
+    let invalid = || AppError::Invalid {
+        field: "token_millions".into(),
+        message: format!("a whole number of millions from 1 to {MAX_TOKEN_MILLIONS}"),
+    };
+    let number = match value {
+        serde_json::Value::Number(n) => n.as_f64(),
+        serde_json::Value::String(s) => s.trim().parse::<f64>().ok(),
+        _ => None,
+    }
+    .ok_or_else(invalid)?;
+    if number.fract() != 0.0 || !(1.0..=MAX_TOKEN_MILLIONS as f64).contains(&number) {
+        return Err(invalid());
+    }
+    Ok(number as i64)
+}
+
+/// `company`'s root (itself when it has no parent).
+fn root_company(conn: &mut AnyConnection, company: CompanyId) -> Result<CompanyRow, AppError> {
+    let row = companies::find_company(conn, company)?
+        .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
+    root_of(conn, row)
+}
+
+/// The root of `row`'s parent chain (`row` itself when it has none): one statement per
+/// level, at most 8 (chains are short; the bound keeps a corrupt cycle from looping).
+pub(crate) fn root_of(
+    conn: &mut AnyConnection,
+    mut row: CompanyRow,
+) -> Result<CompanyRow, AppError> {
+    for _ in 0..8 {
+        let Some(parent) = row.parent_id else { break };
+        match companies::find_company(conn, parent.into())? {
+            Some(parent) => row = parent,
+            None => break,
+        }
+    }
+    Ok(row)
+}
+
+impl App {
+    /// Use a payment gateway (Stripe); without one the payment routes answer 400.
+    pub fn with_gateway(mut self, gateway: Arc<dyn PaymentGateway>) -> Self {
+        self.gateway = Some(gateway);
+        self
+    }
+
+    fn gateway(&self) -> Result<Arc<dyn PaymentGateway>, AppError> {
+        self.gateway
+            .clone()
+            .ok_or_else(|| AppError::BadRequest("Stripe is not configured on this server".into()))
+    }
+
+    /// Run blocking (database) work off the async workers.
+    pub(crate) async fn blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || work(&app))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?
+    }
+
+    /// The company a billing request names (the caller's current company when it names
+    /// none); members only (another company's id is unknown).
+    /// A personal access token needs `scope` too.
+    fn billing_company(
+        &self,
+        caller: &Caller,
+        company: Option<&str>,
+        scope: &str,
+    ) -> Result<CompanyId, AppError> {
+        caller.require(scope)?;
+        let access = self.caller_access(caller)?;
+        let company = match company.map(str::trim).filter(|c| !c.is_empty()) {
+            Some(id) => crate::companies::parse_id(id, "Company")?,
+            None => access.primary().map(|c| c.company).ok_or_else(|| {
+                AppError::BadRequest("You are not a member of any company".into())
+            })?,
+        };
+        if !access.is_member(company) {
+            return Err(AppError::NotFound("Company not found".into()));
+        }
+        Ok(company)
+    }
+
+    /// Record that the billing of each of `companies_` changed (balance or subscription),
+    /// naming the members whose views show it and whose paywall reads it: its own and its
+    /// child companies' (two statements).
+    pub(crate) fn billing_changed(
+        work: &mut Work<'_>,
+        companies_: &[CompanyId],
+    ) -> Result<(), AppError> {
+        if companies_.is_empty() {
+            return Ok(());
+        }
+        let conn = work.conn();
+        let children = companies::children_of(conn, companies_)?;
+        let parent_of: HashMap<DbUuid, CompanyId> = children
+            .iter()
+            .filter_map(|child| child.parent_id.map(|parent| (child.id, parent.into())))
+            .collect();
+        let mut company_ids = companies_.to_vec();
+        company_ids.extend(children.iter().map(|c| CompanyId::from(c.id)));
+        let mut users: BTreeMap<CompanyId, Vec<UserId>> =
+            companies_.iter().map(|c| (*c, Vec::new())).collect();
+        for (membership, _) in companies::members_of(conn, &company_ids)? {
+            let company = parent_of
+                .get(&membership.company_id)
+                .copied()
+                .unwrap_or_else(|| membership.company_id.into());
+            users
+                .entry(company)
+                .or_default()
+                .push(membership.user_id.into());
+        }
+        for (company, users) in users {
+            work.record(DomainEvent::BillingChanged { company, users });
+        }
+        Ok(())
+    }
+}
+
+/// What Stripe is asked to create for a top-up; the reference code is the idempotency key.
+fn new_intent(row: &TransactionRow) -> NewPaymentIntent {
+    NewPaymentIntent {
+        amount: (row.amount_usd * 100.0).round() as i64,
+        reference_code: row.reference_code.clone(),
+        token_amount: row.token_amount,
+        company: row.company_id.into(),
+    }
+}
+
+/// The payment sync job for one PaymentIntent (at most one pending per intent).
+fn payment_sync_job(payment_intent: &str, run_at: NaiveDateTime) -> NewJob {
+    NewJob {
+        kind: PAYMENT_SYNC_JOB.into(),
+        dedupe_key: Some(payment_intent.to_owned()),
+        payload: serde_json::json!({ "payment_intent": payment_intent }).to_string(),
+        run_at,
+        max_attempts: 12,
+    }
+}
