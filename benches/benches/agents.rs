@@ -14,7 +14,7 @@ use agentry_app::{App, Caller, Settings};
 use agentry_domain::agent::{is_secret, mask_hidden};
 use agentry_domain::catalog::Catalog;
 use agentry_domain::{RoleId, ScopeSet};
-use agentry_store::{Connector, PoolOptions, build_pool};
+use agentry_store::{Connector, PoolOptions, Uow, build_pool};
 use agentry_test_support::{TestDb, seed_member};
 use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
@@ -36,7 +36,9 @@ fn app_with_agents(db: &TestDb) -> (App, Caller, String) {
             "settings": {"OPENAI_API_KEY": "sk-bench-1234", "persona": "helpful", "OPENAI_MAX_TOKENS": 128000},
         }))
         .expect("body");
-        let id = app.create_agent(&caller, body).expect("agent");
+        let id = app
+            .create_agent(&mut Uow::new(app.pool()), &caller, body)
+            .expect("agent");
         if i == 0 {
             first = id.to_string();
         }
@@ -48,18 +50,19 @@ fn read_model(c: &mut Criterion) {
     let db = TestDb::sqlite();
     let (app, caller, first) = app_with_agents(&db);
     let mut group = c.benchmark_group("agent read model (sqlite, 10 agents)");
-    app.list_agents(&caller).expect("list");
+    let mut uow = Uow::new(app.pool());
+    app.list_agents(&mut uow, &caller).expect("list");
     group.bench_function("GET /v1/agent held", |b| {
         b.iter(|| black_box(app.cached_agent_list(&caller).expect("held")))
     });
     group.bench_function("GET /v1/agent/{id} held", |b| {
-        b.iter(|| black_box(app.agent_config(&caller, &first).expect("config")))
+        b.iter(|| black_box(app.agent_config(&mut uow, &caller, &first).expect("config")))
     });
     let invalidation = format!("bench-origin agents:{}", caller.user);
     group.bench_function("GET /v1/agent after an invalidation (fill)", |b| {
         b.iter(|| {
             app.receive_invalidation(&invalidation);
-            black_box(app.list_agents(&caller).expect("list"))
+            black_box(app.list_agents(&mut uow, &caller).expect("list"))
         })
     });
     group.finish();

@@ -26,11 +26,15 @@ pub async fn authenticate(
         Verified::Caller(caller) => Ok(caller),
         Verified::NeedsLookup(claims, user) => {
             let app = app.clone();
-            Ok(web::block(move || app.lookup_and_admit(&claims, user)).await??)
+            Ok(app
+                .run(move |app, uow| app.lookup_and_admit(uow, &claims, user))
+                .await?)
         }
         Verified::NeedsTokenLookup(hash) => {
             let app = app.clone();
-            Ok(web::block(move || app.lookup_token(&hash)).await??)
+            Ok(app
+                .run(move |app, uow| app.lookup_token(uow, &hash))
+                .await?)
         }
     }
 }
@@ -41,7 +45,9 @@ async fn access(app: &web::Data<App>, caller: &Caller) -> Result<Arc<Access>, Ap
     }
     let app = app.clone();
     let caller = caller.clone();
-    Ok(web::block(move || app.caller_access(&caller)).await??)
+    Ok(app
+        .run(move |app, uow| app.caller_access(uow, &caller))
+        .await?)
 }
 
 pub fn insufficient(scope: &str) -> ApiError {

@@ -8,6 +8,7 @@ use agentry_domain::{RoleId, ScopeSet, UserId};
 use agentry_store::identity::{self, MembershipView};
 
 use crate::{App, AppError, Caller};
+use agentry_store::Uow;
 
 /// The role's concrete scopes (from the seeded tables) plus its wildcard patterns, sorted.
 pub(crate) fn effective_scopes(view: &MembershipView) -> Vec<String> {
@@ -55,18 +56,22 @@ impl App {
     }
 
     /// The user's access, read from the database (2 statements) on a miss.
-    pub fn access(&self, user: UserId) -> Result<Arc<Access>, AppError> {
+    pub fn access(&self, uow: &mut Uow<'_>, user: UserId) -> Result<Arc<Access>, AppError> {
         self.access.get_or_load(&user, || {
-            let mut conn = self.conn()?;
-            let views = identity::memberships_for(&mut conn, user)?;
+            let conn = uow.conn()?;
+            let views = identity::memberships_for(conn, user)?;
             Ok::<_, AppError>(access_of(&views))
         })
     }
 
     /// What `caller` may do: the user's access, limited to a personal access token's grant
     /// when the caller used one.
-    pub fn caller_access(&self, caller: &Caller) -> Result<Arc<Access>, AppError> {
-        let access = self.access(caller.user)?;
+    pub fn caller_access(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Arc<Access>, AppError> {
+        let access = self.access(uow, caller.user)?;
         Ok(restrict(access, caller))
     }
 
@@ -79,11 +84,12 @@ impl App {
     /// 403 unless the caller holds `scope` in `company` (their current company when `None`).
     pub(crate) fn authorize(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: Option<agentry_domain::CompanyId>,
         scope: &str,
     ) -> Result<Arc<Access>, AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         if access.allows(company, scope) {
             Ok(access)
         } else {

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct BillingConfig {
@@ -71,13 +72,18 @@ impl App {
 
     /// `GET /v1/billing/tokens/balance?company_id=`: members only (another company's id is
     /// unknown); a child company's warning follows its root parent's balance.
-    pub fn token_balance(&self, caller: &Caller, company: &str) -> Result<BalanceView, AppError> {
-        let company = self.member_company(caller, company)?;
-        let mut conn = self.conn()?;
-        let row = companies::find_company(&mut conn, company)?
+    pub fn token_balance(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<BalanceView, AppError> {
+        let company = self.member_company(uow, caller, company)?;
+        let conn = uow.conn()?;
+        let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         let root = match row.parent_id {
-            Some(_) => Some(crate::payments::root_of(&mut conn, row.clone())?),
+            Some(_) => Some(crate::payments::root_of(conn, row.clone())?),
             None => None,
         };
         let settings = &self.settings.billing;
@@ -99,10 +105,15 @@ impl App {
 
     /// The caller's company by id (a super admin's: any), or 404 (another company's id is
     /// unknown); a personal access token needs `billing:read`.
-    fn member_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+    fn member_company(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
         caller.require("billing:read")?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         if access.is_member(company) || access.is_super_admin() {
             Ok(company)
         } else {
@@ -113,19 +124,20 @@ impl App {
     /// `GET /v1/billing/usage?company_id=&limit=&offset=`: the ledger, newest first.
     pub fn usage(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Vec<UsageView>, AppError> {
-        let company = self.member_company(caller, company)?;
+        let company = self.member_company(uow, caller, company)?;
         let (limit, offset) = (
             limit.unwrap_or(50).clamp(1, 500),
             offset.unwrap_or(0).max(0),
         );
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         Ok(
-            agentry_store::billing::usage_of(&mut conn, company, limit, offset)?
+            agentry_store::billing::usage_of(conn, company, limit, offset)?
                 .into_iter()
                 .map(|row| UsageView {
                     user_id: row.user_id.into(),
@@ -139,11 +151,16 @@ impl App {
     }
 
     /// `GET /v1/billing/usage/totals?company_id=`.
-    pub fn usage_totals(&self, caller: &Caller, company: &str) -> Result<UsageTotals, AppError> {
-        let company = self.member_company(caller, company)?;
-        let mut conn = self.conn()?;
+    pub fn usage_totals(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<UsageTotals, AppError> {
+        let company = self.member_company(uow, caller, company)?;
+        let conn = uow.conn()?;
         let (input_tokens, output_tokens, total_tokens) =
-            agentry_store::billing::usage_totals(&mut conn, company)?;
+            agentry_store::billing::usage_totals(conn, company)?;
         Ok(UsageTotals {
             input_tokens,
             output_tokens,
@@ -152,10 +169,15 @@ impl App {
     }
 
     /// `GET /v1/billing/tokens/should_warn?company_id=`.
-    pub fn should_warn(&self, caller: &Caller, company: &str) -> Result<WarningView, AppError> {
-        let company = self.member_company(caller, company)?;
-        let mut conn = self.conn()?;
-        let row = companies::find_company(&mut conn, company)?
+    pub fn should_warn(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<WarningView, AppError> {
+        let company = self.member_company(uow, caller, company)?;
+        let conn = uow.conn()?;
+        let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         let settings = &self.settings.billing;
         Ok(WarningView {
@@ -172,13 +194,18 @@ impl App {
     /// `POST /v1/billing/tokens/warning/dismiss {company_id}`: quiet until the balance drops
     /// by another `TOKEN_WARNING_INCREMENT`. It quiets the warning for the whole company, so
     /// it is a billing write (`billing:write` there).
-    pub fn dismiss_warning(&self, caller: &Caller, company: &str) -> Result<(), AppError> {
-        let company = self.member_company(caller, company)?;
-        self.authorize(caller, Some(company), "billing:write")?;
-        let mut conn = self.conn()?;
-        let row = companies::find_company(&mut conn, company)?
+    pub fn dismiss_warning(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<(), AppError> {
+        let company = self.member_company(uow, caller, company)?;
+        self.authorize(uow, caller, Some(company), "billing:write")?;
+        let conn = uow.conn()?;
+        let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-        agentry_store::billing::dismiss_warning(&mut conn, company, row.token_balance)?;
+        agentry_store::billing::dismiss_warning(conn, company, row.token_balance)?;
         Ok(())
     }
 
@@ -186,13 +213,13 @@ impl App {
     /// company without enough tokens gets 402 and nothing changes.
     pub fn charge_tokens(
         &self,
+        uow: &mut Uow<'_>,
         user: UserId,
         company: CompanyId,
         input: i64,
         output: i64,
     ) -> Result<(), AppError> {
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             charge(
                 work.conn(),
                 &self.settings.billing,
@@ -223,7 +250,12 @@ impl App {
 
     /// `POST /v1/credit?company=&amount=`: credit `amount_usd` worth of tokens to a company
     /// (at the token price, or $0.50 a million with billing off). Returns the tokens added.
-    pub fn credit_company(&self, company: &str, amount_usd: f64) -> Result<i64, AppError> {
+    pub fn credit_company(
+        &self,
+        uow: &mut Uow<'_>,
+        company: &str,
+        amount_usd: f64,
+    ) -> Result<i64, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
         if !amount_usd.is_finite() || amount_usd <= 0.0 || amount_usd > 1_000_000.0 {
             return Err(AppError::Invalid {
@@ -244,8 +276,7 @@ impl App {
                 message: "an amount of at least 0.01 USD, worth at least one token".into(),
             });
         }
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
                 return Err(AppError::NotFound("Company not found".into()));
             }
@@ -258,6 +289,7 @@ impl App {
     /// theirs (or a parent of one) to hold tokens.
     pub(crate) fn paywall(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         has_balance: bool,
         gate: Gate,
@@ -266,7 +298,7 @@ impl App {
         if !paywall_blocks(settings, false, has_balance) {
             return Ok(());
         }
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         if !paywall_blocks(settings, access.is_super_admin(), has_balance) {
             return Ok(());
         }
@@ -282,11 +314,11 @@ impl App {
 
     /// The inference pre-check (the hook chat completions call before running a model):
     /// 402 when billing is on and none of the caller's companies holds tokens.
-    pub fn check_balance(&self, caller: &Caller) -> Result<(), AppError> {
+    pub fn check_balance(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
         if !self.settings.billing.enabled() {
             return Ok(());
         }
-        let has_balance = self.user_view_has_balance(caller)?;
-        self.paywall(caller, has_balance, Gate::Inference)
+        let has_balance = self.user_view_has_balance(uow, caller)?;
+        self.paywall(uow, caller, has_balance, Gate::Inference)
     }
 }

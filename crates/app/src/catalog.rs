@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RoleView {
@@ -83,11 +84,12 @@ impl App {
     /// current one by default). Another company's id answers 404.
     pub fn user_scopes(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: Option<&str>,
     ) -> Result<UserScopes, AppError> {
         caller.require("account:read")?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let membership = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => {
                 let id: CompanyId = crate::companies::parse_id(id, "Company")?;

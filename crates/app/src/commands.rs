@@ -17,6 +17,7 @@ use sha2::Sha256;
 
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// How long a file link's token lets a browser fetch the file without a header.
 const LINK_TTL_SECS: u64 = 7 * 24 * 3600;
@@ -120,8 +121,8 @@ impl App {
     ) -> Result<String, AppError> {
         let (caller_, id) = (caller.clone(), agent_id.to_owned());
         let (view, layer) = self
-            .blocking(move |app| {
-                app.visible_agent_with_company(&caller_, &id, "extensions:execute")
+            .run(move |app, uow| {
+                app.visible_agent_with_company(uow, &caller_, &id, "extensions:execute")
             })
             .await?;
         let (extension, spec) = self.registry.command(&body.command_name).ok_or_else(|| {
@@ -149,7 +150,7 @@ impl App {
         })?;
         let (caller_, agent, named) = (caller.clone(), view.id, body.conversation_name.clone());
         let conversation = self
-            .blocking(move |app| app.command_conversation(&caller_, agent, named.as_deref()))
+            .run(move |app, uow| app.command_conversation(uow, &caller_, agent, named.as_deref()))
             .await?;
         let (agent_id, conversation_id) = (
             view.id.to_string(),
@@ -192,8 +193,9 @@ impl App {
         let output = self.sign_links(&output, &output_url, &agent_id, &conversation_id);
         let (logged, role, conversation_row) = (output.clone(), view.name.clone(), conversation.id);
         let caller_user = caller.user;
-        self.blocking(move |app| {
+        self.run(move |app, uow| {
             app.log_messages(
+                uow,
                 caller_user,
                 conversation_row,
                 &[(role.clone(), activity), (role, logged)],
@@ -208,6 +210,7 @@ impl App {
     /// needs `conversations:read`), or to anyone holding the link's unexpired token.
     pub fn output_file(
         &self,
+        uow: &mut Uow<'_>,
         caller: Option<&Caller>,
         agent_id: &str,
         conversation_id: &str,
@@ -226,8 +229,8 @@ impl App {
             }
             (Some(caller), _) => {
                 caller.may("conversations:read")
-                    && self.visible_agent(caller, &agent.to_string()).is_ok()
-                    && self.owns_conversation(caller, conversation)?
+                    && self.visible_agent(uow, caller, &agent.to_string()).is_ok()
+                    && self.owns_conversation(uow, caller, conversation)?
             }
             _ => false,
         };

@@ -24,6 +24,7 @@ use serde_json::{Map, Value, json};
 use crate::agents::{AgentView, settings_of_body};
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// One company's layer, settings opened (secrets in clear, in memory only).
 #[derive(Debug, Clone, Default)]
@@ -64,6 +65,7 @@ impl App {
     /// The company's layer, from memory when held (two statements to fill); empty for none.
     pub(crate) fn company_layer(
         &self,
+        uow: &mut Uow<'_>,
         company: Option<CompanyId>,
     ) -> Result<Arc<CompanyExtensions>, AppError> {
         let Some(company) = company else {
@@ -73,8 +75,8 @@ impl App {
             return Ok(held);
         }
         let ticket = self.company_extensions.ticket();
-        let mut conn = self.conn()?;
-        let settings = store::settings_of(&mut conn, company.into())?
+        let conn = uow.conn()?;
+        let settings = store::settings_of(conn, company.into())?
             .into_iter()
             .map(|row| {
                 let value = if agent::is_secret(&row.name) {
@@ -86,7 +88,7 @@ impl App {
                 (row.name, value)
             })
             .collect();
-        let commands = store::commands_of(&mut conn, company.into())?
+        let commands = store::commands_of(conn, company.into())?
             .into_iter()
             .map(|row| (row.command, row.enabled))
             .collect();
@@ -143,17 +145,18 @@ impl App {
     /// A personal access token needs `scope` too.
     fn readable_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
         scope: &str,
     ) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
         caller.require(scope)?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_company(&access, company)?;
         if !access.is_member(company) {
-            let mut conn = self.conn()?;
-            agentry_store::companies::find_company(&mut conn, company)?
+            let conn = uow.conn()?;
+            agentry_store::companies::find_company(conn, company)?
                 .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         }
         Ok(company)
@@ -162,13 +165,18 @@ impl App {
     /// The caller may change the company's layer (`company:write` there). A super admin
     /// reaches any company, so its existence is checked (an unknown one is 404, not a
     /// foreign-key failure).
-    fn writable_company(&self, caller: &Caller, company: &str) -> Result<CompanyId, AppError> {
+    fn writable_company(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<CompanyId, AppError> {
         let company: CompanyId = crate::companies::parse_id(company, "Company")?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:write")?;
         if !access.is_member(company) {
-            let mut conn = self.conn()?;
-            agentry_store::companies::find_company(&mut conn, company)?
+            let conn = uow.conn()?;
+            agentry_store::companies::find_company(conn, company)?
                 .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         }
         Ok(company)
@@ -176,9 +184,14 @@ impl App {
 
     /// `GET /v1/companies/{id}/settings`: `{"settings", "commands"}`, secrets `"HIDDEN"`;
     /// `commands` lists every command with the company's state (off when never set).
-    pub fn company_settings(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
-        let company = self.readable_company(caller, company, "company:read")?;
-        let layer = self.company_layer(Some(company))?;
+    pub fn company_settings(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<Value, AppError> {
+        let company = self.readable_company(uow, caller, company, "company:read")?;
+        let layer = self.company_layer(uow, Some(company))?;
         let settings: Map<String, Value> = layer
             .settings
             .iter()
@@ -202,11 +215,12 @@ impl App {
     /// keys) are refused.
     pub fn update_company_settings(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
         settings: &Option<Value>,
     ) -> Result<String, AppError> {
-        let company = self.writable_company(caller, company)?;
+        let company = self.writable_company(uow, caller, company)?;
         let removals: Vec<String> = match settings {
             Some(Value::Object(map)) => map
                 .iter()
@@ -227,7 +241,7 @@ impl App {
             });
         }
         // What the company would hold after the change, within the limits.
-        let layer = self.company_layer(Some(company))?;
+        let layer = self.company_layer(uow, Some(company))?;
         let written: BTreeMap<String, String> = given
             .iter()
             .filter(|(name, _)| !removals.contains(name))
@@ -249,8 +263,7 @@ impl App {
                 name,
             })
             .collect();
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, company.into(), &removals)?;
@@ -263,14 +276,16 @@ impl App {
     /// `PATCH /v1/companies/{id}/command {command_name, enable}`: 404 for an unknown command.
     pub fn toggle_company_command(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
         command: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let company = self.writable_company(caller, company)?;
+        let company = self.writable_company(uow, caller, company)?;
         let spec = self.known_command(command)?;
         self.company_commands_changed(
+            uow,
             company,
             &[CompanyCommandRow {
                 company_id: company.into(),
@@ -288,12 +303,13 @@ impl App {
     /// `PATCH /v1/companies/{id}/extension/commands {extension_name, enable}`.
     pub fn toggle_company_extension(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
         extension: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let company = self.writable_company(caller, company)?;
+        let company = self.writable_company(uow, caller, company)?;
         let (display, commands) = self.known_extension(extension)?;
         let rows: Vec<CompanyCommandRow> = commands
             .iter()
@@ -303,15 +319,20 @@ impl App {
                 enabled: enable,
             })
             .collect();
-        self.company_commands_changed(company, &rows)?;
+        self.company_commands_changed(uow, company, &rows)?;
         Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
     /// `GET /v1/companies/{id}/extensions`: the agent extension view's shape for the
     /// company's layer (server settings under the company's, the company's command states).
-    pub fn company_extensions(&self, caller: &Caller, company: &str) -> Result<Value, AppError> {
-        let company = self.readable_company(caller, company, "extensions:read")?;
-        let layer = self.company_layer(Some(company))?;
+    pub fn company_extensions(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: &str,
+    ) -> Result<Value, AppError> {
+        let company = self.readable_company(uow, caller, company, "extensions:read")?;
+        let layer = self.company_layer(uow, Some(company))?;
         let settings = self.server_and_company(&layer);
         let listed = self.extension_listing(&settings, |command| {
             layer.commands.get(command).copied().unwrap_or(false)
@@ -322,11 +343,11 @@ impl App {
     /// Write command states of one company (one statement and its event).
     fn company_commands_changed(
         &self,
+        uow: &mut Uow<'_>,
         company: CompanyId,
         rows: &[CompanyCommandRow],
     ) -> Result<(), AppError> {
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             store::upsert_commands(work.conn(), rows)?;
             work.record(DomainEvent::CompanyExtensionsChanged { company });
             Ok(())

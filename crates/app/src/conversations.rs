@@ -13,6 +13,7 @@ use serde_json::{Map, Value, json};
 
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// The longest conversation name and role, and the largest message.
 const MAX_NAME: usize = 256;
@@ -119,11 +120,12 @@ impl App {
     /// Whether `conversation` is the caller's (files a command left in it are theirs).
     pub(crate) fn owns_conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         conversation: ConversationId,
     ) -> Result<bool, AppError> {
-        let mut conn = self.conn()?;
-        Ok(store::find(&mut conn, conversation.into())?
+        let conn = uow.conn()?;
+        Ok(store::find(conn, conversation.into())?
             .is_some_and(|c| UserId::from(c.user_id) == caller.user))
     }
 
@@ -131,10 +133,11 @@ impl App {
     /// name, with the given messages appended. One transaction.
     pub fn new_conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         body: NewConversation,
     ) -> Result<Value, AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+        self.authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(&body.conversation_name, "conversation_name")?;
         let agent = match body
             .agent_id
@@ -142,7 +145,7 @@ impl App {
             .or(body.agent_name.as_deref())
             .map(str::trim)
         {
-            Some(named) if !named.is_empty() => Some(self.visible_agent(caller, named)?.id),
+            Some(named) if !named.is_empty() => Some(self.visible_agent(uow, caller, named)?.id),
             _ => None,
         };
         let content = match &body.conversation_content {
@@ -166,12 +169,12 @@ impl App {
             )?;
             messages.push((role, text));
         }
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         let at = now();
         // The lookup stays outside the transaction, which then starts with a write (see
         // `command_conversation`).
-        let existing = store::find_by_name(&mut conn, caller.user, &name)?;
-        let id = self.write(&mut conn, |work| {
+        let existing = store::find_by_name(conn, caller.user, &name)?;
+        let id = self.write(uow, |work| {
             let conn = work.conn();
             let id = match existing {
                 Some(existing) => existing.id,
@@ -212,23 +215,24 @@ impl App {
     /// `conversations_with_ids`), paged in SQL; three statements whatever the page size.
     pub fn conversations(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Value, AppError> {
-        self.authorize(caller, None, "conversations:read")?;
+        self.authorize(uow, caller, None, "conversations:read")?;
         let (limit, offset) = (
             limit.unwrap_or(100).clamp(1, 500),
             offset.unwrap_or(0).max(0),
         );
-        let mut conn = self.conn()?;
-        let page = store::page_for_user(&mut conn, caller.user, limit, offset)?;
-        let total = store::count_for_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let page = store::page_for_user(conn, caller.user, limit, offset)?;
+        let total = store::count_for_user(conn, caller.user)?;
         let agent_ids: Vec<DbUuid> = page.iter().filter_map(|c| c.agent_id).collect();
         let names: std::collections::HashMap<DbUuid, String> = if agent_ids.is_empty() {
             Default::default()
         } else {
-            agent_store::find_agents(&mut conn, &agent_ids)?
+            agent_store::find_agents(conn, &agent_ids)?
                 .into_iter()
                 .map(|a| (a.id, a.name))
                 .collect()
@@ -273,12 +277,13 @@ impl App {
     /// order. `-` is the caller's scratch conversation (empty until used; never created here).
     pub fn conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         limit: Option<i64>,
         page: Option<i64>,
     ) -> Result<Value, AppError> {
-        self.authorize(caller, None, "conversations:read")?;
+        self.authorize(uow, caller, None, "conversations:read")?;
         let limit = limit.unwrap_or(100).clamp(1, 500);
         // Below 1 is page 1, as in the reference; a page past what an offset can count is
         // refused, not wrapped.
@@ -289,19 +294,19 @@ impl App {
                 field: "query.page".into(),
                 message: "page is too large: (page - 1) x limit must fit in 64 bits".into(),
             })?;
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         let row = if id.trim() == "-" {
-            store::find_by_name(&mut conn, caller.user, "-")?
+            store::find_by_name(conn, caller.user, "-")?
         } else {
-            Some(self.own_conversation(&mut conn, caller, id)?)
+            Some(self.own_conversation(conn, caller, id)?)
         };
         let (history, total) = match row {
             Some(row) => {
-                let mut rows = store::messages_page(&mut conn, row.id, limit, offset)?;
+                let mut rows = store::messages_page(conn, row.id, limit, offset)?;
                 rows.reverse();
                 (
                     rows.iter().map(message_json).collect::<Vec<_>>(),
-                    store::count_messages(&mut conn, row.id)?,
+                    store::count_messages(conn, row.id)?,
                 )
             }
             None => (Vec::new(), 0),
@@ -314,15 +319,16 @@ impl App {
     /// `PUT /v1/conversation/{id} {new_conversation_name}`.
     pub fn rename_conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         new_name: &Value,
     ) -> Result<String, AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+        self.authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(new_name, "new_conversation_name")?;
-        let mut conn = self.conn()?;
-        let row = self.own_conversation(&mut conn, caller, id)?;
-        self.write(&mut conn, |work| {
+        let conn = uow.conn()?;
+        let row = self.own_conversation(conn, caller, id)?;
+        self.write(uow, |work| {
             if !store::rename(work.conn(), row.id, &name, now())? {
                 return Err(not_found());
             }
@@ -337,11 +343,16 @@ impl App {
     }
 
     /// `DELETE /v1/conversation/{id}`: the conversation and its messages.
-    pub fn delete_conversation(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        self.authorize(caller, None, "conversations:delete")?;
-        let mut conn = self.conn()?;
-        let row = self.own_conversation(&mut conn, caller, id)?;
-        self.write(&mut conn, |work| {
+    pub fn delete_conversation(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<String, AppError> {
+        self.authorize(uow, caller, None, "conversations:delete")?;
+        let conn = uow.conn()?;
+        let row = self.own_conversation(conn, caller, id)?;
+        self.write(uow, |work| {
             if !store::delete(work.conn(), row.id)? {
                 return Err(not_found());
             }
@@ -361,18 +372,19 @@ impl App {
     /// times kept). The workspace's files are not copied. One transaction, after the reads.
     pub fn fork_conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         message: &str,
     ) -> Result<Value, AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+        self.authorize(uow, caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
-        let mut conn = self.conn()?;
-        let source = self.own_conversation(&mut conn, caller, id)?;
-        let copied = store::messages_through(&mut conn, source.id, message.into())?
+        let conn = uow.conn()?;
+        let source = self.own_conversation(conn, caller, id)?;
+        let copied = store::messages_through(conn, source.id, message.into())?
             .ok_or_else(|| AppError::NotFound("Message not found".into()))?;
         let name: String = format!("{} (fork)", source.name)
             .chars()
@@ -381,7 +393,7 @@ impl App {
         let at = now();
         // The agent goes with the fork only while the caller still sees it.
         let agent = source.agent_id.filter(|a| {
-            self.visible_agent(caller, &AgentId::from(*a).to_string())
+            self.visible_agent(uow, caller, &AgentId::from(*a).to_string())
                 .is_ok()
         });
         let fork = ConversationRow {
@@ -401,7 +413,7 @@ impl App {
                 ..m
             })
             .collect();
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             store::insert_conversation(conn, &fork)?;
             store::add_messages(conn, fork.id, &rows, at)?;
@@ -430,23 +442,24 @@ impl App {
     /// `POST /v1/conversation/{id}/message {role, message}`: the new message's id.
     pub fn add_message(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         role: &Value,
         message: &Value,
     ) -> Result<MessageId, AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+        self.authorize(uow, caller, None, "conversations:write")?;
         let role = text_of(role, "role", MAX_ROLE)?;
         let text = text_of(message, "message", MAX_MESSAGE)?;
         if role.trim().is_empty() {
             return Err(invalid("role", "must not be empty"));
         }
-        let mut conn = self.conn()?;
-        let row = self.own_conversation(&mut conn, caller, id)?;
+        let conn = uow.conn()?;
+        let row = self.own_conversation(conn, caller, id)?;
         let at = now();
         let message = message_row(row.id, &role, &text, at);
         let id = message.id;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             store::add_messages(work.conn(), row.id, &[message], at)?;
             work.record(messages_changed(row.id, caller.user, MessagesChange::Added));
             Ok(())
@@ -457,20 +470,21 @@ impl App {
     /// `PUT /v1/conversation/{id}/message/{message_id} {new_message}`.
     pub fn update_message(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         message: &str,
         new_message: &Value,
     ) -> Result<(), AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+        self.authorize(uow, caller, None, "conversations:write")?;
         let text = text_of(new_message, "new_message", MAX_MESSAGE)?;
         let message: MessageId = message
             .trim()
             .parse()
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
-        let mut conn = self.conn()?;
-        let row = self.own_conversation(&mut conn, caller, id)?;
-        self.write(&mut conn, |work| {
+        let conn = uow.conn()?;
+        let row = self.own_conversation(conn, caller, id)?;
+        self.write(uow, |work| {
             if !store::update_message(
                 work.conn(),
                 row.id,
@@ -491,15 +505,21 @@ impl App {
     }
 
     /// `DELETE /v1/conversation/{id}/message/{message_id}`.
-    pub fn delete_message(&self, caller: &Caller, id: &str, message: &str) -> Result<(), AppError> {
-        self.authorize(caller, None, "conversations:write")?;
+    pub fn delete_message(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+        message: &str,
+    ) -> Result<(), AppError> {
+        self.authorize(uow, caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
-        let mut conn = self.conn()?;
-        let row = self.own_conversation(&mut conn, caller, id)?;
-        self.write(&mut conn, |work| {
+        let conn = uow.conn()?;
+        let row = self.own_conversation(conn, caller, id)?;
+        self.write(uow, |work| {
             if !store::delete_message(work.conn(), row.id, message.into())? {
                 return Err(AppError::NotFound("Message not found".into()));
             }
@@ -517,6 +537,7 @@ impl App {
     /// sends) → it; any other name → found or made.
     pub(crate) fn command_conversation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         agent: AgentId,
         named: Option<&str>,
@@ -532,16 +553,16 @@ impl App {
             }
             Some(text) => text.to_owned(),
         };
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         if let Ok(id) = name.parse::<ConversationId>() {
-            return store::find(&mut conn, id.into())?
+            return store::find(conn, id.into())?
                 .filter(|c| UserId::from(c.user_id) == caller.user)
                 .ok_or_else(not_found);
         }
         // Read, then write on its own: a SQLite transaction that reads before it writes
         // cannot take the write lock while another writer holds it. Two first runs at once
         // may both create the name; names are not unique, and the oldest is used after.
-        if let Some(found) = store::find_by_name(&mut conn, caller.user, &name)? {
+        if let Some(found) = store::find_by_name(conn, caller.user, &name)? {
             return Ok(found);
         }
         let at = now();
@@ -553,7 +574,7 @@ impl App {
             created_at: at,
             updated_at: at,
         };
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             store::insert_conversation(work.conn(), &row)?;
             work.record(DomainEvent::ConversationChanged {
                 conversation: row.id.into(),
@@ -585,6 +606,7 @@ impl App {
     /// Messages a command run writes to its conversation.
     pub(crate) fn log_messages(
         &self,
+        uow: &mut Uow<'_>,
         user: UserId,
         conversation: DbUuid,
         messages: &[(String, String)],
@@ -595,8 +617,7 @@ impl App {
             .enumerate()
             .map(|(i, (role, text))| message_row(conversation, role, text, in_order(at, i)))
             .collect();
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             store::add_messages(work.conn(), conversation, &rows, at)?;
             work.record(messages_changed(conversation, user, MessagesChange::Added));
             Ok(())

@@ -50,10 +50,20 @@ pub enum AppError {
     Unavailable(#[source] StoreError),
     /// 500: anything else the store reports (logged, never sent).
     #[error(transparent)]
-    Store(#[from] StoreError),
+    Store(StoreError),
     /// 500: a bug or an impossible state (logged, never sent).
     #[error("internal: {0}")]
     Internal(String),
+}
+
+impl From<StoreError> for AppError {
+    /// No connection to be had (the pool timed out): 503, not 500.
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Pool(_) => AppError::Unavailable(error),
+            other => AppError::Store(other),
+        }
+    }
 }
 
 impl From<diesel::result::Error> for AppError {

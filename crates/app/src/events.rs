@@ -8,8 +8,8 @@
 
 use agentry_domain::events::{CompanyChange, DomainEvent};
 use agentry_domain::invalidation::Invalidation;
-use agentry_store::AnyConnection;
-use agentry_store::events::{Work, unit_of_work};
+use agentry_store::Uow;
+use agentry_store::events::Work;
 
 use crate::{App, AppError};
 
@@ -58,12 +58,36 @@ impl App {
     /// the read models up to date with what it recorded.
     pub(crate) fn write<T>(
         &self,
-        conn: &mut AnyConnection,
+        uow: &mut Uow<'_>,
         f: impl FnOnce(&mut Work<'_>) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
-        let (value, events) = unit_of_work(conn, crate::now_naive(), f)?;
+        let (value, events) = uow.write(crate::now_naive(), f)?;
         self.committed(&events);
         Ok(value)
+    }
+
+    /// Compose use cases in one transaction: each gets `f`'s handle, whose writes join this
+    /// unit of work; the events of all of them commit together and then reach the read
+    /// models. Nothing is written if `f` fails.
+    pub fn transaction<T>(
+        &self,
+        uow: &mut Uow<'_>,
+        f: impl FnOnce(&mut Uow<'_>) -> Result<T, AppError>,
+    ) -> Result<T, AppError> {
+        self.write(uow, |work| f(&mut work.uow()))
+    }
+
+    /// The async facade: run use cases on the blocking pool with one handle (at most one
+    /// pooled connection, taken when first needed). Every handler of the server calls the
+    /// use cases through it; so can another Rust service.
+    pub async fn run<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&App, &mut Uow<'static>) -> Result<T, AppError> + Send + 'static,
+    ) -> Result<T, AppError> {
+        let app = self.clone();
+        tokio::task::spawn_blocking(move || f(&app, &mut Uow::new(&app.pool)))
+            .await
+            .map_err(|error| AppError::Internal(error.to_string()))?
     }
 
     /// Apply committed `events` to this instance's read models and tell the other

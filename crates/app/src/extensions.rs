@@ -11,6 +11,7 @@ use serde_json::{Map, Value, json};
 
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// The keys of the providers that offer embeddings.
 fn embedders() -> Vec<&'static str> {
@@ -147,8 +148,13 @@ impl App {
     /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
     /// API keys has an effective value (the agent's own, else the company's, else the
     /// server's).
-    pub fn agent_providers(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
+    pub fn agent_providers(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Value, AppError> {
+        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
         let merged = self.merged_settings(&view, &layer);
         let all: Map<String, Value> = providers::catalog()
             .iter()
@@ -303,8 +309,13 @@ impl App {
 
     /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
     /// and which commands are enabled.
-    pub fn agent_extensions(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
+    pub fn agent_extensions(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Value, AppError> {
+        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
         let settings = self.merged_settings(&view, &layer);
         let listed = self.extension_listing(&settings, |command| {
             Self::command_enabled(&view, &layer, command)

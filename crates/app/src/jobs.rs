@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentry_store::jobs::{self, JobRow, NewJob};
-use agentry_store::{AnyConnection, DbUuid};
+use agentry_store::{AnyConnection, DbUuid, Uow};
 use chrono::Duration as ChronoDuration;
 
 use crate::session::{naive_of, now_epoch};
@@ -63,10 +63,10 @@ impl App {
         Ok(jobs::enqueue(conn, job, naive_of(now_epoch()))?)
     }
 
-    /// Enqueue on a connection of its own.
+    /// Enqueue as a unit of work of its own (a detached task's, say).
     pub fn enqueue_now(&self, job: &NewJob) -> Result<Option<DbUuid>, AppError> {
-        let mut conn = self.conn()?;
-        Self::enqueue(&mut conn, job)
+        let mut uow = Uow::new(&self.pool);
+        Self::enqueue(uow.conn()?, job)
     }
 }
 
@@ -94,15 +94,15 @@ impl JobRunner {
 
     /// Claim one batch, run it (concurrently), record each outcome; the number of jobs run.
     pub async fn run_once(&self) -> Result<usize, AppError> {
-        let app = self.app.clone();
         let (batch, lease) = (self.options.batch, self.options.lease);
-        let claimed = tokio::task::spawn_blocking(move || -> Result<Vec<JobRow>, AppError> {
-            let mut conn = app.conn()?;
-            let lease = ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::minutes(5));
-            Ok(jobs::claim(&mut conn, batch, naive_of(now_epoch()), lease)?)
-        })
-        .await
-        .map_err(|error| AppError::Internal(error.to_string()))??;
+        let claimed = self
+            .app
+            .run(move |_, uow| -> Result<Vec<JobRow>, AppError> {
+                let conn = uow.conn()?;
+                let lease = ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::minutes(5));
+                Ok(jobs::claim(conn, batch, naive_of(now_epoch()), lease)?)
+            })
+            .await?;
         let count = claimed.len();
         let mut running = Vec::with_capacity(count);
         for job in claimed {
@@ -124,23 +124,21 @@ impl JobRunner {
     }
 
     async fn record(&self, job: JobRow, outcome: Result<(), String>) -> Result<(), AppError> {
-        let app = self.app.clone();
         let delay = backoff(&self.options, job.attempts);
-        tokio::task::spawn_blocking(move || -> Result<(), AppError> {
-            let mut conn = app.conn()?;
+        self.app.run(move |_, uow| -> Result<(), AppError> {
+            let conn = uow.conn()?;
             let now = naive_of(now_epoch());
             match outcome {
-                Ok(()) => jobs::complete(&mut conn, job.id, now)?,
+                Ok(()) => jobs::complete(conn, job.id, now)?,
                 Err(error) => {
                     tracing::warn!(kind = %job.kind, attempts = job.attempts, %error, "job failed");
                     let retry_at = now + ChronoDuration::from_std(delay).unwrap_or_default();
-                    jobs::fail(&mut conn, &job, &error, retry_at, now)?;
+                    jobs::fail(conn, &job, &error, retry_at, now)?;
                 }
             }
             Ok(())
         })
         .await
-        .map_err(|error| AppError::Internal(error.to_string()))?
     }
 
     /// Run until `stop` turns true; jobs already claimed finish first (graceful shutdown).

@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use agentry_auth::token::TokenKeys;
 use agentry_domain::invalidation::{Invalidation, InvalidationBus, LocalOnly};
-use agentry_store::{Pool, PooledConnection, StoreError};
+use agentry_store::{Pool, StoreError};
 use diesel::connection::SimpleConnection;
 
 pub use error::AppError;
@@ -346,12 +346,6 @@ impl App {
 
     pub fn registry(&self) -> &agentry_extensions::Registry {
         &self.registry
-    }
-
-    fn conn(&self) -> Result<PooledConnection, AppError> {
-        self.pool
-            .get()
-            .map_err(|error| AppError::Unavailable(StoreError::Pool(error)))
     }
 
     /// The database answers a trivial statement.

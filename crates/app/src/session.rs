@@ -10,6 +10,7 @@ use agentry_store::account;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,23 +129,27 @@ impl App {
     }
 
     /// The full check: in memory, or with one read of the user's revocation state.
-    pub fn authenticate(&self, header: Option<&str>) -> Result<Caller, AppError> {
+    pub fn authenticate(
+        &self,
+        uow: &mut Uow<'_>,
+        header: Option<&str>,
+    ) -> Result<Caller, AppError> {
         match self.verify_token(header)? {
             Verified::Caller(caller) => Ok(caller),
-            Verified::NeedsLookup(claims, user) => self.lookup_and_admit(&claims, user),
-            Verified::NeedsTokenLookup(hash) => self.lookup_token(&hash),
+            Verified::NeedsLookup(claims, user) => self.lookup_and_admit(uow, &claims, user),
+            Verified::NeedsTokenLookup(hash) => self.lookup_token(uow, &hash),
         }
     }
 
     /// The slow half for personal access tokens: read the token and its owner's revocation
     /// instant when not held, then admit it.
-    pub fn lookup_token(&self, hash: &str) -> Result<Caller, AppError> {
+    pub fn lookup_token(&self, uow: &mut Uow<'_>, hash: &str) -> Result<Caller, AppError> {
         let entry = match self.cached_token(hash) {
             Some(entry) => entry,
-            None => self.load_token(hash)?,
+            None => self.load_token(uow, hash)?,
         };
         let valid_after = match entry.as_ref() {
-            Some(token) => self.valid_after(token.user)?,
+            Some(token) => self.valid_after(uow, token.user)?,
             None => f64::NEG_INFINITY,
         };
         self.admit_token(&entry, valid_after)
@@ -153,10 +158,10 @@ impl App {
     /// The user's revocation instant, read (one statement) when not held. The read is
     /// ticketed: if a revocation lands meanwhile, the value serves this request but is not
     /// kept.
-    fn valid_after(&self, user: UserId) -> Result<f64, AppError> {
+    fn valid_after(&self, uow: &mut Uow<'_>, user: UserId) -> Result<f64, AppError> {
         let value = self.revocations.get_or_load(&user, || {
-            let mut conn = self.conn()?;
-            Ok::<_, AppError>(match account::tokens_valid_after(&mut conn, user)? {
+            let conn = uow.conn()?;
+            Ok::<_, AppError>(match account::tokens_valid_after(conn, user)? {
                 None => f64::INFINITY,
                 Some(None) => f64::NEG_INFINITY,
                 Some(Some(at)) => epoch_of(at),
@@ -195,8 +200,13 @@ impl App {
     }
 
     /// The slow half of [`App::authenticate`], for callers that ran [`App::verify_token`].
-    pub fn lookup_and_admit(&self, claims: &Claims, user: UserId) -> Result<Caller, AppError> {
-        let valid_after = self.valid_after(user)?;
+    pub fn lookup_and_admit(
+        &self,
+        uow: &mut Uow<'_>,
+        claims: &Claims,
+        user: UserId,
+    ) -> Result<Caller, AppError> {
+        let valid_after = self.valid_after(uow, user)?;
         self.admit(claims, user, valid_after)
     }
 
@@ -216,18 +226,14 @@ impl App {
     }
 
     /// Void every token of `user` issued until now (logout, password change, deactivation).
-    pub(crate) fn revoke_tokens(
-        &self,
-        conn: &mut agentry_store::AnyConnection,
-        user: UserId,
-    ) -> Result<(), AppError> {
+    pub(crate) fn revoke_tokens(&self, uow: &mut Uow<'_>, user: UserId) -> Result<(), AppError> {
         let now = now_epoch();
         let patch = account::UserPatch {
             tokens_valid_after: Some(naive_of(now)),
             updated_at: Some(naive_of(now)),
             ..Default::default()
         };
-        self.write_user(conn, user, &patch, Some(now))?;
+        self.write_user(uow, user, &patch, Some(now))?;
         Ok(())
     }
 
@@ -237,12 +243,12 @@ impl App {
     /// no such user (nothing recorded).
     pub(crate) fn write_user(
         &self,
-        conn: &mut agentry_store::AnyConnection,
+        uow: &mut Uow<'_>,
         user: UserId,
         patch: &account::UserPatch,
         revoked_at: Option<f64>,
     ) -> Result<bool, AppError> {
-        self.write(conn, |work| {
+        self.write(uow, |work| {
             if !account::update_user(work.conn(), user, patch)? {
                 return Ok(false);
             }

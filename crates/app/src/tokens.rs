@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, epoch_of, naive_of, now_epoch};
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// What a token grants, attached to its caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -157,7 +158,12 @@ fn not_found() -> AppError {
 impl App {
     /// `POST /v1/api-keys`: a token granting some of the caller's own scopes (in their
     /// current company), limited to some of their companies and agents if asked.
-    pub fn create_token(&self, caller: &Caller, form: NewTokenForm) -> Result<TokenView, AppError> {
+    pub fn create_token(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        form: NewTokenForm,
+    ) -> Result<TokenView, AppError> {
         Self::require_session(caller)?;
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -166,7 +172,7 @@ impl App {
                 message: "a token name has 1 to 100 characters".into(),
             });
         }
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         for scope in &form.scopes {
             if !agentry_domain::scope::is_well_formed(scope) {
                 return Err(AppError::Invalid {
@@ -193,7 +199,7 @@ impl App {
         let mut agents: Vec<String> = Vec::new();
         for id in &form.agent_ids {
             let agent: AgentId = id.trim().parse().map_err(|_| crate::agents::not_found())?;
-            let view = self.visible_agent(caller, &agent.to_string())?;
+            let view = self.visible_agent(uow, caller, &agent.to_string())?;
             if !agents.contains(&view.id.to_string()) {
                 agents.push(view.id.to_string());
             }
@@ -216,34 +222,52 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let mut conn = self.conn()?;
-        tokens::insert_token(&mut conn, &row)?;
+        let conn = uow.conn()?;
+        tokens::insert_token(conn, &row)?;
         Ok(view(&row, Some(value)))
     }
 
-    pub fn list_tokens(&self, caller: &Caller) -> Result<Vec<TokenView>, AppError> {
-        let mut conn = self.conn()?;
-        Ok(tokens::tokens_of(&mut conn, caller.user)?
+    pub fn list_tokens(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Vec<TokenView>, AppError> {
+        let conn = uow.conn()?;
+        Ok(tokens::tokens_of(conn, caller.user)?
             .iter()
             .map(|row| view(row, None))
             .collect())
     }
 
-    fn own_token(&self, caller: &Caller, id: &str) -> Result<TokenRow, AppError> {
+    fn own_token(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<TokenRow, AppError> {
         let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| not_found())?;
-        let mut conn = self.conn()?;
-        tokens::find_for_user(&mut conn, caller.user, DbUuid(id))?.ok_or_else(not_found)
+        let conn = uow.conn()?;
+        tokens::find_for_user(conn, caller.user, DbUuid(id))?.ok_or_else(not_found)
     }
 
-    pub fn get_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
-        Ok(view(&self.own_token(caller, id)?, None))
+    pub fn get_token(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<TokenView, AppError> {
+        Ok(view(&self.own_token(uow, caller, id)?, None))
     }
 
     /// `DELETE /v1/api-keys/{id}`: soft revoke; returns the token's name.
-    pub fn revoke_token(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        let row = self.own_token(caller, id)?;
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+    pub fn revoke_token(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<String, AppError> {
+        let row = self.own_token(uow, caller, id)?;
+        self.write(uow, |work| {
             // Revoking a revoked token changes nothing, and records nothing.
             if tokens::revoke(work.conn(), row.id, naive_of(now_epoch()))? {
                 work.record(DomainEvent::PersonalTokenRevoked {
@@ -259,17 +283,21 @@ impl App {
     /// `POST /v1/api-keys/{id}/regenerate`: a new value for the same grant; the old one dies.
     /// Like creating one, it needs a session: a token must not mint the value of another,
     /// wider one.
-    pub fn regenerate_token(&self, caller: &Caller, id: &str) -> Result<TokenView, AppError> {
+    pub fn regenerate_token(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<TokenView, AppError> {
         Self::require_session(caller)?;
-        let mut row = self.own_token(caller, id)?;
+        let mut row = self.own_token(uow, caller, id)?;
         if row.is_revoked {
             // A revoked grant stays revoked; create a new token instead.
             return Err(AppError::BadRequest("Token has been revoked".into()));
         }
         let (value, prefix, hash) = pat::generate();
-        let mut conn = self.conn()?;
         let old = std::mem::replace(&mut row.token_hash, hash);
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let replaced = tokens::replace_value(
                 work.conn(),
                 row.id,
@@ -293,8 +321,12 @@ impl App {
     }
 
     /// `POST /v1/api-keys/validate?token=`: whether a token is usable, and for whom.
-    pub fn validate_token(&self, value: &str) -> Result<(UserId, Vec<String>), AppError> {
-        let caller = self.authenticate(Some(value))?;
+    pub fn validate_token(
+        &self,
+        uow: &mut Uow<'_>,
+        value: &str,
+    ) -> Result<(UserId, Vec<String>), AppError> {
+        let caller = self.authenticate(uow, Some(value))?;
         let grant = caller
             .token
             .ok_or_else(|| AppError::Unauthorized("Invalid token".into()))?;
@@ -306,8 +338,12 @@ impl App {
 
     /// `GET /v1/api-keys/available/scopes`: the catalog's scopes the caller may grant (those
     /// they hold in their current company), and their names by category.
-    pub fn grantable_scopes(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
-        let access = self.caller_access(caller)?;
+    pub fn grantable_scopes(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<serde_json::Value, AppError> {
+        let access = self.caller_access(uow, caller)?;
         let mut categories: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         let mut scopes = Vec::new();
         for scope in &self.catalog.scopes {
@@ -334,9 +370,13 @@ impl App {
 
     /// `GET /v1/api-keys/available/agents`: the agents a token may be limited to (those the
     /// caller sees), as `{id, name, is_owner, company_id}`.
-    pub fn grantable_agents(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
+    pub fn grantable_agents(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<serde_json::Value, AppError> {
         let agents: Vec<serde_json::Value> = self
-            .visible_entries(caller)?
+            .visible_entries(uow, caller)?
             .into_iter()
             .map(|a| {
                 serde_json::json!({
@@ -348,10 +388,14 @@ impl App {
     }
 
     /// `GET /v1/api-keys/available/companies`: the companies a token may be limited to.
-    pub fn grantable_companies(&self, caller: &Caller) -> Result<serde_json::Value, AppError> {
-        let access = self.caller_access(caller)?;
-        let mut conn = self.conn()?;
-        let companies: Vec<serde_json::Value> = identity::memberships_for(&mut conn, caller.user)?
+    pub fn grantable_companies(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<serde_json::Value, AppError> {
+        let access = self.caller_access(uow, caller)?;
+        let conn = uow.conn()?;
+        let companies: Vec<serde_json::Value> = identity::memberships_for(conn, caller.user)?
             .into_iter()
             .filter(|view| access.is_member(view.company.id.into()))
             .map(|view| {
@@ -371,18 +415,22 @@ impl App {
     }
 
     /// Read a token by hash (and its owner's email), caching the answer, and mark it used.
-    pub(crate) fn load_token(&self, hash: &str) -> Result<Arc<Option<TokenEntry>>, AppError> {
+    pub(crate) fn load_token(
+        &self,
+        uow: &mut Uow<'_>,
+        hash: &str,
+    ) -> Result<Arc<Option<TokenEntry>>, AppError> {
         let key = hash.to_owned();
         let ticket = self.personal_tokens.ticket();
-        let mut conn = self.conn()?;
-        let entry = match tokens::find_by_hash(&mut conn, hash)? {
+        let conn = uow.conn()?;
+        let entry = match tokens::find_by_hash(conn, hash)? {
             None => None,
             Some(row) => {
                 let user: UserId = row.user_id.into();
-                let email = identity::find_user(&mut conn, user)?
+                let email = identity::find_user(conn, user)?
                     .map(|u| u.email)
                     .unwrap_or_default();
-                tokens::touch(&mut conn, row.id, naive_of(now_epoch()))?;
+                tokens::touch(conn, row.id, naive_of(now_epoch()))?;
                 // A list that does not parse whole must not read as "unlimited".
                 let companies: Option<Vec<CompanyId>> = ids_of(&row.companies_json);
                 let agents: Option<Vec<AgentId>> = ids_of(&row.agents_json);

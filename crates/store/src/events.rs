@@ -18,7 +18,22 @@ pub struct Work<'c> {
     events: Vec<DomainEvent>,
 }
 
-impl Work<'_> {
+impl<'c> Work<'c> {
+    pub(crate) fn new(conn: &'c mut AnyConnection) -> Self {
+        Work {
+            conn,
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn into_events(self) -> Vec<DomainEvent> {
+        self.events
+    }
+
+    pub(crate) fn parts(&mut self) -> (&mut AnyConnection, &mut Vec<DomainEvent>) {
+        (self.conn, &mut self.events)
+    }
+
     /// The transaction's connection: every statement of the write goes through it.
     pub fn conn(&mut self) -> &mut AnyConnection {
         self.conn

@@ -16,12 +16,14 @@ pub mod payments;
 pub mod schema;
 pub mod seed;
 pub mod tokens;
+pub mod uow;
 mod uuid;
 
 pub use db::{
     AnyConnection, Backend, Connector, DatabaseUrl, Pool, PoolOptions, PooledConnection,
     StatementCounter, build_pool, write_transaction,
 };
+pub use uow::Uow;
 pub use uuid::DbUuid;
 
 /// Everything the store can fail with. Messages name the cause; none carries a password.

@@ -21,7 +21,10 @@ pub(super) async fn list(
     // Served from memory when this process holds the caller's list; read once otherwise.
     let body = match app.cached_agent_list(&caller) {
         Some(body) => body,
-        None => web::block(move || app.list_agents(&caller)).await??,
+        None => {
+            app.run(move |app, uow| app.list_agents(uow, &caller))
+                .await?
+        }
     };
     Ok(HttpResponse::Ok()
         .content_type("application/json")
@@ -33,7 +36,9 @@ pub(super) async fn create(
     Auth(caller): Auth,
     body: Json<NewAgentBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = web::block(move || app.create_agent(&caller, body.into_inner())).await??;
+    let id = app
+        .run(move |app, uow| app.create_agent(uow, &caller, body.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"message": "Agent added.", "id": id})))
 }
 
@@ -49,7 +54,9 @@ pub(super) async fn import(
         .unwrap_or_default()
         .trim()
         .to_owned();
-    let id = web::block(move || app.create_agent(&caller, body)).await??;
+    let id = app
+        .run(move |app, uow| app.create_agent(uow, &caller, body))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"message": format!("Agent {name} created."), "id": id})))
 }
 
@@ -58,7 +65,9 @@ pub(super) async fn config(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = web::block(move || app.agent_config(&caller, &id)).await??;
+    let config = app
+        .run(move |app, uow| app.agent_config(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(config))
 }
 
@@ -74,8 +83,9 @@ pub(super) async fn update(
     id: web::Path<String>,
     body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.update_agent_settings(&caller, &id, &body.settings)).await??;
+    let text = app
+        .run(move |app, uow| app.update_agent_settings(uow, &caller, &id, &body.settings))
+        .await?;
     Ok(message(text))
 }
 
@@ -90,7 +100,8 @@ pub(super) async fn rename(
     id: web::Path<String>,
     body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.rename_agent(&caller, &id, &body.new_name)).await??;
+    app.run(move |app, uow| app.rename_agent(uow, &caller, &id, &body.new_name))
+        .await?;
     Ok(message("Agent renamed."))
 }
 
@@ -100,7 +111,8 @@ pub(super) async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(message(
-        web::block(move || app.delete_agent(&caller, &id)).await??,
+        app.run(move |app, uow| app.delete_agent(uow, &caller, &id))
+            .await?,
     ))
 }
 
@@ -116,8 +128,9 @@ pub(super) async fn update_commands(
     id: web::Path<String>,
     body: Json<CommandsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.update_agent_commands(&caller, &id, &body.commands)).await??;
+    let text = app
+        .run(move |app, uow| app.update_agent_commands(uow, &caller, &id, &body.commands))
+        .await?;
     Ok(message(text))
 }
 
@@ -126,7 +139,9 @@ pub(super) async fn commands(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let config = web::block(move || app.agent_config(&caller, &id)).await??;
+    let config = app
+        .run(move |app, uow| app.agent_config(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "commands": config["agent"]["commands"] })))
 }
 
@@ -142,9 +157,9 @@ pub(super) async fn toggle_command(
     id: web::Path<String>,
     body: Json<ToggleCommand>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.toggle_command(&caller, &id, &body.command_name, body.enable))
-            .await??;
+    let text = app
+        .run(move |app, uow| app.toggle_command(uow, &caller, &id, &body.command_name, body.enable))
+        .await?;
     Ok(message(text))
 }
 
@@ -160,9 +175,11 @@ pub(super) async fn toggle_extension(
     id: web::Path<String>,
     body: Json<ToggleExtension>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.toggle_extension(&caller, &id, &body.extension_name, body.enable))
-            .await??;
+    let text = app
+        .run(move |app, uow| {
+            app.toggle_extension(uow, &caller, &id, &body.extension_name, body.enable)
+        })
+        .await?;
     Ok(message(text))
 }
 
@@ -172,7 +189,9 @@ pub(super) async fn disconnect_provider(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, provider) = path.into_inner();
-    let text = web::block(move || app.disconnect_provider(&caller, &id, &provider)).await??;
+    let text = app
+        .run(move |app, uow| app.disconnect_provider(uow, &caller, &id, &provider))
+        .await?;
     Ok(message(text))
 }
 
@@ -182,7 +201,8 @@ pub(super) async fn persona(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(message(
-        web::block(move || app.persona(&caller, &id)).await??,
+        app.run(move |app, uow| app.persona(uow, &caller, &id))
+            .await?,
     ))
 }
 
@@ -198,7 +218,8 @@ pub(super) async fn set_persona(
     body: Json<PersonaBody>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(message(
-        web::block(move || app.set_persona(&caller, &id, &body.persona)).await??,
+        app.run(move |app, uow| app.set_persona(uow, &caller, &id, &body.persona))
+            .await?,
     ))
 }
 
@@ -209,7 +230,9 @@ pub(super) async fn clone(
     body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
     let new_name = body.new_name.as_str().unwrap_or_default().trim().to_owned();
-    let clone = web::block(move || app.clone_agent(&caller, &id, &body.new_name)).await??;
+    let clone = app
+        .run(move |app, uow| app.clone_agent(uow, &caller, &id, &body.new_name))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({
         "message": format!("Agent cloned as {new_name}."),
         "id": clone,
@@ -221,7 +244,10 @@ pub(super) async fn wallet(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(web::block(move || app.wallet(&caller, &id)).await??))
+    Ok(HttpResponse::Ok().json(
+        app.run(move |app, uow| app.wallet(uow, &caller, &id))
+            .await?,
+    ))
 }
 
 pub(super) async fn agent_providers(
@@ -229,7 +255,10 @@ pub(super) async fn agent_providers(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(web::block(move || app.agent_providers(&caller, &id)).await??))
+    Ok(HttpResponse::Ok().json(
+        app.run(move |app, uow| app.agent_providers(uow, &caller, &id))
+            .await?,
+    ))
 }
 
 pub(super) async fn agent_extensions(
@@ -237,7 +266,9 @@ pub(super) async fn agent_extensions(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let extensions = web::block(move || app.agent_extensions(&caller, &id)).await??;
+    let extensions = app
+        .run(move |app, uow| app.agent_extensions(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
         .insert_header((header::PRAGMA, "no-cache"))

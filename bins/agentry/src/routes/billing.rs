@@ -33,7 +33,9 @@ pub(super) async fn balance(
         body["sync_result"] = serde_json::to_value(synced).map_err(ApiError::internal)?;
         return Ok(HttpResponse::Ok().json(body));
     }
-    let balance = web::block(move || app.token_balance(&caller, &query.company_id)).await??;
+    let balance = app
+        .run(move |app, uow| app.token_balance(uow, &caller, &query.company_id))
+        .await?;
     Ok(HttpResponse::Ok().json(balance))
 }
 
@@ -47,7 +49,9 @@ pub(super) async fn credit(
     app: web::Data<App>,
     query: web::Query<CreditQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = web::block(move || app.credit_company(&query.company, query.amount)).await??;
+    let tokens = app
+        .run(move |app, uow| app.credit_company(uow, &query.company, query.amount))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Credits added.", "tokens": tokens})))
 }
 
@@ -63,9 +67,9 @@ pub(super) async fn usage(
     Auth(caller): Auth,
     query: web::Query<UsageQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let usage =
-        web::block(move || app.usage(&caller, &query.company_id, query.limit, query.offset))
-            .await??;
+    let usage = app
+        .run(move |app, uow| app.usage(uow, &caller, &query.company_id, query.limit, query.offset))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"usage": usage})))
 }
 
@@ -79,7 +83,9 @@ pub(super) async fn usage_totals(
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let totals = web::block(move || app.usage_totals(&caller, &query.company_id)).await??;
+    let totals = app
+        .run(move |app, uow| app.usage_totals(uow, &caller, &query.company_id))
+        .await?;
     Ok(HttpResponse::Ok().json(totals))
 }
 
@@ -88,7 +94,9 @@ pub(super) async fn should_warn(
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let warning = web::block(move || app.should_warn(&caller, &query.company_id)).await??;
+    let warning = app
+        .run(move |app, uow| app.should_warn(uow, &caller, &query.company_id))
+        .await?;
     Ok(HttpResponse::Ok().json(warning))
 }
 
@@ -97,7 +105,8 @@ pub(super) async fn dismiss_warning(
     Auth(caller): Auth,
     form: Json<CompanyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.dismiss_warning(&caller, &form.company_id)).await??;
+    app.run(move |app, uow| app.dismiss_warning(uow, &caller, &form.company_id))
+        .await?;
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
 }
 
@@ -156,16 +165,18 @@ pub(super) async fn transactions(
     query: web::Query<TransactionsQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let q = query.into_inner();
-    let list = web::block(move || {
-        app.transactions(
-            &caller,
-            q.company_id.as_deref(),
-            q.status.as_deref(),
-            q.limit,
-            q.offset,
-        )
-    })
-    .await??;
+    let list = app
+        .run(move |app, uow| {
+            app.transactions(
+                uow,
+                &caller,
+                q.company_id.as_deref(),
+                q.status.as_deref(),
+                q.limit,
+                q.offset,
+            )
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(list))
 }
 
@@ -219,6 +230,8 @@ pub(super) async fn stripe_webhook(
             "Invalid Stripe event payload",
         )
     })?;
-    let outcome = web::block(move || app.apply_stripe_event(&payload, &signature)).await??;
+    let outcome = app
+        .run(move |app, uow| app.apply_stripe_event(uow, &payload, &signature))
+        .await?;
     Ok(HttpResponse::Ok().json(outcome))
 }

@@ -19,7 +19,9 @@ pub(super) async fn list_companies(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let companies = web::block(move || app.list_companies(&caller)).await??;
+    let companies = app
+        .run(move |app, uow| app.list_companies(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(companies))
 }
 
@@ -28,7 +30,9 @@ pub(super) async fn create_company(
     Auth(caller): Auth,
     form: Json<CompanyForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = web::block(move || app.create_company(&caller, form.into_inner())).await??;
+    let created = app
+        .run(move |app, uow| app.create_company(uow, &caller, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(created))
 }
 
@@ -39,7 +43,9 @@ pub(super) async fn update_company(
     form: Json<CompanyForm>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
-    let updated = web::block(move || app.update_company(&caller, id, form.into_inner())).await??;
+    let updated = app
+        .run(move |app, uow| app.update_company(uow, &caller, id, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(updated))
 }
 
@@ -49,7 +55,8 @@ pub(super) async fn delete_company(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
-    web::block(move || app.delete_company(&caller, id)).await??;
+    app.run(move |app, uow| app.delete_company(uow, &caller, id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "Company deleted successfully."})))
 }
 
@@ -59,7 +66,9 @@ pub(super) async fn members(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
-    let members = web::block(move || app.company_members(&caller, id)).await??;
+    let members = app
+        .run(move |app, uow| app.company_members(uow, &caller, id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"members": members})))
 }
 
@@ -71,7 +80,8 @@ pub(super) async fn remove_member(
     let (company_id, user_id) = path.into_inner();
     let id = company(&company_id)?;
     let user: UserId = parse_id(&user_id, "User")?;
-    web::block(move || app.remove_member(&caller, id, user)).await??;
+    app.run(move |app, uow| app.remove_member(uow, &caller, id, user))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "User removed from company successfully."})))
 }
 
@@ -80,7 +90,8 @@ pub(super) async fn change_role(
     Auth(caller): Auth,
     form: Json<RoleChange>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.change_role(&caller, form.into_inner())).await??;
+    app.run(move |app, uow| app.change_role(uow, &caller, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "User role updated successfully."})))
 }
 
@@ -89,7 +100,9 @@ pub(super) async fn invite(
     Auth(caller): Auth,
     form: Json<InvitationForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let invitation = web::block(move || app.invite(&caller, form.into_inner())).await??;
+    let invitation = app
+        .run(move |app, uow| app.invite(uow, &caller, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(invitation))
 }
 
@@ -120,7 +133,9 @@ pub(super) async fn invite_by_role_name(
         role_id: Some(role.0),
         skip_email: false,
     };
-    let invitation = web::block(move || app.invite(&caller, invitation)).await??;
+    let invitation = app
+        .run(move |app, uow| app.invite(uow, &caller, invitation))
+        .await?;
     Ok(HttpResponse::Ok().json(invitation))
 }
 
@@ -128,7 +143,9 @@ pub(super) async fn invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let invitations = web::block(move || app.invitations(&caller, None)).await??;
+    let invitations = app
+        .run(move |app, uow| app.invitations(uow, &caller, None))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
@@ -138,7 +155,9 @@ pub(super) async fn company_invitations(
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = company(&path)?;
-    let invitations = web::block(move || app.invitations(&caller, Some(id))).await??;
+    let invitations = app
+        .run(move |app, uow| app.invitations(uow, &caller, Some(id)))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
@@ -147,7 +166,9 @@ pub(super) async fn accept_invitation(
     Auth(caller): Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let accepted = web::block(move || app.accept_invitation(&caller, &path)).await??;
+    let accepted = app
+        .run(move |app, uow| app.accept_invitation(uow, &caller, &path))
+        .await?;
     Ok(HttpResponse::Ok().json(accepted))
 }
 
@@ -155,7 +176,9 @@ pub(super) async fn my_invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let invitations = web::block(move || app.my_invitations(&caller)).await??;
+    let invitations = app
+        .run(move |app, uow| app.my_invitations(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
 }
 
@@ -164,7 +187,8 @@ pub(super) async fn delete_invitation(
     Auth(caller): Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.delete_invitation(&caller, &path)).await??;
+    app.run(move |app, uow| app.delete_invitation(uow, &caller, &path))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "Invitation deleted successfully."})))
 }
 
@@ -173,7 +197,9 @@ pub(super) async fn company_settings(
     Auth(caller): Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let settings = web::block(move || app.company_settings(&caller, &path)).await??;
+    let settings = app
+        .run(move |app, uow| app.company_settings(uow, &caller, &path))
+        .await?;
     Ok(HttpResponse::Ok().json(settings))
 }
 
@@ -189,8 +215,9 @@ pub(super) async fn update_company_settings(
     path: web::Path<String>,
     body: Json<SettingsBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.update_company_settings(&caller, &path, &body.settings)).await??;
+    let text = app
+        .run(move |app, uow| app.update_company_settings(uow, &caller, &path, &body.settings))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }
 
@@ -199,7 +226,9 @@ pub(super) async fn company_extensions(
     Auth(caller): Auth,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let listed = web::block(move || app.company_extensions(&caller, &path)).await??;
+    let listed = app
+        .run(move |app, uow| app.company_extensions(uow, &caller, &path))
+        .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
         .json(listed))
@@ -217,10 +246,11 @@ pub(super) async fn toggle_company_command(
     path: web::Path<String>,
     body: Json<ToggleCommand>,
 ) -> Result<HttpResponse, ApiError> {
-    let text = web::block(move || {
-        app.toggle_company_command(&caller, &path, &body.command_name, body.enable)
-    })
-    .await??;
+    let text = app
+        .run(move |app, uow| {
+            app.toggle_company_command(uow, &caller, &path, &body.command_name, body.enable)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }
 
@@ -236,9 +266,10 @@ pub(super) async fn toggle_company_extension(
     path: web::Path<String>,
     body: Json<ToggleExtension>,
 ) -> Result<HttpResponse, ApiError> {
-    let text = web::block(move || {
-        app.toggle_company_extension(&caller, &path, &body.extension_name, body.enable)
-    })
-    .await??;
+    let text = app
+        .run(move |app, uow| {
+            app.toggle_company_extension(uow, &caller, &path, &body.extension_name, body.enable)
+        })
+        .await?;
     Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }

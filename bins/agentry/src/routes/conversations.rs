@@ -20,7 +20,9 @@ pub(super) async fn create(
     Auth(caller): Auth,
     body: Json<NewConversation>,
 ) -> Result<HttpResponse, ApiError> {
-    let created = web::block(move || app.new_conversation(&caller, body.into_inner())).await??;
+    let created = app
+        .run(move |app, uow| app.new_conversation(uow, &caller, body.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(created))
 }
 
@@ -37,7 +39,9 @@ pub(super) async fn list(
     Auth(caller): Auth,
     query: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let list = web::block(move || app.conversations(&caller, query.limit, query.offset)).await??;
+    let list = app
+        .run(move |app, uow| app.conversations(uow, &caller, query.limit, query.offset))
+        .await?;
     let body = list.to_string();
     let etag = agentry_app::accounts::etag_of(&body);
     Ok(super::with_etag(
@@ -54,7 +58,9 @@ pub(super) async fn fork(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, message) = path.into_inner();
-    let fork = web::block(move || app.fork_conversation(&caller, &id, &message)).await??;
+    let fork = app
+        .run(move |app, uow| app.fork_conversation(uow, &caller, &id, &message))
+        .await?;
     Ok(HttpResponse::Ok().json(fork))
 }
 
@@ -64,8 +70,9 @@ pub(super) async fn history(
     id: web::Path<String>,
     query: web::Query<Page>,
 ) -> Result<HttpResponse, ApiError> {
-    let history =
-        web::block(move || app.conversation(&caller, &id, query.limit, query.page)).await??;
+    let history = app
+        .run(move |app, uow| app.conversation(uow, &caller, &id, query.limit, query.page))
+        .await?;
     Ok(HttpResponse::Ok().json(history))
 }
 
@@ -85,9 +92,11 @@ pub(super) async fn rename(
     id: web::Path<String>,
     body: Json<RenameBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let text =
-        web::block(move || app.rename_conversation(&caller, &id, &body.new_conversation_name))
-            .await??;
+    let text = app
+        .run(move |app, uow| {
+            app.rename_conversation(uow, &caller, &id, &body.new_conversation_name)
+        })
+        .await?;
     Ok(message(text))
 }
 
@@ -97,7 +106,8 @@ pub(super) async fn delete(
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     Ok(message(
-        web::block(move || app.delete_conversation(&caller, &id)).await??,
+        app.run(move |app, uow| app.delete_conversation(uow, &caller, &id))
+            .await?,
     ))
 }
 
@@ -113,8 +123,9 @@ pub(super) async fn add_message(
     id: web::Path<String>,
     body: Json<MessageBody>,
 ) -> Result<HttpResponse, ApiError> {
-    let added =
-        web::block(move || app.add_message(&caller, &id, &body.role, &body.message)).await??;
+    let added = app
+        .run(move |app, uow| app.add_message(uow, &caller, &id, &body.role, &body.message))
+        .await?;
     Ok(message(added.to_string()))
 }
 
@@ -130,7 +141,8 @@ pub(super) async fn update_message(
     body: Json<UpdateBody>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, message_id) = path.into_inner();
-    web::block(move || app.update_message(&caller, &id, &message_id, &body.new_message)).await??;
+    app.run(move |app, uow| app.update_message(uow, &caller, &id, &message_id, &body.new_message))
+        .await?;
     Ok(message("Message updated."))
 }
 
@@ -140,7 +152,8 @@ pub(super) async fn delete_message(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, message_id) = path.into_inner();
-    web::block(move || app.delete_message(&caller, &id, &message_id)).await??;
+    app.run(move |app, uow| app.delete_message(uow, &caller, &id, &message_id))
+        .await?;
     Ok(message("Message deleted."))
 }
 
@@ -194,16 +207,18 @@ pub(super) async fn output(
     };
     let (agent, conversation, file) = path.into_inner();
     let token = query.into_inner().token;
-    let found = web::block(move || {
-        app.output_file(
-            caller.as_ref(),
-            &agent,
-            &conversation,
-            &file,
-            token.as_deref(),
-        )
-    })
-    .await??;
+    let found = app
+        .run(move |app, uow| {
+            app.output_file(
+                uow,
+                caller.as_ref(),
+                &agent,
+                &conversation,
+                &file,
+                token.as_deref(),
+            )
+        })
+        .await?;
     let (kind, inline) = content_type(&found.file_name);
     let disposition = if inline { "inline" } else { "attachment" };
     Ok(HttpResponse::Ok()

@@ -12,6 +12,6 @@ pub(super) async fn health() -> HttpResponse {
 
 pub(super) async fn ready(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
     let app = app.into_inner();
-    web::block(move || app.ready()).await??;
+    app.run(move |app, _| app.ready()).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
 }

@@ -26,7 +26,8 @@ pub(super) async fn user_scopes(
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let scopes =
-        web::block(move || app.user_scopes(&caller, query.company_id.as_deref())).await??;
+    let scopes = app
+        .run(move |app, uow| app.user_scopes(uow, &caller, query.company_id.as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(scopes))
 }

@@ -14,7 +14,9 @@ pub(super) async fn create(
     Auth(caller): Auth,
     form: Json<NewTokenForm>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = web::block(move || app.create_token(&caller, form.into_inner())).await??;
+    let token = app
+        .run(move |app, uow| app.create_token(uow, &caller, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -22,7 +24,9 @@ pub(super) async fn list(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let tokens = web::block(move || app.list_tokens(&caller)).await??;
+    let tokens = app
+        .run(move |app, uow| app.list_tokens(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"tokens": tokens})))
 }
 
@@ -31,7 +35,9 @@ pub(super) async fn get(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = web::block(move || app.get_token(&caller, &id)).await??;
+    let token = app
+        .run(move |app, uow| app.get_token(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -40,7 +46,9 @@ pub(super) async fn revoke(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let name = web::block(move || app.revoke_token(&caller, &id)).await??;
+    let name = app
+        .run(move |app, uow| app.revoke_token(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": format!("Token '{name}' has been revoked")})))
 }
 
@@ -49,7 +57,9 @@ pub(super) async fn regenerate(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = web::block(move || app.regenerate_token(&caller, &id)).await??;
+    let token = app
+        .run(move |app, uow| app.regenerate_token(uow, &caller, &id))
+        .await?;
     Ok(HttpResponse::Ok().json(token))
 }
 
@@ -62,7 +72,9 @@ pub(super) async fn validate(
     app: web::Data<App>,
     query: web::Query<ValidateQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let result = web::block(move || app.validate_token(&query.token)).await?;
+    let result = app
+        .run(move |app, uow| Ok(app.validate_token(uow, &query.token)))
+        .await?;
     match result {
         Ok((user, scopes)) => {
             Ok(HttpResponse::Ok().json(json!({"valid": true, "user_id": user, "scopes": scopes})))
@@ -78,7 +90,9 @@ pub(super) async fn available_scopes(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let body = web::block(move || app.grantable_scopes(&caller)).await??;
+    let body = app
+        .run(move |app, uow| app.grantable_scopes(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -86,7 +100,9 @@ pub(super) async fn available_agents(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let body = web::block(move || app.grantable_agents(&caller)).await??;
+    let body = app
+        .run(move |app, uow| app.grantable_agents(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }
 
@@ -94,6 +110,8 @@ pub(super) async fn available_companies(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let body = web::block(move || app.grantable_companies(&caller)).await??;
+    let body = app
+        .run(move |app, uow| app.grantable_companies(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(body))
 }

@@ -16,7 +16,9 @@ pub(super) async fn register(
     app: web::Data<App>,
     form: Json<Registration>,
 ) -> Result<HttpResponse, ApiError> {
-    let registered = web::block(move || app.register(form.into_inner())).await??;
+    let registered = app
+        .run(move |app, uow| app.register(uow, form.into_inner()))
+        .await?;
     Ok(HttpResponse::Ok().json(registered))
 }
 
@@ -26,7 +28,9 @@ pub(super) async fn login(
     form: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req);
-    let logged_in = web::block(move || app.login(form.into_inner(), ip.as_deref())).await??;
+    let logged_in = app
+        .run(move |app, uow| app.login(uow, form.into_inner(), ip.as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(logged_in))
 }
 
@@ -41,7 +45,10 @@ pub(super) async fn get_user(
     // Served from memory when this process holds the view; read once otherwise.
     let view = match app.cached_user_view(&caller, &options) {
         Some(view) => view?,
-        None => web::block(move || app.user_view(&caller, &options)).await??,
+        None => {
+            app.run(move |app, uow| app.user_view(uow, &caller, &options))
+                .await?
+        }
     };
     let cache_control = if light {
         "private, max-age=10, stale-while-revalidate=30"
@@ -61,7 +68,8 @@ pub(super) async fn update_user(
     Auth(caller): Auth,
     body: Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.update_user(&caller, &body)).await??;
+    app.run(move |app, uow| app.update_user(uow, &caller, &body))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "User updated successfully."})))
 }
 
@@ -74,7 +82,9 @@ pub(super) async fn user_exists(
     app: web::Data<App>,
     query: web::Query<ExistsQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let exists = web::block(move || app.user_exists(&query.email)).await??;
+    let exists = app
+        .run(move |app, uow| app.user_exists(uow, &query.email))
+        .await?;
     Ok(HttpResponse::Ok().json(exists))
 }
 
@@ -82,7 +92,7 @@ pub(super) async fn logout(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.logout(&caller)).await??;
+    app.run(move |app, uow| app.logout(uow, &caller)).await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "User logged out successfully."})))
 }
 
@@ -90,7 +100,7 @@ pub(super) async fn mfa_setup(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    let setup = web::block(move || app.mfa_setup(&caller)).await??;
+    let setup = app.run(move |app, uow| app.mfa_setup(uow, &caller)).await?;
     Ok(HttpResponse::Ok().json(setup))
 }
 
@@ -104,7 +114,8 @@ pub(super) async fn mfa_enable(
     Auth(caller): Auth,
     form: Json<MfaCode>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.mfa_enable(&caller, &form.mfa_token)).await??;
+    app.run(move |app, uow| app.mfa_enable(uow, &caller, &form.mfa_token))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA enabled successfully"})))
 }
 
@@ -113,7 +124,8 @@ pub(super) async fn mfa_disable(
     Auth(caller): Auth,
     form: Json<MfaDisable>,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.mfa_disable(&caller, &form)).await??;
+    app.run(move |app, uow| app.mfa_disable(uow, &caller, &form))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
 }
 
@@ -130,7 +142,9 @@ pub(super) async fn mfa_reset(
     body: Option<Json<MfaResetBody>>,
 ) -> Result<HttpResponse, ApiError> {
     let code = body.and_then(|b| b.into_inner().mfa_token);
-    let otp_uri = web::block(move || app.mfa_reset(&caller, code.as_deref())).await??;
+    let otp_uri = app
+        .run(move |app, uow| app.mfa_reset(uow, &caller, code.as_deref()))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
 }
 
@@ -139,7 +153,9 @@ pub(super) async fn change_password(
     Auth(caller): Auth,
     form: Json<PasswordChange>,
 ) -> Result<HttpResponse, ApiError> {
-    let token = web::block(move || app.change_password(&caller, &form)).await??;
+    let token = app
+        .run(move |app, uow| app.change_password(uow, &caller, &form))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "Password changed successfully", "token": token})))
 }
 
@@ -148,7 +164,9 @@ pub(super) async fn set_password(
     Auth(caller): Auth,
     form: Json<PasswordSet>,
 ) -> Result<HttpResponse, ApiError> {
-    let username = web::block(move || app.set_password(&caller, &form)).await??;
+    let username = app
+        .run(move |app, uow| app.set_password(uow, &caller, &form))
+        .await?;
     Ok(HttpResponse::Ok()
         .json(json!({"detail": "Password set successfully", "username": username})))
 }
@@ -157,6 +175,7 @@ pub(super) async fn delete_user(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<HttpResponse, ApiError> {
-    web::block(move || app.deactivate(&caller)).await??;
+    app.run(move |app, uow| app.deactivate(uow, &caller))
+        .await?;
     Ok(HttpResponse::Ok().json(json!({"detail": "User deleted successfully."})))
 }

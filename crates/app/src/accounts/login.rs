@@ -1,15 +1,21 @@
 //! Logging in, and whether an email has an account.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on. Each
     /// check is an attempt of the login throttle, per account and per client address.
-    pub fn login(&self, form: LoginRequest, ip: Option<&str>) -> Result<LoggedIn, AppError> {
+    pub fn login(
+        &self,
+        uow: &mut Uow<'_>,
+        form: LoginRequest,
+        ip: Option<&str>,
+    ) -> Result<LoggedIn, AppError> {
         if let Some(address) = ip {
             self.addresses.check(address)?;
         }
-        let outcome = self.login_checked(form, ip);
+        let outcome = self.login_checked(uow, form, ip);
         // A wrong name, password or code counts against the address.
         if let (Some(address), Err(AppError::Unauthorized(_))) = (ip, &outcome) {
             self.addresses.failed(&self.settings.throttle, address);
@@ -19,15 +25,16 @@ impl App {
 
     pub(super) fn login_checked(
         &self,
+        uow: &mut Uow<'_>,
         form: LoginRequest,
         ip: Option<&str>,
     ) -> Result<LoggedIn, AppError> {
         let invalid = || AppError::Unauthorized("Invalid username or password".into());
         // The slot before the claim: a 503 for want of one counts against nobody.
         let slot = self.hash_slot()?;
-        let mut conn = self.conn()?;
-        let Some(user) = account::find_user_by_login(&mut conn, &form.username)? else {
-            drop(conn);
+        let conn = uow.conn()?;
+        let Some(user) = account::find_user_by_login(conn, &form.username)? else {
+            uow.release();
             slot.verify(&form.password, DUMMY_HASH);
             return Err(invalid());
         };
@@ -37,14 +44,14 @@ impl App {
                 "Password login not available. Please use magic link or set a password.".into(),
             ));
         };
-        let claim = self.claim_attempt(&mut conn, &user)?;
-        drop(conn);
+        let claim = self.claim_attempt(conn, &user)?;
+        uow.release();
         let matches = slot.verify(&form.password, stored);
         drop(slot);
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         let now = now_epoch();
         if !matches {
-            account::record_failed_login(&mut conn, user_id, ip, naive_of(now))?;
+            account::record_failed_login(conn, user_id, ip, naive_of(now))?;
             return Err(invalid());
         }
         // The password is right: what follows refuses for other reasons than a guess.
@@ -54,7 +61,7 @@ impl App {
         };
         if !user.is_active {
             return refund(
-                &mut conn,
+                conn,
                 AppError::Forbidden(
                     "Account is not active. Please complete payment or contact support.".into(),
                 ),
@@ -63,24 +70,24 @@ impl App {
         if user.mfa_enabled {
             let code = form.mfa_token.as_deref().map(str::trim).unwrap_or_default();
             if code.is_empty() {
-                return refund(&mut conn, AppError::MfaRequired);
+                return refund(conn, AppError::MfaRequired);
             }
-            if let Err(refusal) = self.accept_code(&mut conn, &user, code) {
-                account::record_failed_login(&mut conn, user_id, ip, naive_of(now))?;
+            if let Err(refusal) = self.accept_code(conn, &user, code) {
+                account::record_failed_login(conn, user_id, ip, naive_of(now))?;
                 return Err(refusal);
             }
-        } else if identity::memberships_for(&mut conn, user_id)?
+        } else if identity::memberships_for(conn, user_id)?
             .iter()
             .any(|view| view.company.mfa_required)
         {
-            return refund(&mut conn, AppError::MfaSetupRequired);
+            return refund(conn, AppError::MfaSetupRequired);
         }
         let patch = UserPatch {
             last_seen: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
         // The view shows `last_seen`.
-        self.write_user(&mut conn, user_id, &patch, None)?;
+        self.write_user(uow, user_id, &patch, None)?;
         Ok(LoggedIn {
             detail: "Login successful",
             token: self.issue_token(user_id, &user.email)?,
@@ -91,8 +98,8 @@ impl App {
     }
 
     /// `GET /v1/user/exists`: whether an account has this email.
-    pub fn user_exists(&self, email: &str) -> Result<bool, AppError> {
-        let mut conn = self.conn()?;
-        Ok(account::email_exists(&mut conn, email)?)
+    pub fn user_exists(&self, uow: &mut Uow<'_>, email: &str) -> Result<bool, AppError> {
+        let conn = uow.conn()?;
+        Ok(account::email_exists(conn, email)?)
     }
 }

@@ -1,11 +1,12 @@
 //! Registration: the account, its company, membership and first agent in one unit of work.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// `POST /v1/user`: a new account, its company (role 2, or 0 for `SUPERADMIN_EMAIL`),
     /// a TOTP secret, and a token.
-    pub fn register(&self, form: Registration) -> Result<Registered, AppError> {
+    pub fn register(&self, uow: &mut Uow<'_>, form: Registration) -> Result<Registered, AppError> {
         let email = form.email.trim().to_lowercase();
         if !valid_email(&email) {
             return Err(AppError::Invalid {
@@ -26,8 +27,8 @@ impl App {
         }
         password::check_new(&form.password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
-        let mut conn = self.conn()?;
-        if account::email_exists(&mut conn, &email)? {
+        let conn = uow.conn()?;
+        if account::email_exists(conn, &email)? {
             return Err(AppError::BadRequest(
                 "User with this email already exists.".into(),
             ));
@@ -42,7 +43,7 @@ impl App {
         let invitation = match named {
             Some(id) => {
                 let id = uuid::Uuid::parse_str(id).map_err(|_| invalid_invitation())?;
-                let row = companies::find_invitation(&mut conn, agentry_store::DbUuid(id))?
+                let row = companies::find_invitation(conn, agentry_store::DbUuid(id))?
                     .filter(|row| row.email == email && !row.is_accepted)
                     .ok_or_else(invalid_invitation)?;
                 Some(row)
@@ -62,14 +63,14 @@ impl App {
                     "Username must be 3-32 characters of letters, digits, '_', '.' or '-'".into(),
                 ));
             }
-            Some(name) if account::username_taken(&mut conn, name, None)? => {
+            Some(name) if account::username_taken(conn, name, None)? => {
                 return Err(AppError::Conflict("Username already taken".into()));
             }
             Some(name) => name.to_owned(),
-            None => pick_username(&mut conn, &email)?,
+            None => pick_username(conn, &email)?,
         };
         // The slow part (argon2, ~0.1 s) holds no connection.
-        drop(conn);
+        uow.release();
         let password_hash = self.hasher.hash(&form.password)?;
         let secret = totp::new_secret();
 
@@ -136,8 +137,7 @@ impl App {
             .company
             .as_ref()
             .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
-        let mut conn = self.conn()?;
-        let created = self.write(&mut conn, |work| {
+        let created = self.write(uow, |work| {
             let conn = work.conn();
             account::create_account(conn, &new_account)?;
             if let Some(row) = &invitation {

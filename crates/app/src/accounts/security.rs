@@ -1,6 +1,7 @@
 //! What guards the account: sessions, MFA, passwords, deactivation, logout, promotion.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// Account security (MFA, passwords, deactivation, new tokens) needs a session: a
@@ -45,10 +46,10 @@ impl App {
     }
 
     /// `GET /v1/user/mfa/setup`: the secret to enrol (made if the user has none).
-    pub fn mfa_setup(&self, caller: &Caller) -> Result<MfaSetup, AppError> {
+    pub fn mfa_setup(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<MfaSetup, AppError> {
         Self::require_session(caller)?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         if user.mfa_enabled {
             // The secret is only shown while enrolling.
             return Err(AppError::BadRequest("MFA is already enabled".into()));
@@ -62,7 +63,7 @@ impl App {
                     mfa_last_step: Some(None),
                     ..Default::default()
                 };
-                self.write_user(&mut conn, caller.user, &patch, None)?;
+                self.write_user(uow, caller.user, &patch, None)?;
                 secret
             }
         };
@@ -74,10 +75,15 @@ impl App {
     }
 
     /// `POST /v1/user/mfa/enable`: a valid current code turns MFA on.
-    pub fn mfa_enable(&self, caller: &Caller, code: &str) -> Result<(), AppError> {
+    pub fn mfa_enable(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        code: &str,
+    ) -> Result<(), AppError> {
         Self::require_session(caller)?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         if user.mfa_secret.is_none() {
             return Err(AppError::BadRequest(
                 "MFA is not set up. Call /v1/user/mfa/setup first.".into(),
@@ -87,23 +93,28 @@ impl App {
             return Err(AppError::BadRequest("MFA is already enabled".into()));
         }
         // A right code proves nothing about the password: it only gives its own claim back.
-        let claim = self.claim_attempt(&mut conn, &user)?;
-        self.accept_code(&mut conn, &user, code)?;
-        self.give_back(&mut conn, claim)?;
+        let claim = self.claim_attempt(conn, &user)?;
+        self.accept_code(conn, &user, code)?;
+        self.give_back(conn, claim)?;
         let patch = UserPatch {
             mfa_enabled: Some(true),
             ..Default::default()
         };
-        self.write_user(&mut conn, caller.user, &patch, None)?;
+        self.write_user(uow, caller.user, &patch, None)?;
         Ok(())
     }
 
     /// `POST /v1/user/mfa/disable`: needs a valid code, and the password when one is set.
-    pub fn mfa_disable(&self, caller: &Caller, form: &MfaDisable) -> Result<(), AppError> {
+    pub fn mfa_disable(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        form: &MfaDisable,
+    ) -> Result<(), AppError> {
         Self::require_session(caller)?;
         let slot = self.hash_slot()?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         if !user.mfa_enabled {
             return Err(AppError::BadRequest("MFA is not enabled".into()));
         }
@@ -116,39 +127,45 @@ impl App {
             return Err(AppError::BadRequest("Password is required".into()));
         }
         // The password and the code are one attempt of the login throttle.
-        let claim = self.claim_attempt(&mut conn, &user)?;
+        let claim = self.claim_attempt(conn, &user)?;
         if let Some(stored) = user.password_hash.as_deref() {
-            drop(conn);
+            uow.release();
             let matches = slot.verify(given, stored);
-            conn = self.conn()?;
             if !matches {
-                account::record_failed_login(&mut conn, caller.user, None, naive_of(now_epoch()))?;
+                let conn = uow.conn()?;
+                account::record_failed_login(conn, caller.user, None, naive_of(now_epoch()))?;
                 return Err(AppError::Unauthorized("Invalid password".into()));
             }
         }
         drop(slot);
-        self.accept_code(&mut conn, &user, code)?;
+        let conn = uow.conn()?;
+        self.accept_code(conn, &user, code)?;
         // A verified password clears the count; a code alone only gives its claim back.
         let patch = if user.password_hash.is_some() {
             UserPatch::attempts_cleared()
         } else {
-            self.give_back(&mut conn, claim)?;
+            self.give_back(conn, claim)?;
             UserPatch::default()
         };
         let patch = UserPatch {
             mfa_enabled: Some(false),
             ..patch
         };
-        self.write_user(&mut conn, caller.user, &patch, None)?;
+        self.write_user(uow, caller.user, &patch, None)?;
         Ok(())
     }
 
     /// `POST /v1/user/mfa/reset`: a new secret; returns its `otpauth://` URI. With MFA on, a
     /// valid current code is required, so a stolen session cannot take the account over.
-    pub fn mfa_reset(&self, caller: &Caller, code: Option<&str>) -> Result<String, AppError> {
+    pub fn mfa_reset(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        code: Option<&str>,
+    ) -> Result<String, AppError> {
         Self::require_session(caller)?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         if user.mfa_enabled {
             let code = code.map(str::trim).unwrap_or_default();
             if code.is_empty() {
@@ -156,9 +173,9 @@ impl App {
                     "MFA is enabled: send the current code as mfa_token".into(),
                 ));
             }
-            let claim = self.claim_attempt(&mut conn, &user)?;
-            self.accept_code(&mut conn, &user, code)?;
-            self.give_back(&mut conn, claim)?;
+            let claim = self.claim_attempt(conn, &user)?;
+            self.accept_code(conn, &user, code)?;
+            self.give_back(conn, claim)?;
         }
         let secret = totp::new_secret();
         let patch = UserPatch {
@@ -166,7 +183,7 @@ impl App {
             mfa_last_step: Some(None),
             ..Default::default()
         };
-        self.write_user(&mut conn, caller.user, &patch, None)?;
+        self.write_user(uow, caller.user, &patch, None)?;
         Ok(self.provisioning_uri(&secret, &user.email))
     }
 
@@ -174,6 +191,7 @@ impl App {
     /// caller gets a fresh one.
     pub fn change_password(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         form: &PasswordChange,
     ) -> Result<String, AppError> {
@@ -182,26 +200,25 @@ impl App {
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
         // One slot for the check and the new hash, taken before anything is counted.
         let slot = self.hash_slot()?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         let Some(stored) = user.password_hash.as_deref() else {
             return Err(AppError::BadRequest(
                 "No password is set. Use /v1/user/password/set.".into(),
             ));
         };
         // An attempt of the login throttle, so a session cannot guess the password either.
-        self.claim_attempt(&mut conn, &user)?;
-        drop(conn);
+        self.claim_attempt(conn, &user)?;
+        uow.release();
         if !slot.verify(&form.current_password, stored) {
-            let mut conn = self.conn()?;
-            account::record_failed_login(&mut conn, caller.user, None, naive_of(now_epoch()))?;
+            let conn = uow.conn()?;
+            account::record_failed_login(conn, caller.user, None, naive_of(now_epoch()))?;
             return Err(AppError::Unauthorized(
                 "Current password is incorrect".into(),
             ));
         }
         let hash = slot.hash(&form.new_password)?;
         drop(slot);
-        let mut conn = self.conn()?;
         // The new hash and the revocation in one statement: never one without the other.
         let now = now_epoch();
         let patch = UserPatch {
@@ -210,19 +227,24 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
-        self.write_user(&mut conn, caller.user, &patch, Some(now))?;
+        self.write_user(uow, caller.user, &patch, Some(now))?;
         // Issued after the revocation instant, so it survives it.
         self.issue_token(caller.user, &user.email)
     }
 
     /// `POST /v1/user/password/set`: only for accounts without a password; gives them a
     /// username if they have none. Returns the username.
-    pub fn set_password(&self, caller: &Caller, form: &PasswordSet) -> Result<String, AppError> {
+    pub fn set_password(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        form: &PasswordSet,
+    ) -> Result<String, AppError> {
         Self::require_session(caller)?;
         password::check_new(&form.new_password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
-        let mut conn = self.conn()?;
-        let user = self.load_user(&mut conn, caller.user)?;
+        let conn = uow.conn()?;
+        let user = self.load_user(conn, caller.user)?;
         if user.password_hash.is_some() {
             return Err(AppError::BadRequest(
                 "A password is already set. Use /v1/user/password/change.".into(),
@@ -230,11 +252,10 @@ impl App {
         }
         let username = match user.username {
             Some(name) => name,
-            None => pick_username(&mut conn, &user.email)?,
+            None => pick_username(conn, &user.email)?,
         };
-        drop(conn);
+        uow.release();
         let hash = self.hasher.hash(&form.new_password)?;
-        let mut conn = self.conn()?;
         let patch = UserPatch {
             password_hash: Some(hash),
             username: Some(username.clone()),
@@ -242,15 +263,14 @@ impl App {
             ..Default::default()
         };
         // The view shows the username.
-        self.write_user(&mut conn, caller.user, &patch, None)?;
+        self.write_user(uow, caller.user, &patch, None)?;
         Ok(username)
     }
 
     /// `DELETE /v1/user`: deactivate the account (the reference's soft delete) and revoke
     /// every token.
-    pub fn deactivate(&self, caller: &Caller) -> Result<(), AppError> {
+    pub fn deactivate(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
         Self::require_session(caller)?;
-        let mut conn = self.conn()?;
         // Deactivation and revocation in one statement.
         let now = now_epoch();
         let patch = UserPatch {
@@ -259,24 +279,24 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..Default::default()
         };
-        if !self.write_user(&mut conn, caller.user, &patch, Some(now))? {
+        if !self.write_user(uow, caller.user, &patch, Some(now))? {
             return Err(AppError::NotFound("User not found".into()));
         }
         Ok(())
     }
 
     /// `agentry admin promote EMAIL`: role 0 in the user's current company.
-    pub fn promote_super_admin(&self, email: &str) -> Result<UserId, AppError> {
+    pub fn promote_super_admin(&self, uow: &mut Uow<'_>, email: &str) -> Result<UserId, AppError> {
         let email = email.trim().to_lowercase();
-        let mut conn = self.conn()?;
-        let user = account::find_user_by_login(&mut conn, &email)?
+        let conn = uow.conn()?;
+        let user = account::find_user_by_login(conn, &email)?
             .filter(|user| user.email == email)
             .ok_or_else(|| AppError::NotFound(format!("No account has the email {email}")))?;
         let user_id: UserId = user.id.into();
-        let views = identity::memberships_for(&mut conn, user_id)?;
+        let views = identity::memberships_for(conn, user_id)?;
         let company = crate::access::primary(&views)
             .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             if !companies::set_role(work.conn(), user_id, company.into(), RoleId::SUPER_ADMIN)? {
                 return Err(AppError::NotFound(format!("{email} belongs to no company")));
             }
@@ -291,9 +311,8 @@ impl App {
 
     /// `POST /v1/logout`: void every token of the caller issued until now. That ends every
     /// session and personal access token of the account, so it needs a session.
-    pub fn logout(&self, caller: &Caller) -> Result<(), AppError> {
+    pub fn logout(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
         Self::require_session(caller)?;
-        let mut conn = self.conn()?;
-        self.revoke_tokens(&mut conn, caller.user)
+        self.revoke_tokens(uow, caller.user)
     }
 }

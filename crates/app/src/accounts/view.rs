@@ -1,6 +1,7 @@
 //! The user's own view (`GET /v1/user`, cached with its ETag) and its update (`PUT /v1/user`).
 
 use super::*;
+use agentry_store::Uow;
 
 /// A response body and its ETag.
 #[derive(Debug, Clone)]
@@ -218,8 +219,14 @@ impl App {
             return None;
         }
         Some(
-            self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)
-                .map(|()| render(&cached, options, caller.token.as_deref())),
+            // The caller's access is held in memory here, so this handle takes no connection.
+            self.paywall(
+                &mut Uow::new(&self.pool),
+                caller,
+                cached.has_balance,
+                agentry_billing::Gate::Account,
+            )
+            .map(|()| render(&cached, options, caller.token.as_deref())),
         )
     }
 
@@ -227,6 +234,7 @@ impl App {
     /// touches the user, their memberships or their companies invalidates it.
     pub fn user_view(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         options: &UserViewOptions,
     ) -> Result<RenderedView, AppError> {
@@ -234,37 +242,51 @@ impl App {
         self.request_subscription_check(caller);
         let cached = self
             .user_views
-            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
-        self.paywall(caller, cached.has_balance, agentry_billing::Gate::Account)?;
+            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
+        self.paywall(
+            uow,
+            caller,
+            cached.has_balance,
+            agentry_billing::Gate::Account,
+        )?;
         Ok(render(&cached, options, caller.token.as_deref()))
     }
 
     /// Whether some company of the caller (or a parent of one) holds tokens, from the
     /// caller's view (read when not held).
-    pub(crate) fn user_view_has_balance(&self, caller: &Caller) -> Result<bool, AppError> {
+    pub(crate) fn user_view_has_balance(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<bool, AppError> {
         let cached = self
             .user_views
-            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
         Ok(cached.has_balance)
     }
 
     /// The caller's preferences as `GET /v1/user` spreads them (from the held view).
     pub(crate) fn user_view_preferences(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<BTreeMap<String, Value>, AppError> {
         let cached = self
             .user_views
-            .get_or_load(&caller.user, || self.load_user_view(caller.user))?;
+            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
         Ok(cached.view.preferences.clone())
     }
 
-    pub(super) fn load_user_view(&self, user_id: UserId) -> Result<CachedView, AppError> {
-        let mut conn = self.conn()?;
-        let user = identity::find_user(&mut conn, user_id)?
+    pub(super) fn load_user_view(
+        &self,
+        uow: &mut Uow<'_>,
+        user_id: UserId,
+    ) -> Result<CachedView, AppError> {
+        let conn = uow.conn()?;
+        let user = identity::find_user(conn, user_id)?
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
-        let preferences = account::preferences_for(&mut conn, user_id)?;
-        let memberships = identity::memberships_for(&mut conn, user_id)?;
+        let preferences = account::preferences_for(conn, user_id)?;
+        let memberships = identity::memberships_for(conn, user_id)?;
         // The paywall counts parents' balances too: one statement per level of parents (at
         // most 8).
         // A company with an active auto top-up subscription passes too: its invoices refill it.
@@ -280,7 +302,7 @@ impl App {
             if !self.settings.billing.enabled() || has_balance || parents.is_empty() {
                 break;
             }
-            let rows = companies::companies_by_ids(&mut conn, &parents)?;
+            let rows = companies::companies_by_ids(conn, &parents)?;
             has_balance = rows
                 .iter()
                 .any(|c| c.token_balance > 0 || c.subscription_active);
@@ -298,9 +320,7 @@ impl App {
             .iter()
             .find(|(key, _)| key == "agent_id")
             .and_then(|(_, value)| value.clone());
-        let mut agents =
-            self.agents_for_view(&mut conn, user_id, &company_ids, preferred.as_deref())?;
-        drop(conn);
+        let mut agents = self.agents_for_view(conn, user_id, &company_ids, preferred.as_deref())?;
 
         let primary = crate::access::primary(&memberships);
         let companies = memberships
@@ -349,7 +369,12 @@ impl App {
     }
 
     /// `PUT /v1/user`: names and username to columns, anything else to preferences.
-    pub fn update_user(&self, caller: &Caller, body: &Value) -> Result<(), AppError> {
+    pub fn update_user(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        body: &Value,
+    ) -> Result<(), AppError> {
         caller.require("account:write")?;
         let Some(fields) = body.as_object() else {
             return Err(AppError::Invalid {
@@ -401,19 +426,19 @@ impl App {
                 key => preferences.push((key.to_owned(), text)),
             }
         }
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         if let Some(username) = patch.username.as_deref() {
             if !valid_username(username) {
                 return Err(AppError::BadRequest(
                     "Username must be 3-32 characters of letters, digits, '_', '.' or '-'".into(),
                 ));
             }
-            if account::username_taken(&mut conn, username, Some(caller.user))? {
+            if account::username_taken(conn, username, Some(caller.user))? {
                 return Err(AppError::Conflict("Username is already taken.".into()));
             }
         }
         // What the user would hold after the change, within the limits.
-        let stored: Vec<(String, String)> = account::preferences_for(&mut conn, caller.user)?
+        let stored: Vec<(String, String)> = account::preferences_for(conn, caller.user)?
             .into_iter()
             .map(|(key, value)| (key, value.unwrap_or_default()))
             .collect();
@@ -428,7 +453,7 @@ impl App {
         self.settings.limits.check("preferences", &before, &after)?;
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
-        let result = self.write(&mut conn, |work| {
+        let result = self.write(uow, |work| {
             let conn = work.conn();
             if !account::update_user(conn, user, &patch)? {
                 return Err(AppError::NotFound("User not found".into()));

@@ -2,6 +2,7 @@
 //! in which company its scopes are checked, the lists, the configuration, persona and wallet.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     pub(super) fn secret_box(&self) -> &SecretBox {
@@ -78,14 +79,18 @@ impl App {
     }
 
     /// One agent's view, from memory when held (`None`: no such agent).
-    pub(super) fn agent_view(&self, id: AgentId) -> Result<Option<Arc<AgentView>>, AppError> {
+    pub(super) fn agent_view(
+        &self,
+        uow: &mut Uow<'_>,
+        id: AgentId,
+    ) -> Result<Option<Arc<AgentView>>, AppError> {
         if let Some(held) = self.agent_views.get(&id) {
             return Ok(held.as_ref().clone());
         }
         let ticket = self.agent_views.ticket();
-        let mut conn = self.conn()?;
-        match store::find_agent(&mut conn, id.into())? {
-            Some(row) => Ok(self.agent_views(&mut conn, vec![row], ticket)?.pop()),
+        let conn = uow.conn()?;
+        match store::find_agent(conn, id.into())? {
+            Some(row) => Ok(self.agent_views(conn, vec![row], ticket)?.pop()),
             None => {
                 self.agent_views.fill(id, ticket, None);
                 Ok(None)
@@ -95,16 +100,19 @@ impl App {
 
     /// The agents the caller sees, own first, with `GET /v1/agent`'s body rendered once (held
     /// per user; one statement to fill, with the user's view for the default agent).
-    pub(super) fn visible_list(&self, caller: &Caller) -> Result<Arc<VisibleList>, AppError> {
+    pub(super) fn visible_list(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Arc<VisibleList>, AppError> {
         if let Some(list) = self.visible_agents.get(&caller.user) {
             return Ok(list);
         }
         let ticket = self.visible_agents.ticket();
-        let companies: Vec<CompanyId> = self.member_companies(caller.user)?;
-        let preferred = self.preferred_agent(caller)?;
-        let mut conn = self.conn()?;
-        let mut rows = store::visible_agents(&mut conn, caller.user, &companies)?;
-        drop(conn);
+        let companies: Vec<CompanyId> = self.member_companies(uow, caller.user)?;
+        let preferred = self.preferred_agent(uow, caller)?;
+        let conn = uow.conn()?;
+        let mut rows = store::visible_agents(conn, caller.user, &companies)?;
         // Own agents first, then shared ones, each oldest first.
         rows.sort_by_key(|r| (UserId::from(r.user_id) != caller.user, r.created_at));
         let chosen = preferred
@@ -137,9 +145,13 @@ impl App {
     }
 
     /// The companies `user` belongs to (from the held access; not limited by a token).
-    pub(super) fn member_companies(&self, user: UserId) -> Result<Vec<CompanyId>, AppError> {
+    pub(super) fn member_companies(
+        &self,
+        uow: &mut Uow<'_>,
+        user: UserId,
+    ) -> Result<Vec<CompanyId>, AppError> {
         Ok(self
-            .access(user)?
+            .access(uow, user)?
             .companies
             .iter()
             .map(|c| c.company)
@@ -149,7 +161,12 @@ impl App {
     /// Whether the caller sees `view`: they own it, or it is shared with a company of theirs
     /// (of the token's, for a token limited to some), and a token limited to some agents
     /// names it.
-    pub(super) fn sees(&self, caller: &Caller, view: &AgentView) -> Result<bool, AppError> {
+    pub(super) fn sees(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        view: &AgentView,
+    ) -> Result<bool, AppError> {
         if caller
             .token
             .as_ref()
@@ -161,32 +178,34 @@ impl App {
             return Ok(true);
         }
         Ok(view.shared
-            && view
-                .company
-                .is_some_and(|c| self.caller_access(caller).is_ok_and(|a| a.is_member(c))))
+            && view.company.is_some_and(|c| {
+                self.caller_access(uow, caller)
+                    .is_ok_and(|a| a.is_member(c))
+            }))
     }
 
     /// The agent a path names, by id or by name among the caller's visible agents; an
     /// unknown, foreign or unshared agent is 404.
     pub(crate) fn visible_agent(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id_or_name: &str,
     ) -> Result<Arc<AgentView>, AppError> {
         let wanted = id_or_name.trim();
         if let Ok(id) = wanted.parse::<AgentId>() {
-            let view = self.agent_view(id)?.ok_or_else(not_found)?;
-            return if self.sees(caller, &view)? {
+            let view = self.agent_view(uow, id)?.ok_or_else(not_found)?;
+            return if self.sees(uow, caller, &view)? {
                 Ok(view)
             } else {
                 Err(not_found())
             };
         }
-        let list = self.visible_list(caller)?;
+        let list = self.visible_list(uow, caller)?;
         for (id, name) in &list.names {
             if name == wanted
-                && let Some(view) = self.agent_view(*id)?
-                && self.sees(caller, &view)?
+                && let Some(view) = self.agent_view(uow, *id)?
+                && self.sees(uow, caller, &view)?
             {
                 return Ok(view);
             }
@@ -208,14 +227,15 @@ impl App {
     /// because they administer another).
     pub(crate) fn authorize_agent(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         view: &AgentView,
         scope: &str,
     ) -> Result<(), AppError> {
-        let company = Self::deciding_company(self.access(caller.user)?.as_ref(), view);
+        let company = Self::deciding_company(self.access(uow, caller.user)?.as_ref(), view);
         // Through a token, its grant and its companies limit this further (a token that
         // does not reach the agent's company holds nothing there).
-        if self.caller_access(caller)?.allows(company, scope) {
+        if self.caller_access(uow, caller)?.allows(company, scope) {
             Ok(())
         } else {
             Err(AppError::insufficient(scope))
@@ -226,30 +246,32 @@ impl App {
     /// its company (403 otherwise).
     pub(crate) fn agent_for(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id_or_name: &str,
         scope: &str,
     ) -> Result<Arc<AgentView>, AppError> {
-        let view = self.visible_agent(caller, id_or_name)?;
-        self.authorize_agent(caller, &view, scope)?;
+        let view = self.visible_agent(uow, caller, id_or_name)?;
+        self.authorize_agent(uow, caller, &view, scope)?;
         Ok(view)
     }
 
     /// [`App::agent_for`] with its company's layer of settings and command states.
     pub(crate) fn visible_agent_with_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id_or_name: &str,
         scope: &str,
     ) -> Result<(Arc<AgentView>, Arc<CompanyExtensions>), AppError> {
-        let view = self.agent_for(caller, id_or_name, scope)?;
+        let view = self.agent_for(uow, caller, id_or_name, scope)?;
         // The company's layer applies while the owner belongs to it: an agent whose owner
         // left keeps no company settings (keys included).
         let company = match view.company {
-            Some(company) if self.access(view.owner)?.is_member(company) => Some(company),
+            Some(company) if self.access(uow, view.owner)?.is_member(company) => Some(company),
             _ => None,
         };
-        let layer = self.company_layer(company)?;
+        let layer = self.company_layer(uow, company)?;
         Ok((view, layer))
     }
 
@@ -257,11 +279,12 @@ impl App {
     /// `scope` in its company.
     pub(super) fn owned_agent(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id_or_name: &str,
         scope: &str,
     ) -> Result<Arc<AgentView>, AppError> {
-        let view = self.agent_for(caller, id_or_name, scope)?;
+        let view = self.agent_for(uow, caller, id_or_name, scope)?;
         if view.owner != caller.user {
             return Err(not_found());
         }
@@ -304,15 +327,21 @@ impl App {
     /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
     /// listed, even when names repeat (the reference keeps the first of each name, which
     /// hides a team's shared "AGiXT" behind each member's own).
-    pub fn list_agents(&self, caller: &Caller) -> Result<Arc<str>, AppError> {
+    pub fn list_agents(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<Arc<str>, AppError> {
         caller.require("agents:read")?;
-        Ok(self.visible_list(caller)?.body_for(caller.token.as_deref()))
+        Ok(self
+            .visible_list(uow, caller)?
+            .body_for(caller.token.as_deref()))
     }
 
     /// The entries of `GET /v1/agent` (limited as the caller's token is).
-    pub fn visible_entries(&self, caller: &Caller) -> Result<Vec<AgentEntry>, AppError> {
+    pub fn visible_entries(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Vec<AgentEntry>, AppError> {
         Ok(self
-            .visible_list(caller)?
+            .visible_list(uow, caller)?
             .entries_for(caller.token.as_deref()))
     }
 
@@ -327,8 +356,12 @@ impl App {
     }
 
     /// The caller's `agent_id` preference, when it names an agent.
-    pub(super) fn preferred_agent(&self, caller: &Caller) -> Result<Option<AgentId>, AppError> {
-        let view = self.user_view_preferences(caller)?;
+    pub(super) fn preferred_agent(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Option<AgentId>, AppError> {
+        let view = self.user_view_preferences(uow, caller)?;
         Ok(view
             .get("agent_id")
             .and_then(Value::as_str)
@@ -368,10 +401,11 @@ impl App {
     /// `agents:write` there (403 otherwise).
     pub(super) fn agent_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         named: Option<&String>,
     ) -> Result<Option<CompanyId>, AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let company = match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
             Some(text) => {
                 let company: CompanyId = text
@@ -393,8 +427,13 @@ impl App {
     /// `GET /v1/agent/{id}`: `{"agent": {"settings", "commands"}}`, secrets masked. The
     /// company's settings fill the names the agent does not set (reference 2.7: the company
     /// agent's values never override the agent's); commands show their effective state.
-    pub fn agent_config(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        let (view, layer) = self.visible_agent_with_company(caller, id, "agents:read")?;
+    pub fn agent_config(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Value, AppError> {
+        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
         let mut settings: Map<String, Value> = layer
             .settings
             .iter()
@@ -432,8 +471,13 @@ impl App {
     }
 
     /// `GET /v1/agent/{id}/persona`.
-    pub fn persona(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        let view = self.agent_for(caller, id, "agents:read")?;
+    pub fn persona(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<String, AppError> {
+        let view = self.agent_for(uow, caller, id, "agents:read")?;
         Ok(view
             .settings
             .get("persona")
@@ -444,9 +488,9 @@ impl App {
 
     /// `GET /v1/agent/{id}/wallet`: the owner only, and through a personal access token only
     /// one granted `wallets:read` by name.
-    pub fn wallet(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+    pub fn wallet(&self, uow: &mut Uow<'_>, caller: &Caller, id: &str) -> Result<Value, AppError> {
         caller.require("wallets:read")?;
-        let view = self.visible_agent(caller, id)?;
+        let view = self.visible_agent(uow, caller, id)?;
         if view.owner != caller.user {
             return Err(not_found());
         }

@@ -2,16 +2,17 @@
 //! recording `agent.changed`.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// Write command states of one agent (one statement and its event).
     pub(super) fn commands_changed(
         &self,
+        uow: &mut Uow<'_>,
         agent: AgentId,
         rows: &[CommandRow],
     ) -> Result<(), AppError> {
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             store::upsert_commands(work.conn(), rows)?;
             work.record(DomainEvent::AgentChanged {
                 agent,
@@ -23,7 +24,12 @@ impl App {
     }
 
     /// `POST /v1/agent`: 409 when the caller already has an agent of that name.
-    pub fn create_agent(&self, caller: &Caller, body: NewAgentBody) -> Result<AgentId, AppError> {
+    pub fn create_agent(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        body: NewAgentBody,
+    ) -> Result<AgentId, AppError> {
         let name = name_of(&body.agent_name, "agent_name")?;
         let given = settings_of_body(&body.settings)?;
         let commands = commands_of_body(&body.commands)?;
@@ -45,22 +51,22 @@ impl App {
         self.settings
             .limits
             .check("settings", &BTreeMap::new(), &after)?;
-        let company = self.agent_company(caller, settings.get(COMPANY_ID))?;
-        self.insert_new_agent(caller.user, &name, settings, company, &commands)
+        let company = self.agent_company(uow, caller, settings.get(COMPANY_ID))?;
+        self.insert_new_agent(uow, caller.user, &name, settings, company, &commands)
     }
 
     /// Insert an agent with `settings` (plus `company_id` and a new wallet) and the core
     /// commands enabled, then `commands` applied; one transaction.
     pub(crate) fn insert_new_agent(
         &self,
+        uow: &mut Uow<'_>,
         owner: UserId,
         name: &str,
         mut settings: BTreeMap<String, String>,
         company: Option<CompanyId>,
         commands: &BTreeMap<String, bool>,
     ) -> Result<AgentId, AppError> {
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             // Counted in the write's transaction, so concurrent creations (on any
             // instance) cannot pass the limit together.
@@ -158,11 +164,12 @@ impl App {
     /// move needs `agents:write` in both companies.
     pub fn update_agent_settings(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         settings: &Option<Value>,
     ) -> Result<String, AppError> {
-        let view = self.agent_for(caller, id, "agents:write")?;
+        let view = self.agent_for(uow, caller, id, "agents:write")?;
         let given = settings_of_body(settings)?;
         // The wallet is made with the agent and is its owner's: never written through settings.
         if let Some(name) = given.keys().find(|name| {
@@ -185,7 +192,7 @@ impl App {
             (None, false) => view.shared,
         };
         let company = if upserts.contains_key(COMPANY_ID) {
-            self.agent_company(caller, upserts.get(COMPANY_ID))?
+            self.agent_company(uow, caller, upserts.get(COMPANY_ID))?
         } else if removals.iter().any(|r| r == COMPANY_ID) {
             None
         } else {
@@ -193,7 +200,7 @@ impl App {
         };
         let moving = company != view.company;
         if moving || (view.shared && !shared) {
-            let access = self.caller_access(caller)?;
+            let access = self.caller_access(uow, caller)?;
             let admin_of_its_company = access.is_super_admin()
                 || view
                     .company
@@ -214,8 +221,7 @@ impl App {
             .limits
             .check_update("settings", &view.settings, &removals, &upserts)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
@@ -245,11 +251,12 @@ impl App {
     /// or function name); any unknown name is 404 and nothing changes.
     pub fn update_agent_commands(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         commands: &Option<Value>,
     ) -> Result<String, AppError> {
-        let view = self.agent_for(caller, id, "agents:write")?;
+        let view = self.agent_for(uow, caller, id, "agents:write")?;
         let given = commands_of_body(commands)?;
         let unknown: Vec<&str> = given
             .keys()
@@ -272,21 +279,23 @@ impl App {
                 })
             })
             .collect();
-        self.commands_changed(view.id, &rows)?;
+        self.commands_changed(uow, view.id, &rows)?;
         Ok(format!("Agent {} configuration updated.", view.name))
     }
 
     /// `PATCH /v1/agent/{id}/command {command_name, enable}`: 404 for an unknown command.
     pub fn toggle_command(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         command: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let view = self.agent_for(caller, id, "agents:write")?;
+        let view = self.agent_for(uow, caller, id, "agents:write")?;
         let spec = self.known_command(command)?;
         self.commands_changed(
+            uow,
             view.id,
             &[CommandRow {
                 agent_id: view.id.into(),
@@ -300,12 +309,13 @@ impl App {
     /// `PATCH /v1/agent/{id}/extension/commands {extension_name, enable}`.
     pub fn toggle_extension(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         extension: &str,
         enable: bool,
     ) -> Result<String, AppError> {
-        let view = self.agent_for(caller, id, "agents:write")?;
+        let view = self.agent_for(uow, caller, id, "agents:write")?;
         let (display, commands) = self.known_extension(extension)?;
         let rows: Vec<CommandRow> = commands
             .iter()
@@ -315,7 +325,7 @@ impl App {
                 enabled: enable,
             })
             .collect();
-        self.commands_changed(view.id, &rows)?;
+        self.commands_changed(uow, view.id, &rows)?;
         Ok(crate::extensions::switched(enable, rows.len(), display))
     }
 
@@ -323,14 +333,14 @@ impl App {
     /// owner already uses.
     pub fn rename_agent(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         new_name: &Value,
     ) -> Result<(), AppError> {
-        let view = self.owned_agent(caller, id, "agents:write")?;
+        let view = self.owned_agent(uow, caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             match store::rename_agent(conn, view.id.into(), &name, now()) {
                 Ok(true) => {}
@@ -352,10 +362,14 @@ impl App {
 
     /// `DELETE /v1/agent/{id}`: the owner only; settings and commands go with it, its
     /// conversations stay (without an agent). One transaction.
-    pub fn delete_agent(&self, caller: &Caller, id: &str) -> Result<String, AppError> {
-        let view = self.owned_agent(caller, id, "agents:delete")?;
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+    pub fn delete_agent(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<String, AppError> {
+        let view = self.owned_agent(uow, caller, id, "agents:delete")?;
+        self.write(uow, |work| {
             let conn = work.conn();
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());
@@ -377,11 +391,12 @@ impl App {
     /// caller's current company, where the copy goes.
     pub fn clone_agent(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         new_name: &Value,
     ) -> Result<AgentId, AppError> {
-        let view = self.agent_for(caller, id, "agents:write")?;
+        let view = self.agent_for(uow, caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
         let mut settings = view.settings.clone();
         for dropped in [
@@ -393,13 +408,14 @@ impl App {
         ] {
             settings.remove(dropped);
         }
-        let company = self.agent_company(caller, None)?;
-        self.insert_new_agent(caller.user, &name, settings, company, &view.commands)
+        let company = self.agent_company(uow, caller, None)?;
+        self.insert_new_agent(uow, caller.user, &name, settings, company, &view.commands)
     }
 
     /// `PUT /v1/agent/{id}/persona {persona}`.
     pub fn set_persona(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         persona: &Value,
@@ -407,7 +423,7 @@ impl App {
         let Some(text) = persona.as_str() else {
             return Err(invalid("persona", "expected a string"));
         };
-        self.update_agent_settings(caller, id, &Some(json!({ "persona": text })))
+        self.update_agent_settings(uow, caller, id, &Some(json!({ "persona": text })))
     }
 
     /// `DELETE /v1/agent/{id}/provider/{provider}`: an explicit disconnect. Each of the
@@ -416,6 +432,7 @@ impl App {
     /// unknown provider.
     pub fn disconnect_provider(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
         provider: &str,
@@ -428,6 +445,6 @@ impl App {
             .filter(|(name, _)| agent::is_secret(name))
             .map(|(name, _)| ((*name).to_owned(), Value::String(String::new())))
             .collect();
-        self.update_agent_settings(caller, id, &Some(Value::Object(cleared)))
+        self.update_agent_settings(uow, caller, id, &Some(Value::Object(cleared)))
     }
 }

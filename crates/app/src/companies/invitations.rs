@@ -1,6 +1,7 @@
 //! Invitations: sent by role id or name, listed, deleted, and accepted by the invitee only.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     pub(super) fn invitation_view(
@@ -33,6 +34,7 @@ impl App {
     /// email and company is returned again.
     pub fn invite(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         form: InvitationForm,
     ) -> Result<InvitationView, AppError> {
@@ -43,7 +45,7 @@ impl App {
                 message: "value is not a valid email address".into(),
             });
         }
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let company = match form.company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => parse_id::<CompanyId>(id, "Company")?,
             _ => access
@@ -69,16 +71,16 @@ impl App {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
         let _ = form.skip_email; // no mail provider yet: nothing is sent either way
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         let company_row =
-            companies::find_company(&mut conn, company)?.ok_or_else(|| not_found("Company"))?;
+            companies::find_company(conn, company)?.ok_or_else(|| not_found("Company"))?;
         let now = naive_of(now_epoch());
 
         // An existing account that already belongs answers as the reference does; any other
         // is invited like a new address and joins only when it accepts (never implicitly).
-        if let Some(existing) = agentry_store::account::find_user_by_login(&mut conn, &email)?
+        if let Some(existing) = agentry_store::account::find_user_by_login(conn, &email)?
             .filter(|user| user.email == email && user.is_active)
-            && companies::find_membership(&mut conn, existing.id.into(), company)?.is_some()
+            && companies::find_membership(conn, existing.id.into(), company)?.is_some()
         {
             return Ok(InvitationView {
                 id: "none".into(),
@@ -91,7 +93,7 @@ impl App {
                 is_accepted: true,
             });
         }
-        let row = match companies::pending_invitation(&mut conn, &email, Some(company))? {
+        let row = match companies::pending_invitation(conn, &email, Some(company))? {
             Some(pending) => pending,
             None => {
                 let row = InvitationRow {
@@ -104,7 +106,7 @@ impl App {
                     accepted_by: None,
                     created_at: now,
                 };
-                companies::insert_invitation(&mut conn, &row)?;
+                companies::insert_invitation(conn, &row)?;
                 row
             }
         };
@@ -112,12 +114,16 @@ impl App {
     }
 
     /// `GET /v1/user/invitations`: the pending invitations addressed to the caller.
-    pub fn my_invitations(&self, caller: &Caller) -> Result<Vec<InvitationView>, AppError> {
+    pub fn my_invitations(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Vec<InvitationView>, AppError> {
         caller.require("account:read")?;
-        let mut conn = self.conn()?;
-        let rows = companies::pending_invitations_for(&mut conn, &caller.email.to_lowercase())?;
+        let conn = uow.conn()?;
+        let rows = companies::pending_invitations_for(conn, &caller.email.to_lowercase())?;
         let ids: Vec<CompanyId> = rows.iter().map(|r| r.company_id.into()).collect();
-        let names: HashMap<DbUuid, String> = companies::find_companies(&mut conn, &ids)?
+        let names: HashMap<DbUuid, String> = companies::find_companies(conn, &ids)?
             .into_iter()
             .map(|c| (c.id, c.name))
             .collect();
@@ -135,18 +141,19 @@ impl App {
     /// transaction; an invitation accepts once. Anyone else's, or an unknown one, is 404.
     pub fn accept_invitation(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
     ) -> Result<AcceptedInvitation, AppError> {
         Self::require_session(caller)?;
         let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| not_found("Invitation"))?;
-        let mut conn = self.conn()?;
-        let row = companies::find_invitation(&mut conn, DbUuid(id))?
+        let conn = uow.conn()?;
+        let row = companies::find_invitation(conn, DbUuid(id))?
             .filter(|row| !row.is_accepted && row.email.eq_ignore_ascii_case(caller.email.trim()))
             .ok_or_else(|| not_found("Invitation"))?;
         let (company, role) = (CompanyId::from(row.company_id), RoleId(row.role_id));
         let now = naive_of(now_epoch());
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             if !companies::accept_invitation(conn, row.id, caller.user)? {
                 return Err(not_found("Invitation"));
@@ -172,10 +179,11 @@ impl App {
     /// `GET /v1/invitations[/{company_id}]`: pending invitations; needs `users:read` there.
     pub fn invitations(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: Option<CompanyId>,
     ) -> Result<Vec<InvitationView>, AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let company = match company {
             Some(company) => company,
             None => access
@@ -187,11 +195,11 @@ impl App {
         if !access.allows(Some(company), "users:read") {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        let mut conn = self.conn()?;
-        let name = companies::find_company(&mut conn, company)?
+        let conn = uow.conn()?;
+        let name = companies::find_company(conn, company)?
             .map(|c| c.name)
             .unwrap_or_default();
-        Ok(companies::pending_invitations_of(&mut conn, company)?
+        Ok(companies::pending_invitations_of(conn, company)?
             .iter()
             .map(|row| self.invitation_view(row, &name))
             .collect())
@@ -200,11 +208,16 @@ impl App {
     /// `DELETE /v1/invitation/{id}`: needs `users:write` in the invitation's company. Only
     /// the invitation goes: removing a member who joined through it is `DELETE
     /// /v1/companies/{cid}/users/{uid}`, with its own checks.
-    pub fn delete_invitation(&self, caller: &Caller, id: &str) -> Result<(), AppError> {
+    pub fn delete_invitation(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<(), AppError> {
         let id: uuid_like::Id = parse_id(id, "Invitation")?;
-        let access = self.caller_access(caller)?;
-        let mut conn = self.conn()?;
-        let row = companies::find_invitation(&mut conn, DbUuid(id.0))?
+        let access = self.caller_access(uow, caller)?;
+        let conn = uow.conn()?;
+        let row = companies::find_invitation(conn, DbUuid(id.0))?
             .ok_or_else(|| not_found("Invitation"))?;
         let company: CompanyId = row.company_id.into();
         if !(access.is_member(company) || access.is_super_admin()) {
@@ -213,7 +226,7 @@ impl App {
         if !access.allows(Some(company), "users:write") {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        companies::delete_invitation(&mut conn, row.id)?;
+        companies::delete_invitation(conn, row.id)?;
         Ok(())
     }
 }

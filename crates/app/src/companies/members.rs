@@ -1,19 +1,21 @@
 //! A company's members: the list, removal and role changes, each refused above one's own role.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// `GET /v1/companies/{id}/members`: any member may list the others.
     pub fn company_members(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: CompanyId,
     ) -> Result<Vec<MemberView>, AppError> {
         caller.require("users:read")?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_company(&access, company)?;
-        let mut conn = self.conn()?;
-        Ok(companies::members_of(&mut conn, &[company])?
+        let conn = uow.conn()?;
+        Ok(companies::members_of(conn, &[company])?
             .iter()
             .map(|(membership, user)| member_view(membership, user))
             .collect())
@@ -22,19 +24,19 @@ impl App {
     /// `DELETE /v1/companies/{cid}/users/{uid}`: needs `users:delete`; not oneself.
     pub fn remove_member(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: CompanyId,
         user: UserId,
     ) -> Result<(), AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "users:delete")?;
         if user == caller.user {
             return Err(AppError::BadRequest(
                 "You cannot remove yourself from a company.".into(),
             ));
         }
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             let target = companies::find_membership(conn, user, company)?
                 .ok_or_else(|| not_found("User"))?;
@@ -53,7 +55,12 @@ impl App {
     }
 
     /// `PUT /v1/user/role`: needs `users:roles`; never one's own role, never above one's own.
-    pub fn change_role(&self, caller: &Caller, change: RoleChange) -> Result<(), AppError> {
+    pub fn change_role(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        change: RoleChange,
+    ) -> Result<(), AppError> {
         let company: CompanyId = parse_id(&change.company_id, "Company")?;
         let user: UserId = parse_id(&change.user_id, "User")?;
         let role = RoleId(change.role_id);
@@ -63,7 +70,7 @@ impl App {
                 message: "unknown role".into(),
             });
         }
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "users:roles")?;
         if user == caller.user {
             return Err(AppError::Forbidden(
@@ -74,8 +81,7 @@ impl App {
         if role < own {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             let target = companies::find_membership(conn, user, company)?
                 .ok_or_else(|| not_found("User"))?;

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 const UNAUTHORIZED: &str = "Unauthorized. Insufficient permissions.";
 
@@ -267,12 +268,16 @@ impl App {
     /// `GET /v1/companies`: the caller's companies; members listed where the caller holds
     /// `users:read`; children of top-level companies with their members. Four statements
     /// whatever the number of companies.
-    pub fn list_companies(&self, caller: &Caller) -> Result<Vec<CompanyResponse>, AppError> {
+    pub fn list_companies(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Vec<CompanyResponse>, AppError> {
         caller.require("account:read")?;
-        let access = self.caller_access(caller)?;
-        let mut conn = self.conn()?;
+        let access = self.caller_access(uow, caller)?;
+        let conn = uow.conn()?;
         // Through a token limited to some companies, only those.
-        let views: Vec<_> = identity::memberships_for(&mut conn, caller.user)?
+        let views: Vec<_> = identity::memberships_for(conn, caller.user)?
             .into_iter()
             .filter(|view| access.is_member(view.company.id.into()))
             .collect();
@@ -282,11 +287,11 @@ impl App {
             .filter(|v| v.company.parent_id.is_none())
             .map(|v| v.company.id.into())
             .collect();
-        let children = companies::children_of(&mut conn, &top_level)?;
+        let children = companies::children_of(conn, &top_level)?;
         let mut wanted = ids.clone();
         wanted.extend(children.iter().map(|c| CompanyId::from(c.id)));
         let mut members: HashMap<DbUuid, Vec<MemberView>> = HashMap::new();
-        for (membership, user) in companies::members_of(&mut conn, &wanted)? {
+        for (membership, user) in companies::members_of(conn, &wanted)? {
             members
                 .entry(membership.company_id)
                 .or_default()
@@ -330,10 +335,11 @@ impl App {
     /// there.
     pub fn create_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         form: CompanyForm,
     ) -> Result<CreatedCompany, AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let requested_parent = match form.parent_company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => Some(parse_id::<CompanyId>(id, "Company")?),
             _ => None,
@@ -377,8 +383,7 @@ impl App {
         }
         let now = naive_of(now_epoch());
         let company = CompanyId::new();
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             identity::insert_companies(
                 conn,
@@ -418,15 +423,15 @@ impl App {
     /// `PUT`/`PATCH /v1/companies/{id}`: needs `company:write` in that company.
     pub fn update_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: CompanyId,
         form: CompanyForm,
     ) -> Result<CompanyResponse, AppError> {
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:write")?;
         let patch = form.patch()?;
-        let mut conn = self.conn()?;
-        let row = self.write(&mut conn, |work| {
+        let row = self.write(uow, |work| {
             let conn = work.conn();
             if !companies::update_company(conn, company, &patch)? {
                 return Err(not_found("Company"));
@@ -446,11 +451,15 @@ impl App {
     }
 
     /// `DELETE /v1/companies/{id}`: needs `company:delete` (tenant admins and up).
-    pub fn delete_company(&self, caller: &Caller, company: CompanyId) -> Result<(), AppError> {
-        let access = self.caller_access(caller)?;
+    pub fn delete_company(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: CompanyId,
+    ) -> Result<(), AppError> {
+        let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:delete")?;
-        let mut conn = self.conn()?;
-        self.write(&mut conn, |work| {
+        self.write(uow, |work| {
             let conn = work.conn();
             let members = member_ids(conn, company)?;
             if !companies::delete_company(conn, company)? {

@@ -35,6 +35,7 @@ use serde::{Deserialize, Serialize};
 use crate::jobs::{JobHandler, JobRunner};
 use crate::session::Caller;
 use crate::{App, AppError};
+use agentry_store::Uow;
 
 /// The job that asks Stripe about one payment until it is settled.
 pub const PAYMENT_SYNC_JOB: &str = "stripe.payment_sync";
@@ -229,28 +230,18 @@ impl App {
             .ok_or_else(|| AppError::BadRequest("Stripe is not configured on this server".into()))
     }
 
-    /// Run blocking (database) work off the async workers.
-    pub(crate) async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&App) -> Result<T, AppError> + Send + 'static,
-    ) -> Result<T, AppError> {
-        let app = self.clone();
-        tokio::task::spawn_blocking(move || work(&app))
-            .await
-            .map_err(|error| AppError::Internal(error.to_string()))?
-    }
-
     /// The company a billing request names (the caller's current company when it names
     /// none); members only (another company's id is unknown).
     /// A personal access token needs `scope` too.
     fn billing_company(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: Option<&str>,
         scope: &str,
     ) -> Result<CompanyId, AppError> {
         caller.require(scope)?;
-        let access = self.caller_access(caller)?;
+        let access = self.caller_access(uow, caller)?;
         let company = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => crate::companies::parse_id(id, "Company")?,
             None => access.primary().map(|c| c.company).ok_or_else(|| {

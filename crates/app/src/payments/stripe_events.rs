@@ -1,6 +1,7 @@
 //! Stripe's webhook: verified, recorded by id, applied once in the transaction of its effect.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// `POST /v1/webhook`: a Stripe event, verified (signature and timestamp) and applied
@@ -8,6 +9,7 @@ impl App {
     /// is acknowledged without effect; the same signed bytes sent again are refused (400).
     pub fn apply_stripe_event(
         &self,
+        uow: &mut Uow<'_>,
         payload: &str,
         signature: &str,
     ) -> Result<WebhookOutcome, AppError> {
@@ -19,8 +21,7 @@ impl App {
                 AppError::BadRequest(refused.to_string())
             }
         })?;
-        let mut conn = self.conn()?;
-        let fresh = self.write(&mut conn, |work| {
+        let fresh = self.write(uow, |work| {
             let conn = work.conn();
             match payments::record_event(conn, &event.id, &event.kind, event.signed_at, now())? {
                 payments::EventRecord::New => {}

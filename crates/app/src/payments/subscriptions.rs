@@ -12,10 +12,11 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, company) = (caller.clone(), company.map(str::to_owned));
         let root = self
-            .blocking(move |app| {
-                let company = app.billing_company(&caller_, company.as_deref(), "billing:write")?;
-                let mut conn = app.conn()?;
-                root_company(&mut conn, company)
+            .run(move |app, uow| {
+                let company =
+                    app.billing_company(uow, &caller_, company.as_deref(), "billing:write")?;
+                let conn = uow.conn()?;
+                root_company(conn, company)
             })
             .await?;
         if let Some(customer) = root.stripe_customer_id.clone() {
@@ -26,9 +27,9 @@ impl App {
             .await
             .map_err(gateway_error)?;
         let (company, customer_) = (CompanyId::from(root.id), customer.clone());
-        self.blocking(move |app| {
-            let mut conn = app.conn()?;
-            payments::set_customer(&mut conn, company, &customer_)?;
+        self.run(move |_, uow| {
+            let conn = uow.conn()?;
+            payments::set_customer(conn, company, &customer_)?;
             Ok(())
         })
         .await?;
@@ -149,12 +150,12 @@ impl App {
     pub(super) async fn check_subscription(&self, user: UserId) -> Result<(), AppError> {
         let gateway = self.gateway()?;
         let (email, admin_of) = self
-            .blocking(move |app| {
-                let mut conn = app.conn()?;
-                let Some(row) = identity::find_user(&mut conn, user)? else {
+            .run(move |_, uow| {
+                let conn = uow.conn()?;
+                let Some(row) = identity::find_user(conn, user)? else {
                     return Ok((None, Vec::new()));
                 };
-                let admin_of: Vec<CompanyId> = identity::memberships_for(&mut conn, user)?
+                let admin_of: Vec<CompanyId> = identity::memberships_for(conn, user)?
                     .into_iter()
                     .filter(|m| m.role.id <= 2)
                     .map(|m| CompanyId::from(m.company.id))
@@ -181,9 +182,8 @@ impl App {
         if !active || admin_of.is_empty() {
             return Ok(());
         }
-        self.blocking(move |app| {
-            let mut conn = app.conn()?;
-            app.write(&mut conn, |work| {
+        self.run(move |app, uow| {
+            app.write(uow, |work| {
                 let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
                 Self::billing_changed(work, &changed)
             })

@@ -14,11 +14,12 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, company) = (caller.clone(), company.to_owned());
         let (root, open) = self
-            .blocking(move |app| {
-                let company = app.billing_company(&caller_, Some(&company), "billing:write")?;
-                let mut conn = app.conn()?;
-                let root: CompanyId = root_company(&mut conn, company)?.id.into();
-                Ok((root, payments::open_payments(&mut conn, root, SYNC_BATCH)?))
+            .run(move |app, uow| {
+                let company =
+                    app.billing_company(uow, &caller_, Some(&company), "billing:write")?;
+                let conn = uow.conn()?;
+                let root: CompanyId = root_company(conn, company)?.id.into();
+                Ok((root, payments::open_payments(conn, root, SYNC_BATCH)?))
             })
             .await?;
         let mut paid = Vec::new();
@@ -32,9 +33,8 @@ impl App {
             }
         }
         let checked = open.len();
-        self.blocking(move |app| {
-            let mut conn = app.conn()?;
-            let credited = app.write(&mut conn, |work| {
+        self.run(move |app, uow| {
+            let credited = app.write(uow, |work| {
                 let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
                 if !credited.is_empty() {
                     Self::billing_changed(work, &[root])?;
@@ -59,7 +59,7 @@ impl App {
         let synced = self.sync_payments(caller, company).await?;
         let (caller_, company) = (caller.clone(), company.to_owned());
         let balance = self
-            .blocking(move |app| app.token_balance(&caller_, &company))
+            .run(move |app, uow| app.token_balance(uow, &caller_, &company))
             .await?;
         Ok((balance, synced))
     }
@@ -84,9 +84,9 @@ impl App {
         let gateway = self.gateway()?;
         let intent_id = payment_intent.clone();
         let row = self
-            .blocking(move |app| {
-                let mut conn = app.conn()?;
-                Ok(payments::find_by_intent(&mut conn, &intent_id)?)
+            .run(move |_, uow| {
+                let conn = uow.conn()?;
+                Ok(payments::find_by_intent(conn, &intent_id)?)
             })
             .await?;
         let Some(row) = row.filter(|r| r.status != payments::COMPLETED) else {
@@ -97,7 +97,8 @@ impl App {
             .await
             .map_err(gateway_error)?;
         let status = intent.status.clone();
-        self.blocking(move |app| app.settle(&intent, &row)).await?;
+        self.run(move |app, uow| app.settle(uow, &intent, &row))
+            .await?;
         match status.as_str() {
             "succeeded" | "canceled" => Ok(()),
             open => Err(AppError::BadRequest(format!("payment still {open}"))),

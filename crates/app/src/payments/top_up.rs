@@ -2,6 +2,7 @@
 //! the transactions list, and the recovery of a top-up whose process died mid-call.
 
 use super::*;
+use agentry_store::Uow;
 
 impl App {
     /// `POST /v1/billing/tokens/quote {token_millions}`: the price of a top-up.
@@ -35,10 +36,11 @@ impl App {
         }
         let (caller_, company) = (caller.clone(), request.company_id.clone());
         let root = self
-            .blocking(move |app| {
-                let company = app.billing_company(&caller_, company.as_deref(), "billing:write")?;
-                let mut conn = app.conn()?;
-                root_company(&mut conn, company)
+            .run(move |app, uow| {
+                let company =
+                    app.billing_company(uow, &caller_, company.as_deref(), "billing:write")?;
+                let conn = uow.conn()?;
+                root_company(conn, company)
             })
             .await?;
         let reference_code = uuid::Uuid::new_v4().simple().to_string();
@@ -57,9 +59,9 @@ impl App {
         // The row and its job before the call: whatever becomes of this process during it,
         // the job asks Stripe again under the same idempotency key and finds the intent.
         let pending = row.clone();
-        self.blocking(move |app| {
-            let mut conn = app.conn()?;
-            write_transaction(&mut conn, |conn| {
+        self.run(move |app, uow| {
+            let conn = uow.conn()?;
+            write_transaction(conn, |conn| {
                 payments::insert_transaction(conn, &pending)?;
                 App::enqueue(conn, &app.recovery_job(&pending.payment_intent_id))?;
                 Ok::<_, AppError>(())
@@ -72,8 +74,8 @@ impl App {
                 // Refused or unreachable: no client secret left here, so nothing can be
                 // paid, and nothing is kept.
                 let reference = reference_code.clone();
-                self.blocking(move |app| {
-                    payments::forget_pending(&mut *app.conn()?, &reference)?;
+                self.run(move |_, uow| {
+                    payments::forget_pending(uow.conn()?, &reference)?;
                     Ok(())
                 })
                 .await?;
@@ -95,16 +97,17 @@ impl App {
     /// status. `Some(tokens credited now)` when it succeeded.
     pub(super) fn settle(
         &self,
+        uow: &mut Uow<'_>,
         intent: &PaymentIntentView,
         row: &TransactionRow,
     ) -> Result<Option<i64>, AppError> {
-        let mut conn = self.conn()?;
+        let conn = uow.conn()?;
         if !intent.succeeded() {
-            payments::set_status(&mut conn, &intent.id, &intent.status, now())?;
+            payments::set_status(conn, &intent.id, &intent.status, now())?;
             return Ok(None);
         }
         let company: CompanyId = row.company_id.into();
-        let credited = self.write(&mut conn, |work| {
+        let credited = self.write(uow, |work| {
             let credited = payments::complete_and_credit(
                 work.conn(),
                 company,
@@ -130,15 +133,15 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, intent_id) = (caller.clone(), payment_intent.trim().to_owned());
         let row = self
-            .blocking(move |app| {
+            .run(move |app, uow| {
                 caller_.require("billing:write")?;
                 // Read before the connection is taken: no second connection while one is held.
-                let access = app.caller_access(&caller_)?;
-                let mut conn = app.conn()?;
+                let access = app.caller_access(uow, &caller_)?;
+                let conn = uow.conn()?;
                 // A placeholder names no PaymentIntent: nothing to confirm.
                 let row = payments::pending_reference(&intent_id)
                     .is_none()
-                    .then(|| payments::find_by_intent(&mut conn, &intent_id))
+                    .then(|| payments::find_by_intent(conn, &intent_id))
                     .transpose()?
                     .flatten()
                     .ok_or_else(|| AppError::NotFound("Payment not found".into()))?;
@@ -163,7 +166,7 @@ impl App {
             .map_err(gateway_error)?;
         let (intent_, row_) = (intent.clone(), row.clone());
         let credited = self
-            .blocking(move |app| app.settle(&intent_, &row_))
+            .run(move |app, uow| app.settle(uow, &intent_, &row_))
             .await?;
         match (credited, intent.status.as_str()) {
             (Some(tokens), _) => Ok(Confirmation {
@@ -187,21 +190,22 @@ impl App {
     /// `GET /v1/billing/transactions?company_id=&status=&limit=&offset=`.
     pub fn transactions(
         &self,
+        uow: &mut Uow<'_>,
         caller: &Caller,
         company: Option<&str>,
         status: Option<&str>,
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<Vec<TransactionView>, AppError> {
-        let company = self.billing_company(caller, company, "billing:read")?;
-        let mut conn = self.conn()?;
-        let root: CompanyId = root_company(&mut conn, company)?.id.into();
+        let company = self.billing_company(uow, caller, company, "billing:read")?;
+        let conn = uow.conn()?;
+        let root: CompanyId = root_company(conn, company)?.id.into();
         let (limit, offset) = (
             limit.unwrap_or(50).clamp(1, 500),
             offset.unwrap_or(0).max(0),
         );
         Ok(
-            payments::transactions_of(&mut conn, root, status, limit, offset)?
+            payments::transactions_of(conn, root, status, limit, offset)?
                 .into_iter()
                 .map(Into::into)
                 .collect(),
@@ -219,9 +223,9 @@ impl App {
             intent.id.clone(),
             intent.status.clone(),
         );
-        self.blocking(move |app| {
-            let mut conn = app.conn()?;
-            write_transaction(&mut conn, |conn| {
+        self.run(move |app, uow| {
+            let conn = uow.conn()?;
+            write_transaction(conn, |conn| {
                 if payments::record_intent(conn, &reference, &id, &status, now())? {
                     App::enqueue(conn, &app.payment_sync_job(&id))?;
                 }
@@ -237,7 +241,7 @@ impl App {
         let gateway = self.gateway()?;
         let reference = reference_code.clone();
         let row = self
-            .blocking(move |app| Ok(payments::find_by_reference(&mut *app.conn()?, &reference)?))
+            .run(move |_, uow| Ok(payments::find_by_reference(uow.conn()?, &reference)?))
             .await?;
         let Some(row) = row.filter(|row| row.status == payments::CREATING) else {
             // Recorded meanwhile (its own sync job runs), or forgotten (Stripe refused it).
@@ -249,8 +253,8 @@ impl App {
             Err(GatewayError::Refused { .. }) => {
                 let reference = reference_code.clone();
                 return self
-                    .blocking(move |app| {
-                        payments::forget_pending(&mut *app.conn()?, &reference)?;
+                    .run(move |_, uow| {
+                        payments::forget_pending(uow.conn()?, &reference)?;
                         Ok(())
                     })
                     .await;

@@ -1,0 +1,101 @@
+//! Use cases compose in one unit of work: one handle, at most one connection, one
+//! transaction, and the events of all of them committed together (or none).
+#![expect(clippy::unwrap_used, reason = "helpers of a test crate")]
+
+use std::time::Duration;
+
+use agentry_app::agents::NewAgentBody;
+use agentry_app::{App, AppError, Caller, Settings};
+use agentry_domain::RoleId;
+use agentry_store::events::read_after;
+use agentry_store::{Connector, PoolOptions, Uow, build_pool};
+use agentry_test_support::{TestDb, db_tests, seed_member};
+
+fn admin(db: &TestDb) -> Caller {
+    let (user, _) = seed_member(db, "a@example.com", RoleId::COMPANY_ADMIN);
+    Caller {
+        user,
+        email: "a@example.com".into(),
+        issued_at: 0.0,
+        token: None,
+    }
+}
+
+fn agent(name: &str) -> NewAgentBody {
+    serde_json::from_value(serde_json::json!({ "agent_name": name })).unwrap()
+}
+
+/// An application over a pool of exactly one connection, which waits at most `wait` for it.
+fn app_on_one_connection(db: &TestDb, wait: Duration) -> App {
+    let pool = build_pool(
+        Connector::new(db.url().clone()),
+        &PoolOptions {
+            max_size: 1,
+            connection_timeout: wait,
+        },
+    );
+    App::new(pool, Settings::for_tests())
+}
+
+fn agent_events(db: &TestDb) -> Vec<String> {
+    read_after(&mut db.connect(), 0, 1000)
+        .unwrap()
+        .into_iter()
+        .filter(|row| row.kind == "agent.changed")
+        .map(|row| row.payload)
+        .collect()
+}
+
+db_tests! {
+    fn composed_use_cases_commit_together_or_not_at_all(db) {
+        let caller = admin(&db);
+        let app = app_on_one_connection(&db, Duration::from_secs(5));
+        let mut uow = Uow::new(app.pool());
+
+        // The second use case refuses (the name is taken): the first one's agent goes too,
+        // and no event is left behind.
+        let refused = app.transaction(&mut uow, |uow| {
+            app.create_agent(uow, &caller, agent("Twin"))?;
+            app.create_agent(uow, &caller, agent("Twin"))
+        });
+        assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
+        let listed: serde_json::Value = serde_json::from_str(&app.list_agents(&mut uow, &caller).unwrap()).unwrap();
+        assert_eq!(listed["agents"].as_array().unwrap().len(), 0, "{listed}");
+        assert!(agent_events(&db).is_empty());
+
+        // Both land, with both events, and the read models see them at once.
+        let (first, second) = app
+            .transaction(&mut uow, |uow| {
+                let first = app.create_agent(uow, &caller, agent("First"))?;
+                let second = app.create_agent(uow, &caller, agent("Second"))?;
+                app.rename_agent(uow, &caller, &second.to_string(), &serde_json::json!("Renamed"))?;
+                Ok((first, second))
+            })
+            .unwrap();
+        let listed: serde_json::Value = serde_json::from_str(&app.list_agents(&mut uow, &caller).unwrap()).unwrap();
+        let names: Vec<&str> = listed["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
+        assert_eq!(names, ["First", "Renamed"]);
+        let events = agent_events(&db);
+        assert_eq!(events.len(), 3, "{events:?}");
+        assert!(events[0].contains(&first.to_string()) && events[2].contains(&second.to_string()));
+        assert!(events[2].contains("renamed"));
+    }
+
+    fn a_use_case_never_waits_for_a_second_connection(db) {
+        // With one connection, waited for 200 ms at most: a use case that took a second one
+        // while holding the first would fail with 503 (the pool's timeout).
+        let caller = admin(&db);
+        let app = app_on_one_connection(&db, Duration::from_millis(200));
+        let mut uow = Uow::new(app.pool());
+        let id = app.create_agent(&mut uow, &caller, agent("Solo")).unwrap();
+        app.update_agent_settings(&mut uow, &caller, &id.to_string(), &Some(serde_json::json!({"persona": "terse"}))).unwrap();
+        assert_eq!(app.persona(&mut uow, &caller, &id.to_string()).unwrap(), "terse");
+        app.list_agents(&mut uow, &caller).unwrap();
+        assert!(uow.holds(), "the handle keeps its one connection");
+        // The pool's only connection is this handle's: another handle waits, then 503.
+        let other = app.list_companies(&mut Uow::new(app.pool()), &caller);
+        assert!(matches!(other, Err(AppError::Unavailable(_))), "{other:?}");
+        uow.release();
+        assert!(app.list_companies(&mut Uow::new(app.pool()), &caller).is_ok());
+    }
+}
