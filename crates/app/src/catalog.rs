@@ -41,9 +41,10 @@ pub struct UserScopes {
 }
 
 impl App {
-    /// `GET /v1/roles`: the built-in roles in display order.
-    pub fn roles(&self) -> Vec<RoleView> {
-        Role::ALL
+    /// `GET /v1/roles`: the built-in roles in display order; needs `roles:read`.
+    pub fn roles(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<Vec<RoleView>, AppError> {
+        self.authorize(uow, caller, None, "roles:read")?;
+        Ok(Role::ALL
             .iter()
             .map(|role| RoleView {
                 id: role.id,
@@ -51,11 +52,13 @@ impl App {
                 friendly_name: role.friendly_name,
                 display_order: role.display_order,
             })
-            .collect()
+            .collect())
     }
 
-    /// `GET /v1/scopes`: the static and extension scopes, and their names by category.
-    pub fn scopes(&self) -> ScopeCatalog<'_> {
+    /// `GET /v1/scopes`: the static and extension scopes, and their names by category;
+    /// needs `roles:read`.
+    pub fn scopes(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<ScopeCatalog<'_>, AppError> {
+        self.authorize(uow, caller, None, "roles:read")?;
         let mut categories: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for scope in &self.catalog.scopes {
             categories
@@ -63,7 +66,7 @@ impl App {
                 .or_default()
                 .push(&scope.name);
         }
-        ScopeCatalog {
+        Ok(ScopeCatalog {
             scopes: self
                 .catalog
                 .scopes
@@ -77,7 +80,7 @@ impl App {
                 })
                 .collect(),
             categories,
-        }
+        })
     }
 
     /// `GET /v1/user/scopes[?company_id=]`: the caller's effective scopes in a company (the

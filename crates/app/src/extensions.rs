@@ -137,12 +137,15 @@ impl App {
     }
 
     /// `GET /v1/providers`: the reference's dict by key.
-    pub fn providers(&self) -> Value {
-        let all: Map<String, Value> = providers::catalog()
-            .iter()
-            .map(|p| (p.key.to_owned(), Value::Object(provider_entry(p))))
-            .collect();
-        json!({ "providers": all })
+    pub fn providers(&self, caller: &Caller) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            let all: Map<String, Value> = providers::catalog()
+                .iter()
+                .map(|p| (p.key.to_owned(), Value::Object(provider_entry(p))))
+                .collect();
+            json!({ "providers": all })
+        })
     }
 
     /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
@@ -171,122 +174,153 @@ impl App {
     }
 
     /// `GET /api/provider`.
-    pub fn provider_keys(&self) -> Value {
-        json!({ "providers": providers::catalog().iter().map(|p| p.key).collect::<Vec<_>>() })
+    pub fn provider_keys(&self, caller: &Caller) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            json!({ "providers": providers::catalog().iter().map(|p| p.key).collect::<Vec<_>>() })
+        })
     }
 
     /// `GET /api/provider/{name}`: an unknown name answers only `{"provider": name}`, as the
     /// reference does.
-    pub fn provider_settings(&self, name: &str) -> Value {
-        match providers::provider(name) {
-            Some(spec) => json!({ "settings": provider_settings(spec) }),
-            None => json!({ "settings": { "provider": name } }),
-        }
+    pub fn provider_settings(&self, caller: &Caller, name: &str) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            match providers::provider(name) {
+                Some(spec) => json!({ "settings": provider_settings(spec) }),
+                None => json!({ "settings": { "provider": name } }),
+            }
+        })
     }
 
     /// `GET /api/providers`.
-    pub fn providers_with_settings(&self) -> Value {
-        let list: Vec<Value> = providers::catalog()
-            .iter()
-            .map(|p| json!({ p.key: provider_settings(p) }))
-            .collect();
-        json!({ "providers": list })
+    pub fn providers_with_settings(&self, caller: &Caller) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            let list: Vec<Value> = providers::catalog()
+                .iter()
+                .map(|p| json!({ p.key: provider_settings(p) }))
+                .collect();
+            json!({ "providers": list })
+        })
     }
 
     /// `GET /api/providers/service/{service}`.
-    pub fn providers_for_service(&self, service: &str) -> Value {
-        let keys: Vec<&str> = providers::catalog()
-            .iter()
-            .filter(|p| p.has_service(service))
-            .map(|p| p.key)
-            .collect();
-        json!({ "providers": keys })
+    pub fn providers_for_service(&self, caller: &Caller, service: &str) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            let keys: Vec<&str> = providers::catalog()
+                .iter()
+                .filter(|p| p.has_service(service))
+                .map(|p| p.key)
+                .collect();
+            json!({ "providers": keys })
+        })
     }
 
     /// `GET /api/embedding_providers` (`embedders: false`) and `/api/embedders` (`true`).
-    pub fn embedding_providers(&self, embedders_key: bool) -> Value {
-        if embedders_key {
-            json!({ "embedders": embedders() })
-        } else {
-            json!({ "providers": embedders() })
-        }
+    pub fn embedding_providers(
+        &self,
+        caller: &Caller,
+        embedders_key: bool,
+    ) -> Result<Value, AppError> {
+        caller.require("providers:read")?;
+        Ok({
+            if embedders_key {
+                json!({ "embedders": embedders() })
+            } else {
+                json!({ "providers": embedders() })
+            }
+        })
     }
 
     /// `GET /v1/extensions`: a bare list, sorted by name; extensions without commands left out.
-    pub fn extensions(&self) -> Value {
-        Value::Array(
-            self.registry
-                .extensions()
-                .iter()
-                .filter(|e| !e.commands().is_empty())
-                .map(|e| extension_entry(e.as_ref()))
-                .collect(),
-        )
+    pub fn extensions(&self, caller: &Caller) -> Result<Value, AppError> {
+        caller.require("extensions:read")?;
+        Ok({
+            Value::Array(
+                self.registry
+                    .extensions()
+                    .iter()
+                    .filter(|e| !e.commands().is_empty())
+                    .map(|e| extension_entry(e.as_ref()))
+                    .collect(),
+            )
+        })
     }
 
     /// `GET /v1/extensions/{command}/args`: `{}` for an unknown command.
-    pub fn command_args(&self, command: &str) -> Value {
-        let args = self
-            .registry
-            .command(command)
-            .map(|(_, spec)| command_args(spec))
-            .unwrap_or_default();
-        json!({ "command_args": args })
+    pub fn command_args(&self, caller: &Caller, command: &str) -> Result<Value, AppError> {
+        caller.require("extensions:read")?;
+        Ok({
+            let args = self
+                .registry
+                .command(command)
+                .map(|(_, spec)| command_args(spec))
+                .unwrap_or_default();
+            json!({ "command_args": args })
+        })
     }
 
     /// `GET /v1/extensions/settings`: extensions that have settings, with their defaults.
-    pub fn extension_settings(&self) -> Value {
-        let all: Map<String, Value> = self
-            .registry
-            .extensions()
-            .iter()
-            .filter(|e| !e.settings().is_empty())
-            .map(|e| {
-                let settings: Map<String, Value> = e
-                    .settings()
-                    .iter()
-                    .map(|s| (s.name.to_owned(), Value::String(s.default.to_owned())))
-                    .collect();
-                (e.display_name().to_owned(), Value::Object(settings))
-            })
-            .collect();
-        json!({ "extension_settings": all })
+    pub fn extension_settings(&self, caller: &Caller) -> Result<Value, AppError> {
+        caller.require("extensions:read")?;
+        Ok({
+            let all: Map<String, Value> = self
+                .registry
+                .extensions()
+                .iter()
+                .filter(|e| !e.settings().is_empty())
+                .map(|e| {
+                    let settings: Map<String, Value> = e
+                        .settings()
+                        .iter()
+                        .map(|s| (s.name.to_owned(), Value::String(s.default.to_owned())))
+                        .collect();
+                    (e.display_name().to_owned(), Value::Object(settings))
+                })
+                .collect();
+            json!({ "extension_settings": all })
+        })
     }
 
     /// `GET /v1/extension/categories` (with `summary`: without the extensions).
-    pub fn extension_categories(&self, summary: bool) -> Value {
-        let mut by_category: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-        for ext in self.registry.extensions() {
-            by_category.entry(ext.category()).or_default().push(json!({
-                "name": ext.name(),
-                "friendly_name": ext.friendly_name(),
-                "description": ext.description(),
-                "settings": ext.settings().iter().map(|s| s.name).collect::<Vec<_>>(),
-                "commands": ext.commands().iter().map(|c| c.name).collect::<Vec<_>>(),
-            }));
-        }
-        Value::Array(
-            by_category
-                .into_iter()
-                .map(|(name, extensions)| {
-                    let mut entry = json!({
-                        "id": category_id(name),
-                        "name": name,
-                        "description": category_description(name),
-                        "extension_count": extensions.len(),
-                    });
-                    if !summary {
-                        entry["extensions"] = Value::Array(extensions);
-                    }
-                    entry
-                })
-                .collect(),
-        )
+    pub fn extension_categories(&self, caller: &Caller, summary: bool) -> Result<Value, AppError> {
+        caller.require("extensions:read")?;
+        Ok({
+            let mut by_category: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
+            for ext in self.registry.extensions() {
+                by_category.entry(ext.category()).or_default().push(json!({
+                    "name": ext.name(),
+                    "friendly_name": ext.friendly_name(),
+                    "description": ext.description(),
+                    "settings": ext.settings().iter().map(|s| s.name).collect::<Vec<_>>(),
+                    "commands": ext.commands().iter().map(|c| c.name).collect::<Vec<_>>(),
+                }));
+            }
+            Value::Array(
+                by_category
+                    .into_iter()
+                    .map(|(name, extensions)| {
+                        let mut entry = json!({
+                            "id": category_id(name),
+                            "name": name,
+                            "description": category_description(name),
+                            "extension_count": extensions.len(),
+                        });
+                        if !summary {
+                            entry["extensions"] = Value::Array(extensions);
+                        }
+                        entry
+                    })
+                    .collect(),
+            )
+        })
     }
 
     /// `GET /v1/extension/category/{id}`: one category with its extensions; 404 if unknown.
-    pub fn extension_category(&self, id: &str) -> Result<Value, AppError> {
-        match self.extension_categories(false) {
+    pub fn extension_category(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        match self.extension_categories(caller, false)? {
             Value::Array(all) => all
                 .into_iter()
                 .find(|c| c["id"] == id)
@@ -296,15 +330,18 @@ impl App {
     }
 
     /// `GET /v1/extensions/category/{id}`: the extensions of a category (a list).
-    pub fn extensions_in_category(&self, id: &str) -> Value {
-        Value::Array(
-            self.registry
-                .extensions()
-                .iter()
-                .filter(|e| category_id(e.category()) == id && !e.commands().is_empty())
-                .map(|e| extension_entry(e.as_ref()))
-                .collect(),
-        )
+    pub fn extensions_in_category(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+        caller.require("extensions:read")?;
+        Ok({
+            Value::Array(
+                self.registry
+                    .extensions()
+                    .iter()
+                    .filter(|e| category_id(e.category()) == id && !e.commands().is_empty())
+                    .map(|e| extension_entry(e.as_ref()))
+                    .collect(),
+            )
+        })
     }
 
     /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)

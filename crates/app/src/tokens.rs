@@ -164,6 +164,7 @@ impl App {
         caller: &Caller,
         form: NewTokenForm,
     ) -> Result<TokenView, AppError> {
+        self.authorize(uow, caller, None, "apikeys:write")?;
         Self::require_session(caller)?;
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -232,6 +233,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<Vec<TokenView>, AppError> {
+        self.authorize(uow, caller, None, "apikeys:read")?;
         let conn = uow.conn()?;
         Ok(tokens::tokens_of(conn, caller.user)?
             .iter()
@@ -256,6 +258,7 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<TokenView, AppError> {
+        self.authorize(uow, caller, None, "apikeys:read")?;
         Ok(view(&self.own_token(uow, caller, id)?, None))
     }
 
@@ -266,6 +269,7 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<String, AppError> {
+        self.authorize(uow, caller, None, "apikeys:delete")?;
         let row = self.own_token(uow, caller, id)?;
         self.write(uow, |work| {
             // Revoking a revoked token changes nothing, and records nothing.
@@ -289,6 +293,7 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<TokenView, AppError> {
+        self.authorize(uow, caller, None, "apikeys:write")?;
         Self::require_session(caller)?;
         let mut row = self.own_token(uow, caller, id)?;
         if row.is_revoked {
@@ -343,6 +348,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<serde_json::Value, AppError> {
+        caller.require("apikeys:read")?;
         let access = self.caller_access(uow, caller)?;
         let mut categories: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
         let mut scopes = Vec::new();
@@ -375,6 +381,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<serde_json::Value, AppError> {
+        caller.require("apikeys:read")?;
         let agents: Vec<serde_json::Value> = self
             .visible_entries(uow, caller)?
             .into_iter()
@@ -393,6 +400,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<serde_json::Value, AppError> {
+        caller.require("apikeys:read")?;
         let access = self.caller_access(uow, caller)?;
         let conn = uow.conn()?;
         let companies: Vec<serde_json::Value> = identity::memberships_for(conn, caller.user)?

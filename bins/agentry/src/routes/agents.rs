@@ -276,70 +276,105 @@ pub(super) async fn agent_extensions(
         .json(extensions))
 }
 
-pub(super) async fn providers(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.providers())
+pub(super) async fn providers(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.providers(&caller)?))
 }
 
-pub(super) async fn provider_keys(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.provider_keys())
+pub(super) async fn provider_keys(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.provider_keys(&caller)?))
 }
 
 pub(super) async fn provider_settings(
     app: web::Data<App>,
+    Auth(caller): Auth,
     name: web::Path<String>,
-) -> HttpResponse {
-    HttpResponse::Ok().json(app.provider_settings(&name))
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.provider_settings(&caller, &name)?))
 }
 
-pub(super) async fn providers_with_settings(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.providers_with_settings())
+pub(super) async fn providers_with_settings(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.providers_with_settings(&caller)?))
 }
 
 pub(super) async fn providers_for_service(
     app: web::Data<App>,
+    Auth(caller): Auth,
     service: web::Path<String>,
-) -> HttpResponse {
-    HttpResponse::Ok().json(app.providers_for_service(&service))
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.providers_for_service(&caller, &service)?))
 }
 
-pub(super) async fn embedding_providers(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.embedding_providers(false))
+pub(super) async fn embedding_providers(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.embedding_providers(&caller, false)?))
 }
 
-pub(super) async fn embedders(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.embedding_providers(true))
+pub(super) async fn embedders(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.embedding_providers(&caller, true)?))
 }
 
-pub(super) async fn extensions(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.extensions())
+pub(super) async fn extensions(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.extensions(&caller)?))
 }
 
-pub(super) async fn extension_settings(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.extension_settings())
+pub(super) async fn extension_settings(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.extension_settings(&caller)?))
 }
 
-pub(super) async fn command_args(app: web::Data<App>, name: web::Path<String>) -> HttpResponse {
-    HttpResponse::Ok().json(app.command_args(&name))
+pub(super) async fn command_args(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+    name: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.command_args(&caller, &name)?))
 }
 
-pub(super) async fn categories(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.extension_categories(false))
+pub(super) async fn categories(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.extension_categories(&caller, false)?))
 }
 
-pub(super) async fn categories_summary(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.extension_categories(true))
+pub(super) async fn categories_summary(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.extension_categories(&caller, true)?))
 }
 
 pub(super) async fn category(
     app: web::Data<App>,
+    Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extension_category(&id)?))
+    Ok(HttpResponse::Ok().json(app.extension_category(&caller, &id)?))
 }
 
 pub(super) async fn extensions_in_category(
     app: web::Data<App>,
+    Auth(caller): Auth,
     id: web::Path<String>,
-) -> HttpResponse {
-    HttpResponse::Ok().json(app.extensions_in_category(&id))
+) -> Result<HttpResponse, ApiError> {
+    Ok(HttpResponse::Ok().json(app.extensions_in_category(&caller, &id)?))
 }

@@ -8,12 +8,28 @@ use serde_json::json;
 use crate::error::ApiError;
 use crate::extract::Auth;
 
-pub(super) async fn roles(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({"roles": app.roles()}))
+pub(super) async fn roles(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    let roles = app.run(move |app, uow| app.roles(uow, &caller)).await?;
+    Ok(HttpResponse::Ok().json(json!({ "roles": roles })))
 }
 
-pub(super) async fn scopes(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.scopes())
+pub(super) async fn scopes(
+    app: web::Data<App>,
+    Auth(caller): Auth,
+) -> Result<HttpResponse, ApiError> {
+    // The catalog borrows the application: rendered where it is read.
+    let body = app
+        .run(move |app, uow| {
+            serde_json::to_string(&app.scopes(uow, &caller)?)
+                .map_err(|error| agentry_app::AppError::Internal(error.to_string()))
+        })
+        .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(body))
 }
 
 #[derive(Deserialize)]
