@@ -4,62 +4,13 @@
 use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::companies;
-use serde::Serialize;
 use serde_json::json;
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 use agentry_store::Uow;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct BillingConfig {
-    pub billing_enabled: bool,
-    pub token_price_usd: f64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct BalanceView {
-    pub token_balance: i64,
-    /// An alias of `token_balance`, which the reference's endpoint suite reads.
-    pub available_tokens: i64,
-    pub token_balance_usd: f64,
-    pub tokens_used_total: i64,
-    pub low_balance_warning: bool,
-    pub is_child_company: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_company_id: Option<CompanyId>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_company_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_token_balance: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_token_balance_usd: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parent_tokens_used_total: Option<i64>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UsageView {
-    pub user_id: UserId,
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub total_tokens: i64,
-    pub timestamp: chrono::NaiveDateTime,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UsageTotals {
-    pub input_tokens: i64,
-    pub output_tokens: i64,
-    pub total_tokens: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct WarningView {
-    pub should_warn: bool,
-    pub token_balance: i64,
-    pub threshold: i64,
-}
+pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageView, WarningView};
 
 impl App {
     /// `GET /v1/billing/config`.

@@ -3,42 +3,13 @@
 
 use std::collections::BTreeMap;
 
-use agentry_domain::{CompanyId, Role, RoleId};
-use serde::Serialize;
+use agentry_domain::{CompanyId, Role};
 
 use crate::session::Caller;
 use crate::{App, AppError};
 use agentry_store::Uow;
 
-#[derive(Debug, Clone, Serialize)]
-pub struct RoleView {
-    pub id: RoleId,
-    pub name: &'static str,
-    pub friendly_name: &'static str,
-    pub display_order: i32,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ScopeView<'a> {
-    pub name: &'a str,
-    pub resource: &'a str,
-    pub action: &'a str,
-    pub description: &'a str,
-    pub category: &'a str,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct ScopeCatalog<'a> {
-    pub scopes: Vec<ScopeView<'a>>,
-    pub categories: BTreeMap<&'a str, Vec<&'a str>>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct UserScopes {
-    pub company_id: Option<CompanyId>,
-    pub role_id: Option<RoleId>,
-    pub scopes: Vec<String>,
-}
+pub use agentry_api::catalog::{RoleView, ScopeCatalog, ScopeView, UserScopes};
 
 impl App {
     /// `GET /v1/roles`: the built-in roles in display order; needs `roles:read`.

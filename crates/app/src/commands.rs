@@ -11,7 +11,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use agentry_domain::agent;
 use agentry_extensions::{CommandContext, CommandError, Workspace};
 use hmac::{Hmac, Mac};
-use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
@@ -22,15 +21,7 @@ use agentry_store::Uow;
 /// How long a file link's token lets a browser fetch the file without a header.
 const LINK_TTL_SECS: u64 = 7 * 24 * 3600;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct ExecuteBody {
-    pub command_name: String,
-    #[serde(default)]
-    pub command_args: Option<Value>,
-    /// A name, `""` (the scratch conversation) or, as the SDK sends, a conversation id.
-    #[serde(default)]
-    pub conversation_name: Option<String>,
-}
+pub use agentry_api::agents::ExecuteBody;
 
 /// A file of a conversation's workspace, ready to send.
 #[derive(Debug)]

@@ -8,7 +8,6 @@ use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
 use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
 use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
 use chrono::NaiveDateTime;
-use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::session::Caller;
@@ -21,17 +20,7 @@ const MAX_ROLE: usize = 128;
 const MAX_MESSAGE: usize = 1024 * 1024;
 const MAX_CONTENT: usize = 1000;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewConversation {
-    pub conversation_name: Value,
-    #[serde(default)]
-    pub agent_name: Option<String>,
-    /// Sent by the SDK; used when it names a visible agent.
-    #[serde(default)]
-    pub agent_id: Option<String>,
-    #[serde(default)]
-    pub conversation_content: Option<Value>,
-}
+pub use agentry_api::conversations::NewConversation;
 
 use crate::now_naive as now;
 

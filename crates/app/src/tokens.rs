@@ -10,7 +10,6 @@ use agentry_domain::{AgentId, CompanyId, ScopeSet, UserId};
 use agentry_store::tokens::{self, TokenRow};
 use agentry_store::{DbUuid, identity};
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime};
-use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, epoch_of, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -56,35 +55,7 @@ pub(crate) struct TokenEntry {
     pub grant: Arc<TokenGrant>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewTokenForm {
-    pub name: String,
-    #[serde(default)]
-    pub scopes: Vec<String>,
-    #[serde(default)]
-    pub agent_ids: Vec<String>,
-    #[serde(default)]
-    pub company_ids: Vec<String>,
-    #[serde(default)]
-    pub expiration: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TokenView {
-    pub id: String,
-    pub name: String,
-    /// The value, present only when the token is created or regenerated.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
-    pub token_prefix: String,
-    pub scopes: Vec<String>,
-    pub agent_ids: Vec<String>,
-    pub company_ids: Vec<String>,
-    pub expires_at: Option<NaiveDateTime>,
-    pub is_revoked: bool,
-    pub last_used_at: Option<NaiveDateTime>,
-    pub created_at: NaiveDateTime,
-}
+pub use agentry_api::tokens::{NewTokenForm, TokenView};
 
 fn list_of(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()

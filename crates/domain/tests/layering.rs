@@ -108,8 +108,9 @@ fn domain_depends_on_no_io_crate() {
 /// Each crate of the layer table and ours it may use (normal dependencies, transitively):
 /// docs/architecture.md's diagram, row by row. `app` and the binary may use every layer
 /// listed before them.
-const LIBRARIES: [(&str, &[&str]); 6] = [
+const LIBRARIES: [(&str, &[&str]); 7] = [
     ("agentry-domain", &[]),
+    ("agentry-api", &["agentry-domain"]),
     ("agentry-store", &["agentry-domain"]),
     ("agentry-cache", &["agentry-domain"]),
     ("agentry-extensions", &["agentry-domain"]),
@@ -129,6 +130,18 @@ fn layers() -> Vec<(&'static str, Vec<&'static str>)> {
         libraries.into_iter().chain(["agentry-app"]).collect(),
     ));
     layers
+}
+
+#[test]
+fn the_api_types_need_neither_the_database_nor_http() {
+    let deps = normal_dependencies_of("agentry-api");
+    assert!(
+        deps.contains("serde"),
+        "the walk sees real dependencies: {deps:?}"
+    );
+    for name in ["diesel", "actix-web", "agentry-store", "tokio"] {
+        assert!(!deps.contains(name), "agentry-api depends on {name}");
+    }
 }
 
 #[test]

@@ -16,10 +16,7 @@ use agentry_store::AnyConnection;
 use agentry_store::account::{self, NewAccount, UserPatch};
 use agentry_store::companies;
 use agentry_store::identity::{self, MembershipView, NewCompany, NewMembership, NewUser};
-use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use agentry_domain::events::DomainEvent;
 
@@ -32,82 +29,10 @@ const MAX_NAME: usize = 256;
 /// password costs and timing does not reveal which accounts exist.
 const DUMMY_HASH: &str = "$argon2id$v=19$m=65536,t=2,p=1$l90i/zIEXjzBaFrkDq2cWg$3eLOmYPPOV7GiyH1fJpqy3C0h/bqEaW0idavOrUr/tg";
 
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct Registration {
-    pub email: String,
-    pub password: String,
-    pub confirm_password: String,
-    #[serde(default)]
-    pub username: Option<String>,
-    #[serde(default)]
-    pub first_name: Option<String>,
-    #[serde(default)]
-    pub last_name: Option<String>,
-    #[serde(default)]
-    pub organization_name: Option<String>,
-    #[serde(default)]
-    pub invitation_id: Option<String>,
-    #[serde(default)]
-    pub phone_number: Option<String>,
-    #[serde(default)]
-    pub timezone: Option<String>,
-    #[serde(default)]
-    pub tos_accepted: Option<bool>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Registered {
-    pub otp_uri: String,
-    pub magic_link: String,
-    pub token: String,
-    pub user_id: UserId,
-    pub username: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct LoginRequest {
-    pub username: String,
-    pub password: String,
-    #[serde(default)]
-    pub mfa_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct LoggedIn {
-    pub detail: &'static str,
-    pub token: String,
-    pub user_id: UserId,
-    pub email: String,
-    pub username: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct MfaSetup {
-    pub provisioning_uri: String,
-    pub secret: String,
-    pub mfa_enabled: bool,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct MfaDisable {
-    #[serde(default)]
-    pub password: Option<String>,
-    #[serde(default)]
-    pub mfa_token: Option<String>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PasswordChange {
-    pub current_password: String,
-    pub new_password: String,
-    pub confirm_password: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct PasswordSet {
-    pub new_password: String,
-    pub confirm_password: String,
-}
+pub use agentry_api::accounts::{
+    LoggedIn, LoginRequest, MfaDisable, MfaSetup, PasswordChange, PasswordSet, Registered,
+    Registration,
+};
 
 fn valid_username(name: &str) -> bool {
     (3..=32).contains(&name.chars().count())

@@ -26,7 +26,6 @@ use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
 use agentry_store::events::Work;
 use agentry_store::{AnyConnection, DbUuid, companies};
 use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::company_extensions::CompanyExtensions;
@@ -106,29 +105,7 @@ impl VisibleList {
     }
 }
 
-/// One entry of `GET /v1/agent`.
-#[derive(Debug, Clone, Serialize)]
-pub struct AgentEntry {
-    pub name: String,
-    pub id: AgentId,
-    pub status: bool,
-    pub company_id: Option<CompanyId>,
-    pub default: bool,
-    pub is_owner: bool,
-    pub is_shared: bool,
-    pub access_level: &'static str,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct NewAgentBody {
-    pub agent_name: Value,
-    #[serde(default)]
-    pub settings: Option<Value>,
-    #[serde(default)]
-    pub commands: Option<Value>,
-    #[serde(default)]
-    pub training_urls: Option<Value>,
-}
+pub use agentry_api::agents::{AgentEntry, NewAgentBody};
 
 pub(crate) fn not_found() -> AppError {
     AppError::NotFound("Agent not found".into())

@@ -15,7 +15,6 @@ use agentry_store::companies::{self, CompanyPatch, InvitationRow};
 use agentry_store::identity::{
     self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
 };
-use serde::{Deserialize, Serialize};
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -32,114 +31,10 @@ pub fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppEr
     text.trim().parse().map_err(|_| not_found(what))
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct MemberView {
-    pub id: UserId,
-    pub email: String,
-    pub first_name: String,
-    pub last_name: String,
-    /// The role's name ("Inactive" for a deactivated account).
-    pub role: String,
-    pub role_id: i32,
-    pub avatar_url: Option<String>,
-    pub last_seen: Option<chrono::NaiveDateTime>,
-    pub status_text: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CompanyResponse {
-    pub id: CompanyId,
-    pub name: String,
-    pub company_id: Option<CompanyId>,
-    pub status: bool,
-    pub address: Option<String>,
-    pub phone_number: Option<String>,
-    pub email: Option<String>,
-    pub website: Option<String>,
-    pub city: Option<String>,
-    pub state: Option<String>,
-    pub zip_code: Option<String>,
-    pub country: Option<String>,
-    pub notes: Option<String>,
-    pub icon_url: Option<String>,
-    pub users: Vec<MemberView>,
-    pub children: Vec<CompanyResponse>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct AcceptedInvitation {
-    pub detail: &'static str,
-    pub company_id: CompanyId,
-    pub role_id: i32,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-pub struct CompanyForm {
-    pub name: Option<String>,
-    #[serde(default)]
-    pub parent_company_id: Option<String>,
-    #[serde(default)]
-    pub agent_name: Option<String>,
-    #[serde(default)]
-    pub status: Option<bool>,
-    #[serde(default)]
-    pub address: Option<String>,
-    #[serde(default)]
-    pub phone_number: Option<String>,
-    #[serde(default)]
-    pub email: Option<String>,
-    #[serde(default)]
-    pub website: Option<String>,
-    #[serde(default)]
-    pub city: Option<String>,
-    #[serde(default)]
-    pub state: Option<String>,
-    #[serde(default)]
-    pub zip_code: Option<String>,
-    #[serde(default)]
-    pub country: Option<String>,
-    #[serde(default)]
-    pub notes: Option<String>,
-    #[serde(default)]
-    pub icon_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct CreatedCompany {
-    pub id: CompanyId,
-    pub name: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct RoleChange {
-    pub role_id: i32,
-    pub company_id: String,
-    pub user_id: String,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct InvitationForm {
-    pub email: String,
-    #[serde(default)]
-    pub company_id: Option<String>,
-    #[serde(default)]
-    pub role_id: Option<i32>,
-    #[serde(default)]
-    pub skip_email: bool,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct InvitationView {
-    /// The invitation's id, or "none" when the invitee already had an account and was added.
-    pub id: String,
-    pub invitation_link: String,
-    pub email: String,
-    pub company_id: CompanyId,
-    pub role_id: i32,
-    pub inviter_id: Option<UserId>,
-    pub created_at: chrono::NaiveDateTime,
-    pub is_accepted: bool,
-}
+pub use agentry_api::companies::{
+    AcceptedInvitation, CompanyForm, CompanyResponse, CreatedCompany, InvitationForm,
+    InvitationView, MemberView, RoleChange,
+};
 
 fn role_name(role_id: i32) -> String {
     RoleId(role_id)
@@ -195,9 +90,11 @@ fn trimmed(value: Option<String>) -> Option<String> {
     value.map(|v| v.trim().to_owned())
 }
 
-impl CompanyForm {
-    fn patch(self) -> Result<CompanyPatch, AppError> {
-        let name = trimmed(self.name);
+/// What a company form changes (checked).
+fn company_patch(form: CompanyForm) -> Result<CompanyPatch, AppError> {
+    let this = form;
+    {
+        let name = trimmed(this.name);
         if name
             .as_deref()
             .is_some_and(|n| n.is_empty() || n.chars().count() > 200)
@@ -209,18 +106,18 @@ impl CompanyForm {
         }
         Ok(CompanyPatch {
             name,
-            agent_name: trimmed(self.agent_name).filter(|a| !a.is_empty()),
-            status: self.status,
-            address: self.address,
-            phone_number: self.phone_number,
-            email: self.email,
-            website: self.website,
-            city: self.city,
-            state: self.state,
-            zip_code: self.zip_code,
-            country: self.country,
-            notes: self.notes,
-            icon_url: self.icon_url,
+            agent_name: trimmed(this.agent_name).filter(|a| !a.is_empty()),
+            status: this.status,
+            address: this.address,
+            phone_number: this.phone_number,
+            email: this.email,
+            website: this.website,
+            city: this.city,
+            state: this.state,
+            zip_code: this.zip_code,
+            country: this.country,
+            notes: this.notes,
+            icon_url: this.icon_url,
             updated_at: Some(naive_of(now_epoch())),
         })
     }
@@ -374,7 +271,7 @@ impl App {
             Some(parent.company)
         };
         let name = trimmed(form.name.clone()).unwrap_or_default();
-        let patch = form.patch()?;
+        let patch = company_patch(form)?;
         if name.is_empty() {
             return Err(AppError::Invalid {
                 field: "name".into(),
@@ -430,7 +327,7 @@ impl App {
     ) -> Result<CompanyResponse, AppError> {
         let access = self.caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:write")?;
-        let patch = form.patch()?;
+        let patch = company_patch(form)?;
         let row = self.write(uow, |work| {
             let conn = work.conn();
             if !companies::update_company(conn, company, &patch)? {

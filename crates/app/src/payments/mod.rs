@@ -30,7 +30,6 @@ use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, identity};
 use agentry_store::{DbUuid, companies};
 use chrono::NaiveDateTime;
-use serde::{Deserialize, Serialize};
 
 use crate::jobs::{JobHandler, JobRunner};
 use crate::session::Caller;
@@ -80,62 +79,15 @@ impl Default for StripeSettings {
     }
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct Quote {
-    pub token_millions: i64,
-    pub tokens: i64,
-    pub amount_usd: f64,
-    pub price_per_million: f64,
-}
+pub use agentry_api::payments::{
+    CheckoutLink, Confirmation, Quote, SyncResult, TopUp, TopUpRequest, TransactionView,
+    WebhookOutcome,
+};
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct TopUpRequest {
-    pub token_millions: serde_json::Value,
-    #[serde(default)]
-    pub company_id: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TopUp {
-    pub reference_code: String,
-    pub client_secret: Option<String>,
-    pub payment_intent_id: String,
-    pub amount_usd: f64,
-    pub token_amount: i64,
-    pub status: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Confirmation {
-    pub success: bool,
-    pub status: String,
-    /// Tokens this call credited (0 when the payment was already credited).
-    pub tokens_added: i64,
-    pub reference_code: String,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct SyncResult {
-    pub checked: usize,
-    pub credited: usize,
-    pub tokens_added: i64,
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct TransactionView {
-    pub reference_code: String,
-    pub status: String,
-    pub currency: String,
-    pub amount_usd: f64,
-    pub token_amount: i64,
-    pub payment_intent_id: String,
-    pub created_at: NaiveDateTime,
-    pub updated_at: NaiveDateTime,
-}
-
-impl From<TransactionRow> for TransactionView {
-    fn from(row: TransactionRow) -> Self {
-        Self {
+/// A ledger row as the transactions list shows it.
+fn transaction_view(row: TransactionRow) -> TransactionView {
+    {
+        TransactionView {
             reference_code: row.reference_code,
             status: row.status,
             currency: row.currency,
@@ -146,19 +98,6 @@ impl From<TransactionRow> for TransactionView {
             updated_at: row.updated_at,
         }
     }
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct CheckoutLink {
-    pub session_id: String,
-    pub checkout_url: Option<String>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct WebhookOutcome {
-    pub received: bool,
-    /// The event had been applied before (a redelivery); nothing changed.
-    pub duplicate: bool,
 }
 
 fn gateway_error(error: GatewayError) -> AppError {

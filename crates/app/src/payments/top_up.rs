@@ -207,7 +207,7 @@ impl App {
         Ok(
             payments::transactions_of(conn, root, status, limit, offset)?
                 .into_iter()
-                .map(Into::into)
+                .map(transaction_view)
                 .collect(),
         )
     }
