@@ -80,8 +80,12 @@ impl App {
         if !text.contains(output_url) {
             return text.to_owned();
         }
-        let token = self.link_token(agent, conversation, unix_now() + LINK_TTL_SECS);
-        let mut signed = String::with_capacity(text.len() + 64);
+        let token = self.link_token(
+            agent,
+            conversation,
+            unix_now().saturating_add(LINK_TTL_SECS),
+        );
+        let mut signed = String::with_capacity(text.len().saturating_add(64));
         let mut rest = text;
         while let Some(at) = rest.find(output_url) {
             let (before, from) = rest.split_at(at);

@@ -38,11 +38,11 @@ pub(crate) fn weight_of(
     settings: &BTreeMap<String, String>,
     commands: &BTreeMap<String, bool>,
 ) -> usize {
-    256 + settings
+    let settings = settings
         .iter()
-        .map(|(name, value)| name.len() + value.len() + 64)
-        .sum::<usize>()
-        + commands.keys().map(|name| name.len() + 64).sum::<usize>()
+        .map(|(name, value)| name.len().saturating_add(value.len()).saturating_add(64));
+    let commands = commands.keys().map(|name| name.len().saturating_add(64));
+    settings.chain(commands).fold(256, usize::saturating_add)
 }
 
 impl CompanyExtensions {

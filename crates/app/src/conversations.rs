@@ -71,7 +71,8 @@ fn message_row(conversation: DbUuid, role: &str, content: &str, at: NaiveDateTim
 
 /// Messages written together keep their order: each a microsecond after the one before.
 fn in_order(at: NaiveDateTime, index: usize) -> NaiveDateTime {
-    at + chrono::Duration::microseconds(index as i64)
+    let step = chrono::Duration::microseconds(i64::try_from(index).unwrap_or(i64::MAX));
+    at.checked_add_signed(step).unwrap_or(at)
 }
 
 fn iso(at: NaiveDateTime) -> String {
@@ -277,12 +278,13 @@ impl App {
         // Below 1 is page 1, as in the reference; a page past what an offset can count is
         // refused, not wrapped.
         let page = page.unwrap_or(1).max(1);
-        let offset = (page - 1)
-            .checked_mul(limit)
-            .ok_or_else(|| AppError::Invalid {
-                field: "query.page".into(),
-                message: "page is too large: (page - 1) x limit must fit in 64 bits".into(),
-            })?;
+        let offset =
+            page.saturating_sub(1)
+                .checked_mul(limit)
+                .ok_or_else(|| AppError::Invalid {
+                    field: "query.page".into(),
+                    message: "page is too large: (page - 1) x limit must fit in 64 bits".into(),
+                })?;
         let conn = uow.conn()?;
         let row = if id.trim() == "-" {
             store::find_by_name(conn, caller.user, "-")?

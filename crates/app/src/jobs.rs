@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use agentry_store::jobs::{self, JobRow, NewJob};
 use agentry_store::{AnyConnection, DbUuid, Uow};
-use chrono::Duration as ChronoDuration;
+use chrono::{Duration as ChronoDuration, NaiveDateTime};
 
 use crate::session::{naive_of, now_epoch};
 use crate::{App, AppError};
@@ -47,7 +47,7 @@ impl Default for RunnerOptions {
 
 /// The delay before retry number `attempts` (1 after the first failure).
 pub fn backoff(options: &RunnerOptions, attempts: i32) -> Duration {
-    let exponent = attempts.clamp(1, 30) as u32 - 1;
+    let exponent = attempts.clamp(1, 30).unsigned_abs().saturating_sub(1);
     let base = options
         .backoff
         .saturating_mul(2u32.saturating_pow(exponent))
@@ -132,7 +132,9 @@ impl JobRunner {
                 Ok(()) => jobs::complete(conn, job.id, now)?,
                 Err(error) => {
                     tracing::warn!(kind = %job.kind, attempts = job.attempts, %error, "job failed");
-                    let retry_at = now + ChronoDuration::from_std(delay).unwrap_or_default();
+                    let retry_at = now
+                        .checked_add_signed(ChronoDuration::from_std(delay).unwrap_or_default())
+                        .unwrap_or(NaiveDateTime::MAX);
                     jobs::fail(conn, &job, &error, retry_at, now)?;
                 }
             }

@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(clippy::arithmetic_side_effects)]
 
 mod access;
 pub mod accounts;
@@ -113,8 +114,8 @@ impl Limits {
         let total = |store: &std::collections::BTreeMap<&str, &str>| -> usize {
             store
                 .iter()
-                .map(|(name, value)| name.len() + value.len())
-                .sum()
+                .map(|(name, value)| name.len().saturating_add(value.len()))
+                .fold(0, usize::saturating_add)
         };
         for (name, value) in after {
             if value.len() > self.max_value_bytes && before.get(name) != Some(value) {

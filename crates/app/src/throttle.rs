@@ -59,14 +59,17 @@ impl Throttle {
         let Some(beyond) = failures.checked_sub(free).filter(|n| *n > 0) else {
             return Duration::ZERO;
         };
-        let doubling = 2u32.saturating_pow(beyond - 1);
+        let doubling = 2u32.saturating_pow(beyond.saturating_sub(1));
         self.delay.saturating_mul(doubling).min(self.max_delay)
     }
 }
 
 /// 429 with the seconds to wait (rounded up).
 pub(crate) fn slow_down(wait: Duration) -> AppError {
-    let seconds = (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1);
+    let seconds = wait
+        .as_secs()
+        .saturating_add(u64::from(wait.subsec_nanos() > 0))
+        .max(1);
     let unit = if seconds == 1 { "second" } else { "seconds" };
     AppError::TooManyRequests {
         detail: format!("Too many failed attempts. Try again in {seconds} {unit}."),
@@ -127,7 +130,7 @@ impl Addresses {
         let mut failures = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         match failures.cache_get(&key) {
-            Some(state) if state.gate > now => Err(slow_down(state.gate - now)),
+            Some(state) if state.gate > now => Err(slow_down(state.gate.duration_since(now))),
             _ => Ok(()),
         }
     }
@@ -144,7 +147,10 @@ impl Addresses {
             .cache_get(&key)
             .map_or(0, |state| state.count)
             .saturating_add(1);
-        let gate = now + throttle.delay_after(count, throttle.address_free_failures);
+        // Delays are bounded by `max_delay`; an instant beyond the clock's range is no gate.
+        let gate = now
+            .checked_add(throttle.delay_after(count, throttle.address_free_failures))
+            .unwrap_or(now);
         failures.cache_set(key, AddressFailures { count, gate });
     }
 }
@@ -172,7 +178,8 @@ impl App {
         // the free failures; the bound only matters when they are many.
         for _ in 0..16 {
             let now = naive_of(now_epoch());
-            if let Some(wait) = gate.and_then(|gate| (gate - now).to_std().ok()) {
+            if let Some(wait) = gate.and_then(|gate| gate.signed_duration_since(now).to_std().ok())
+            {
                 return Err(slow_down(wait));
             }
             let failures = u32::try_from(seen.saturating_add(1)).unwrap_or(u32::MAX);
@@ -206,7 +213,8 @@ impl App {
 }
 
 fn gate_after(now: NaiveDateTime, wait: Duration) -> Option<NaiveDateTime> {
-    (!wait.is_zero()).then(|| now + chrono::Duration::from_std(wait).unwrap_or_default())
+    let wait = chrono::Duration::from_std(wait).unwrap_or_default();
+    (!wait.is_zero()).then(|| now.checked_add_signed(wait).unwrap_or(NaiveDateTime::MAX))
 }
 
 #[cfg(test)]

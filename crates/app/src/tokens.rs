@@ -93,7 +93,7 @@ const MAX_EXPIRY_DAYS: i64 = 3_650;
 /// `1_day`, `7_days`, `30_days`, `90_days`, `1_year`, `never` or an ISO date or date-time
 /// within [`MAX_EXPIRY_DAYS`].
 fn expiry(text: Option<&str>, now: NaiveDateTime) -> Result<Option<NaiveDateTime>, AppError> {
-    let days = |d| Ok(Some(now + ChronoDuration::days(d)));
+    let days = |d| Ok(now.checked_add_signed(ChronoDuration::days(d)));
     match text.map(str::trim) {
         None | Some("never") | Some("") => Ok(None),
         Some("1_day") => days(1),
@@ -110,7 +110,11 @@ fn expiry(text: Option<&str>, now: NaiveDateTime) -> Result<Option<NaiveDateTime
                         .map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default())
                 });
             match parsed {
-                Ok(at) if at > now + ChronoDuration::days(MAX_EXPIRY_DAYS) => {
+                Ok(at)
+                    if now
+                        .checked_add_signed(ChronoDuration::days(MAX_EXPIRY_DAYS))
+                        .is_none_or(|latest| at > latest) =>
+                {
                     Err(AppError::BadRequest(format!(
                         "Invalid expiration: {other} (at most {MAX_EXPIRY_DAYS} days ahead, or \"never\")"
                     )))

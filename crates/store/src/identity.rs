@@ -158,11 +158,13 @@ pub struct MembershipView {
 }
 
 pub fn insert_users(conn: &mut AnyConnection, rows: &[NewUser]) -> Result<usize, StoreError> {
-    let mut inserted = 0;
+    let mut inserted: usize = 0;
     for chunk in rows.chunks(INSERT_CHUNK) {
-        inserted += per_backend!(&mut *conn, |c| diesel::insert_into(users::table)
-            .values(chunk)
-            .execute(c))?;
+        inserted = inserted.saturating_add(per_backend!(&mut *conn, |c| diesel::insert_into(
+            users::table
+        )
+        .values(chunk)
+        .execute(c))?);
     }
     Ok(inserted)
 }
@@ -171,11 +173,13 @@ pub fn insert_companies(
     conn: &mut AnyConnection,
     rows: &[NewCompany],
 ) -> Result<usize, StoreError> {
-    let mut inserted = 0;
+    let mut inserted: usize = 0;
     for chunk in rows.chunks(INSERT_CHUNK) {
-        inserted += per_backend!(&mut *conn, |c| diesel::insert_into(companies::table)
-            .values(chunk)
-            .execute(c))?;
+        inserted = inserted.saturating_add(per_backend!(&mut *conn, |c| diesel::insert_into(
+            companies::table
+        )
+        .values(chunk)
+        .execute(c))?);
     }
     Ok(inserted)
 }
@@ -184,11 +188,13 @@ pub fn insert_memberships(
     conn: &mut AnyConnection,
     rows: &[NewMembership],
 ) -> Result<usize, StoreError> {
-    let mut inserted = 0;
+    let mut inserted: usize = 0;
     for chunk in rows.chunks(INSERT_CHUNK) {
-        inserted += per_backend!(&mut *conn, |c| diesel::insert_into(memberships::table)
-            .values(chunk)
-            .execute(c))?;
+        inserted = inserted.saturating_add(per_backend!(&mut *conn, |c| diesel::insert_into(
+            memberships::table
+        )
+        .values(chunk)
+        .execute(c))?);
     }
     Ok(inserted)
 }

@@ -77,6 +77,10 @@ pub fn enqueue(
 
 /// Claim up to `limit` due jobs (pending and due, or running with an expired lease) for
 /// `lease`; each claim counts as an attempt.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "SQL expressions, computed by the database (which refuses an overflow)"
+)]
 pub fn claim(
     conn: &mut AnyConnection,
     limit: i64,
@@ -87,7 +91,7 @@ pub fn claim(
         .eq(PENDING)
         .and(jobs::run_at.le(now))
         .or(jobs::status.eq(RUNNING).and(jobs::locked_until.lt(now)));
-    let until = now + lease;
+    let until = now.checked_add_signed(lease).unwrap_or(NaiveDateTime::MAX);
     let claim_ids = |ids: &[DbUuid], c: &mut AnyConnection| -> Result<Vec<JobRow>, StoreError> {
         if ids.is_empty() {
             return Ok(Vec::new());
@@ -185,6 +189,10 @@ pub fn fail(
 
 /// Hand claimed jobs back (a graceful shutdown that does not wait for them); the attempt is
 /// not counted.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "SQL expressions, computed by the database (which refuses an overflow)"
+)]
 pub fn release(
     conn: &mut AnyConnection,
     ids: &[DbUuid],

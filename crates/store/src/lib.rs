@@ -1,4 +1,5 @@
 #![doc = include_str!("../README.md")]
+#![warn(clippy::arithmetic_side_effects)]
 
 pub mod account;
 pub mod agents;

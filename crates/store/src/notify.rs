@@ -50,7 +50,7 @@ pub fn spawn_pg_bus(
             }
             first = false;
             tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            backoff = backoff.saturating_mul(2).min(Duration::from_secs(5));
         }
     });
     outbox

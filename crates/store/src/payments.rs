@@ -117,6 +117,10 @@ pub fn forget_pending(conn: &mut AnyConnection, reference_code: &str) -> Result<
 /// already completed: the rows completed now (empty when another caller completed them
 /// first). Two statements whatever the number of intents; run it inside a transaction, where
 /// the conditional update decides races.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "SQL expressions, computed by the database (which refuses an overflow)"
+)]
 pub fn complete_and_credit(
     conn: &mut AnyConnection,
     company: CompanyId,

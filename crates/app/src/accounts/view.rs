@@ -23,7 +23,7 @@ impl CachedView {
     /// Roughly what it holds in memory: the rendering and the view it was made of (about
     /// as large again).
     pub(crate) fn weight(&self) -> usize {
-        2 * self.full.body.len() + 256
+        self.full.body.len().saturating_mul(2).saturating_add(256)
     }
 }
 

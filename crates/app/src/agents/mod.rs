@@ -49,13 +49,21 @@ pub struct AgentView {
 /// Roughly what an agent's view holds in memory (its settings and command states).
 pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
     view.as_ref().map_or(64, |view| {
-        view.name.len() + crate::company_extensions::weight_of(&view.settings, &view.commands)
+        view.name
+            .len()
+            .saturating_add(crate::company_extensions::weight_of(
+                &view.settings,
+                &view.commands,
+            ))
     })
 }
 
 /// Roughly what a user's visible-agent list holds (names, entries, the rendered body).
 pub(crate) fn list_weight(list: &VisibleList) -> usize {
-    2 * list.body.len() + list.names.iter().map(|(_, n)| n.len() + 64).sum::<usize>()
+    list.names
+        .iter()
+        .map(|(_, n)| n.len().saturating_add(64))
+        .fold(list.body.len().saturating_mul(2), usize::saturating_add)
 }
 
 /// The agents a user sees: ids with names (for lookups by name), the entries, and the

@@ -70,7 +70,9 @@ impl App {
         let delay = self.settings.stripe.payment_sync_delay;
         payment_sync_job(
             payment_intent,
-            now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+            now()
+                .checked_add_signed(chrono::Duration::from_std(delay).unwrap_or_default())
+                .unwrap_or(chrono::NaiveDateTime::MAX),
         )
     }
 

@@ -16,7 +16,8 @@ impl App {
         }
         Ok(Quote {
             token_millions: millions,
-            tokens: millions * 1_000_000,
+            // At most MAX_TOKEN_MILLIONS (checked above).
+            tokens: millions.saturating_mul(1_000_000),
             amount_usd: (millions as f64 * price * 100.0).round() / 100.0,
             price_per_million: price,
         })
@@ -271,7 +272,9 @@ impl App {
         let delay = self.settings.stripe.payment_sync_delay.max(RECOVERY_AFTER);
         payment_sync_job(
             placeholder,
-            now() + chrono::Duration::from_std(delay).unwrap_or_default(),
+            now()
+                .checked_add_signed(chrono::Duration::from_std(delay).unwrap_or_default())
+                .unwrap_or(chrono::NaiveDateTime::MAX),
         )
     }
 }
