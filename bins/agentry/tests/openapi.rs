@@ -106,3 +106,81 @@ async fn every_documented_route_reaches_its_handler() {
     .await;
     assert_eq!(response.status(), actix_web::http::StatusCode::IM_A_TEAPOT);
 }
+
+/// Request bodies come from the handlers' own extractors, and every schema they name is in
+/// the document.
+#[actix_web::test]
+async fn request_bodies_are_the_handlers_own_and_every_reference_resolves() {
+    let document: Value = serde_json::from_str(agentry::routes::openapi::document()).unwrap();
+    let body = |method: &str, path: &str| document["paths"][path][method]["requestBody"].clone();
+    let registration = body("post", "/v1/user");
+    assert_eq!(registration["required"], true);
+    assert_eq!(
+        registration["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/Registration"
+    );
+    let schema = &document["components"]["schemas"]["Registration"];
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for field in ["email", "password", "confirm_password"] {
+        assert!(required.contains(&field), "{field} in {required:?}");
+    }
+    assert!(schema["properties"]["invitation_id"].is_object());
+    // An optional body, and none at all.
+    assert_eq!(body("post", "/v1/billing/portal")["required"], false);
+    assert!(body("get", "/v1/user").is_null());
+    assert!(body("delete", "/v1/agent/{agent_id}").is_null());
+    // Every body a handler extracts is described: each JSON route with a body names one.
+    let with_body = ROUTES
+        .iter()
+        .filter(|r| !body(&r.method.to_lowercase(), &openapi_path(r.path)).is_null())
+        .count();
+    eprintln!(
+        "openapi: {with_body} of {} operations describe a request body",
+        ROUTES.len()
+    );
+    assert!(with_body >= 30, "{with_body}");
+
+    // No two body types share a schema name (one would hide the other).
+    let mut seen: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
+    for describe in agentry::routes::table::request_bodies()
+        .into_iter()
+        .flatten()
+    {
+        let mut schemas = Vec::new();
+        describe(&mut schemas);
+        for (name, schema) in schemas {
+            let schema = serde_json::to_value(&schema).unwrap();
+            if let Some(previous) = seen.insert(name.clone(), schema.clone()) {
+                assert_eq!(previous, schema, "two different schemas are named {name}");
+            }
+        }
+    }
+
+    // Every $ref resolves.
+    fn refs<'a>(value: &'a Value, out: &mut Vec<&'a str>) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::String(target)) = map.get("$ref") {
+                    out.push(target);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&document, &mut found);
+    for target in found {
+        let name = target.strip_prefix("#/components/schemas/").unwrap();
+        assert!(
+            document["components"]["schemas"][name].is_object(),
+            "{target} is not in the document"
+        );
+    }
+}

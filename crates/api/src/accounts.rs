@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct Registration {
     pub email: String,
     pub password: String,
@@ -31,7 +31,7 @@ pub struct Registration {
     pub tos_accepted: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Registered {
     pub otp_uri: String,
     pub magic_link: String,
@@ -40,7 +40,7 @@ pub struct Registered {
     pub username: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
@@ -48,7 +48,7 @@ pub struct LoginRequest {
     pub mfa_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LoggedIn {
     pub detail: &'static str,
     pub token: String,
@@ -57,14 +57,14 @@ pub struct LoggedIn {
     pub username: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MfaSetup {
     pub provisioning_uri: String,
     pub secret: String,
     pub mfa_enabled: bool,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct MfaDisable {
     #[serde(default)]
     pub password: Option<String>,
@@ -72,21 +72,21 @@ pub struct MfaDisable {
     pub mfa_token: Option<String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct PasswordChange {
     pub current_password: String,
     pub new_password: String,
     pub confirm_password: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct PasswordSet {
     pub new_password: String,
     pub confirm_password: String,
 }
 
 /// `GET /v1/user` query options.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct UserViewOptions {
     #[serde(default)]
     pub light: bool,
@@ -96,7 +96,7 @@ pub struct UserViewOptions {
     pub scope_filter: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CompanyView {
     pub id: CompanyId,
     /// The parent company, if any.
@@ -128,7 +128,7 @@ pub struct CompanyView {
 
 /// The `/v1/user` response: the user, their companies, and every preference spread at the
 /// top level (string values, as the reference stores them).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserView {
     pub id: UserId,
     pub email: String,

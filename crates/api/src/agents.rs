@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// One entry of `GET /v1/agent`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentEntry {
     pub name: String,
     pub id: AgentId,
@@ -17,7 +17,7 @@ pub struct AgentEntry {
     pub access_level: &'static str,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewAgentBody {
     pub agent_name: Value,
     #[serde(default)]
@@ -28,7 +28,7 @@ pub struct NewAgentBody {
     pub training_urls: Option<Value>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ExecuteBody {
     pub command_name: String,
     #[serde(default)]

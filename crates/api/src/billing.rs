@@ -3,13 +3,13 @@
 use agentry_domain::{CompanyId, UserId};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BillingConfig {
     pub billing_enabled: bool,
     pub token_price_usd: f64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct BalanceView {
     pub token_balance: i64,
     /// An alias of `token_balance`, which the reference's endpoint suite reads.
@@ -30,7 +30,7 @@ pub struct BalanceView {
     pub parent_tokens_used_total: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UsageView {
     pub user_id: UserId,
     pub input_tokens: i64,
@@ -39,14 +39,14 @@ pub struct UsageView {
     pub timestamp: chrono::NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UsageTotals {
     pub input_tokens: i64,
     pub output_tokens: i64,
     pub total_tokens: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WarningView {
     pub should_warn: bool,
     pub token_balance: i64,

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use agentry_domain::{CompanyId, RoleId};
 use serde::Serialize;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub id: RoleId,
     pub name: &'static str,
@@ -13,7 +13,7 @@ pub struct RoleView {
     pub display_order: i32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScopeView<'a> {
     pub name: &'a str,
     pub resource: &'a str,
@@ -22,13 +22,13 @@ pub struct ScopeView<'a> {
     pub category: &'a str,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ScopeCatalog<'a> {
     pub scopes: Vec<ScopeView<'a>>,
     pub categories: BTreeMap<&'a str, Vec<&'a str>>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UserScopes {
     pub company_id: Option<CompanyId>,
     pub role_id: Option<RoleId>,

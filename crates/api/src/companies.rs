@@ -3,7 +3,7 @@
 use agentry_domain::{CompanyId, UserId};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: UserId,
     pub email: String,
@@ -17,7 +17,7 @@ pub struct MemberView {
     pub status_text: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CompanyResponse {
     pub id: CompanyId,
     pub name: String,
@@ -37,14 +37,14 @@ pub struct CompanyResponse {
     pub children: Vec<CompanyResponse>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AcceptedInvitation {
     pub detail: &'static str,
     pub company_id: CompanyId,
     pub role_id: i32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct CompanyForm {
     pub name: Option<String>,
     #[serde(default)]
@@ -75,20 +75,20 @@ pub struct CompanyForm {
     pub icon_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CreatedCompany {
     pub id: CompanyId,
     pub name: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct RoleChange {
     pub role_id: i32,
     pub company_id: String,
     pub user_id: String,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct InvitationForm {
     pub email: String,
     #[serde(default)]
@@ -99,7 +99,7 @@ pub struct InvitationForm {
     pub skip_email: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct InvitationView {
     /// The invitation's id, or "none" when the invitee already had an account and was added.
     pub id: String,

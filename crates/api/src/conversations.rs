@@ -3,7 +3,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct NewConversation {
     pub conversation_name: Value,
     #[serde(default)]

@@ -3,7 +3,7 @@
 use chrono::NaiveDateTime;
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Quote {
     pub token_millions: i64,
     pub tokens: i64,
@@ -11,14 +11,14 @@ pub struct Quote {
     pub price_per_million: f64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct TopUpRequest {
     pub token_millions: serde_json::Value,
     #[serde(default)]
     pub company_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TopUp {
     pub reference_code: String,
     pub client_secret: Option<String>,
@@ -28,7 +28,7 @@ pub struct TopUp {
     pub status: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Confirmation {
     pub success: bool,
     pub status: String,
@@ -37,14 +37,14 @@ pub struct Confirmation {
     pub reference_code: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct SyncResult {
     pub checked: usize,
     pub credited: usize,
     pub tokens_added: i64,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransactionView {
     pub reference_code: String,
     pub status: String,
@@ -56,13 +56,13 @@ pub struct TransactionView {
     pub updated_at: NaiveDateTime,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct CheckoutLink {
     pub session_id: String,
     pub checkout_url: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct WebhookOutcome {
     pub received: bool,
     /// The event had been applied before (a redelivery); nothing changed.

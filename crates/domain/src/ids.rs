@@ -46,6 +46,15 @@ macro_rules! uuid_id {
             }
         }
 
+        /// In the OpenAPI document: a string in UUID format.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                uuid_schema()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
+
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 self.0.fmt(f)
@@ -60,6 +69,14 @@ macro_rules! uuid_id {
             }
         }
     )+};
+}
+
+fn uuid_schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::schema::{ObjectBuilder, SchemaFormat, Type};
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .format(Some(SchemaFormat::Custom("uuid".into())))
+        .into()
 }
 
 uuid_id!(

@@ -9,6 +9,19 @@ use serde::{Deserialize, Serialize};
 #[serde(transparent)]
 pub struct RoleId(pub i32);
 
+/// In the OpenAPI document: an integer (0 super admin ... 6 read-only user).
+impl utoipa::PartialSchema for RoleId {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(0))
+            .maximum(Some(6))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for RoleId {}
+
 impl RoleId {
     pub const SUPER_ADMIN: Self = Self(0);
     pub const TENANT_ADMIN: Self = Self(1);

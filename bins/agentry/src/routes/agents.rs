@@ -71,7 +71,7 @@ pub(super) async fn config(
     Ok(HttpResponse::Ok().json(config))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct SettingsBody {
     #[serde(default)]
     settings: Option<Value>,
@@ -89,7 +89,8 @@ pub(super) async fn update(
     Ok(message(text))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = AgentRename)]
 pub(super) struct RenameBody {
     new_name: Value,
 }
@@ -116,7 +117,7 @@ pub(super) async fn delete(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct CommandsBody {
     #[serde(default)]
     commands: Option<Value>,
@@ -145,7 +146,7 @@ pub(super) async fn commands(
     Ok(HttpResponse::Ok().json(json!({ "commands": config["agent"]["commands"] })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ToggleCommand {
     command_name: String,
     enable: bool,
@@ -163,7 +164,7 @@ pub(super) async fn toggle_command(
     Ok(message(text))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ToggleExtension {
     extension_name: String,
     enable: bool,
@@ -206,7 +207,7 @@ pub(super) async fn persona(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct PersonaBody {
     persona: Value,
 }

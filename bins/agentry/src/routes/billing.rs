@@ -73,7 +73,8 @@ pub(super) async fn usage(
     Ok(HttpResponse::Ok().json(serde_json::json!({"usage": usage})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = CompanyBody)]
 pub(super) struct CompanyQuery {
     company_id: String,
 }
@@ -110,7 +111,7 @@ pub(super) async fn dismiss_warning(
     Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct QuoteBody {
     token_millions: serde_json::Value,
 }
@@ -130,7 +131,7 @@ pub(super) async fn top_up(
     Ok(HttpResponse::Ok().json(app.top_up(&caller, body.into_inner()).await?))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ConfirmBody {
     payment_intent_id: String,
 }
@@ -180,7 +181,7 @@ pub(super) async fn transactions(
     Ok(HttpResponse::Ok().json(list))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct AutoTopUpBody {
     amount_usd: f64,
     company_id: Option<String>,
@@ -197,7 +198,7 @@ pub(super) async fn auto_topup(
     Ok(HttpResponse::Ok().json(link))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct PortalBody {
     company_id: Option<String>,
 }

@@ -106,7 +106,7 @@ pub(super) async fn invite(
     Ok(HttpResponse::Ok().json(invitation))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct RoleNameInvitation {
     email: String,
     #[serde(default)]
@@ -203,7 +203,7 @@ pub(super) async fn company_settings(
     Ok(HttpResponse::Ok().json(settings))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct SettingsBody {
     #[serde(default)]
     settings: Option<Value>,
@@ -234,7 +234,7 @@ pub(super) async fn company_extensions(
         .json(listed))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ToggleCommand {
     command_name: String,
     enable: bool,
@@ -254,7 +254,7 @@ pub(super) async fn toggle_company_command(
     Ok(HttpResponse::Ok().json(json!({ "message": text })))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct ToggleExtension {
     extension_name: String,
     enable: bool,

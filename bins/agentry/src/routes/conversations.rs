@@ -76,7 +76,8 @@ pub(super) async fn history(
     Ok(HttpResponse::Ok().json(history))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = ConversationRename)]
 pub(super) struct RenameBody {
     #[serde(default = "dash")]
     new_conversation_name: Value,
@@ -111,7 +112,7 @@ pub(super) async fn delete(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct MessageBody {
     role: Value,
     message: Value,
@@ -129,7 +130,7 @@ pub(super) async fn add_message(
     Ok(message(added.to_string()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct UpdateBody {
     new_message: Value,
 }

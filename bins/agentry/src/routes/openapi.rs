@@ -3,8 +3,10 @@
 //! path parameters, whether it needs a token, and the scope its guard asks for
 //! (`x-agentry-guard`, `x-agentry-scope`).
 //!
-//! Request and response bodies are not described yet: they come with the crate of typed
-//! request and response types (issue 11, item 4). Every refusal has the one error shape.
+//! Each operation's JSON request body is read off its handler's signature (the `Json<T>` or
+//! `Option<Json<T>>` it extracts: [`RequestParts`]), so it cannot drift from what the handler
+//! accepts. Response bodies are not described yet (the handlers build them); every refusal
+//! has the one error shape.
 
 use std::sync::OnceLock;
 
@@ -17,7 +19,13 @@ use utoipa::openapi::{
     Content, InfoBuilder, OpenApi, OpenApiBuilder, Ref, Required, ResponseBuilder, Tag,
 };
 
-use super::table::{Guard, ROUTES, RouteSpec};
+use actix_web::{HttpRequest, web};
+use agentry_app::App;
+use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
+use utoipa::openapi::{RefOr, schema::Schema};
+
+use super::table::{Guard, ROUTES, RouteSpec, request_bodies};
+use crate::extract::{Auth, Json};
 
 /// The security scheme every guarded route names: the `Authorization` header, a session
 /// token (raw or after `Bearer `) or a personal access token.
@@ -43,13 +51,19 @@ pub(super) async fn serve() -> HttpResponse {
 pub fn build() -> OpenApi {
     let mut paths = Paths::new();
     let mut tags: Vec<&str> = Vec::new();
-    for spec in ROUTES {
+    let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
+    for (spec, body) in ROUTES.iter().zip(request_bodies()) {
         let tag = tag_of(spec);
         if !tags.contains(&tag) {
             tags.push(tag);
         }
         let path = openapi_path(spec.path);
-        paths.add_path_operation(&path, vec![method_of(spec.method)], operation(spec, tag));
+        let body = body.map(|body| body(&mut schemas));
+        paths.add_path_operation(
+            &path,
+            vec![method_of(spec.method)],
+            operation(spec, tag, body),
+        );
     }
     let error = ObjectBuilder::new()
         .schema_type(Type::Object)
@@ -60,6 +74,7 @@ pub fn build() -> OpenApi {
         )
         .required("detail");
     let components = ComponentsBuilder::new()
+        .schemas_from_iter(schemas)
         .schema("Error", error)
         .security_scheme(
             TOKEN,
@@ -86,8 +101,13 @@ pub fn build() -> OpenApi {
         .build()
 }
 
-fn operation(spec: &RouteSpec, tag: &str) -> utoipa::openapi::path::Operation {
+fn operation(
+    spec: &RouteSpec,
+    tag: &str,
+    body: Option<RequestBody>,
+) -> utoipa::openapi::path::Operation {
     let mut builder = OperationBuilder::new()
+        .request_body(body)
         .tag(tag)
         .operation_id(Some(operation_id(spec)))
         .response("200", ResponseBuilder::new().description("Success").build())
@@ -181,4 +201,85 @@ fn guard_name(guard: Guard) -> &'static str {
         Guard::BodyScope(_) => "body_scope",
         Guard::AgentScope(_) => "agent_scope",
     }
+}
+
+/// Writes the schemas a request body needs into the document's components and describes
+/// the body.
+pub type BodyDoc = fn(&mut Vec<(String, RefOr<Schema>)>) -> RequestBody;
+
+/// What one extractor of a handler contributes to its operation: a JSON body, or nothing.
+pub trait RequestPart {
+    fn body() -> Option<BodyDoc> {
+        None
+    }
+}
+
+impl<T: utoipa::ToSchema> RequestPart for Json<T> {
+    fn body() -> Option<BodyDoc> {
+        Some(json_body::<T, true>)
+    }
+}
+
+impl<T: utoipa::ToSchema> RequestPart for Option<Json<T>> {
+    fn body() -> Option<BodyDoc> {
+        Some(json_body::<T, false>)
+    }
+}
+
+impl RequestPart for web::Data<App> {}
+impl RequestPart for Auth {}
+impl RequestPart for HttpRequest {}
+impl RequestPart for web::Bytes {}
+impl<T> RequestPart for web::Path<T> {}
+impl<T> RequestPart for web::Query<T> {}
+
+fn json_body<T: utoipa::ToSchema, const REQUIRED: bool>(
+    schemas: &mut Vec<(String, RefOr<Schema>)>,
+) -> RequestBody {
+    T::schemas(schemas);
+    let name = T::name().into_owned();
+    schemas.push((name.clone(), T::schema()));
+    RequestBodyBuilder::new()
+        .content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name(name))),
+        )
+        .required(Some(if REQUIRED {
+            Required::True
+        } else {
+            Required::False
+        }))
+        .build()
+}
+
+/// The extractors of a handler, as actix-web passes them (a tuple).
+pub trait RequestParts {
+    fn body() -> Option<BodyDoc>;
+}
+
+macro_rules! request_parts {
+    ($($part:ident),*) => {
+        impl<$($part: RequestPart),*> RequestParts for ($($part,)*) {
+            fn body() -> Option<BodyDoc> {
+                None$(.or_else($part::body))*
+            }
+        }
+    };
+}
+
+request_parts!();
+request_parts!(A);
+request_parts!(A, B);
+request_parts!(A, B, C);
+request_parts!(A, B, C, D);
+request_parts!(A, B, C, D, E);
+request_parts!(A, B, C, D, E, F);
+
+/// The request body `handler` extracts, if any (its type is the handler's own signature).
+pub fn body_of<F, Args>(_handler: F) -> Option<BodyDoc>
+where
+    F: actix_web::Handler<Args>,
+    Args: RequestParts,
+{
+    Args::body()
 }

@@ -104,7 +104,7 @@ pub(super) async fn mfa_setup(
     Ok(HttpResponse::Ok().json(setup))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub(super) struct MfaCode {
     mfa_token: String,
 }
@@ -129,7 +129,7 @@ pub(super) async fn mfa_disable(
     Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize, Default, utoipa::ToSchema)]
 pub(super) struct MfaResetBody {
     #[serde(default)]
     mfa_token: Option<String>,
