@@ -40,7 +40,8 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
         DomainEvent::CompanyExtensionsChanged { company } => {
             vec![Invalidation::CompanyExtensions(*company)]
         }
-        DomainEvent::PersonalTokenRevoked { token_hash, .. } => {
+        DomainEvent::PersonalTokenRevoked { token_hash, .. }
+        | DomainEvent::PersonalTokenCreated { token_hash, .. } => {
             vec![Invalidation::PersonalToken(token_hash.clone())]
         }
         DomainEvent::AgentChanged { agent, viewers, .. } => {
@@ -48,8 +49,11 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
                 .chain(viewers.iter().copied().map(Invalidation::VisibleAgents))
                 .collect()
         }
-        // Conversations are read from the database on every request: no read model.
-        DomainEvent::ConversationChanged { .. } | DomainEvent::MessagesChanged { .. } => Vec::new(),
+        // Conversations and invitations are read from the database on every request: no
+        // read model.
+        DomainEvent::ConversationChanged { .. }
+        | DomainEvent::MessagesChanged { .. }
+        | DomainEvent::InvitationChanged { .. } => Vec::new(),
     }
 }
 

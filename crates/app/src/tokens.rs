@@ -198,8 +198,15 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        let conn = uow.conn()?;
-        tokens::insert_token(conn, &row)?;
+        self.write(uow, |work| {
+            tokens::insert_token(work.conn(), &row)?;
+            work.record(DomainEvent::PersonalTokenCreated {
+                user: caller.user,
+                token: row.id.0.to_string(),
+                token_hash: row.token_hash.clone(),
+            });
+            Ok(())
+        })?;
         Ok(view(&row, Some(value)))
     }
 

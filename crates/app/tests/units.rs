@@ -98,4 +98,27 @@ db_tests! {
         uow.release();
         assert!(app.list_companies(&mut Uow::new(app.pool()), &caller).is_ok());
     }
+
+    fn tokens_and_invitations_record_their_events(db) {
+        let caller = admin(&db);
+        let app = App::new(db.pool().0, Settings::for_tests());
+        let uow = &mut Uow::new(app.pool());
+        let token = app.create_token(uow, &caller, serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["agents:read"]})).unwrap()).unwrap();
+        let invitation = app.invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "new@example.com", "role_id": 3})).unwrap()).unwrap();
+        app.delete_invitation(uow, &caller, &invitation.id).unwrap();
+        let kinds: Vec<(String, String)> = read_after(&mut db.connect(), 0, 100)
+            .unwrap()
+            .into_iter()
+            .map(|row| (row.kind, row.subject))
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                ("token.created".to_owned(), caller.user.to_string()),
+                ("invitation.changed".to_owned(), invitation.id.clone()),
+                ("invitation.changed".to_owned(), invitation.id.clone()),
+            ],
+            "{token:?}"
+        );
+    }
 }

@@ -49,6 +49,21 @@ pub enum DomainEvent {
     /// A company's extension settings or command states changed (or the company is gone).
     #[serde(rename = "company.extensions_changed")]
     CompanyExtensionsChanged { company: CompanyId },
+    /// A personal access token was created (`token_hash` as for a revocation: a lookup of that
+    /// value before it existed is forgotten).
+    #[serde(rename = "token.created")]
+    PersonalTokenCreated {
+        user: UserId,
+        token: String,
+        token_hash: String,
+    },
+    /// An invitation to a company was sent or withdrawn (its acceptance is `AccessChanged`).
+    #[serde(rename = "invitation.changed")]
+    InvitationChanged {
+        company: CompanyId,
+        invitation: String,
+        change: InvitationChange,
+    },
     /// A personal access token was revoked or replaced (`token_hash`: the hex SHA-256 of its
     /// value, which is how the read model finds it).
     #[serde(rename = "token.revoked")]
@@ -96,6 +111,13 @@ pub enum CompanyChange {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
+pub enum InvitationChange {
+    Sent,
+    Withdrawn,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ConversationChange {
     Created,
     Renamed,
@@ -121,6 +143,8 @@ impl DomainEvent {
             DomainEvent::CompanyChanged { .. } => "company.changed",
             DomainEvent::BillingChanged { .. } => "company.billing_changed",
             DomainEvent::CompanyExtensionsChanged { .. } => "company.extensions_changed",
+            DomainEvent::PersonalTokenCreated { .. } => "token.created",
+            DomainEvent::InvitationChanged { .. } => "invitation.changed",
             DomainEvent::PersonalTokenRevoked { .. } => "token.revoked",
             DomainEvent::AgentChanged { .. } => "agent.changed",
             DomainEvent::ConversationChanged { .. } => "conversation.changed",
@@ -135,7 +159,9 @@ impl DomainEvent {
             | DomainEvent::UserUpdated { user }
             | DomainEvent::TokensRevoked { user, .. }
             | DomainEvent::AccessChanged { user, .. }
+            | DomainEvent::PersonalTokenCreated { user, .. }
             | DomainEvent::PersonalTokenRevoked { user, .. } => user.to_string(),
+            DomainEvent::InvitationChanged { invitation, .. } => invitation.clone(),
             DomainEvent::BillingChanged { company, .. }
             | DomainEvent::CompanyChanged { company, .. }
             | DomainEvent::CompanyExtensionsChanged { company } => company.to_string(),
@@ -176,6 +202,16 @@ mod tests {
             DomainEvent::PersonalTokenRevoked {
                 user,
                 token_hash: "ab".repeat(32),
+            },
+            DomainEvent::PersonalTokenCreated {
+                user,
+                token: "t".into(),
+                token_hash: "cd".repeat(32),
+            },
+            DomainEvent::InvitationChanged {
+                company: CompanyId::new(),
+                invitation: "i".into(),
+                change: InvitationChange::Sent,
             },
             DomainEvent::AgentChanged {
                 agent: AgentId::new(),

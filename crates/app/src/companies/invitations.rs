@@ -106,7 +106,15 @@ impl App {
                     accepted_by: None,
                     created_at: now,
                 };
-                companies::insert_invitation(conn, &row)?;
+                self.write(uow, |work| {
+                    companies::insert_invitation(work.conn(), &row)?;
+                    work.record(DomainEvent::InvitationChanged {
+                        company,
+                        invitation: row.id.0.to_string(),
+                        change: InvitationChange::Sent,
+                    });
+                    Ok(())
+                })?;
                 row
             }
         };
@@ -226,8 +234,15 @@ impl App {
         if !access.allows(Some(company), "users:write") {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        companies::delete_invitation(conn, row.id)?;
-        Ok(())
+        self.write(uow, |work| {
+            companies::delete_invitation(work.conn(), row.id)?;
+            work.record(DomainEvent::InvitationChanged {
+                company,
+                invitation: row.id.0.to_string(),
+                change: InvitationChange::Withdrawn,
+            });
+            Ok(())
+        })
     }
 }
 

@@ -5,7 +5,7 @@ mod members;
 
 use std::collections::HashMap;
 
-use agentry_domain::events::{CompanyChange, DomainEvent};
+use agentry_domain::events::{CompanyChange, DomainEvent, InvitationChange};
 
 use agentry_domain::access::Access;
 use agentry_domain::{CompanyId, RoleId, UserId};
