@@ -235,7 +235,10 @@ impl App {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
         self.write(uow, |work| {
-            companies::delete_invitation(work.conn(), row.id)?;
+            // Deleted meanwhile by another request: nothing to withdraw, nothing recorded.
+            if !companies::delete_invitation(work.conn(), row.id)? {
+                return Err(not_found("Invitation"));
+            }
             work.record(DomainEvent::InvitationChanged {
                 company,
                 invitation: row.id.0.to_string(),
