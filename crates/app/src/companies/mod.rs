@@ -92,35 +92,32 @@ fn trimmed(value: Option<String>) -> Option<String> {
 
 /// What a company form changes (checked).
 fn company_patch(form: CompanyForm) -> Result<CompanyPatch, AppError> {
-    let this = form;
+    let name = trimmed(form.name);
+    if name
+        .as_deref()
+        .is_some_and(|n| n.is_empty() || n.chars().count() > 200)
     {
-        let name = trimmed(this.name);
-        if name
-            .as_deref()
-            .is_some_and(|n| n.is_empty() || n.chars().count() > 200)
-        {
-            return Err(AppError::Invalid {
-                field: "name".into(),
-                message: "a company name has 1 to 200 characters".into(),
-            });
-        }
-        Ok(CompanyPatch {
-            name,
-            agent_name: trimmed(this.agent_name).filter(|a| !a.is_empty()),
-            status: this.status,
-            address: this.address,
-            phone_number: this.phone_number,
-            email: this.email,
-            website: this.website,
-            city: this.city,
-            state: this.state,
-            zip_code: this.zip_code,
-            country: this.country,
-            notes: this.notes,
-            icon_url: this.icon_url,
-            updated_at: Some(naive_of(now_epoch())),
-        })
+        return Err(AppError::Invalid {
+            field: "name".into(),
+            message: "a company name has 1 to 200 characters".into(),
+        });
     }
+    Ok(CompanyPatch {
+        name,
+        agent_name: trimmed(form.agent_name).filter(|a| !a.is_empty()),
+        status: form.status,
+        address: form.address,
+        phone_number: form.phone_number,
+        email: form.email,
+        website: form.website,
+        city: form.city,
+        state: form.state,
+        zip_code: form.zip_code,
+        country: form.country,
+        notes: form.notes,
+        icon_url: form.icon_url,
+        updated_at: Some(naive_of(now_epoch())),
+    })
 }
 
 impl App {

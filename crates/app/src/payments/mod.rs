@@ -86,17 +86,15 @@ pub use agentry_api::payments::{
 
 /// A ledger row as the transactions list shows it.
 fn transaction_view(row: TransactionRow) -> TransactionView {
-    {
-        TransactionView {
-            reference_code: row.reference_code,
-            status: row.status,
-            currency: row.currency,
-            amount_usd: row.amount_usd,
-            token_amount: row.token_amount,
-            payment_intent_id: row.payment_intent_id,
-            created_at: row.created_at,
-            updated_at: row.updated_at,
-        }
+    TransactionView {
+        reference_code: row.reference_code,
+        status: row.status,
+        currency: row.currency,
+        amount_usd: row.amount_usd,
+        token_amount: row.token_amount,
+        payment_intent_id: row.payment_intent_id,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
     }
 }
 
