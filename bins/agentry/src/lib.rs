@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod limits;
+pub mod reply;
 pub mod request_id;
 pub mod routes;
 pub mod startup;

@@ -147,12 +147,14 @@ async fn request_bodies_are_the_handlers_own_and_every_reference_resolves() {
 
     // No two body types share a schema name (one would hide the other).
     let mut seen: std::collections::HashMap<String, Value> = std::collections::HashMap::new();
-    for describe in agentry::routes::table::request_bodies()
-        .into_iter()
-        .flatten()
-    {
+    for doc in agentry::routes::table::handler_docs() {
         let mut schemas = Vec::new();
-        describe(&mut schemas);
+        if let Some(describe) = doc.body {
+            describe(&mut schemas);
+        }
+        if let Some(describe) = doc.response {
+            describe(&mut schemas);
+        }
         for (name, schema) in schemas {
             let schema = serde_json::to_value(&schema).unwrap();
             if let Some(previous) = seen.insert(name.clone(), schema.clone()) {
@@ -183,4 +185,58 @@ async fn request_bodies_are_the_handlers_own_and_every_reference_resolves() {
             "{target} is not in the document"
         );
     }
+}
+
+/// Every route that answers JSON documents its 200 body, read off the handler's return type;
+/// only the document itself and the files commands leave are not JSON objects described by
+/// a schema.
+#[actix_web::test]
+async fn response_bodies_are_the_handlers_own() {
+    let document: Value = serde_json::from_str(agentry::routes::openapi::document()).unwrap();
+    let success = |method: &str, path: &str| {
+        document["paths"][path][method]["responses"]["200"]["content"]["application/json"]["schema"]
+            .clone()
+    };
+    let undocumented: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| success(&r.method.to_lowercase(), &openapi_path(r.path)).is_null())
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        undocumented,
+        [
+            "GET /openapi.json",
+            "GET /outputs/{agent_id}/{conversation_id}/{file*}"
+        ]
+    );
+    let component = |schema: &Value| -> Value {
+        let name = schema["$ref"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("#/components/schemas/"))
+            .map(str::to_owned);
+        match name {
+            Some(name) => document["components"]["schemas"][&name].clone(),
+            None => schema.clone(),
+        }
+    };
+    // The agent list (rendered once, served as is) is still described by its type.
+    let agents = component(&success("get", "/v1/agent"));
+    assert!(
+        agents["properties"]["agents"]["items"].is_object(),
+        "{agents}"
+    );
+    // A write's sentence: `{"message"}`; a catalog of providers by key.
+    let renamed = component(&success("patch", "/v1/agent/{agent_id}"));
+    assert_eq!(
+        renamed["required"],
+        serde_json::json!(["message"]),
+        "{renamed}"
+    );
+    let providers = component(&success("get", "/v1/providers"));
+    assert!(
+        providers["properties"]["providers"]["additionalProperties"].is_object(),
+        "{providers}"
+    );
+    // A bare list.
+    assert_eq!(success("get", "/v1/extensions")["type"], "array");
 }

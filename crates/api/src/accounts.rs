@@ -165,3 +165,25 @@ impl UserView {
 pub fn etag_of(body: &str) -> String {
     format!("\"{}\"", hex::encode(Sha256::digest(body.as_bytes())))
 }
+
+/// `POST /v1/user/mfa/reset`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct MfaReset {
+    pub detail: &'static str,
+    /// The new secret's `otpauth://` URI.
+    pub otp_uri: String,
+}
+
+/// `POST /v1/user/password/change`: a fresh token (every older one is revoked).
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PasswordChanged {
+    pub detail: &'static str,
+    pub token: String,
+}
+
+/// `POST /v1/user/password/set`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PasswordWasSet {
+    pub detail: &'static str,
+    pub username: String,
+}

@@ -52,3 +52,25 @@ pub struct WarningView {
     pub token_balance: i64,
     pub threshold: i64,
 }
+
+/// `GET /v1/billing/tokens/balance?sync=true`: the balance after a Stripe payment sync, and
+/// what the sync did.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SyncedBalance {
+    #[serde(flatten)]
+    pub balance: BalanceView,
+    pub sync_result: crate::payments::SyncResult,
+}
+
+/// `POST /v1/credit`: the company's balance after the credit.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Credited {
+    pub detail: &'static str,
+    pub tokens: i64,
+}
+
+/// `GET /v1/billing/usage`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Usage {
+    pub usage: Vec<UsageView>,
+}

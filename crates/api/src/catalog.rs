@@ -34,3 +34,9 @@ pub struct UserScopes {
     pub role_id: Option<RoleId>,
     pub scopes: Vec<String>,
 }
+
+/// `GET /v1/roles`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct RoleList {
+    pub roles: Vec<RoleView>,
+}

@@ -34,6 +34,8 @@ pub struct CompanyResponse {
     pub notes: Option<String>,
     pub icon_url: Option<String>,
     pub users: Vec<MemberView>,
+    /// Child companies, each in this shape (the schema refers to itself).
+    #[schema(no_recursion)]
     pub children: Vec<CompanyResponse>,
 }
 
@@ -110,4 +112,16 @@ pub struct InvitationView {
     pub inviter_id: Option<UserId>,
     pub created_at: chrono::NaiveDateTime,
     pub is_accepted: bool,
+}
+
+/// `GET /v1/companies/{id}/members`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Members {
+    pub members: Vec<MemberView>,
+}
+
+/// `GET /v1/invitations`, `/v1/invitations/{company_id}`, `/v1/user/invitations`.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Invitations {
+    pub invitations: Vec<InvitationView>,
 }

@@ -68,3 +68,9 @@ pub struct WebhookOutcome {
     /// The event had been applied before (a redelivery); nothing changed.
     pub duplicate: bool,
 }
+
+/// `POST /v1/billing/portal`: Stripe's customer portal.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct PortalLink {
+    pub url: String,
+}

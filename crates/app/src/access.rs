@@ -5,10 +5,11 @@ use std::sync::Arc;
 
 use agentry_domain::access::{Access, CompanyAccess};
 use agentry_domain::{RoleId, ScopeSet, UserId};
+use agentry_store::Uow;
 use agentry_store::identity::{self, MembershipView};
 
+use crate::read_models::Through;
 use crate::{App, AppError, Caller};
-use agentry_store::Uow;
 
 /// The role's concrete scopes (from the seeded tables) plus its wildcard patterns, sorted.
 pub(crate) fn effective_scopes(view: &MembershipView) -> Vec<String> {
@@ -57,7 +58,7 @@ impl App {
 
     /// The user's access, read from the database (2 statements) on a miss.
     pub fn access(&self, uow: &mut Uow<'_>, user: UserId) -> Result<Arc<Access>, AppError> {
-        self.access.get_or_load(&user, || {
+        self.access.load(uow, &user, |uow| {
             let conn = uow.conn()?;
             let views = identity::memberships_for(conn, user)?;
             Ok::<_, AppError>(access_of(&views))

@@ -3,12 +3,12 @@
 
 use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
 use agentry_domain::{CompanyId, UserId};
+use agentry_store::Uow;
 use agentry_store::companies;
 use serde_json::json;
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageView, WarningView};
 
@@ -250,6 +250,17 @@ impl App {
             return Ok(());
         }
         let access = self.caller_access(uow, caller)?;
+        self.paywall_for(&access, has_balance, gate)
+    }
+
+    /// [`App::paywall`] for a caller whose access is at hand (no I/O).
+    pub(crate) fn paywall_for(
+        &self,
+        access: &agentry_domain::access::Access,
+        has_balance: bool,
+        gate: Gate,
+    ) -> Result<(), AppError> {
+        let settings = &self.settings.billing;
         if !paywall_blocks(settings, access.is_super_admin(), has_balance) {
             return Ok(());
         }

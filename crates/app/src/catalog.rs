@@ -4,10 +4,10 @@
 use std::collections::BTreeMap;
 
 use agentry_domain::{CompanyId, Role};
+use agentry_store::Uow;
 
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 pub use agentry_api::catalog::{RoleView, ScopeCatalog, ScopeView, UserScopes};
 

@@ -10,13 +10,13 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_domain::agent;
 use agentry_extensions::{CommandContext, CommandError, Workspace};
+use agentry_store::Uow;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// How long a file link's token lets a browser fetch the file without a header.
 const LINK_TTL_SECS: u64 = 7 * 24 * 3600;

@@ -18,13 +18,15 @@ use agentry_domain::agent::{
     self, COMPANY_ID, SHARED, WALLET_ADDRESS, WALLET_PASSPHRASE, WALLET_SECRET,
 };
 use agentry_domain::events::DomainEvent;
+use agentry_store::Uow;
 use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
-use crate::agents::{AgentView, settings_of_body};
+use crate::agents::{AgentView, SettingsAndCommands, Switched, settings_of_body};
+use crate::extensions::ConfiguredExtensions;
+use crate::read_models::Through;
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// One company's layer, settings opened (secrets in clear, in memory only).
 #[derive(Debug, Clone, Default)]
@@ -71,7 +73,7 @@ impl App {
         let Some(company) = company else {
             return Ok(Arc::default());
         };
-        if let Some(held) = self.company_extensions.get(&company) {
+        if let Some(held) = self.company_extensions.held(uow, &company) {
             return Ok(held);
         }
         let ticket = self.company_extensions.ticket();
@@ -93,7 +95,7 @@ impl App {
             .map(|row| (row.command, row.enabled))
             .collect();
         let layer = CompanyExtensions { settings, commands };
-        Ok(self.company_extensions.fill(company, ticket, layer))
+        Ok(self.company_extensions.keep(uow, company, ticket, layer))
     }
 
     /// Server settings under the company's (an empty company value removes the server's).
@@ -189,24 +191,24 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<SettingsAndCommands, AppError> {
         let company = self.readable_company(uow, caller, company, "company:read")?;
         let layer = self.company_layer(uow, Some(company))?;
-        let settings: Map<String, Value> = layer
+        let settings = layer
             .settings
             .iter()
-            .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
+            .map(|(name, value)| (name.clone(), agent::mask_hidden(name, value)))
             .collect();
-        let commands: Map<String, Value> = self
+        let commands = self
             .registry
             .command_names()
             .into_iter()
             .map(|name| {
                 let on = layer.commands.get(name).copied().unwrap_or(false);
-                (name.to_owned(), Value::Bool(on))
+                (name.to_owned(), on)
             })
             .collect();
-        Ok(json!({ "settings": settings, "commands": commands }))
+        Ok(SettingsAndCommands { settings, commands })
     }
 
     /// `PUT /v1/companies/{id}/settings {settings}`: merge into the company's layer. A value
@@ -219,7 +221,7 @@ impl App {
         caller: &Caller,
         company: &str,
         settings: &Option<Value>,
-    ) -> Result<String, AppError> {
+    ) -> Result<(), AppError> {
         let company = self.writable_company(uow, caller, company)?;
         let removals: Vec<String> = match settings {
             Some(Value::Object(map)) => map
@@ -270,7 +272,7 @@ impl App {
             work.record(DomainEvent::CompanyExtensionsChanged { company });
             Ok(())
         })?;
-        Ok("Company extension settings updated.".into())
+        Ok(())
     }
 
     /// `PATCH /v1/companies/{id}/command {command_name, enable}`: 404 for an unknown command.
@@ -281,7 +283,7 @@ impl App {
         company: &str,
         command: &str,
         enable: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<&'static str, AppError> {
         let company = self.writable_company(uow, caller, company)?;
         let spec = self.known_command(command)?;
         self.company_commands_changed(
@@ -293,11 +295,7 @@ impl App {
                 enabled: enable,
             }],
         )?;
-        Ok(format!(
-            "Command `{}` {} for the company's agents.",
-            spec.name,
-            if enable { "enabled" } else { "disabled" }
-        ))
+        Ok(spec.name)
     }
 
     /// `PATCH /v1/companies/{id}/extension/commands {extension_name, enable}`.
@@ -308,7 +306,7 @@ impl App {
         company: &str,
         extension: &str,
         enable: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<Switched, AppError> {
         let company = self.writable_company(uow, caller, company)?;
         let (display, commands) = self.known_extension(extension)?;
         let rows: Vec<CompanyCommandRow> = commands
@@ -320,7 +318,11 @@ impl App {
             })
             .collect();
         self.company_commands_changed(uow, company, &rows)?;
-        Ok(crate::extensions::switched(enable, rows.len(), display))
+        Ok(Switched {
+            enable,
+            count: rows.len(),
+            extension: display,
+        })
     }
 
     /// `GET /v1/companies/{id}/extensions`: the agent extension view's shape for the
@@ -330,14 +332,14 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         company: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<ConfiguredExtensions, AppError> {
         let company = self.readable_company(uow, caller, company, "extensions:read")?;
         let layer = self.company_layer(uow, Some(company))?;
         let settings = self.server_and_company(&layer);
         let listed = self.extension_listing(&settings, |command| {
             layer.commands.get(command).copied().unwrap_or(false)
         });
-        Ok(json!({ "extensions": listed }))
+        Ok(ConfiguredExtensions { extensions: listed })
     }
 
     /// Write command states of one company (one statement and its event).

@@ -4,14 +4,19 @@
 
 use std::collections::BTreeMap;
 
+pub use agentry_api::extensions::{
+    Category, CategoryExtension, CategoryInfo, CommandArgs, CommandEntry, ConfiguredExtension,
+    ConfiguredExtensions, Embedders, ExtensionEntry, ExtensionSettings, ProviderCatalog,
+    ProviderEntry, ProviderKeys, ProviderSettings, ProvidersWithSettings, SettingEntry, Settings,
+    Switched,
+};
 use agentry_domain::agent;
 use agentry_extensions::Extension;
 use agentry_extensions::providers::{self, ProviderSpec};
-use serde_json::{Map, Value, json};
+use agentry_store::Uow;
 
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// The keys of the providers that offer embeddings.
 fn embedders() -> Vec<&'static str> {
@@ -22,28 +27,27 @@ fn embedders() -> Vec<&'static str> {
         .collect()
 }
 
-fn provider_entry(spec: &ProviderSpec) -> Map<String, Value> {
-    let settings: Map<String, Value> = spec
-        .settings
-        .iter()
-        .map(|(name, default)| ((*name).to_owned(), Value::String((*default).to_owned())))
-        .collect();
-    let mut entry = Map::new();
-    entry.insert("name".into(), json!(spec.name));
-    entry.insert("description".into(), json!(spec.description));
-    entry.insert("services".into(), json!(spec.services));
-    entry.insert("settings".into(), Value::Object(settings));
-    entry
+fn defaults(pairs: impl IntoIterator<Item = (&'static str, &'static str)>) -> Settings {
+    pairs
+        .into_iter()
+        .map(|(name, default)| (name.to_owned(), default.to_owned()))
+        .collect()
 }
 
-fn provider_settings(spec: &ProviderSpec) -> Value {
-    let mut settings: Map<String, Value> = spec
-        .settings
-        .iter()
-        .map(|(name, default)| ((*name).to_owned(), Value::String((*default).to_owned())))
-        .collect();
-    settings.insert("provider".into(), json!(spec.key));
-    Value::Object(settings)
+fn provider_entry(spec: &ProviderSpec, connected: Option<bool>) -> ProviderEntry {
+    ProviderEntry {
+        name: spec.name,
+        description: spec.description,
+        services: spec.services,
+        settings: defaults(spec.settings.iter().copied()),
+        connected,
+    }
+}
+
+fn provider_settings(spec: &ProviderSpec) -> Settings {
+    let mut settings = defaults(spec.settings.iter().copied());
+    settings.insert("provider".into(), spec.key.to_owned());
+    settings
 }
 
 /// A category's stable id: its name, lower-cased, words joined by `-`.
@@ -64,48 +68,39 @@ fn category_description(name: &str) -> &'static str {
     }
 }
 
-fn command_args(spec: &agentry_extensions::CommandSpec) -> Map<String, Value> {
-    spec.args
-        .iter()
-        .map(|a| (a.name.to_owned(), Value::String(a.default.to_owned())))
-        .collect()
+fn command_args(spec: &agentry_extensions::CommandSpec) -> Settings {
+    defaults(spec.args.iter().map(|a| (a.name, a.default)))
 }
 
-fn extension_entry(ext: &dyn Extension) -> Value {
-    let commands: Vec<Value> = ext
-        .commands()
-        .iter()
-        .map(|c| {
-            json!({
-                "friendly_name": c.name,
-                "description": c.description,
-                "command_name": c.function,
-                "command_args": command_args(c),
-            })
-        })
-        .collect();
-    json!({
-        "extension_name": ext.name(),
-        "friendly_name": ext.friendly_name(),
-        "description": ext.description(),
-        "settings": ext.settings().iter().map(|s| s.name).collect::<Vec<_>>(),
-        "commands": commands,
-        "category": ext.category(),
-        "category_description": category_description(ext.category()),
-        "category_info": {
-            "id": category_id(ext.category()),
-            "name": ext.category(),
-            "description": category_description(ext.category()),
+fn command_entry(spec: &agentry_extensions::CommandSpec, enabled: Option<bool>) -> CommandEntry {
+    CommandEntry {
+        friendly_name: spec.name,
+        description: spec.description,
+        command_name: spec.function,
+        command_args: command_args(spec),
+        enabled,
+    }
+}
+
+fn extension_entry(ext: &dyn Extension) -> ExtensionEntry {
+    ExtensionEntry {
+        extension_name: ext.name(),
+        friendly_name: ext.friendly_name(),
+        description: ext.description(),
+        settings: ext.settings().iter().map(|s| s.name).collect(),
+        commands: ext
+            .commands()
+            .iter()
+            .map(|c| command_entry(c, None))
+            .collect(),
+        category: ext.category(),
+        category_description: category_description(ext.category()),
+        category_info: CategoryInfo {
+            id: category_id(ext.category()),
+            name: ext.category(),
+            description: category_description(ext.category()),
         },
-    })
-}
-
-/// What a switch answers: "Successfully enabled N commands for extension '<X>'".
-pub(crate) fn switched(enable: bool, count: usize, extension: &str) -> String {
-    format!(
-        "Successfully {} {count} commands for extension '{extension}'",
-        if enable { "enabled" } else { "disabled" },
-    )
+    }
 }
 
 impl App {
@@ -137,15 +132,13 @@ impl App {
     }
 
     /// `GET /v1/providers`: the reference's dict by key.
-    pub fn providers(&self, caller: &Caller) -> Result<Value, AppError> {
+    pub fn providers(&self, caller: &Caller) -> Result<ProviderCatalog, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            let all: Map<String, Value> = providers::catalog()
-                .iter()
-                .map(|p| (p.key.to_owned(), Value::Object(provider_entry(p))))
-                .collect();
-            json!({ "providers": all })
-        })
+        let providers = providers::catalog()
+            .iter()
+            .map(|p| (p.key.to_owned(), provider_entry(p, None)))
+            .collect();
+        Ok(ProviderCatalog { providers })
     }
 
     /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
@@ -156,192 +149,180 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<ProviderCatalog, AppError> {
         let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
         let merged = self.merged_settings(&view, &layer);
-        let all: Map<String, Value> = providers::catalog()
+        let providers = providers::catalog()
             .iter()
             .map(|p| {
-                let mut entry = provider_entry(p);
                 let connected = p
                     .key_settings()
                     .any(|key| merged.get(key).is_some_and(|v| !v.is_empty()));
-                entry.insert("connected".into(), Value::Bool(connected));
-                (p.key.to_owned(), Value::Object(entry))
+                (p.key.to_owned(), provider_entry(p, Some(connected)))
             })
             .collect();
-        Ok(json!({ "providers": all }))
+        Ok(ProviderCatalog { providers })
     }
 
     /// `GET /api/provider`.
-    pub fn provider_keys(&self, caller: &Caller) -> Result<Value, AppError> {
+    pub fn provider_keys(&self, caller: &Caller) -> Result<ProviderKeys, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            json!({ "providers": providers::catalog().iter().map(|p| p.key).collect::<Vec<_>>() })
-        })
+        let providers = providers::catalog().iter().map(|p| p.key).collect();
+        Ok(ProviderKeys { providers })
     }
 
     /// `GET /api/provider/{name}`: an unknown name answers only `{"provider": name}`, as the
     /// reference does.
-    pub fn provider_settings(&self, caller: &Caller, name: &str) -> Result<Value, AppError> {
+    pub fn provider_settings(
+        &self,
+        caller: &Caller,
+        name: &str,
+    ) -> Result<ProviderSettings, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            match providers::provider(name) {
-                Some(spec) => json!({ "settings": provider_settings(spec) }),
-                None => json!({ "settings": { "provider": name } }),
-            }
-        })
+        let settings = match providers::provider(name) {
+            Some(spec) => provider_settings(spec),
+            None => Settings::from([("provider".to_owned(), name.to_owned())]),
+        };
+        Ok(ProviderSettings { settings })
     }
 
     /// `GET /api/providers`.
-    pub fn providers_with_settings(&self, caller: &Caller) -> Result<Value, AppError> {
+    pub fn providers_with_settings(
+        &self,
+        caller: &Caller,
+    ) -> Result<ProvidersWithSettings, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            let list: Vec<Value> = providers::catalog()
-                .iter()
-                .map(|p| json!({ p.key: provider_settings(p) }))
-                .collect();
-            json!({ "providers": list })
-        })
+        let providers = providers::catalog()
+            .iter()
+            .map(|p| BTreeMap::from([(p.key.to_owned(), provider_settings(p))]))
+            .collect();
+        Ok(ProvidersWithSettings { providers })
     }
 
     /// `GET /api/providers/service/{service}`.
-    pub fn providers_for_service(&self, caller: &Caller, service: &str) -> Result<Value, AppError> {
+    pub fn providers_for_service(
+        &self,
+        caller: &Caller,
+        service: &str,
+    ) -> Result<ProviderKeys, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            let keys: Vec<&str> = providers::catalog()
-                .iter()
-                .filter(|p| p.has_service(service))
-                .map(|p| p.key)
-                .collect();
-            json!({ "providers": keys })
+        let providers = providers::catalog()
+            .iter()
+            .filter(|p| p.has_service(service))
+            .map(|p| p.key)
+            .collect();
+        Ok(ProviderKeys { providers })
+    }
+
+    /// `GET /api/embedding_providers`.
+    pub fn embedding_providers(&self, caller: &Caller) -> Result<ProviderKeys, AppError> {
+        caller.require("providers:read")?;
+        Ok(ProviderKeys {
+            providers: embedders(),
         })
     }
 
-    /// `GET /api/embedding_providers` (`embedders: false`) and `/api/embedders` (`true`).
-    pub fn embedding_providers(
-        &self,
-        caller: &Caller,
-        embedders_key: bool,
-    ) -> Result<Value, AppError> {
+    /// `GET /api/embedders`.
+    pub fn embedders(&self, caller: &Caller) -> Result<Embedders, AppError> {
         caller.require("providers:read")?;
-        Ok({
-            if embedders_key {
-                json!({ "embedders": embedders() })
-            } else {
-                json!({ "providers": embedders() })
-            }
+        Ok(Embedders {
+            embedders: embedders(),
         })
     }
 
     /// `GET /v1/extensions`: a bare list, sorted by name; extensions without commands left out.
-    pub fn extensions(&self, caller: &Caller) -> Result<Value, AppError> {
+    pub fn extensions(&self, caller: &Caller) -> Result<Vec<ExtensionEntry>, AppError> {
         caller.require("extensions:read")?;
-        Ok({
-            Value::Array(
-                self.registry
-                    .extensions()
-                    .iter()
-                    .filter(|e| !e.commands().is_empty())
-                    .map(|e| extension_entry(e.as_ref()))
-                    .collect(),
-            )
-        })
+        Ok(self
+            .registry
+            .extensions()
+            .iter()
+            .filter(|e| !e.commands().is_empty())
+            .map(|e| extension_entry(e.as_ref()))
+            .collect())
     }
 
     /// `GET /v1/extensions/{command}/args`: `{}` for an unknown command.
-    pub fn command_args(&self, caller: &Caller, command: &str) -> Result<Value, AppError> {
+    pub fn command_args(&self, caller: &Caller, command: &str) -> Result<CommandArgs, AppError> {
         caller.require("extensions:read")?;
-        Ok({
-            let args = self
-                .registry
-                .command(command)
-                .map(|(_, spec)| command_args(spec))
-                .unwrap_or_default();
-            json!({ "command_args": args })
-        })
+        let command_args = self
+            .registry
+            .command(command)
+            .map(|(_, spec)| command_args(spec))
+            .unwrap_or_default();
+        Ok(CommandArgs { command_args })
     }
 
     /// `GET /v1/extensions/settings`: extensions that have settings, with their defaults.
-    pub fn extension_settings(&self, caller: &Caller) -> Result<Value, AppError> {
+    pub fn extension_settings(&self, caller: &Caller) -> Result<ExtensionSettings, AppError> {
         caller.require("extensions:read")?;
-        Ok({
-            let all: Map<String, Value> = self
-                .registry
-                .extensions()
-                .iter()
-                .filter(|e| !e.settings().is_empty())
-                .map(|e| {
-                    let settings: Map<String, Value> = e
-                        .settings()
-                        .iter()
-                        .map(|s| (s.name.to_owned(), Value::String(s.default.to_owned())))
-                        .collect();
-                    (e.display_name().to_owned(), Value::Object(settings))
-                })
-                .collect();
-            json!({ "extension_settings": all })
-        })
+        let extension_settings = self
+            .registry
+            .extensions()
+            .iter()
+            .filter(|e| !e.settings().is_empty())
+            .map(|e| {
+                let settings = defaults(e.settings().iter().map(|s| (s.name, s.default)));
+                (e.display_name().to_owned(), settings)
+            })
+            .collect();
+        Ok(ExtensionSettings { extension_settings })
     }
 
     /// `GET /v1/extension/categories` (with `summary`: without the extensions).
-    pub fn extension_categories(&self, caller: &Caller, summary: bool) -> Result<Value, AppError> {
+    pub fn extension_categories(
+        &self,
+        caller: &Caller,
+        summary: bool,
+    ) -> Result<Vec<Category>, AppError> {
         caller.require("extensions:read")?;
-        Ok({
-            let mut by_category: BTreeMap<&str, Vec<Value>> = BTreeMap::new();
-            for ext in self.registry.extensions() {
-                by_category.entry(ext.category()).or_default().push(json!({
-                    "name": ext.name(),
-                    "friendly_name": ext.friendly_name(),
-                    "description": ext.description(),
-                    "settings": ext.settings().iter().map(|s| s.name).collect::<Vec<_>>(),
-                    "commands": ext.commands().iter().map(|c| c.name).collect::<Vec<_>>(),
-                }));
-            }
-            Value::Array(
-                by_category
-                    .into_iter()
-                    .map(|(name, extensions)| {
-                        let mut entry = json!({
-                            "id": category_id(name),
-                            "name": name,
-                            "description": category_description(name),
-                            "extension_count": extensions.len(),
-                        });
-                        if !summary {
-                            entry["extensions"] = Value::Array(extensions);
-                        }
-                        entry
-                    })
-                    .collect(),
-            )
-        })
+        let mut by_category: BTreeMap<&'static str, Vec<CategoryExtension>> = BTreeMap::new();
+        for ext in self.registry.extensions() {
+            by_category
+                .entry(ext.category())
+                .or_default()
+                .push(CategoryExtension {
+                    name: ext.name(),
+                    friendly_name: ext.friendly_name(),
+                    description: ext.description(),
+                    settings: ext.settings().iter().map(|s| s.name).collect(),
+                    commands: ext.commands().iter().map(|c| c.name).collect(),
+                });
+        }
+        Ok(by_category
+            .into_iter()
+            .map(|(name, extensions)| Category {
+                id: category_id(name),
+                name,
+                description: category_description(name),
+                extension_count: extensions.len(),
+                extensions: (!summary).then_some(extensions),
+            })
+            .collect())
     }
 
     /// `GET /v1/extension/category/{id}`: one category with its extensions; 404 if unknown.
-    pub fn extension_category(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
-        match self.extension_categories(caller, false)? {
-            Value::Array(all) => all
-                .into_iter()
-                .find(|c| c["id"] == id)
-                .ok_or_else(|| AppError::NotFound("Category not found".into())),
-            _ => Err(AppError::NotFound("Category not found".into())),
-        }
+    pub fn extension_category(&self, caller: &Caller, id: &str) -> Result<Category, AppError> {
+        self.extension_categories(caller, false)?
+            .into_iter()
+            .find(|c| c.id == id)
+            .ok_or_else(|| AppError::NotFound("Category not found".into()))
     }
 
     /// `GET /v1/extensions/category/{id}`: the extensions of a category (a list).
-    pub fn extensions_in_category(&self, caller: &Caller, id: &str) -> Result<Value, AppError> {
+    pub fn extensions_in_category(
+        &self,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<Vec<ExtensionEntry>, AppError> {
         caller.require("extensions:read")?;
-        Ok({
-            Value::Array(
-                self.registry
-                    .extensions()
-                    .iter()
-                    .filter(|e| category_id(e.category()) == id && !e.commands().is_empty())
-                    .map(|e| extension_entry(e.as_ref()))
-                    .collect(),
-            )
-        })
+        Ok(self
+            .registry
+            .extensions()
+            .iter()
+            .filter(|e| category_id(e.category()) == id && !e.commands().is_empty())
+            .map(|e| extension_entry(e.as_ref()))
+            .collect())
     }
 
     /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
@@ -351,13 +332,13 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<ConfiguredExtensions, AppError> {
         let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
         let settings = self.merged_settings(&view, &layer);
-        let listed = self.extension_listing(&settings, |command| {
+        let extensions = self.extension_listing(&settings, |command| {
             Self::command_enabled(&view, &layer, command)
         });
-        Ok(json!({ "extensions": listed }))
+        Ok(ConfiguredExtensions { extensions })
     }
 
     /// The extension view over effective `merged` settings and command states: each
@@ -367,24 +348,30 @@ impl App {
         &self,
         merged: &BTreeMap<String, String>,
         enabled: impl Fn(&str) -> bool,
-    ) -> Vec<Value> {
+    ) -> Vec<ConfiguredExtension> {
         let mut listed = Vec::new();
         for ext in self.registry.extensions() {
-            let mut missing = Vec::new();
-            let settings: Vec<Value> = ext
+            let mut missing_keys = Vec::new();
+            let settings: Vec<SettingEntry> = ext
                 .settings()
                 .iter()
                 .map(|s| {
                     let value = merged.get(s.name).filter(|v| !v.is_empty());
                     if !merged.contains_key(s.name) {
-                        missing.push(s.name);
+                        missing_keys.push(s.name);
                     }
                     let sensitive = s.sensitive || agent::is_secret(s.name);
-                    json!({
-                        "setting_key": s.name,
-                        "setting_value": value.map(|v| if sensitive { agent::mask_tail(v) } else { v.clone() }),
-                        "is_sensitive": sensitive,
-                    })
+                    SettingEntry {
+                        setting_key: s.name,
+                        setting_value: value.map(|v| {
+                            if sensitive {
+                                agent::mask_tail(v)
+                            } else {
+                                v.clone()
+                            }
+                        }),
+                        is_sensitive: sensitive,
+                    }
                 })
                 .collect();
             let configured = ext.settings().is_empty()
@@ -392,18 +379,10 @@ impl App {
                     .settings()
                     .iter()
                     .any(|s| merged.get(s.name).is_some_and(|v| !v.is_empty()));
-            let commands: Vec<Value> = if configured {
+            let commands: Vec<CommandEntry> = if configured {
                 ext.commands()
                     .iter()
-                    .map(|c| {
-                        json!({
-                            "friendly_name": c.name,
-                            "description": c.description,
-                            "command_name": c.function,
-                            "command_args": command_args(c),
-                            "enabled": enabled(c.name),
-                        })
-                    })
+                    .map(|c| command_entry(c, Some(enabled(c.name))))
                     .collect()
             } else {
                 Vec::new()
@@ -411,15 +390,15 @@ impl App {
             if commands.is_empty() && settings.is_empty() {
                 continue;
             }
-            listed.push(json!({
-                "extension_name": ext.name(),
-                "friendly_name": ext.friendly_name(),
-                "description": ext.description(),
-                "category": ext.category(),
-                "settings": settings,
-                "missing_keys": missing,
-                "commands": commands,
-            }));
+            listed.push(ConfiguredExtension {
+                extension_name: ext.name(),
+                friendly_name: ext.friendly_name(),
+                description: ext.description(),
+                category: ext.category(),
+                settings,
+                missing_keys,
+                commands,
+            });
         }
         listed
     }

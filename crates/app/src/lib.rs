@@ -15,6 +15,7 @@ mod events;
 pub mod extensions;
 pub mod jobs;
 pub mod payments;
+mod read_models;
 pub mod session;
 pub mod setup;
 pub mod throttle;

@@ -6,11 +6,12 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_auth::token::{Claims, TokenError};
 use agentry_domain::UserId;
+use agentry_store::Uow;
 use agentry_store::account;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::read_models::Through;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -144,7 +145,7 @@ impl App {
     /// The slow half for personal access tokens: read the token and its owner's revocation
     /// instant when not held, then admit it.
     pub fn lookup_token(&self, uow: &mut Uow<'_>, hash: &str) -> Result<Caller, AppError> {
-        let entry = match self.cached_token(hash) {
+        let entry = match self.personal_tokens.held(uow, &hash.to_owned()) {
             Some(entry) => entry,
             None => self.load_token(uow, hash)?,
         };
@@ -159,7 +160,7 @@ impl App {
     /// ticketed: if a revocation lands meanwhile, the value serves this request but is not
     /// kept.
     fn valid_after(&self, uow: &mut Uow<'_>, user: UserId) -> Result<f64, AppError> {
-        let value = self.revocations.get_or_load(&user, || {
+        let value = self.revocations.load(uow, &user, |uow| {
             let conn = uow.conn()?;
             Ok::<_, AppError>(match account::tokens_valid_after(conn, user)? {
                 None => f64::INFINITY,

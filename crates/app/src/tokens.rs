@@ -7,13 +7,14 @@ use std::sync::Arc;
 use agentry_auth::pat;
 use agentry_domain::events::DomainEvent;
 use agentry_domain::{AgentId, CompanyId, ScopeSet, UserId};
+use agentry_store::Uow;
 use agentry_store::tokens::{self, TokenRow};
 use agentry_store::{DbUuid, identity};
 use chrono::{Duration as ChronoDuration, NaiveDate, NaiveDateTime};
 
+use crate::read_models::Through;
 use crate::session::{Caller, epoch_of, naive_of, now_epoch};
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// What a token grants, attached to its caller.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,7 +56,10 @@ pub(crate) struct TokenEntry {
     pub grant: Arc<TokenGrant>,
 }
 
-pub use agentry_api::tokens::{NewTokenForm, TokenView};
+pub use agentry_api::tokens::{
+    GrantableAgent, GrantableAgents, GrantableCompanies, GrantableCompany, GrantableScopes,
+    NewTokenForm, TokenList, TokenView, ValidToken,
+};
 
 fn list_of(json: &str) -> Vec<String> {
     serde_json::from_str(json).unwrap_or_default()
@@ -329,31 +333,31 @@ impl App {
         &self,
         uow: &mut Uow<'_>,
         caller: &Caller,
-    ) -> Result<serde_json::Value, AppError> {
+    ) -> Result<GrantableScopes, AppError> {
         caller.require("apikeys:read")?;
         let access = self.caller_access(uow, caller)?;
-        let mut categories: std::collections::BTreeMap<&str, Vec<&str>> = Default::default();
+        let mut categories: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let mut scopes = Vec::new();
         for scope in &self.catalog.scopes {
             if access.allows(None, &scope.name) {
-                scopes.push(scope.name.as_str());
+                scopes.push(scope.name.clone());
                 categories
-                    .entry(scope.category.as_str())
+                    .entry(scope.category.clone())
                     .or_default()
-                    .push(scope.name.as_str());
+                    .push(scope.name.clone());
             }
         }
         // A session may give its tokens its personal scopes; a token, those it holds.
         for scope in agentry_domain::scope::PERSONAL_SCOPES {
             if caller.may(scope.name) {
-                scopes.push(scope.name);
+                scopes.push(scope.name.to_owned());
                 categories
-                    .entry(scope.category)
+                    .entry(scope.category.to_owned())
                     .or_default()
-                    .push(scope.name);
+                    .push(scope.name.to_owned());
             }
         }
-        Ok(serde_json::json!({ "scopes": scopes, "categories": categories }))
+        Ok(GrantableScopes { scopes, categories })
     }
 
     /// `GET /v1/api-keys/available/agents`: the agents a token may be limited to (those the
@@ -362,18 +366,19 @@ impl App {
         &self,
         uow: &mut Uow<'_>,
         caller: &Caller,
-    ) -> Result<serde_json::Value, AppError> {
+    ) -> Result<GrantableAgents, AppError> {
         caller.require("apikeys:read")?;
-        let agents: Vec<serde_json::Value> = self
+        let agents = self
             .visible_entries(uow, caller)?
             .into_iter()
-            .map(|a| {
-                serde_json::json!({
-                    "id": a.id, "name": a.name, "is_owner": a.is_owner, "company_id": a.company_id,
-                })
+            .map(|a| GrantableAgent {
+                id: a.id,
+                name: a.name,
+                is_owner: a.is_owner,
+                company_id: a.company_id,
             })
             .collect();
-        Ok(serde_json::json!({ "agents": agents }))
+        Ok(GrantableAgents { agents })
     }
 
     /// `GET /v1/api-keys/available/companies`: the companies a token may be limited to.
@@ -381,22 +386,20 @@ impl App {
         &self,
         uow: &mut Uow<'_>,
         caller: &Caller,
-    ) -> Result<serde_json::Value, AppError> {
+    ) -> Result<GrantableCompanies, AppError> {
         caller.require("apikeys:read")?;
         let access = self.caller_access(uow, caller)?;
         let conn = uow.conn()?;
-        let companies: Vec<serde_json::Value> = identity::memberships_for(conn, caller.user)?
+        let companies = identity::memberships_for(conn, caller.user)?
             .into_iter()
             .filter(|view| access.is_member(view.company.id.into()))
-            .map(|view| {
-                serde_json::json!({
-                    "id": CompanyId::from(view.company.id),
-                    "name": view.company.name,
-                    "role_id": view.role.id,
-                })
+            .map(|view| GrantableCompany {
+                id: view.company.id.into(),
+                name: view.company.name,
+                role_id: view.role.id,
             })
             .collect();
-        Ok(serde_json::json!({ "companies": companies }))
+        Ok(GrantableCompanies { companies })
     }
 
     /// The cached entry for a token hash, if this process has it.
@@ -426,7 +429,7 @@ impl App {
                 let agents: Option<Vec<AgentId>> = ids_of(&row.agents_json);
                 let (Some(companies), Some(agents)) = (companies, agents) else {
                     tracing::warn!(token = %row.id.0, "a token's stored limits do not parse; refused");
-                    return Ok(self.personal_tokens.fill(key, ticket, None));
+                    return Ok(self.personal_tokens.keep(uow, key, ticket, None));
                 };
                 Some(TokenEntry {
                     user,
@@ -443,6 +446,6 @@ impl App {
                 })
             }
         };
-        Ok(self.personal_tokens.fill(key, ticket, entry))
+        Ok(self.personal_tokens.keep(uow, key, ticket, entry))
     }
 }

@@ -59,7 +59,7 @@ db_tests! {
             app.create_agent(uow, &caller, agent("Twin"))
         });
         assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
-        let listed: serde_json::Value = serde_json::from_str(&app.list_agents(&mut uow, &caller).unwrap()).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(app.list_agents(&mut uow, &caller).unwrap().json()).unwrap();
         assert_eq!(listed["agents"].as_array().unwrap().len(), 0, "{listed}");
         assert!(agent_events(&db).is_empty());
 
@@ -72,7 +72,7 @@ db_tests! {
                 Ok((first, second))
             })
             .unwrap();
-        let listed: serde_json::Value = serde_json::from_str(&app.list_agents(&mut uow, &caller).unwrap()).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(app.list_agents(&mut uow, &caller).unwrap().json()).unwrap();
         let names: Vec<&str> = listed["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["First", "Renamed"]);
         let events = agent_events(&db);
@@ -120,5 +120,54 @@ db_tests! {
             ],
             "{token:?}"
         );
+    }
+
+    fn a_transaction_sees_its_own_writes_and_the_read_models_keep_none_of_them(db) {
+        let caller = admin(&db);
+        let app = App::new(db.pool().0, Settings::for_tests());
+        let uow = &mut Uow::new(app.pool());
+        // Warm the caller's access: it holds one company.
+        assert_eq!(app.list_companies(uow, &caller).unwrap().len(), 1);
+
+        // A company made in the transaction is the caller's for the rest of it, although
+        // the held access learns of it only at commit.
+        let invited = app.transaction(uow, |uow| {
+            let company = app.create_company(uow, &caller, serde_json::from_value(serde_json::json!({"name": "Fresh"})).unwrap())?;
+            app.invite(uow, &caller, serde_json::from_value(serde_json::json!({
+                "email": "b@example.com", "company_id": company.id.to_string(), "role_id": 3
+            })).unwrap())
+        });
+        assert!(invited.is_ok(), "{invited:?}");
+        assert_eq!(app.list_companies(uow, &caller).unwrap().len(), 2);
+
+        // What a transaction read and then rolled back is not kept: the agent it made and
+        // read is gone afterwards.
+        let mut made = None;
+        let refused: Result<(), AppError> = app.transaction(uow, |uow| {
+            let id = app.create_agent(uow, &caller, agent("Ghost"))?.to_string();
+            app.agent_config(uow, &caller, &id)?;
+            made = Some(id);
+            Err(AppError::Conflict("changed my mind".into()))
+        });
+        assert!(refused.is_err());
+        let gone = app.agent_config(uow, &caller, &made.unwrap());
+        assert!(matches!(gone, Err(AppError::NotFound(_))), "{gone:?}");
+        let listed: serde_json::Value = serde_json::from_str(app.list_agents(uow, &caller).unwrap().json()).unwrap();
+        assert!(listed["agents"].as_array().unwrap().is_empty(), "{listed}");
+    }
+
+    fn what_counts_login_attempts_does_not_compose(db) {
+        // A refusal inside a transaction would roll back the attempt it counted.
+        let caller = admin(&db);
+        let app = App::new(db.pool().0, Settings::for_tests());
+        let uow = &mut Uow::new(app.pool());
+        let form = serde_json::from_value(serde_json::json!({"username": "a@example.com", "password": "wrong"})).unwrap();
+        let inside = app.transaction(uow, |uow| app.login(uow, form, None));
+        assert!(matches!(inside, Err(AppError::Internal(_))), "{inside:?}");
+        let change = serde_json::from_value(serde_json::json!({
+            "current_password": "wrong", "new_password": "Another-pass-9", "confirm_password": "Another-pass-9"
+        })).unwrap();
+        let inside = app.transaction(uow, |uow| app.change_password(uow, &caller, &change));
+        assert!(matches!(inside, Err(AppError::Internal(_))), "{inside:?}");
     }
 }

@@ -62,6 +62,12 @@ impl<'c> Uow<'c> {
         }
     }
 
+    /// Whether this handle works inside a unit of work in progress: its writes commit or roll
+    /// back with that unit's transaction, and what it reads may not be committed yet.
+    pub fn in_work(&self) -> bool {
+        matches!(self.source, Source::InWork { .. })
+    }
+
     /// Give a pooled connection back before slow work that needs none (a password hash, a
     /// call to another service); the next statement takes one again. Inside a unit of work
     /// the connection stays.

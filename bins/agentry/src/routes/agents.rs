@@ -2,51 +2,68 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use agentry_api::Message;
 use agentry_app::App;
-use agentry_app::agents::NewAgentBody;
+use agentry_app::agents::{
+    AgentChanged, AgentCommands, AgentConfig, AgentCreated, AgentList, NewAgentBody, WalletKeys,
+};
+use agentry_app::extensions::{
+    Category, CommandArgs, ConfiguredExtensions, Embedders, ExtensionEntry, ExtensionSettings,
+    ProviderCatalog, ProviderKeys, ProviderSettings, ProvidersWithSettings, Switched,
+};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::{Documented, Reply};
 
-fn message(text: impl Into<String>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "message": text.into() }))
+/// "Agent <name> configuration updated.", the reference's answer to a settings write.
+fn updated(agent: &AgentChanged) -> Reply<Message> {
+    Reply(Message::new(format!(
+        "Agent {} configuration updated.",
+        agent.name
+    )))
+}
+
+fn switched(outcome: &Switched) -> Reply<Message> {
+    Reply(Message::new(outcome.to_string()))
 }
 
 pub(super) async fn list(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<AgentList>, ApiError> {
     // Served from memory when this process holds the caller's list; read once otherwise.
     let body = match app.cached_agent_list(&caller) {
-        Some(body) => body,
+        Some(body) => body?,
         None => {
             app.run(move |app, uow| app.list_agents(uow, &caller))
                 .await?
         }
     };
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body.to_string()))
+    Ok(Documented::rendered(&body))
 }
 
 pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewAgentBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<AgentCreated>, ApiError> {
     let id = app
         .run(move |app, uow| app.create_agent(uow, &caller, body.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"message": "Agent added.", "id": id})))
+    Ok(Reply(AgentCreated {
+        message: "Agent added.".into(),
+        id,
+    }))
 }
 
 pub(super) async fn import(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewAgentBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<AgentCreated>, ApiError> {
     let body = body.into_inner();
     let name = body
         .agent_name
@@ -57,18 +74,21 @@ pub(super) async fn import(
     let id = app
         .run(move |app, uow| app.create_agent(uow, &caller, body))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"message": format!("Agent {name} created."), "id": id})))
+    Ok(Reply(AgentCreated {
+        message: format!("Agent {name} created."),
+        id,
+    }))
 }
 
 pub(super) async fn config(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let config = app
-        .run(move |app, uow| app.agent_config(uow, &caller, &id))
-        .await?;
-    Ok(HttpResponse::Ok().json(config))
+) -> Result<Reply<AgentConfig>, ApiError> {
+    Ok(Reply(
+        app.run(move |app, uow| app.agent_config(uow, &caller, &id))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -82,11 +102,11 @@ pub(super) async fn update(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<SettingsBody>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let agent = app
         .run(move |app, uow| app.update_agent_settings(uow, &caller, &id, &body.settings))
         .await?;
-    Ok(message(text))
+    Ok(updated(&agent))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -100,21 +120,24 @@ pub(super) async fn rename(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<RenameBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Message>, ApiError> {
     app.run(move |app, uow| app.rename_agent(uow, &caller, &id, &body.new_name))
         .await?;
-    Ok(message("Agent renamed."))
+    Ok(Reply(Message::new("Agent renamed.")))
 }
 
 pub(super) async fn delete(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(message(
-        app.run(move |app, uow| app.delete_agent(uow, &caller, &id))
-            .await?,
-    ))
+) -> Result<Reply<Message>, ApiError> {
+    let agent = app
+        .run(move |app, uow| app.delete_agent(uow, &caller, &id))
+        .await?;
+    Ok(Reply(Message::new(format!(
+        "Agent {} deleted.",
+        agent.name
+    ))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -128,22 +151,22 @@ pub(super) async fn update_commands(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<CommandsBody>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let agent = app
         .run(move |app, uow| app.update_agent_commands(uow, &caller, &id, &body.commands))
         .await?;
-    Ok(message(text))
+    Ok(updated(&agent))
 }
 
 pub(super) async fn commands(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let config = app
-        .run(move |app, uow| app.agent_config(uow, &caller, &id))
-        .await?;
-    Ok(HttpResponse::Ok().json(json!({ "commands": config["agent"]["commands"] })))
+) -> Result<Reply<AgentCommands>, ApiError> {
+    Ok(Reply(
+        app.run(move |app, uow| app.agent_commands(uow, &caller, &id))
+            .await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -157,11 +180,11 @@ pub(super) async fn toggle_command(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<ToggleCommand>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let agent = app
         .run(move |app, uow| app.toggle_command(uow, &caller, &id, &body.command_name, body.enable))
         .await?;
-    Ok(message(text))
+    Ok(updated(&agent))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -175,36 +198,36 @@ pub(super) async fn toggle_extension(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<ToggleExtension>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let outcome = app
         .run(move |app, uow| {
             app.toggle_extension(uow, &caller, &id, &body.extension_name, body.enable)
         })
         .await?;
-    Ok(message(text))
+    Ok(switched(&outcome))
 }
 
 pub(super) async fn disconnect_provider(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Message>, ApiError> {
     let (id, provider) = path.into_inner();
-    let text = app
+    let agent = app
         .run(move |app, uow| app.disconnect_provider(uow, &caller, &id, &provider))
         .await?;
-    Ok(message(text))
+    Ok(updated(&agent))
 }
 
 pub(super) async fn persona(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(message(
+) -> Result<Reply<Message>, ApiError> {
+    Ok(Reply(Message::new(
         app.run(move |app, uow| app.persona(uow, &caller, &id))
             .await?,
-    ))
+    )))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -217,11 +240,11 @@ pub(super) async fn set_persona(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<PersonaBody>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(message(
-        app.run(move |app, uow| app.set_persona(uow, &caller, &id, &body.persona))
-            .await?,
-    ))
+) -> Result<Reply<Message>, ApiError> {
+    let agent = app
+        .run(move |app, uow| app.set_persona(uow, &caller, &id, &body.persona))
+        .await?;
+    Ok(updated(&agent))
 }
 
 pub(super) async fn clone(
@@ -229,23 +252,23 @@ pub(super) async fn clone(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<RenameBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<AgentCreated>, ApiError> {
     let new_name = body.new_name.as_str().unwrap_or_default().trim().to_owned();
     let clone = app
         .run(move |app, uow| app.clone_agent(uow, &caller, &id, &body.new_name))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({
-        "message": format!("Agent cloned as {new_name}."),
-        "id": clone,
-    })))
+    Ok(Reply(AgentCreated {
+        message: format!("Agent cloned as {new_name}."),
+        id: clone,
+    }))
 }
 
 pub(super) async fn wallet(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(
+) -> Result<Reply<WalletKeys>, ApiError> {
+    Ok(Reply(
         app.run(move |app, uow| app.wallet(uow, &caller, &id))
             .await?,
     ))
@@ -255,8 +278,8 @@ pub(super) async fn agent_providers(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(
+) -> Result<Reply<ProviderCatalog>, ApiError> {
+    Ok(Reply(
         app.run(move |app, uow| app.agent_providers(uow, &caller, &id))
             .await?,
     ))
@@ -266,116 +289,118 @@ pub(super) async fn agent_extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<ConfiguredExtensions>, ApiError> {
     let extensions = app
         .run(move |app, uow| app.agent_extensions(uow, &caller, &id))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
-        .insert_header((header::PRAGMA, "no-cache"))
-        .insert_header((header::EXPIRES, "0"))
-        .json(extensions))
+    Ok(Documented::new(
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
+            .insert_header((header::PRAGMA, "no-cache"))
+            .insert_header((header::EXPIRES, "0"))
+            .json(extensions),
+    ))
 }
 
 pub(super) async fn providers(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.providers(&caller)?))
+) -> Result<Reply<ProviderCatalog>, ApiError> {
+    Ok(Reply(app.providers(&caller)?))
 }
 
 pub(super) async fn provider_keys(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.provider_keys(&caller)?))
+) -> Result<Reply<ProviderKeys>, ApiError> {
+    Ok(Reply(app.provider_keys(&caller)?))
 }
 
 pub(super) async fn provider_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.provider_settings(&caller, &name)?))
+) -> Result<Reply<ProviderSettings>, ApiError> {
+    Ok(Reply(app.provider_settings(&caller, &name)?))
 }
 
 pub(super) async fn providers_with_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.providers_with_settings(&caller)?))
+) -> Result<Reply<ProvidersWithSettings>, ApiError> {
+    Ok(Reply(app.providers_with_settings(&caller)?))
 }
 
 pub(super) async fn providers_for_service(
     app: web::Data<App>,
     Auth(caller): Auth,
     service: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.providers_for_service(&caller, &service)?))
+) -> Result<Reply<ProviderKeys>, ApiError> {
+    Ok(Reply(app.providers_for_service(&caller, &service)?))
 }
 
 pub(super) async fn embedding_providers(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.embedding_providers(&caller, false)?))
+) -> Result<Reply<ProviderKeys>, ApiError> {
+    Ok(Reply(app.embedding_providers(&caller)?))
 }
 
 pub(super) async fn embedders(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.embedding_providers(&caller, true)?))
+) -> Result<Reply<Embedders>, ApiError> {
+    Ok(Reply(app.embedders(&caller)?))
 }
 
 pub(super) async fn extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extensions(&caller)?))
+) -> Result<Reply<Vec<ExtensionEntry>>, ApiError> {
+    Ok(Reply(app.extensions(&caller)?))
 }
 
 pub(super) async fn extension_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extension_settings(&caller)?))
+) -> Result<Reply<ExtensionSettings>, ApiError> {
+    Ok(Reply(app.extension_settings(&caller)?))
 }
 
 pub(super) async fn command_args(
     app: web::Data<App>,
     Auth(caller): Auth,
     name: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.command_args(&caller, &name)?))
+) -> Result<Reply<CommandArgs>, ApiError> {
+    Ok(Reply(app.command_args(&caller, &name)?))
 }
 
 pub(super) async fn categories(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extension_categories(&caller, false)?))
+) -> Result<Reply<Vec<Category>>, ApiError> {
+    Ok(Reply(app.extension_categories(&caller, false)?))
 }
 
 pub(super) async fn categories_summary(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extension_categories(&caller, true)?))
+) -> Result<Reply<Vec<Category>>, ApiError> {
+    Ok(Reply(app.extension_categories(&caller, true)?))
 }
 
 pub(super) async fn category(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extension_category(&caller, &id)?))
+) -> Result<Reply<Category>, ApiError> {
+    Ok(Reply(app.extension_category(&caller, &id)?))
 }
 
 pub(super) async fn extensions_in_category(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.extensions_in_category(&caller, &id)?))
+) -> Result<Reply<Vec<ExtensionEntry>>, ApiError> {
+    Ok(Reply(app.extensions_in_category(&caller, &id)?))
 }

@@ -1,16 +1,25 @@
 //! Billing: the configuration, a company's token balance and usage, and Stripe payments
 //! (top-ups, confirmation, sync, auto top-up checkout, the portal, the webhook).
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
+use agentry_api::Detail;
+use agentry_api::billing::{
+    BalanceView, BillingConfig, Credited, SyncedBalance, Usage, UsageTotals, WarningView,
+};
+use agentry_api::payments::{
+    CheckoutLink, Confirmation, PortalLink, Quote, SyncResult, TopUp, TransactionView,
+    WebhookOutcome,
+};
 use agentry_app::App;
 use agentry_app::payments::TopUpRequest;
 use serde::Deserialize;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::Reply;
 
-pub(super) async fn config(app: web::Data<App>) -> HttpResponse {
-    HttpResponse::Ok().json(app.billing_config())
+pub(super) async fn config(app: web::Data<App>) -> Reply<BillingConfig> {
+    Reply(app.billing_config())
 }
 
 #[derive(Deserialize)]
@@ -25,18 +34,27 @@ pub(super) async fn balance(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<BalanceQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Balance>, ApiError> {
     let query = query.into_inner();
     if query.sync {
-        let (balance, synced) = app.synced_balance(&caller, &query.company_id).await?;
-        let mut body = serde_json::to_value(balance).map_err(ApiError::internal)?;
-        body["sync_result"] = serde_json::to_value(synced).map_err(ApiError::internal)?;
-        return Ok(HttpResponse::Ok().json(body));
+        let (balance, sync_result) = app.synced_balance(&caller, &query.company_id).await?;
+        return Ok(Reply(Balance::Synced(SyncedBalance {
+            balance,
+            sync_result,
+        })));
     }
     let balance = app
         .run(move |app, uow| app.token_balance(uow, &caller, &query.company_id))
         .await?;
-    Ok(HttpResponse::Ok().json(balance))
+    Ok(Reply(Balance::Plain(balance)))
+}
+
+/// The balance, with what a sync did when one was asked for.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub(super) enum Balance {
+    Plain(BalanceView),
+    Synced(SyncedBalance),
 }
 
 #[derive(Deserialize)]
@@ -48,11 +66,14 @@ pub(super) struct CreditQuery {
 pub(super) async fn credit(
     app: web::Data<App>,
     query: web::Query<CreditQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Credited>, ApiError> {
     let tokens = app
         .run(move |app, uow| app.credit_company(uow, &query.company, query.amount))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Credits added.", "tokens": tokens})))
+    Ok(Reply(Credited {
+        detail: "Credits added.",
+        tokens,
+    }))
 }
 
 #[derive(Deserialize)]
@@ -66,11 +87,11 @@ pub(super) async fn usage(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<UsageQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Usage>, ApiError> {
     let usage = app
         .run(move |app, uow| app.usage(uow, &caller, &query.company_id, query.limit, query.offset))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"usage": usage})))
+    Ok(Reply(Usage { usage }))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -83,32 +104,32 @@ pub(super) async fn usage_totals(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<UsageTotals>, ApiError> {
     let totals = app
         .run(move |app, uow| app.usage_totals(uow, &caller, &query.company_id))
         .await?;
-    Ok(HttpResponse::Ok().json(totals))
+    Ok(Reply(totals))
 }
 
 pub(super) async fn should_warn(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<WarningView>, ApiError> {
     let warning = app
         .run(move |app, uow| app.should_warn(uow, &caller, &query.company_id))
         .await?;
-    Ok(HttpResponse::Ok().json(warning))
+    Ok(Reply(warning))
 }
 
 pub(super) async fn dismiss_warning(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<CompanyQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.dismiss_warning(uow, &caller, &form.company_id))
         .await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({"detail": "Warning dismissed."})))
+    Ok(Reply(Detail::new("Warning dismissed.")))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -119,16 +140,16 @@ pub(super) struct QuoteBody {
 pub(super) async fn quote(
     app: web::Data<App>,
     body: Json<QuoteBody>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.quote(&body.token_millions)?))
+) -> Result<Reply<Quote>, ApiError> {
+    Ok(Reply(app.quote(&body.token_millions)?))
 }
 
 pub(super) async fn top_up(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<TopUpRequest>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.top_up(&caller, body.into_inner()).await?))
+) -> Result<Reply<TopUp>, ApiError> {
+    Ok(Reply(app.top_up(&caller, body.into_inner()).await?))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -140,16 +161,18 @@ pub(super) async fn confirm(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<ConfirmBody>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.confirm_top_up(&caller, &body.payment_intent_id).await?))
+) -> Result<Reply<Confirmation>, ApiError> {
+    Ok(Reply(
+        app.confirm_top_up(&caller, &body.payment_intent_id).await?,
+    ))
 }
 
 pub(super) async fn sync(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(HttpResponse::Ok().json(app.sync_payments(&caller, &query.company_id).await?))
+) -> Result<Reply<SyncResult>, ApiError> {
+    Ok(Reply(app.sync_payments(&caller, &query.company_id).await?))
 }
 
 #[derive(Deserialize)]
@@ -164,7 +187,7 @@ pub(super) async fn transactions(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<TransactionsQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Vec<TransactionView>>, ApiError> {
     let q = query.into_inner();
     let list = app
         .run(move |app, uow| {
@@ -178,7 +201,7 @@ pub(super) async fn transactions(
             )
         })
         .await?;
-    Ok(HttpResponse::Ok().json(list))
+    Ok(Reply(list))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -191,11 +214,11 @@ pub(super) async fn auto_topup(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<AutoTopUpBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CheckoutLink>, ApiError> {
     let link = app
         .auto_topup_checkout(&caller, body.company_id.as_deref(), body.amount_usd)
         .await?;
-    Ok(HttpResponse::Ok().json(link))
+    Ok(Reply(link))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -207,10 +230,10 @@ pub(super) async fn portal(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Option<Json<PortalBody>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<PortalLink>, ApiError> {
     let company = body.and_then(|b| b.into_inner().company_id);
     let url = app.portal_session(&caller, company.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(serde_json::json!({ "url": url })))
+    Ok(Reply(PortalLink { url }))
 }
 
 /// Stripe's webhook: the raw body is what Stripe signed.
@@ -218,7 +241,7 @@ pub(super) async fn stripe_webhook(
     app: web::Data<App>,
     req: HttpRequest,
     body: web::Bytes,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<WebhookOutcome>, ApiError> {
     let signature = req
         .headers()
         .get("stripe-signature")
@@ -234,5 +257,5 @@ pub(super) async fn stripe_webhook(
     let outcome = app
         .run(move |app, uow| app.apply_stripe_event(uow, &payload, &signature))
         .await?;
-    Ok(HttpResponse::Ok().json(outcome))
+    Ok(Reply(outcome))
 }

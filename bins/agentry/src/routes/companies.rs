@@ -2,14 +2,21 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
+use agentry_api::companies::{
+    AcceptedInvitation, CompanyResponse, CreatedCompany, InvitationView, Invitations, Members,
+};
+use agentry_api::{Detail, Message};
 use agentry_app::App;
+use agentry_app::agents::SettingsAndCommands;
 use agentry_app::companies::{CompanyForm, InvitationForm, RoleChange, parse_id};
+use agentry_app::extensions::ConfiguredExtensions;
 use agentry_domain::{CompanyId, RoleId, UserId};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::{Documented, Reply};
 
 fn company(id: &str) -> Result<CompanyId, ApiError> {
     Ok(parse_id(id, "Company")?)
@@ -18,22 +25,22 @@ fn company(id: &str) -> Result<CompanyId, ApiError> {
 pub(super) async fn list_companies(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Vec<CompanyResponse>>, ApiError> {
     let companies = app
         .run(move |app, uow| app.list_companies(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(companies))
+    Ok(Reply(companies))
 }
 
 pub(super) async fn create_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<CompanyForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CreatedCompany>, ApiError> {
     let created = app
         .run(move |app, uow| app.create_company(uow, &caller, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(created))
+    Ok(Reply(created))
 }
 
 pub(super) async fn update_company(
@@ -41,69 +48,71 @@ pub(super) async fn update_company(
     Auth(caller): Auth,
     path: web::Path<String>,
     form: Json<CompanyForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CompanyResponse>, ApiError> {
     let id = company(&path)?;
     let updated = app
         .run(move |app, uow| app.update_company(uow, &caller, id, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(updated))
+    Ok(Reply(updated))
 }
 
 pub(super) async fn delete_company(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     let id = company(&path)?;
     app.run(move |app, uow| app.delete_company(uow, &caller, id))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "Company deleted successfully."})))
+    Ok(Reply(Detail::new("Company deleted successfully.")))
 }
 
 pub(super) async fn members(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Members>, ApiError> {
     let id = company(&path)?;
     let members = app
         .run(move |app, uow| app.company_members(uow, &caller, id))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"members": members})))
+    Ok(Reply(Members { members }))
 }
 
 pub(super) async fn remove_member(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     let (company_id, user_id) = path.into_inner();
     let id = company(&company_id)?;
     let user: UserId = parse_id(&user_id, "User")?;
     app.run(move |app, uow| app.remove_member(uow, &caller, id, user))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "User removed from company successfully."})))
+    Ok(Reply(Detail::new(
+        "User removed from company successfully.",
+    )))
 }
 
 pub(super) async fn change_role(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<RoleChange>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.change_role(uow, &caller, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "User role updated successfully."})))
+    Ok(Reply(Detail::new("User role updated successfully.")))
 }
 
 pub(super) async fn invite(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<InvitationForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<InvitationView>, ApiError> {
     let invitation = app
         .run(move |app, uow| app.invite(uow, &caller, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(invitation))
+    Ok(Reply(invitation))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -119,7 +128,7 @@ pub(super) async fn invite_by_role_name(
     Auth(caller): Auth,
     path: web::Path<String>,
     form: Json<RoleNameInvitation>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<InvitationView>, ApiError> {
     let id = company(&path)?;
     let form = form.into_inner();
     let role = form
@@ -136,71 +145,71 @@ pub(super) async fn invite_by_role_name(
     let invitation = app
         .run(move |app, uow| app.invite(uow, &caller, invitation))
         .await?;
-    Ok(HttpResponse::Ok().json(invitation))
+    Ok(Reply(invitation))
 }
 
 pub(super) async fn invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Invitations>, ApiError> {
     let invitations = app
         .run(move |app, uow| app.invitations(uow, &caller, None))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+    Ok(Reply(Invitations { invitations }))
 }
 
 pub(super) async fn company_invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Invitations>, ApiError> {
     let id = company(&path)?;
     let invitations = app
         .run(move |app, uow| app.invitations(uow, &caller, Some(id)))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+    Ok(Reply(Invitations { invitations }))
 }
 
 pub(super) async fn accept_invitation(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<AcceptedInvitation>, ApiError> {
     let accepted = app
         .run(move |app, uow| app.accept_invitation(uow, &caller, &path))
         .await?;
-    Ok(HttpResponse::Ok().json(accepted))
+    Ok(Reply(accepted))
 }
 
 pub(super) async fn my_invitations(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Invitations>, ApiError> {
     let invitations = app
         .run(move |app, uow| app.my_invitations(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"invitations": invitations})))
+    Ok(Reply(Invitations { invitations }))
 }
 
 pub(super) async fn delete_invitation(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.delete_invitation(uow, &caller, &path))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "Invitation deleted successfully."})))
+    Ok(Reply(Detail::new("Invitation deleted successfully.")))
 }
 
 pub(super) async fn company_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<SettingsAndCommands>, ApiError> {
     let settings = app
         .run(move |app, uow| app.company_settings(uow, &caller, &path))
         .await?;
-    Ok(HttpResponse::Ok().json(settings))
+    Ok(Reply(settings))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -214,24 +223,25 @@ pub(super) async fn update_company_settings(
     Auth(caller): Auth,
     path: web::Path<String>,
     body: Json<SettingsBody>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
-        .run(move |app, uow| app.update_company_settings(uow, &caller, &path, &body.settings))
+) -> Result<Reply<Message>, ApiError> {
+    app.run(move |app, uow| app.update_company_settings(uow, &caller, &path, &body.settings))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": text })))
+    Ok(Reply(Message::new("Company extension settings updated.")))
 }
 
 pub(super) async fn company_extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<ConfiguredExtensions>, ApiError> {
     let listed = app
         .run(move |app, uow| app.company_extensions(uow, &caller, &path))
         .await?;
-    Ok(HttpResponse::Ok()
-        .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
-        .json(listed))
+    Ok(Documented::new(
+        HttpResponse::Ok()
+            .insert_header((header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"))
+            .json(listed),
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -245,13 +255,17 @@ pub(super) async fn toggle_company_command(
     Auth(caller): Auth,
     path: web::Path<String>,
     body: Json<ToggleCommand>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let enable = body.enable;
+    let command = app
         .run(move |app, uow| {
             app.toggle_company_command(uow, &caller, &path, &body.command_name, body.enable)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": text })))
+    Ok(Reply(Message::new(format!(
+        "Command `{command}` {} for the company's agents.",
+        if enable { "enabled" } else { "disabled" }
+    ))))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -265,11 +279,11 @@ pub(super) async fn toggle_company_extension(
     Auth(caller): Auth,
     path: web::Path<String>,
     body: Json<ToggleExtension>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let outcome = app
         .run(move |app, uow| {
             app.toggle_company_extension(uow, &caller, &path, &body.extension_name, body.enable)
         })
         .await?;
-    Ok(HttpResponse::Ok().json(json!({ "message": text })))
+    Ok(Reply(Message::new(outcome.to_string())))
 }

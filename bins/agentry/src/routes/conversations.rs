@@ -2,28 +2,33 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
+use agentry_api::Message;
+use agentry_api::conversations::CommandOutput;
 use agentry_app::App;
 use agentry_app::commands::ExecuteBody;
-use agentry_app::conversations::NewConversation;
+use agentry_app::conversations::{
+    ConversationPage, CreatedConversation, Forked, History, NewConversation,
+};
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::{Documented, Reply};
 
-fn message(text: impl Into<String>) -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "message": text.into() }))
+fn message(text: impl Into<String>) -> Reply<Message> {
+    Reply(Message::new(text))
 }
 
 pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<NewConversation>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CreatedConversation>, ApiError> {
     let created = app
         .run(move |app, uow| app.new_conversation(uow, &caller, body.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(created))
+    Ok(Reply(created))
 }
 
 #[derive(Deserialize)]
@@ -38,30 +43,30 @@ pub(super) async fn list(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<Page>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<ConversationPage>, ApiError> {
     let list = app
         .run(move |app, uow| app.conversations(uow, &caller, query.limit, query.offset))
         .await?;
-    let body = list.to_string();
+    let body = serde_json::to_string(&list).map_err(ApiError::internal)?;
     let etag = agentry_app::accounts::etag_of(&body);
-    Ok(super::with_etag(
+    Ok(Documented::new(super::with_etag(
         &req,
         &etag,
         body,
         "private, max-age=0, must-revalidate",
-    ))
+    )))
 }
 
 pub(super) async fn fork(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Forked>, ApiError> {
     let (id, message) = path.into_inner();
     let fork = app
         .run(move |app, uow| app.fork_conversation(uow, &caller, &id, &message))
         .await?;
-    Ok(HttpResponse::Ok().json(fork))
+    Ok(Reply(fork))
 }
 
 pub(super) async fn history(
@@ -69,11 +74,11 @@ pub(super) async fn history(
     Auth(caller): Auth,
     id: web::Path<String>,
     query: web::Query<Page>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<History>, ApiError> {
     let history = app
         .run(move |app, uow| app.conversation(uow, &caller, &id, query.limit, query.page))
         .await?;
-    Ok(HttpResponse::Ok().json(history))
+    Ok(Reply(history))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -92,24 +97,27 @@ pub(super) async fn rename(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<RenameBody>,
-) -> Result<HttpResponse, ApiError> {
-    let text = app
+) -> Result<Reply<Message>, ApiError> {
+    let renamed = app
         .run(move |app, uow| {
             app.rename_conversation(uow, &caller, &id, &body.new_conversation_name)
         })
         .await?;
-    Ok(message(text))
+    Ok(message(format!(
+        "Conversation renamed to `{}`.",
+        renamed.name
+    )))
 }
 
 pub(super) async fn delete(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    Ok(message(
-        app.run(move |app, uow| app.delete_conversation(uow, &caller, &id))
-            .await?,
-    ))
+) -> Result<Reply<Message>, ApiError> {
+    let deleted = app
+        .run(move |app, uow| app.delete_conversation(uow, &caller, &id))
+        .await?;
+    Ok(message(format!("Conversation `{}` deleted.", deleted.name)))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -123,7 +131,7 @@ pub(super) async fn add_message(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<MessageBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Message>, ApiError> {
     let added = app
         .run(move |app, uow| app.add_message(uow, &caller, &id, &body.role, &body.message))
         .await?;
@@ -140,7 +148,7 @@ pub(super) async fn update_message(
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
     body: Json<UpdateBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Message>, ApiError> {
     let (id, message_id) = path.into_inner();
     app.run(move |app, uow| app.update_message(uow, &caller, &id, &message_id, &body.new_message))
         .await?;
@@ -151,7 +159,7 @@ pub(super) async fn delete_message(
     app: web::Data<App>,
     Auth(caller): Auth,
     path: web::Path<(String, String)>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Message>, ApiError> {
     let (id, message_id) = path.into_inner();
     app.run(move |app, uow| app.delete_message(uow, &caller, &id, &message_id))
         .await?;
@@ -164,9 +172,9 @@ pub(super) async fn execute(
     Auth(caller): Auth,
     id: web::Path<String>,
     body: Json<ExecuteBody>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<CommandOutput>, ApiError> {
     let output = app.execute_command(&caller, &id, body.into_inner()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "response": output })))
+    Ok(Reply(CommandOutput { response: output }))
 }
 
 #[derive(Deserialize)]

@@ -1,17 +1,18 @@
 //! `/health` (the process is alive) and `/ready` (the database answers).
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
+use agentry_api::Status;
 use agentry_app::App;
-use serde_json::json;
 
 use crate::error::ApiError;
+use crate::reply::Reply;
 
-pub(super) async fn health() -> HttpResponse {
-    HttpResponse::Ok().json(json!({ "status": "ok" }))
+pub(super) async fn health() -> Reply<Status> {
+    Reply(Status { status: "ok" })
 }
 
-pub(super) async fn ready(app: web::Data<App>) -> Result<HttpResponse, ApiError> {
+pub(super) async fn ready(app: web::Data<App>) -> Result<Reply<Status>, ApiError> {
     let app = app.into_inner();
     app.run(move |app, _| app.ready()).await?;
-    Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))
+    Ok(Reply(Status { status: "ready" }))
 }

@@ -5,8 +5,9 @@
 //!
 //! Each operation's JSON request body is read off its handler's signature (the `Json<T>` or
 //! `Option<Json<T>>` it extracts: [`RequestParts`]), so it cannot drift from what the handler
-//! accepts. Response bodies are not described yet (the handlers build them); every refusal
-//! has the one error shape.
+//! accepts. Likewise each 200 response body is read off what the handler returns
+//! ([`Reply<T>`](crate::reply::Reply) or [`Documented<T>`](crate::reply::Documented):
+//! [`ResponseOf`]); every refusal has the one error shape.
 
 use std::sync::OnceLock;
 
@@ -24,8 +25,10 @@ use agentry_app::App;
 use utoipa::openapi::request_body::{RequestBody, RequestBodyBuilder};
 use utoipa::openapi::{RefOr, schema::Schema};
 
-use super::table::{Guard, ROUTES, RouteSpec, request_bodies};
+use super::table::{Guard, ROUTES, RouteSpec, handler_docs};
+use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::{Documented, Reply};
 
 /// The security scheme every guarded route names: the `Authorization` header, a session
 /// token (raw or after `Bearer `) or a personal access token.
@@ -52,17 +55,26 @@ pub fn build() -> OpenApi {
     let mut paths = Paths::new();
     let mut tags: Vec<&str> = Vec::new();
     let mut schemas: Vec<(String, RefOr<Schema>)> = Vec::new();
-    for (spec, body) in ROUTES.iter().zip(request_bodies()) {
+    // A type that refers to itself (`#[schema(no_recursion)]`) does not write its own
+    // schema: it is written here.
+    {
+        use utoipa::{PartialSchema, ToSchema};
+        type Company = agentry_api::companies::CompanyResponse;
+        schemas.push((Company::name().into_owned(), Company::schema()));
+        Company::schemas(&mut schemas);
+    }
+    for (spec, doc) in ROUTES.iter().zip(handler_docs()) {
         let tag = tag_of(spec);
         if !tags.contains(&tag) {
             tags.push(tag);
         }
         let path = openapi_path(spec.path);
-        let body = body.map(|body| body(&mut schemas));
+        let body = doc.body.map(|body| body(&mut schemas));
+        let response = doc.response.map(|response| response(&mut schemas));
         paths.add_path_operation(
             &path,
             vec![method_of(spec.method)],
-            operation(spec, tag, body),
+            operation(spec, tag, body, response),
         );
     }
     let error = ObjectBuilder::new()
@@ -105,12 +117,19 @@ fn operation(
     spec: &RouteSpec,
     tag: &str,
     body: Option<RequestBody>,
+    response: Option<RefOr<Schema>>,
 ) -> utoipa::openapi::path::Operation {
+    let success = match response {
+        Some(schema) => ResponseBuilder::new()
+            .description("Success")
+            .content("application/json", Content::new(Some(schema))),
+        None => ResponseBuilder::new().description("Success"),
+    };
     let mut builder = OperationBuilder::new()
         .request_body(body)
         .tag(tag)
         .operation_id(Some(operation_id(spec)))
-        .response("200", ResponseBuilder::new().description("Success").build())
+        .response("200", success.build())
         .response(
             "default",
             ResponseBuilder::new()
@@ -275,11 +294,74 @@ request_parts!(A, B, C, D);
 request_parts!(A, B, C, D, E);
 request_parts!(A, B, C, D, E, F);
 
-/// The request body `handler` extracts, if any (its type is the handler's own signature).
-pub fn body_of<F, Args>(_handler: F) -> Option<BodyDoc>
+/// Writes the schemas a response body needs into the document's components and describes
+/// the body.
+pub type ResponseDoc = fn(&mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema>;
+
+/// What a handler's answer says about its 200 body: a JSON `T` ([`Reply`], [`Documented`]),
+/// or nothing known (a response built by hand: a file, a redirect, the document itself).
+pub trait ResponseOf {
+    fn response() -> Option<ResponseDoc>;
+}
+
+impl<T: utoipa::ToSchema> ResponseOf for Result<Reply<T>, ApiError> {
+    fn response() -> Option<ResponseDoc> {
+        Some(json_schema::<T>)
+    }
+}
+
+impl<T: utoipa::ToSchema> ResponseOf for Result<Documented<T>, ApiError> {
+    fn response() -> Option<ResponseDoc> {
+        Some(json_schema::<T>)
+    }
+}
+
+impl<T: utoipa::ToSchema> ResponseOf for Documented<T> {
+    fn response() -> Option<ResponseDoc> {
+        Some(json_schema::<T>)
+    }
+}
+
+impl<T: utoipa::ToSchema> ResponseOf for Reply<T> {
+    fn response() -> Option<ResponseDoc> {
+        Some(json_schema::<T>)
+    }
+}
+
+impl ResponseOf for Result<HttpResponse, ApiError> {
+    fn response() -> Option<ResponseDoc> {
+        None
+    }
+}
+
+impl ResponseOf for HttpResponse {
+    fn response() -> Option<ResponseDoc> {
+        None
+    }
+}
+
+/// `T`'s schema, inline, with the named schemas it refers to written into `schemas`.
+fn json_schema<T: utoipa::ToSchema>(schemas: &mut Vec<(String, RefOr<Schema>)>) -> RefOr<Schema> {
+    T::schemas(schemas);
+    T::schema()
+}
+
+/// What a handler's signature documents: its JSON request body and its 200 response body.
+pub struct HandlerDoc {
+    pub body: Option<BodyDoc>,
+    pub response: Option<ResponseDoc>,
+}
+
+/// The request body `handler` extracts and the response it answers, if known (their types
+/// are the handler's own signature).
+pub fn doc_of<F, Args>(_handler: F) -> HandlerDoc
 where
     F: actix_web::Handler<Args>,
     Args: RequestParts,
+    F::Output: ResponseOf,
 {
-    Args::body()
+    HandlerDoc {
+        body: Args::body(),
+        response: <F::Output as ResponseOf>::response(),
+    }
 }

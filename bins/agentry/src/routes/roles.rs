@@ -1,25 +1,26 @@
 //! The role and scope catalog, and the caller's scopes.
 
 use actix_web::{HttpResponse, web};
+use agentry_api::catalog::{RoleList, ScopeCatalog, UserScopes};
 use agentry_app::App;
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::Auth;
+use crate::reply::{Documented, Reply};
 
 pub(super) async fn roles(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<RoleList>, ApiError> {
     let roles = app.run(move |app, uow| app.roles(uow, &caller)).await?;
-    Ok(HttpResponse::Ok().json(json!({ "roles": roles })))
+    Ok(Reply(RoleList { roles }))
 }
 
 pub(super) async fn scopes(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<ScopeCatalog<'static>>, ApiError> {
     // The catalog borrows the application: rendered where it is read.
     let body = app
         .run(move |app, uow| {
@@ -27,9 +28,11 @@ pub(super) async fn scopes(
                 .map_err(|error| agentry_app::AppError::Internal(error.to_string()))
         })
         .await?;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(body))
+    Ok(Documented::new(
+        HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -41,9 +44,9 @@ pub(super) async fn user_scopes(
     app: web::Data<App>,
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<UserScopes>, ApiError> {
     let scopes = app
         .run(move |app, uow| app.user_scopes(uow, &caller, query.company_id.as_deref()))
         .await?;
-    Ok(HttpResponse::Ok().json(scopes))
+    Ok(Reply(scopes))
 }

@@ -98,10 +98,10 @@ macro_rules! routes {
             handler: concat!(stringify!($module), "::", stringify!($handler)),
         },)*];
 
-        /// The JSON request body of each route of [`ROUTES`] (in its order), read off its
-        /// handler's signature.
-        pub fn request_bodies() -> Vec<Option<super::openapi::BodyDoc>> {
-            vec![$(super::openapi::body_of(super::$module::$handler),)*]
+        /// The JSON request and response bodies of each route of [`ROUTES`] (in its
+        /// order), read off its handler's signature.
+        pub fn handler_docs() -> Vec<super::openapi::HandlerDoc> {
+            vec![$(super::openapi::doc_of(super::$module::$handler),)*]
         }
 
         /// Mount every handler of [`ROUTES`] at its method and path.

@@ -1,66 +1,72 @@
 //! Personal access tokens (`/v1/api-keys`).
 
-use actix_web::{HttpResponse, web};
+use actix_web::web;
+use agentry_api::Detail;
 use agentry_app::App;
-use agentry_app::tokens::NewTokenForm;
+use agentry_app::tokens::{
+    GrantableAgents, GrantableCompanies, GrantableScopes, NewTokenForm, TokenList, TokenView,
+    ValidToken,
+};
 use serde::Deserialize;
-use serde_json::json;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json};
+use crate::reply::Reply;
 
 pub(super) async fn create(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<NewTokenForm>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TokenView>, ApiError> {
     let token = app
         .run(move |app, uow| app.create_token(uow, &caller, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(token))
+    Ok(Reply(token))
 }
 
 pub(super) async fn list(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TokenList>, ApiError> {
     let tokens = app
         .run(move |app, uow| app.list_tokens(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"tokens": tokens})))
+    Ok(Reply(TokenList { tokens }))
 }
 
 pub(super) async fn get(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TokenView>, ApiError> {
     let token = app
         .run(move |app, uow| app.get_token(uow, &caller, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(token))
+    Ok(Reply(token))
 }
 
 pub(super) async fn revoke(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     let name = app
         .run(move |app, uow| app.revoke_token(uow, &caller, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": format!("Token '{name}' has been revoked")})))
+    Ok(Reply(Detail::new(format!(
+        "Token '{name}' has been revoked"
+    ))))
 }
 
 pub(super) async fn regenerate(
     app: web::Data<App>,
     Auth(caller): Auth,
     id: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<TokenView>, ApiError> {
     let token = app
         .run(move |app, uow| app.regenerate_token(uow, &caller, &id))
         .await?;
-    Ok(HttpResponse::Ok().json(token))
+    Ok(Reply(token))
 }
 
 #[derive(Deserialize)]
@@ -71,14 +77,16 @@ pub(super) struct ValidateQuery {
 pub(super) async fn validate(
     app: web::Data<App>,
     query: web::Query<ValidateQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<ValidToken>, ApiError> {
     let result = app
         .run(move |app, uow| Ok(app.validate_token(uow, &query.token)))
         .await?;
     match result {
-        Ok((user, scopes)) => {
-            Ok(HttpResponse::Ok().json(json!({"valid": true, "user_id": user, "scopes": scopes})))
-        }
+        Ok((user_id, scopes)) => Ok(Reply(ValidToken {
+            valid: true,
+            user_id,
+            scopes,
+        })),
         Err(_) => Err(ApiError::status(
             actix_web::http::StatusCode::UNAUTHORIZED,
             "Invalid token",
@@ -89,29 +97,29 @@ pub(super) async fn validate(
 pub(super) async fn available_scopes(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<GrantableScopes>, ApiError> {
     let body = app
         .run(move |app, uow| app.grantable_scopes(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(Reply(body))
 }
 
 pub(super) async fn available_agents(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<GrantableAgents>, ApiError> {
     let body = app
         .run(move |app, uow| app.grantable_agents(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(Reply(body))
 }
 
 pub(super) async fn available_companies(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<GrantableCompanies>, ApiError> {
     let body = app
         .run(move |app, uow| app.grantable_companies(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(body))
+    Ok(Reply(body))
 }

@@ -1,37 +1,42 @@
 //! Accounts: `/v1/user` (register, read, update), `/v1/user/exists`, `/v1/login`,
 //! `/v1/logout`.
 
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
+use agentry_api::Detail;
+use agentry_api::accounts::{
+    LoggedIn, MfaReset, MfaSetup, PasswordChanged, PasswordWasSet, Registered, UserView,
+};
 use agentry_app::App;
 use agentry_app::accounts::{
     LoginRequest, MfaDisable, PasswordChange, PasswordSet, Registration, UserViewOptions,
 };
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::error::ApiError;
 use crate::extract::{Auth, Json, client_ip};
+use crate::reply::{Documented, Reply};
 
 pub(super) async fn register(
     app: web::Data<App>,
     form: Json<Registration>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Registered>, ApiError> {
     let registered = app
         .run(move |app, uow| app.register(uow, form.into_inner()))
         .await?;
-    Ok(HttpResponse::Ok().json(registered))
+    Ok(Reply(registered))
 }
 
 pub(super) async fn login(
     app: web::Data<App>,
     req: HttpRequest,
     form: Json<LoginRequest>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<LoggedIn>, ApiError> {
     let ip = client_ip(&req);
     let logged_in = app
         .run(move |app, uow| app.login(uow, form.into_inner(), ip.as_deref()))
         .await?;
-    Ok(HttpResponse::Ok().json(logged_in))
+    Ok(Reply(logged_in))
 }
 
 pub(super) async fn get_user(
@@ -39,7 +44,7 @@ pub(super) async fn get_user(
     req: HttpRequest,
     Auth(caller): Auth,
     options: web::Query<UserViewOptions>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Documented<UserView>, ApiError> {
     let options = options.into_inner();
     let light = options.light;
     // Served from memory when this process holds the view; read once otherwise.
@@ -55,22 +60,22 @@ pub(super) async fn get_user(
     } else {
         "private, max-age=0, must-revalidate"
     };
-    Ok(super::with_etag(
+    Ok(Documented::new(super::with_etag(
         &req,
         &view.etag,
         view.body.to_string(),
         cache_control,
-    ))
+    )))
 }
 
 pub(super) async fn update_user(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Json<Value>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.update_user(uow, &caller, &body))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "User updated successfully."})))
+    Ok(Reply(Detail::new("User updated successfully.")))
 }
 
 #[derive(Deserialize)]
@@ -81,27 +86,27 @@ pub(super) struct ExistsQuery {
 pub(super) async fn user_exists(
     app: web::Data<App>,
     query: web::Query<ExistsQuery>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<bool>, ApiError> {
     let exists = app
         .run(move |app, uow| app.user_exists(uow, &query.email))
         .await?;
-    Ok(HttpResponse::Ok().json(exists))
+    Ok(Reply(exists))
 }
 
 pub(super) async fn logout(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.logout(uow, &caller)).await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "User logged out successfully."})))
+    Ok(Reply(Detail::new("User logged out successfully.")))
 }
 
 pub(super) async fn mfa_setup(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<MfaSetup>, ApiError> {
     let setup = app.run(move |app, uow| app.mfa_setup(uow, &caller)).await?;
-    Ok(HttpResponse::Ok().json(setup))
+    Ok(Reply(setup))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -113,20 +118,20 @@ pub(super) async fn mfa_enable(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<MfaCode>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.mfa_enable(uow, &caller, &form.mfa_token))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "MFA enabled successfully"})))
+    Ok(Reply(Detail::new("MFA enabled successfully")))
 }
 
 pub(super) async fn mfa_disable(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<MfaDisable>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.mfa_disable(uow, &caller, &form))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "MFA disabled successfully"})))
+    Ok(Reply(Detail::new("MFA disabled successfully")))
 }
 
 #[derive(Deserialize, Default, utoipa::ToSchema)]
@@ -140,42 +145,50 @@ pub(super) async fn mfa_reset(
     app: web::Data<App>,
     Auth(caller): Auth,
     body: Option<Json<MfaResetBody>>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<MfaReset>, ApiError> {
     let code = body.and_then(|b| b.into_inner().mfa_token);
     let otp_uri = app
         .run(move |app, uow| app.mfa_reset(uow, &caller, code.as_deref()))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "MFA has been reset.", "otp_uri": otp_uri})))
+    Ok(Reply(MfaReset {
+        detail: "MFA has been reset.",
+        otp_uri,
+    }))
 }
 
 pub(super) async fn change_password(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<PasswordChange>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<PasswordChanged>, ApiError> {
     let token = app
         .run(move |app, uow| app.change_password(uow, &caller, &form))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "Password changed successfully", "token": token})))
+    Ok(Reply(PasswordChanged {
+        detail: "Password changed successfully",
+        token,
+    }))
 }
 
 pub(super) async fn set_password(
     app: web::Data<App>,
     Auth(caller): Auth,
     form: Json<PasswordSet>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<PasswordWasSet>, ApiError> {
     let username = app
         .run(move |app, uow| app.set_password(uow, &caller, &form))
         .await?;
-    Ok(HttpResponse::Ok()
-        .json(json!({"detail": "Password set successfully", "username": username})))
+    Ok(Reply(PasswordWasSet {
+        detail: "Password set successfully",
+        username,
+    }))
 }
 
 pub(super) async fn delete_user(
     app: web::Data<App>,
     Auth(caller): Auth,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<Reply<Detail>, ApiError> {
     app.run(move |app, uow| app.deactivate(uow, &caller))
         .await?;
-    Ok(HttpResponse::Ok().json(json!({"detail": "User deleted successfully."})))
+    Ok(Reply(Detail::new("User deleted successfully.")))
 }

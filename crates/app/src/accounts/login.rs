@@ -1,7 +1,8 @@
 //! Logging in, and whether an email has an account.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on. Each
@@ -12,6 +13,7 @@ impl App {
         form: LoginRequest,
         ip: Option<&str>,
     ) -> Result<LoggedIn, AppError> {
+        Self::alone(uow, "login")?;
         if let Some(address) = ip {
             self.addresses.check(address)?;
         }

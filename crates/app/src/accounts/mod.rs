@@ -20,6 +20,7 @@ use serde_json::Value;
 
 use agentry_domain::events::DomainEvent;
 
+use crate::read_models::Through;
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 

@@ -1,7 +1,8 @@
 //! Registration: the account, its company, membership and first agent in one unit of work.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// `POST /v1/user`: a new account, its company (role 2, or 0 for `SUPERADMIN_EMAIL`),

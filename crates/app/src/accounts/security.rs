@@ -1,7 +1,8 @@
 //! What guards the account: sessions, MFA, passwords, deactivation, logout, promotion.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// Account security (MFA, passwords, deactivation, new tokens) needs a session: a
@@ -25,6 +26,19 @@ impl App {
 
     pub(super) fn provisioning_uri(&self, secret: &str, email: &str) -> String {
         totp::provisioning_uri(secret, &self.settings.app_name, email).unwrap_or_default()
+    }
+
+    /// The use cases that count an attempt of the login throttle or spend a TOTP step keep
+    /// those writes when they refuse (else a refusal would be a free guess). Inside another
+    /// unit of work a refusal would roll them back with the rest, so they run only on a
+    /// handle of their own.
+    pub(super) fn alone(uow: &Uow<'_>, what: &str) -> Result<(), AppError> {
+        if uow.in_work() {
+            return Err(AppError::Internal(format!(
+                "`{what}` counts login attempts and cannot run inside another unit of work"
+            )));
+        }
+        Ok(())
     }
 
     /// Check a TOTP code for `user` and record its step, so it cannot be used again.
@@ -81,6 +95,7 @@ impl App {
         caller: &Caller,
         code: &str,
     ) -> Result<(), AppError> {
+        Self::alone(uow, "mfa_enable")?;
         Self::require_session(caller)?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
@@ -111,6 +126,7 @@ impl App {
         caller: &Caller,
         form: &MfaDisable,
     ) -> Result<(), AppError> {
+        Self::alone(uow, "mfa_disable")?;
         Self::require_session(caller)?;
         let slot = self.hash_slot()?;
         let conn = uow.conn()?;
@@ -163,6 +179,7 @@ impl App {
         caller: &Caller,
         code: Option<&str>,
     ) -> Result<String, AppError> {
+        Self::alone(uow, "mfa_reset")?;
         Self::require_session(caller)?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
@@ -195,6 +212,7 @@ impl App {
         caller: &Caller,
         form: &PasswordChange,
     ) -> Result<String, AppError> {
+        Self::alone(uow, "change_password")?;
         Self::require_session(caller)?;
         password::check_new(&form.new_password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;

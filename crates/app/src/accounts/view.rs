@@ -1,7 +1,8 @@
 //! The user's own view (`GET /v1/user`, cached with its ETag) and its update (`PUT /v1/user`).
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 /// A response body and its ETag.
 #[derive(Debug, Clone)]
@@ -132,23 +133,15 @@ impl App {
         let cached = self.user_views.get(&caller.user)?;
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.request_subscription_check(caller);
-        if self.settings.billing.enabled()
-            && !cached.has_balance
-            && self.cached_access(caller.user).is_none()
-        {
-            // The paywall needs the caller's access, which this process does not hold yet.
-            return None;
-        }
-        Some(
-            // The caller's access is held in memory here, so this handle takes no connection.
-            self.paywall(
-                &mut Uow::new(&self.pool),
-                caller,
-                cached.has_balance,
-                agentry_billing::Gate::Account,
-            )
-            .map(|()| render(&cached, options, caller.token.as_deref())),
-        )
+        let paid =
+            if agentry_billing::paywall_blocks(&self.settings.billing, false, cached.has_balance) {
+                // The paywall needs the caller's access: a read when this process does not hold it.
+                let access = self.cached_caller_access(caller)?;
+                self.paywall_for(&access, cached.has_balance, agentry_billing::Gate::Account)
+            } else {
+                Ok(())
+            };
+        Some(paid.map(|()| render(&cached, options, caller.token.as_deref())))
     }
 
     /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
@@ -161,9 +154,9 @@ impl App {
     ) -> Result<RenderedView, AppError> {
         caller.require("account:read")?;
         self.request_subscription_check(caller);
-        let cached = self
-            .user_views
-            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
+        let cached = self.user_views.load(uow, &caller.user, |uow| {
+            self.load_user_view(uow, caller.user)
+        })?;
         self.paywall(
             uow,
             caller,
@@ -182,7 +175,7 @@ impl App {
     ) -> Result<bool, AppError> {
         let cached = self
             .user_views
-            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
+            .load(uow, &caller.user, |uow| self.load_user_view(uow, caller.user))?;
         Ok(cached.has_balance)
     }
 
@@ -194,7 +187,7 @@ impl App {
     ) -> Result<BTreeMap<String, Value>, AppError> {
         let cached = self
             .user_views
-            .get_or_load(&caller.user, || self.load_user_view(uow, caller.user))?;
+            .load(uow, &caller.user, |uow| self.load_user_view(uow, caller.user))?;
         Ok(cached.view.preferences.clone())
     }
 

@@ -29,6 +29,7 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::company_extensions::CompanyExtensions;
+use crate::read_models::Through;
 use crate::session::Caller;
 use crate::tokens::TokenGrant;
 use crate::{App, AppError};
@@ -63,7 +64,10 @@ pub(crate) fn list_weight(list: &VisibleList) -> usize {
     list.names
         .iter()
         .map(|(_, n)| n.len().saturating_add(64))
-        .fold(list.body.len().saturating_mul(2), usize::saturating_add)
+        .fold(
+            list.body.json().len().saturating_mul(2),
+            usize::saturating_add,
+        )
 }
 
 /// The agents a user sees: ids with names (for lookups by name), the entries, and the
@@ -72,7 +76,7 @@ pub(crate) fn list_weight(list: &VisibleList) -> usize {
 pub struct VisibleList {
     pub names: Vec<(AgentId, String)>,
     pub entries: Vec<AgentEntry>,
-    pub body: Arc<str>,
+    pub body: Rendered<AgentList>,
 }
 
 impl VisibleList {
@@ -104,16 +108,26 @@ impl VisibleList {
 
     /// The held body, or the limited rendering for a token limited to companies or agents
     /// (rendered per request, from memory).
-    fn body_for(&self, grant: Option<&TokenGrant>) -> Arc<str> {
+    fn body_for(&self, grant: Option<&TokenGrant>) -> Result<Rendered<AgentList>, AppError> {
         match grant.filter(|g| g.is_limited()) {
-            None => Arc::clone(&self.body),
-            Some(_) => serde_json::to_string(&json!({ "agents": self.entries_for(grant) }))
-                .map_or_else(|_| Arc::clone(&self.body), Into::into),
+            None => Ok(self.body.clone()),
+            Some(_) => render(&AgentList {
+                agents: self.entries_for(grant),
+            }),
         }
     }
 }
 
-pub use agentry_api::agents::{AgentEntry, NewAgentBody};
+use agentry_api::Rendered;
+pub use agentry_api::agents::{
+    AgentChanged, AgentCommands, AgentConfig, AgentCreated, AgentEntry, AgentList, NewAgentBody,
+    SettingsAndCommands, WalletKeys,
+};
+pub use agentry_api::extensions::Switched;
+
+fn render<T: serde::Serialize>(value: &T) -> Result<Rendered<T>, AppError> {
+    Rendered::render(value).map_err(|error| AppError::Internal(error.to_string()))
+}
 
 pub(crate) fn not_found() -> AppError {
     AppError::NotFound("Agent not found".into())

@@ -1,8 +1,9 @@
 //! Reading agents: the read models (views, each user's visible list), who sees an agent and
 //! in which company its scopes are checked, the lists, the configuration, persona and wallet.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     pub(super) fn secret_box(&self) -> &SecretBox {
@@ -35,7 +36,7 @@ impl App {
         &self,
         conn: &mut AnyConnection,
         rows: Vec<AgentRow>,
-        ticket: agentry_cache::Ticket,
+        keep: Option<agentry_cache::Ticket>,
     ) -> Result<Vec<Arc<AgentView>>, AppError> {
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
         let mut settings: BTreeMap<DbUuid, BTreeMap<String, String>> = BTreeMap::new();
@@ -71,8 +72,10 @@ impl App {
                     commands: commands.remove(&row.id).unwrap_or_default(),
                     created_at: row.created_at,
                 });
-                self.agent_views
-                    .fill(view.id, ticket, Some(Arc::clone(&view)));
+                if let Some(ticket) = keep {
+                    self.agent_views
+                        .fill(view.id, ticket, Some(Arc::clone(&view)));
+                }
                 view
             })
             .collect())
@@ -84,15 +87,18 @@ impl App {
         uow: &mut Uow<'_>,
         id: AgentId,
     ) -> Result<Option<Arc<AgentView>>, AppError> {
-        if let Some(held) = self.agent_views.get(&id) {
+        if let Some(held) = self.agent_views.held(uow, &id) {
             return Ok(held.as_ref().clone());
         }
-        let ticket = self.agent_views.ticket();
+        // Inside a unit of work nothing read is kept (see `read_models`).
+        let ticket = (!uow.in_work()).then(|| self.agent_views.ticket());
         let conn = uow.conn()?;
         match store::find_agent(conn, id.into())? {
             Some(row) => Ok(self.agent_views(conn, vec![row], ticket)?.pop()),
             None => {
-                self.agent_views.fill(id, ticket, None);
+                if let Some(ticket) = ticket {
+                    self.agent_views.fill(id, ticket, None);
+                }
                 Ok(None)
             }
         }
@@ -105,7 +111,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<Arc<VisibleList>, AppError> {
-        if let Some(list) = self.visible_agents.get(&caller.user) {
+        if let Some(list) = self.visible_agents.held(uow, &caller.user) {
             return Ok(list);
         }
         let ticket = self.visible_agents.ticket();
@@ -134,14 +140,14 @@ impl App {
                 }
             })
             .collect();
-        let body = serde_json::to_string(&json!({ "agents": entries }))
-            .map_err(|error| AppError::Internal(error.to_string()))?;
+        let list = AgentList { agents: entries };
+        let body = render(&list)?;
         let list = VisibleList {
             names: rows.into_iter().map(|r| (r.id.into(), r.name)).collect(),
-            entries,
-            body: body.into(),
+            entries: list.agents,
+            body,
         };
-        Ok(self.visible_agents.fill(caller.user, ticket, list))
+        Ok(self.visible_agents.keep(uow, caller.user, ticket, list))
     }
 
     /// The companies `user` belongs to (from the held access; not limited by a token).
@@ -327,11 +333,14 @@ impl App {
     /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
     /// listed, even when names repeat (the reference keeps the first of each name, which
     /// hides a team's shared "AGiXT" behind each member's own).
-    pub fn list_agents(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<Arc<str>, AppError> {
+    pub fn list_agents(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<Rendered<AgentList>, AppError> {
         caller.require("agents:read")?;
-        Ok(self
-            .visible_list(uow, caller)?
-            .body_for(caller.token.as_deref()))
+        self.visible_list(uow, caller)?
+            .body_for(caller.token.as_deref())
     }
 
     /// The entries of `GET /v1/agent` (limited as the caller's token is).
@@ -346,7 +355,10 @@ impl App {
     }
 
     /// `GET /v1/agent` from memory, when this process holds the caller's list.
-    pub fn cached_agent_list(&self, caller: &Caller) -> Option<Arc<str>> {
+    pub fn cached_agent_list(
+        &self,
+        caller: &Caller,
+    ) -> Option<Result<Rendered<AgentList>, AppError>> {
         if !caller.may("agents:read") {
             return None;
         }
@@ -432,23 +444,39 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<AgentConfig, AppError> {
         let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
-        let mut settings: Map<String, Value> = layer
+        let mut settings: BTreeMap<String, String> = layer
             .settings
             .iter()
             .filter(|(name, value)| !value.is_empty() && !view.settings.contains_key(*name))
-            .map(|(name, value)| (name.clone(), Value::String(agent::mask_hidden(name, value))))
+            .map(|(name, value)| (name.clone(), agent::mask_hidden(name, value)))
             .collect();
         settings.extend(
             view.settings
                 .iter()
                 .filter(|(name, value)| !value.is_empty() || agent::is_secret(name))
-                .map(|(name, value)| {
-                    (name.clone(), Value::String(agent::mask_hidden(name, value)))
-                }),
+                .map(|(name, value)| (name.clone(), agent::mask_hidden(name, value))),
         );
-        Ok(json!({"agent": {"settings": settings, "commands": self.command_states(&view, &layer)}}))
+        Ok(AgentConfig {
+            agent: SettingsAndCommands {
+                settings,
+                commands: self.command_states(&view, &layer),
+            },
+        })
+    }
+
+    /// `GET /v1/agent/{id}/command`: every command with the agent's effective state.
+    pub fn agent_commands(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<AgentCommands, AppError> {
+        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
+        Ok(AgentCommands {
+            commands: self.command_states(&view, &layer),
+        })
     }
 
     /// Every command that exists, with this agent's effective state (off when neither the
@@ -457,16 +485,11 @@ impl App {
         &self,
         view: &AgentView,
         layer: &CompanyExtensions,
-    ) -> Map<String, Value> {
+    ) -> BTreeMap<String, bool> {
         self.registry
             .command_names()
             .into_iter()
-            .map(|name| {
-                (
-                    name.to_owned(),
-                    Value::Bool(Self::command_enabled(view, layer, name)),
-                )
-            })
+            .map(|name| (name.to_owned(), Self::command_enabled(view, layer, name)))
             .collect()
     }
 
@@ -488,7 +511,12 @@ impl App {
 
     /// `GET /v1/agent/{id}/wallet`: the owner only, and through a personal access token only
     /// one granted `wallets:read` by name.
-    pub fn wallet(&self, uow: &mut Uow<'_>, caller: &Caller, id: &str) -> Result<Value, AppError> {
+    pub fn wallet(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        id: &str,
+    ) -> Result<WalletKeys, AppError> {
         caller.require("wallets:read")?;
         let view = self.visible_agent(uow, caller, id)?;
         if view.owner != caller.user {
@@ -499,10 +527,10 @@ impl App {
         else {
             return Err(AppError::NotFound("Wallet not found".into()));
         };
-        Ok(json!({
-            "private_key": secret,
-            "passphrase": passphrase,
-            "address": view.settings.get(WALLET_ADDRESS),
-        }))
+        Ok(WalletKeys {
+            private_key: secret.clone(),
+            passphrase: passphrase.clone(),
+            address: view.settings.get(WALLET_ADDRESS).cloned(),
+        })
     }
 }

@@ -1,8 +1,9 @@
 //! Writing agents: create, clone, settings, commands, rename, delete; each a unit of work
 //! recording `agent.changed`.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// Write command states of one agent (one statement and its event).
@@ -168,7 +169,7 @@ impl App {
         caller: &Caller,
         id: &str,
         settings: &Option<Value>,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
         let given = settings_of_body(settings)?;
         // The wallet is made with the agent and is its owner's: never written through settings.
@@ -244,7 +245,10 @@ impl App {
             });
             Ok(())
         })?;
-        Ok(format!("Agent {} configuration updated.", view.name))
+        Ok(AgentChanged {
+            id: view.id,
+            name: view.name.clone(),
+        })
     }
 
     /// `PUT /v1/agent/{id}/commands {commands: {name: bool}}`: names that exist (by friendly
@@ -255,7 +259,7 @@ impl App {
         caller: &Caller,
         id: &str,
         commands: &Option<Value>,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
         let given = commands_of_body(commands)?;
         let unknown: Vec<&str> = given
@@ -280,7 +284,10 @@ impl App {
             })
             .collect();
         self.commands_changed(uow, view.id, &rows)?;
-        Ok(format!("Agent {} configuration updated.", view.name))
+        Ok(AgentChanged {
+            id: view.id,
+            name: view.name.clone(),
+        })
     }
 
     /// `PATCH /v1/agent/{id}/command {command_name, enable}`: 404 for an unknown command.
@@ -291,7 +298,7 @@ impl App {
         id: &str,
         command: &str,
         enable: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
         let spec = self.known_command(command)?;
         self.commands_changed(
@@ -303,7 +310,10 @@ impl App {
                 enabled: enable,
             }],
         )?;
-        Ok(format!("Agent {} configuration updated.", view.name))
+        Ok(AgentChanged {
+            id: view.id,
+            name: view.name.clone(),
+        })
     }
 
     /// `PATCH /v1/agent/{id}/extension/commands {extension_name, enable}`.
@@ -314,7 +324,7 @@ impl App {
         id: &str,
         extension: &str,
         enable: bool,
-    ) -> Result<String, AppError> {
+    ) -> Result<Switched, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
         let (display, commands) = self.known_extension(extension)?;
         let rows: Vec<CommandRow> = commands
@@ -326,7 +336,11 @@ impl App {
             })
             .collect();
         self.commands_changed(uow, view.id, &rows)?;
-        Ok(crate::extensions::switched(enable, rows.len(), display))
+        Ok(Switched {
+            enable,
+            count: rows.len(),
+            extension: display,
+        })
     }
 
     /// `PATCH /v1/agent/{id} {new_name}`: the owner only (404 otherwise); 409 for a name the
@@ -367,7 +381,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let view = self.owned_agent(uow, caller, id, "agents:delete")?;
         self.write(uow, |work| {
             let conn = work.conn();
@@ -382,7 +396,10 @@ impl App {
             });
             Ok(())
         })?;
-        Ok(format!("Agent {} deleted.", view.name))
+        Ok(AgentChanged {
+            id: view.id,
+            name: view.name.clone(),
+        })
     }
 
     /// `POST /v1/agent/{id}/clone {new_name}`: a new agent of the caller with the source's
@@ -419,7 +436,7 @@ impl App {
         caller: &Caller,
         id: &str,
         persona: &Value,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let Some(text) = persona.as_str() else {
             return Err(invalid("persona", "expected a string"));
         };
@@ -436,7 +453,7 @@ impl App {
         caller: &Caller,
         id: &str,
         provider: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<AgentChanged, AppError> {
         let spec = agentry_extensions::providers::provider(provider.trim())
             .ok_or_else(|| AppError::NotFound(format!("Provider '{provider}' not found")))?;
         let cleared: Map<String, Value> = spec

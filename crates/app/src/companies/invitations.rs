@@ -1,7 +1,8 @@
 //! Invitations: sent by role id or name, listed, deleted, and accepted by the invitee only.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     pub(super) fn invitation_view(

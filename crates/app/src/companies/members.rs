@@ -1,7 +1,8 @@
 //! A company's members: the list, removal and role changes, each refused above one's own role.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// `GET /v1/companies/{id}/members`: any member may list the others.

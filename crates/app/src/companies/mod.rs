@@ -11,6 +11,7 @@ use agentry_domain::access::Access;
 use agentry_domain::{CompanyId, RoleId, UserId};
 use agentry_store::AnyConnection;
 use agentry_store::DbUuid;
+use agentry_store::Uow;
 use agentry_store::companies::{self, CompanyPatch, InvitationRow};
 use agentry_store::identity::{
     self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
@@ -18,7 +19,6 @@ use agentry_store::identity::{
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 const UNAUTHORIZED: &str = "Unauthorized. Insufficient permissions.";
 

@@ -7,14 +7,14 @@ mod messages;
 
 use agentry_domain::events::{ConversationChange, DomainEvent, MessagesChange};
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
+use agentry_store::Uow;
 use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
 use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
 use chrono::NaiveDateTime;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// The longest conversation name and role, and the largest message.
 const MAX_NAME: usize = 256;
@@ -22,7 +22,10 @@ const MAX_ROLE: usize = 128;
 const MAX_MESSAGE: usize = 1024 * 1024;
 const MAX_CONTENT: usize = 1000;
 
-pub use agentry_api::conversations::NewConversation;
+pub use agentry_api::conversations::{
+    ConversationEntry, ConversationName, ConversationPage, CreatedConversation, Forked, History,
+    MessageView, NewConversation,
+};
 
 use crate::now_naive as now;
 
@@ -81,18 +84,18 @@ fn iso(at: NaiveDateTime) -> String {
     format!("{}+00:00", at.format("%Y-%m-%dT%H:%M:%S%.6f"))
 }
 
-fn message_json(row: &MessageRow) -> Value {
-    json!({
-        "id": MessageId::from(row.id),
-        "role": row.role,
-        "message": row.content,
-        "timestamp": iso(row.created_at),
-        "updated_at": iso(row.updated_at),
-        "updated_by": row.updated_by,
-        "feedback_received": row.feedback_received,
-        "timestamp_utc": row.created_at,
-        "updated_at_utc": row.updated_at,
-    })
+fn message_view(row: MessageRow) -> MessageView {
+    MessageView {
+        id: row.id.into(),
+        role: row.role,
+        message: row.content,
+        timestamp: iso(row.created_at),
+        updated_at: iso(row.updated_at),
+        updated_by: row.updated_by,
+        feedback_received: row.feedback_received,
+        timestamp_utc: row.created_at,
+        updated_at_utc: row.updated_at,
+    }
 }
 
 impl App {
@@ -128,7 +131,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         body: NewConversation,
-    ) -> Result<Value, AppError> {
+    ) -> Result<CreatedConversation, AppError> {
         self.authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(&body.conversation_name, "conversation_name")?;
         let agent = match body
@@ -200,7 +203,10 @@ impl App {
             }
             Ok(id)
         })?;
-        Ok(json!({"id": ConversationId::from(id), "conversation_history": content}))
+        Ok(CreatedConversation {
+            id: id.into(),
+            conversation_history: content,
+        })
     }
 
     /// `GET /v1/conversations?limit=&offset=`: the reference's dict by id (newest first in
@@ -211,7 +217,7 @@ impl App {
         caller: &Caller,
         limit: Option<i64>,
         offset: Option<i64>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<ConversationPage, AppError> {
         self.authorize(uow, caller, None, "conversations:read")?;
         let (limit, offset) = (
             limit.unwrap_or(100).clamp(1, 500),
@@ -229,40 +235,40 @@ impl App {
                 .map(|a| (a.id, a.name))
                 .collect()
         };
-        let mut by_id = Map::new();
+        let mut by_id = std::collections::BTreeMap::new();
         let mut with_ids = Vec::with_capacity(page.len());
-        for row in &page {
+        for row in page {
             let id = ConversationId::from(row.id);
             let agent_name = row.agent_id.and_then(|a| names.get(&a).cloned());
             by_id.insert(
                 id.to_string(),
-                json!({
-                    "name": row.name,
-                    "display_name": row.name,
-                    "agent_id": row.agent_id.map(AgentId::from),
-                    "agent_name": agent_name,
-                    "conversation_type": "private",
-                    "created_at": row.created_at,
-                    "updated_at": row.updated_at,
-                    "has_notifications": false,
-                    "summary": null,
-                    "attachment_count": 0,
-                    "pin_order": null,
-                    "parent_id": null,
-                    "locked": false,
-                }),
+                ConversationEntry {
+                    name: row.name.clone(),
+                    display_name: row.name.clone(),
+                    agent_id: row.agent_id.map(AgentId::from),
+                    agent_name,
+                    conversation_type: "private",
+                    created_at: row.created_at,
+                    updated_at: row.updated_at,
+                    has_notifications: false,
+                    summary: None,
+                    attachment_count: 0,
+                    pin_order: None,
+                    parent_id: None,
+                    locked: false,
+                },
             );
-            with_ids.push(json!({"id": id, "name": row.name}));
+            with_ids.push(ConversationName { id, name: row.name });
         }
         let next = offset.checked_add(limit).filter(|next| *next < total);
-        Ok(json!({
-            "conversations": by_id,
-            "conversations_with_ids": with_ids,
-            "total": total,
-            "pinned_count": 0,
-            "unread_count": 0,
-            "next_cursor": next,
-        }))
+        Ok(ConversationPage {
+            conversations: by_id,
+            conversations_with_ids: with_ids,
+            total,
+            pinned_count: 0,
+            unread_count: 0,
+            next_cursor: next,
+        })
     }
 
     /// `GET /v1/conversation/{id}?limit=&page=`: page 1 is the newest `limit` messages, in
@@ -274,7 +280,7 @@ impl App {
         id: &str,
         limit: Option<i64>,
         page: Option<i64>,
-    ) -> Result<Value, AppError> {
+    ) -> Result<History, AppError> {
         self.authorize(uow, caller, None, "conversations:read")?;
         let limit = limit.unwrap_or(100).clamp(1, 500);
         // Below 1 is page 1, as in the reference; a page past what an offset can count is
@@ -298,15 +304,19 @@ impl App {
                 let mut rows = store::messages_page(conn, row.id, limit, offset)?;
                 rows.reverse();
                 (
-                    rows.iter().map(message_json).collect::<Vec<_>>(),
+                    rows.into_iter().map(message_view).collect::<Vec<_>>(),
                     store::count_messages(conn, row.id)?,
                 )
             }
             None => (Vec::new(), 0),
         };
-        Ok(
-            json!({"conversation_history": history, "total": total, "page": page, "limit": limit, "format": "flat"}),
-        )
+        Ok(History {
+            conversation_history: history,
+            total,
+            page,
+            limit,
+            format: "flat",
+        })
     }
 
     /// `PUT /v1/conversation/{id} {new_conversation_name}`.
@@ -316,7 +326,7 @@ impl App {
         caller: &Caller,
         id: &str,
         new_name: &Value,
-    ) -> Result<String, AppError> {
+    ) -> Result<ConversationName, AppError> {
         self.authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(new_name, "new_conversation_name")?;
         let conn = uow.conn()?;
@@ -332,7 +342,10 @@ impl App {
             });
             Ok(())
         })?;
-        Ok(format!("Conversation renamed to `{name}`."))
+        Ok(ConversationName {
+            id: row.id.into(),
+            name,
+        })
     }
 
     /// `DELETE /v1/conversation/{id}`: the conversation and its messages.
@@ -341,7 +354,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
         id: &str,
-    ) -> Result<String, AppError> {
+    ) -> Result<ConversationName, AppError> {
         self.authorize(uow, caller, None, "conversations:delete")?;
         let conn = uow.conn()?;
         let row = self.own_conversation(conn, caller, id)?;
@@ -357,7 +370,10 @@ impl App {
             Ok(())
         })?;
         self.remove_workspaces(ConversationId::from(row.id));
-        Ok(format!("Conversation `{}` deleted.", row.name))
+        Ok(ConversationName {
+            id: row.id.into(),
+            name: row.name,
+        })
     }
 
     /// `POST /v1/conversation/fork/{id}/{message_id}`: a new conversation of the caller with
@@ -369,7 +385,7 @@ impl App {
         caller: &Caller,
         id: &str,
         message: &str,
-    ) -> Result<Value, AppError> {
+    ) -> Result<Forked, AppError> {
         self.authorize(uow, caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
@@ -424,12 +440,12 @@ impl App {
             }
             Ok(())
         })?;
-        Ok(json!({
-            "id": ConversationId::from(fork.id),
-            "conversation_name": name,
-            "message_count": rows.len(),
-            "message": format!("Conversation forked as `{name}`."),
-        }))
+        Ok(Forked {
+            id: fork.id.into(),
+            message: format!("Conversation forked as `{name}`."),
+            conversation_name: name,
+            message_count: rows.len(),
+        })
     }
 }
 

@@ -22,6 +22,7 @@ use agentry_billing::gateway::{
 use agentry_billing::webhook::{Effect, EventRefused, verify_event};
 use agentry_domain::events::DomainEvent;
 use agentry_domain::{CompanyId, UserId};
+use agentry_store::Uow;
 use agentry_store::events::Work;
 use agentry_store::identity::CompanyRow;
 use agentry_store::jobs::{JobRow, NewJob};
@@ -34,7 +35,6 @@ use chrono::NaiveDateTime;
 use crate::jobs::{JobHandler, JobRunner};
 use crate::session::Caller;
 use crate::{App, AppError};
-use agentry_store::Uow;
 
 /// The job that asks Stripe about one payment until it is settled.
 pub const PAYMENT_SYNC_JOB: &str = "stripe.payment_sync";

@@ -1,7 +1,8 @@
 //! Stripe's webhook: verified, recorded by id, applied once in the transaction of its effect.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// `POST /v1/webhook`: a Stripe event, verified (signature and timestamp) and applied

@@ -1,8 +1,9 @@
 //! Buying tokens: the quote, the top-up (written before Stripe is called), its confirmation,
 //! the transactions list, and the recovery of a top-up whose process died mid-call.
 
-use super::*;
 use agentry_store::Uow;
+
+use super::*;
 
 impl App {
     /// `POST /v1/billing/tokens/quote {token_millions}`: the price of a top-up.
