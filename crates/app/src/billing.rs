@@ -2,10 +2,13 @@
 //! 402 paywall (reference auth-billing.md section 5).
 
 use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
+use agentry_domain::events::DomainEvent;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::Uow;
-use agentry_store::companies;
+use agentry_store::events::Work;
+use agentry_store::{DbUuid, companies};
 use serde_json::json;
+use std::collections::{BTreeMap, HashMap};
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -188,7 +191,7 @@ impl App {
                 BillingError::Store(store) => AppError::Store(store),
             })?;
             // Members' views show the company's balance.
-            Self::billing_changed(work, &[company])
+            crate::billing::billing_changed(work, &[company])
         })
     }
 
@@ -231,7 +234,7 @@ impl App {
             if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
                 return Err(AppError::NotFound("Company not found".into()));
             }
-            Self::billing_changed(work, &[company])
+            crate::billing::billing_changed(work, &[company])
         })?;
         Ok(tokens)
     }
@@ -273,14 +276,40 @@ impl App {
             "token_price_per_million_usd": settings.token_price_per_million_usd,
         })))
     }
+}
 
-    /// The inference pre-check (the hook chat completions call before running a model):
-    /// 402 when billing is on and none of the caller's companies holds tokens.
-    pub fn check_balance(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
-        if !self.settings.billing.enabled() {
-            return Ok(());
-        }
-        let has_balance = self.user_view_has_balance(uow, caller)?;
-        self.paywall(uow, caller, has_balance, Gate::Inference)
+/// Record that the billing of each of `companies_` changed (balance or subscription),
+/// naming the members whose views show it and whose paywall reads it: its own and its
+/// child companies' (two statements).
+pub(crate) fn billing_changed(
+    work: &mut Work<'_>,
+    companies_: &[CompanyId],
+) -> Result<(), AppError> {
+    if companies_.is_empty() {
+        return Ok(());
     }
+    let conn = work.conn();
+    let children = companies::children_of(conn, companies_)?;
+    let parent_of: HashMap<DbUuid, CompanyId> = children
+        .iter()
+        .filter_map(|child| child.parent_id.map(|parent| (child.id, parent.into())))
+        .collect();
+    let mut company_ids = companies_.to_vec();
+    company_ids.extend(children.iter().map(|c| CompanyId::from(c.id)));
+    let mut users: BTreeMap<CompanyId, Vec<UserId>> =
+        companies_.iter().map(|c| (*c, Vec::new())).collect();
+    for (membership, _) in companies::members_of(conn, &company_ids)? {
+        let company = parent_of
+            .get(&membership.company_id)
+            .copied()
+            .unwrap_or_else(|| membership.company_id.into());
+        users
+            .entry(company)
+            .or_default()
+            .push(membership.user_id.into());
+    }
+    for (company, users) in users {
+        work.record(DomainEvent::BillingChanged { company, users });
+    }
+    Ok(())
 }

@@ -22,8 +22,11 @@ use agentry_store::Uow;
 use agentry_store::company_extensions::{self as store, CompanyCommandRow, CompanySettingRow};
 use serde_json::Value;
 
-use crate::agents::{AgentView, SettingsAndCommands, Switched, settings_of_body};
+use agentry_api::agents::SettingsAndCommands;
+use agentry_api::extensions::Switched;
+
 use crate::extensions::ConfiguredExtensions;
+use crate::forms::settings_of_body;
 use crate::read_models::Through;
 use crate::session::Caller;
 use crate::{App, AppError};
@@ -99,7 +102,7 @@ impl App {
     }
 
     /// Server settings under the company's (an empty company value removes the server's).
-    fn server_and_company(&self, layer: &CompanyExtensions) -> BTreeMap<String, String> {
+    pub(crate) fn server_and_company(&self, layer: &CompanyExtensions) -> BTreeMap<String, String> {
         let mut merged = self.settings.provider_settings.clone();
         for (name, value) in &layer.settings {
             if value.is_empty() {
@@ -109,37 +112,6 @@ impl App {
             }
         }
         merged
-    }
-
-    /// The agent's effective settings: server -> company -> agent.
-    pub(crate) fn merged_settings(
-        &self,
-        view: &AgentView,
-        layer: &CompanyExtensions,
-    ) -> BTreeMap<String, String> {
-        let mut merged = self.server_and_company(layer);
-        for (name, value) in &view.settings {
-            merged.insert(name.clone(), value.clone());
-        }
-        merged
-    }
-
-    /// Whether `command` is on for the agent: off when its company turned it off, else the
-    /// agent's own state, else the company's (off when neither set it).
-    pub(crate) fn command_enabled(
-        view: &AgentView,
-        layer: &CompanyExtensions,
-        command: &str,
-    ) -> bool {
-        let company = layer.commands.get(command).copied();
-        if company == Some(false) {
-            return false;
-        }
-        view.commands
-            .get(command)
-            .copied()
-            .or(company)
-            .unwrap_or(false)
     }
 
     /// The caller may read the company's layer (a member; a super admin, of a company that

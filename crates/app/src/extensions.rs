@@ -13,7 +13,6 @@ pub use agentry_api::extensions::{
 use agentry_domain::agent;
 use agentry_extensions::Extension;
 use agentry_extensions::providers::{self, ProviderSpec};
-use agentry_store::Uow;
 
 use crate::session::Caller;
 use crate::{App, AppError};
@@ -34,7 +33,7 @@ fn defaults(pairs: impl IntoIterator<Item = (&'static str, &'static str)>) -> Se
         .collect()
 }
 
-fn provider_entry(spec: &ProviderSpec, connected: Option<bool>) -> ProviderEntry {
+pub(crate) fn provider_entry(spec: &ProviderSpec, connected: Option<bool>) -> ProviderEntry {
     ProviderEntry {
         name: spec.name,
         description: spec.description,
@@ -137,29 +136,6 @@ impl App {
         let providers = providers::catalog()
             .iter()
             .map(|p| (p.key.to_owned(), provider_entry(p, None)))
-            .collect();
-        Ok(ProviderCatalog { providers })
-    }
-
-    /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
-    /// API keys has an effective value (the agent's own, else the company's, else the
-    /// server's).
-    pub fn agent_providers(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<ProviderCatalog, AppError> {
-        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
-        let merged = self.merged_settings(&view, &layer);
-        let providers = providers::catalog()
-            .iter()
-            .map(|p| {
-                let connected = p
-                    .key_settings()
-                    .any(|key| merged.get(key).is_some_and(|v| !v.is_empty()));
-                (p.key.to_owned(), provider_entry(p, Some(connected)))
-            })
             .collect();
         Ok(ProviderCatalog { providers })
     }
@@ -323,22 +299,6 @@ impl App {
             .filter(|e| category_id(e.category()) == id && !e.commands().is_empty())
             .map(|e| extension_entry(e.as_ref()))
             .collect())
-    }
-
-    /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
-    /// and which commands are enabled.
-    pub fn agent_extensions(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<ConfiguredExtensions, AppError> {
-        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
-        let settings = self.merged_settings(&view, &layer);
-        let extensions = self.extension_listing(&settings, |command| {
-            Self::command_enabled(&view, &layer, command)
-        });
-        Ok(ConfiguredExtensions { extensions })
     }
 
     /// The extension view over effective `merged` settings and command states: each

@@ -13,6 +13,7 @@ pub mod conversations;
 mod error;
 mod events;
 pub mod extensions;
+mod forms;
 pub mod jobs;
 pub mod payments;
 mod read_models;
@@ -195,7 +196,7 @@ pub struct App {
     /// Each user's `/v1/user` view with its ETag.
     user_views: agentry_cache::ReadModel<agentry_domain::UserId, accounts::CachedView>,
     /// Personal access tokens by the SHA-256 of their value (`None`: no such token).
-    personal_tokens: agentry_cache::ReadModel<String, Option<tokens::TokenEntry>>,
+    personal_tokens: agentry_cache::ReadModel<String, Option<session::TokenEntry>>,
     /// Tells the other instances what a write made stale.
     bus: Arc<dyn InvalidationBus>,
     /// This instance's name on the bus (its own messages come back and are skipped).

@@ -5,9 +5,13 @@ use agentry_domain::events::DomainEvent;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_auth::token::{Claims, TokenError};
-use agentry_domain::UserId;
+use std::sync::Arc;
+
+use agentry_domain::{AgentId, CompanyId, ScopeSet, UserId};
 use agentry_store::Uow;
 use agentry_store::account;
+use agentry_store::tokens;
+use agentry_store::{DbUuid, identity};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
 use crate::read_models::Through;
@@ -21,7 +25,7 @@ pub struct Caller {
     /// The token's `iat` (a personal access token's creation), seconds since the epoch.
     pub issued_at: f64,
     /// Set when the caller used a personal access token: its scopes replace the roles'.
-    pub token: Option<std::sync::Arc<crate::tokens::TokenGrant>>,
+    pub token: Option<std::sync::Arc<TokenGrant>>,
 }
 
 impl Caller {
@@ -30,6 +34,17 @@ impl Caller {
     /// given (personal scopes only by name).
     pub fn may(&self, scope: &str) -> bool {
         self.token.as_ref().is_none_or(|grant| grant.allows(scope))
+    }
+
+    /// 403 unless the caller signed in: a personal access token cannot change what guards
+    /// the account (MFA, passwords, deactivation, new tokens).
+    pub fn require_session(&self) -> Result<(), AppError> {
+        if self.token.is_some() {
+            return Err(AppError::Forbidden(
+                "This needs a signed-in session, not a personal access token".into(),
+            ));
+        }
+        Ok(())
     }
 
     /// [`Caller::may`], or 403 naming the scope.
@@ -173,7 +188,7 @@ impl App {
 
     fn admit_token(
         &self,
-        entry: &Option<crate::tokens::TokenEntry>,
+        entry: &Option<TokenEntry>,
         valid_after: f64,
     ) -> Result<Caller, AppError> {
         let entry = entry
@@ -260,4 +275,106 @@ impl App {
             Ok(true)
         })
     }
+}
+
+/// What a token grants, attached to its caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenGrant {
+    pub id: DbUuid,
+    pub scopes: ScopeSet,
+    /// The companies it reaches; all of the user's when empty.
+    pub companies: Vec<CompanyId>,
+    /// The agents it reaches; every agent the user sees when empty.
+    pub agents: Vec<AgentId>,
+}
+
+impl TokenGrant {
+    /// Whether the grant narrows what its user sees (to some companies or agents).
+    pub fn is_limited(&self) -> bool {
+        !self.companies.is_empty() || !self.agents.is_empty()
+    }
+
+    /// Whether the token itself grants `scope`: a personal scope only by name, any other
+    /// through the token's patterns. (The owner's role limits it further where a company's
+    /// scope is asked: `Access::allows`.)
+    pub fn allows(&self, scope: &str) -> bool {
+        if agentry_domain::scope::is_personal(scope) {
+            self.scopes.iter().any(|held| held == scope)
+        } else {
+            self.scopes.allows(scope)
+        }
+    }
+}
+
+/// A token as the cache holds it (`None`: no such token).
+#[derive(Debug, Clone)]
+pub(crate) struct TokenEntry {
+    pub user: UserId,
+    pub email: String,
+    pub created_at: f64,
+    pub expires_at: Option<f64>,
+    pub revoked: bool,
+    pub grant: Arc<TokenGrant>,
+}
+
+impl App {
+    /// The cached entry for a token hash, if this process has it.
+    pub(crate) fn cached_token(&self, hash: &str) -> Option<Arc<Option<TokenEntry>>> {
+        self.personal_tokens.get(&hash.to_owned())
+    }
+
+    /// Read a token by hash (and its owner's email), caching the answer, and mark it used.
+    pub(crate) fn load_token(
+        &self,
+        uow: &mut Uow<'_>,
+        hash: &str,
+    ) -> Result<Arc<Option<TokenEntry>>, AppError> {
+        let key = hash.to_owned();
+        let ticket = self.personal_tokens.ticket();
+        let conn = uow.conn()?;
+        let entry = match tokens::find_by_hash(conn, hash)? {
+            None => None,
+            Some(row) => {
+                let user: UserId = row.user_id.into();
+                let email = identity::find_user(conn, user)?
+                    .map(|u| u.email)
+                    .unwrap_or_default();
+                tokens::touch(conn, row.id, naive_of(now_epoch()))?;
+                // A list that does not parse whole must not read as "unlimited".
+                let companies: Option<Vec<CompanyId>> = ids_of(&row.companies_json);
+                let agents: Option<Vec<AgentId>> = ids_of(&row.agents_json);
+                let (Some(companies), Some(agents)) = (companies, agents) else {
+                    tracing::warn!(token = %row.id.0, "a token's stored limits do not parse; refused");
+                    return Ok(self.personal_tokens.keep(uow, key, ticket, None));
+                };
+                Some(TokenEntry {
+                    user,
+                    email,
+                    created_at: epoch_of(row.created_at),
+                    expires_at: row.expires_at.map(epoch_of),
+                    revoked: row.is_revoked,
+                    grant: Arc::new(TokenGrant {
+                        id: row.id,
+                        scopes: ScopeSet::new(list_of(&row.scopes_json)),
+                        companies,
+                        agents,
+                    }),
+                })
+            }
+        };
+        Ok(self.personal_tokens.keep(uow, key, ticket, entry))
+    }
+}
+
+pub(crate) fn list_of(json: &str) -> Vec<String> {
+    serde_json::from_str(json).unwrap_or_default()
+}
+
+/// A stored list of ids, each of which must parse (`None` otherwise).
+pub(crate) fn ids_of<T: std::str::FromStr>(json: &str) -> Option<Vec<T>> {
+    serde_json::from_str::<Vec<String>>(json)
+        .ok()?
+        .iter()
+        .map(|id| id.parse().ok())
+        .collect()
 }

@@ -5,17 +5,6 @@ use agentry_store::Uow;
 use super::*;
 
 impl App {
-    /// Account security (MFA, passwords, deactivation, new tokens) needs a session: a
-    /// personal access token cannot change what guards the account.
-    pub(crate) fn require_session(caller: &Caller) -> Result<(), AppError> {
-        if caller.token.is_some() {
-            return Err(AppError::Forbidden(
-                "This needs a signed-in session, not a personal access token".into(),
-            ));
-        }
-        Ok(())
-    }
-
     pub(super) fn load_user(
         &self,
         conn: &mut AnyConnection,
@@ -61,7 +50,7 @@ impl App {
 
     /// `GET /v1/user/mfa/setup`: the secret to enrol (made if the user has none).
     pub fn mfa_setup(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<MfaSetup, AppError> {
-        Self::require_session(caller)?;
+        caller.require_session()?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
         if user.mfa_enabled {
@@ -96,7 +85,7 @@ impl App {
         code: &str,
     ) -> Result<(), AppError> {
         Self::alone(uow, "mfa_enable")?;
-        Self::require_session(caller)?;
+        caller.require_session()?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
         if user.mfa_secret.is_none() {
@@ -127,7 +116,7 @@ impl App {
         form: &MfaDisable,
     ) -> Result<(), AppError> {
         Self::alone(uow, "mfa_disable")?;
-        Self::require_session(caller)?;
+        caller.require_session()?;
         let slot = self.hash_slot()?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
@@ -180,7 +169,7 @@ impl App {
         code: Option<&str>,
     ) -> Result<String, AppError> {
         Self::alone(uow, "mfa_reset")?;
-        Self::require_session(caller)?;
+        caller.require_session()?;
         let conn = uow.conn()?;
         let user = self.load_user(conn, caller.user)?;
         if user.mfa_enabled {
@@ -213,7 +202,7 @@ impl App {
         form: &PasswordChange,
     ) -> Result<String, AppError> {
         Self::alone(uow, "change_password")?;
-        Self::require_session(caller)?;
+        caller.require_session()?;
         password::check_new(&form.new_password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
         // One slot for the check and the new hash, taken before anything is counted.
@@ -258,7 +247,7 @@ impl App {
         caller: &Caller,
         form: &PasswordSet,
     ) -> Result<String, AppError> {
-        Self::require_session(caller)?;
+        caller.require_session()?;
         password::check_new(&form.new_password, &form.confirm_password)
             .map_err(|error| AppError::BadRequest(error.to_string()))?;
         let conn = uow.conn()?;
@@ -288,7 +277,7 @@ impl App {
     /// `DELETE /v1/user`: deactivate the account (the reference's soft delete) and revoke
     /// every token.
     pub fn deactivate(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
-        Self::require_session(caller)?;
+        caller.require_session()?;
         // Deactivation and revocation in one statement.
         let now = now_epoch();
         let patch = UserPatch {
@@ -330,7 +319,7 @@ impl App {
     /// `POST /v1/logout`: void every token of the caller issued until now. That ends every
     /// session and personal access token of the account, so it needs a session.
     pub fn logout(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
-        Self::require_session(caller)?;
+        caller.require_session()?;
         self.revoke_tokens(uow, caller.user)
     }
 }

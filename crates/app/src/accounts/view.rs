@@ -40,7 +40,7 @@ pub(super) fn rendered(view: &UserView) -> RenderedView {
 pub(super) fn render(
     cached: &CachedView,
     options: &UserViewOptions,
-    grant: Option<&crate::tokens::TokenGrant>,
+    grant: Option<&crate::session::TokenGrant>,
 ) -> RenderedView {
     let filter: Vec<&str> = options
         .scope_filter
@@ -173,22 +173,10 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<bool, AppError> {
-        let cached = self
-            .user_views
-            .load(uow, &caller.user, |uow| self.load_user_view(uow, caller.user))?;
+        let cached = self.user_views.load(uow, &caller.user, |uow| {
+            self.load_user_view(uow, caller.user)
+        })?;
         Ok(cached.has_balance)
-    }
-
-    /// The caller's preferences as `GET /v1/user` spreads them (from the held view).
-    pub(crate) fn user_view_preferences(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-    ) -> Result<BTreeMap<String, Value>, AppError> {
-        let cached = self
-            .user_views
-            .load(uow, &caller.user, |uow| self.load_user_view(uow, caller.user))?;
-        Ok(cached.view.preferences.clone())
     }
 
     pub(super) fn load_user_view(
@@ -416,5 +404,17 @@ pub(super) fn company_view(
         agents: Vec::new(),
         scopes,
         sort_order: view.membership.sort_order,
+    }
+}
+
+impl App {
+    /// The inference pre-check (the hook chat completions call before running a model):
+    /// 402 when billing is on and none of the caller's companies holds tokens.
+    pub fn check_balance(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
+        if !self.settings.billing.enabled() {
+            return Ok(());
+        }
+        let has_balance = self.user_view_has_balance(uow, caller)?;
+        self.paywall(uow, caller, has_balance, agentry_billing::Gate::Inference)
     }
 }

@@ -29,9 +29,10 @@ use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
 use crate::company_extensions::CompanyExtensions;
+use crate::forms::{invalid, object, settings_of_body};
 use crate::read_models::Through;
 use crate::session::Caller;
-use crate::tokens::TokenGrant;
+use crate::session::TokenGrant;
 use crate::{App, AppError};
 
 /// An agent as the read model keeps it: settings opened (secrets in clear, in memory only).
@@ -134,34 +135,6 @@ pub(crate) fn not_found() -> AppError {
 }
 
 use crate::now_naive as now;
-
-fn invalid(field: &str, message: impl Into<String>) -> AppError {
-    AppError::Invalid {
-        field: field.into(),
-        message: message.into(),
-    }
-}
-
-/// A JSON object field (absent or null: empty), else 422.
-fn object<'a>(
-    value: &'a Option<Value>,
-    field: &str,
-) -> Result<Option<&'a Map<String, Value>>, AppError> {
-    match value {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Object(map)) => Ok(Some(map)),
-        Some(_) => Err(invalid(field, "expected a JSON object")),
-    }
-}
-
-pub(crate) fn settings_of_body(
-    value: &Option<Value>,
-) -> Result<BTreeMap<String, String>, AppError> {
-    match object(value, "settings")? {
-        None => Ok(BTreeMap::new()),
-        Some(map) => agent::settings_from_json(map).map_err(|e| invalid("settings", e.to_string())),
-    }
-}
 
 /// `{name: bool}` command states; values must be booleans.
 fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {

@@ -154,7 +154,7 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<AcceptedInvitation, AppError> {
-        Self::require_session(caller)?;
+        caller.require_session()?;
         let id = uuid::Uuid::parse_str(id.trim()).map_err(|_| not_found("Invitation"))?;
         let conn = uow.conn()?;
         let row = companies::find_invitation(conn, DbUuid(id))?

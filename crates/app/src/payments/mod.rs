@@ -12,7 +12,6 @@ mod subscriptions;
 mod sync;
 mod top_up;
 
-use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -20,16 +19,14 @@ use agentry_billing::gateway::{
     GatewayError, NewPaymentIntent, PaymentGateway, PaymentIntentView, SubscriptionCheckout,
 };
 use agentry_billing::webhook::{Effect, EventRefused, verify_event};
-use agentry_domain::events::DomainEvent;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::Uow;
-use agentry_store::events::Work;
+use agentry_store::companies;
 use agentry_store::identity::CompanyRow;
 use agentry_store::jobs::{JobRow, NewJob};
 use agentry_store::payments::{self, TransactionRow};
 use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, identity};
-use agentry_store::{DbUuid, companies};
 use chrono::NaiveDateTime;
 
 use crate::jobs::{JobHandler, JobRunner};
@@ -189,42 +186,6 @@ impl App {
             return Err(AppError::NotFound("Company not found".into()));
         }
         Ok(company)
-    }
-
-    /// Record that the billing of each of `companies_` changed (balance or subscription),
-    /// naming the members whose views show it and whose paywall reads it: its own and its
-    /// child companies' (two statements).
-    pub(crate) fn billing_changed(
-        work: &mut Work<'_>,
-        companies_: &[CompanyId],
-    ) -> Result<(), AppError> {
-        if companies_.is_empty() {
-            return Ok(());
-        }
-        let conn = work.conn();
-        let children = companies::children_of(conn, companies_)?;
-        let parent_of: HashMap<DbUuid, CompanyId> = children
-            .iter()
-            .filter_map(|child| child.parent_id.map(|parent| (child.id, parent.into())))
-            .collect();
-        let mut company_ids = companies_.to_vec();
-        company_ids.extend(children.iter().map(|c| CompanyId::from(c.id)));
-        let mut users: BTreeMap<CompanyId, Vec<UserId>> =
-            companies_.iter().map(|c| (*c, Vec::new())).collect();
-        for (membership, _) in companies::members_of(conn, &company_ids)? {
-            let company = parent_of
-                .get(&membership.company_id)
-                .copied()
-                .unwrap_or_else(|| membership.company_id.into());
-            users
-                .entry(company)
-                .or_default()
-                .push(membership.user_id.into());
-        }
-        for (company, users) in users {
-            work.record(DomainEvent::BillingChanged { company, users });
-        }
-        Ok(())
     }
 }
 

@@ -81,7 +81,7 @@ impl App {
                 }
                 Effect::Ignored => Vec::new(),
             };
-            Self::billing_changed(work, &touched)?;
+            crate::billing::billing_changed(work, &touched)?;
             Ok(true)
         })?;
         Ok(WebhookOutcome {

@@ -185,7 +185,7 @@ impl App {
         self.run(move |app, uow| {
             app.write(uow, |work| {
                 let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
-                Self::billing_changed(work, &changed)
+                crate::billing::billing_changed(work, &changed)
             })
         })
         .await

@@ -37,7 +37,7 @@ impl App {
             let credited = app.write(uow, |work| {
                 let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
                 if !credited.is_empty() {
-                    Self::billing_changed(work, &[root])?;
+                    crate::billing::billing_changed(work, &[root])?;
                 }
                 Ok(credited)
             })?;

@@ -117,7 +117,7 @@ impl App {
                 now(),
             )?;
             if !credited.is_empty() {
-                Self::billing_changed(work, &[company])?;
+                crate::billing::billing_changed(work, &[company])?;
             }
             Ok(credited)
         })?;
