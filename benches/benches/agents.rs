@@ -37,6 +37,7 @@ fn app_with_agents(db: &TestDb) -> (App, Caller, String) {
         }))
         .expect("body");
         let id = app
+            .agents()
             .create_agent(&mut Uow::new(app.pool()), &caller, body)
             .expect("agent");
         if i == 0 {
@@ -51,18 +52,24 @@ fn read_model(c: &mut Criterion) {
     let (app, caller, first) = app_with_agents(&db);
     let mut group = c.benchmark_group("agent read model (sqlite, 10 agents)");
     let mut uow = Uow::new(app.pool());
-    app.list_agents(&mut uow, &caller).expect("list");
+    app.agents().list_agents(&mut uow, &caller).expect("list");
     group.bench_function("GET /v1/agent held", |b| {
-        b.iter(|| black_box(app.cached_agent_list(&caller).expect("held")))
+        b.iter(|| black_box(app.agents().cached_agent_list(&caller).expect("held")))
     });
     group.bench_function("GET /v1/agent/{id} held", |b| {
-        b.iter(|| black_box(app.agent_config(&mut uow, &caller, &first).expect("config")))
+        b.iter(|| {
+            black_box(
+                app.agents()
+                    .agent_config(&mut uow, &caller, &first)
+                    .expect("config"),
+            )
+        })
     });
     let invalidation = format!("bench-origin agents:{}", caller.user);
     group.bench_function("GET /v1/agent after an invalidation (fill)", |b| {
         b.iter(|| {
             app.receive_invalidation(&invalidation);
-            black_box(app.list_agents(&mut uow, &caller).expect("list"))
+            black_box(app.agents().list_agents(&mut uow, &caller).expect("list"))
         })
     });
     group.finish();

@@ -22,31 +22,31 @@ pub async fn authenticate(
     app: &web::Data<App>,
     header: Option<String>,
 ) -> Result<Caller, ApiError> {
-    match app.verify_token(header.as_deref())? {
+    match app.sessions().verify_token(header.as_deref())? {
         Verified::Caller(caller) => Ok(caller),
         Verified::NeedsLookup(claims, user) => {
             let app = app.clone();
             Ok(app
-                .run(move |app, uow| app.lookup_and_admit(uow, &claims, user))
+                .run(move |app, uow| app.sessions().lookup_and_admit(uow, &claims, user))
                 .await?)
         }
         Verified::NeedsTokenLookup(hash) => {
             let app = app.clone();
             Ok(app
-                .run(move |app, uow| app.lookup_token(uow, &hash))
+                .run(move |app, uow| app.sessions().lookup_token(uow, &hash))
                 .await?)
         }
     }
 }
 
 async fn access(app: &web::Data<App>, caller: &Caller) -> Result<Arc<Access>, ApiError> {
-    if let Some(access) = app.cached_caller_access(caller) {
+    if let Some(access) = app.sessions().cached_caller_access(caller) {
         return Ok(access);
     }
     let app = app.clone();
     let caller = caller.clone();
     Ok(app
-        .run(move |app, uow| app.caller_access(uow, &caller))
+        .run(move |app, uow| app.sessions().caller_access(uow, &caller))
         .await?)
 }
 
@@ -124,7 +124,7 @@ async fn check(req: &ServiceRequest) -> Result<(), ApiError> {
         .and_then(|value| value.to_str().ok())
         .map(str::to_owned);
     if spec.guard == Guard::ServerKey {
-        return if app.is_server_key(token.as_deref()) {
+        return if app.billing().is_server_key(token.as_deref()) {
             Ok(())
         } else {
             Err(ApiError::status(

@@ -39,7 +39,10 @@ fn main() -> ExitCode {
                 Ok(app) => app,
                 Err(error) => return fail(&error),
             };
-            match app.promote_super_admin(&mut agentry_store::Uow::new(app.pool()), &email) {
+            match app
+                .accounts()
+                .promote_super_admin(&mut agentry_store::Uow::new(app.pool()), &email)
+            {
                 Ok(user) => {
                     // Running servers hold the user's access: tell them, as their own writes
                     // do (PostgreSQL NOTIFY or Redis; on SQLite one server owns the file and

@@ -203,7 +203,7 @@ impl Application {
         let app = crate::bus::attach(app, config);
         let app = attach_gateway(app, config)?;
         let jobs = config.jobs.enabled.then(|| {
-            app.job_runner(RunnerOptions {
+            app.payments().job_runner(RunnerOptions {
                 lease: config.jobs.lease,
                 idle: config.jobs.poll,
                 backoff: config.jobs.backoff,

@@ -11,6 +11,14 @@ use agentry_store::identity::{self, MembershipView};
 use crate::read_models::Through;
 use crate::{App, AppError, Caller};
 
+/// Who the caller is and what they may do: tokens verified, access read, the role and scope
+/// catalog. A view of the application's [`Context`](crate::Context), taken with
+/// [`App::sessions`](crate::App::sessions).
+#[derive(Clone, Copy)]
+pub struct Sessions<'a> {
+    pub(crate) app: &'a App,
+}
+
 /// The role's concrete scopes (from the seeded tables) plus its wildcard patterns, sorted.
 pub(crate) fn effective_scopes(view: &MembershipView) -> Vec<String> {
     let mut scopes = view.role_scopes.clone();
@@ -50,15 +58,15 @@ pub(crate) fn access_of(views: &[MembershipView]) -> Access {
     Access::new(companies, primary(views).map(Into::into))
 }
 
-impl App {
+impl Sessions<'_> {
     /// The user's access if this process holds it (no I/O).
     pub fn cached_access(&self, user: UserId) -> Option<Arc<Access>> {
-        self.access.get(&user)
+        self.app.access.get(&user)
     }
 
     /// The user's access, read from the database (2 statements) on a miss.
     pub fn access(&self, uow: &mut Uow<'_>, user: UserId) -> Result<Arc<Access>, AppError> {
-        self.access.load(uow, &user, |uow| {
+        self.app.access.load(uow, &user, |uow| {
             let conn = uow.conn()?;
             let views = identity::memberships_for(conn, user)?;
             Ok::<_, AppError>(access_of(&views))

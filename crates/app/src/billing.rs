@@ -15,12 +15,19 @@ use crate::{App, AppError};
 
 pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageView, WarningView};
 
-impl App {
+/// Token balances, usage, charges and credits, and the paywall. A view of the application's
+/// [`Context`](crate::Context), taken with [`App::billing`](crate::App::billing).
+#[derive(Clone, Copy)]
+pub struct Billing<'a> {
+    pub(crate) app: &'a App,
+}
+
+impl Billing<'_> {
     /// `GET /v1/billing/config`.
     pub fn billing_config(&self) -> BillingConfig {
         BillingConfig {
-            billing_enabled: self.settings.billing.enabled(),
-            token_price_usd: self.settings.billing.token_price_per_million_usd,
+            billing_enabled: self.app.settings.billing.enabled(),
+            token_price_usd: self.app.settings.billing.token_price_per_million_usd,
         }
     }
 
@@ -37,10 +44,10 @@ impl App {
         let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         let root = match row.parent_id {
-            Some(_) => Some(crate::payments::root_of(conn, row.clone())?),
+            Some(_) => Some(crate::billing::root_of(conn, row.clone())?),
             None => None,
         };
-        let settings = &self.settings.billing;
+        let settings = &self.app.settings.billing;
         let warning_balance = root.as_ref().map_or(row.token_balance, |r| r.token_balance);
         Ok(BalanceView {
             token_balance: row.token_balance,
@@ -65,9 +72,9 @@ impl App {
         caller: &Caller,
         company: &str,
     ) -> Result<CompanyId, AppError> {
-        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let company: CompanyId = crate::forms::parse_id(company, "Company")?;
         caller.require("billing:read")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         if access.is_member(company) || access.is_super_admin() {
             Ok(company)
         } else {
@@ -133,7 +140,7 @@ impl App {
         let conn = uow.conn()?;
         let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-        let settings = &self.settings.billing;
+        let settings = &self.app.settings.billing;
         Ok(WarningView {
             should_warn: agentry_billing::should_warn(
                 settings,
@@ -155,7 +162,9 @@ impl App {
         company: &str,
     ) -> Result<(), AppError> {
         let company = self.member_company(uow, caller, company)?;
-        self.authorize(uow, caller, Some(company), "billing:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, Some(company), "billing:write")?;
         let conn = uow.conn()?;
         let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
@@ -173,10 +182,10 @@ impl App {
         input: i64,
         output: i64,
     ) -> Result<(), AppError> {
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             charge(
                 work.conn(),
-                &self.settings.billing,
+                &self.app.settings.billing,
                 company,
                 user,
                 input,
@@ -199,7 +208,7 @@ impl App {
     /// requires; compared in constant time.
     pub fn is_server_key(&self, header: Option<&str>) -> bool {
         let given = agentry_auth::token::strip_bearer(header.unwrap_or_default());
-        agentry_auth::constant_time_eq(given.as_bytes(), &self.settings.token_secret)
+        agentry_auth::constant_time_eq(given.as_bytes(), &self.app.settings.token_secret)
     }
 
     /// `POST /v1/credit?company=&amount=`: credit `amount_usd` worth of tokens to a company
@@ -210,15 +219,15 @@ impl App {
         company: &str,
         amount_usd: f64,
     ) -> Result<i64, AppError> {
-        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let company: CompanyId = crate::forms::parse_id(company, "Company")?;
         if !amount_usd.is_finite() || amount_usd <= 0.0 || amount_usd > 1_000_000.0 {
             return Err(AppError::Invalid {
                 field: "amount".into(),
                 message: "an amount in USD above 0 and at most 1000000".into(),
             });
         }
-        let price = if self.settings.billing.enabled() {
-            self.settings.billing.token_price_per_million_usd
+        let price = if self.app.settings.billing.enabled() {
+            self.app.settings.billing.token_price_per_million_usd
         } else {
             0.5
         };
@@ -230,7 +239,7 @@ impl App {
                 message: "an amount of at least 0.01 USD, worth at least one token".into(),
             });
         }
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
                 return Err(AppError::NotFound("Company not found".into()));
             }
@@ -248,11 +257,11 @@ impl App {
         has_balance: bool,
         gate: Gate,
     ) -> Result<(), AppError> {
-        let settings = &self.settings.billing;
+        let settings = &self.app.settings.billing;
         if !paywall_blocks(settings, false, has_balance) {
             return Ok(());
         }
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.paywall_for(&access, has_balance, gate)
     }
 
@@ -263,7 +272,7 @@ impl App {
         has_balance: bool,
         gate: Gate,
     ) -> Result<(), AppError> {
-        let settings = &self.settings.billing;
+        let settings = &self.app.settings.billing;
         if !paywall_blocks(settings, access.is_super_admin(), has_balance) {
             return Ok(());
         }
@@ -312,4 +321,20 @@ pub(crate) fn billing_changed(
         work.record(DomainEvent::BillingChanged { company, users });
     }
     Ok(())
+}
+
+/// The root of `row`'s parent chain (`row` itself when it has none): one statement per
+/// level, at most 8 (chains are short; the bound keeps a corrupt cycle from looping).
+pub(crate) fn root_of(
+    conn: &mut agentry_store::AnyConnection,
+    mut row: agentry_store::identity::CompanyRow,
+) -> Result<agentry_store::identity::CompanyRow, AppError> {
+    for _ in 0..8 {
+        let Some(parent) = row.parent_id else { break };
+        match companies::find_company(conn, parent.into())? {
+            Some(parent) => row = parent,
+            None => break,
+        }
+    }
+    Ok(row)
 }

@@ -6,12 +6,13 @@ use std::collections::BTreeMap;
 use agentry_domain::{CompanyId, Role};
 use agentry_store::Uow;
 
+use crate::AppError;
+use crate::access::Sessions;
 use crate::session::Caller;
-use crate::{App, AppError};
 
 pub use agentry_api::catalog::{RoleView, ScopeCatalog, ScopeView, UserScopes};
 
-impl App {
+impl Sessions<'_> {
     /// `GET /v1/roles`: the built-in roles in display order; needs `roles:read`.
     pub fn roles(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<Vec<RoleView>, AppError> {
         self.authorize(uow, caller, None, "roles:read")?;
@@ -31,7 +32,7 @@ impl App {
     pub fn scopes(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<ScopeCatalog<'_>, AppError> {
         self.authorize(uow, caller, None, "roles:read")?;
         let mut categories: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for scope in &self.catalog.scopes {
+        for scope in &self.app.catalog.scopes {
             categories
                 .entry(&scope.category)
                 .or_default()
@@ -39,6 +40,7 @@ impl App {
         }
         Ok(ScopeCatalog {
             scopes: self
+                .app
                 .catalog
                 .scopes
                 .iter()
@@ -66,7 +68,7 @@ impl App {
         let access = self.caller_access(uow, caller)?;
         let membership = match company.map(str::trim).filter(|c| !c.is_empty()) {
             Some(id) => {
-                let id: CompanyId = crate::companies::parse_id(id, "Company")?;
+                let id: CompanyId = crate::forms::parse_id(id, "Company")?;
                 Some(
                     access
                         .in_company(id)

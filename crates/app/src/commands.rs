@@ -23,6 +23,13 @@ const LINK_TTL_SECS: u64 = 7 * 24 * 3600;
 
 pub use agentry_api::agents::ExecuteBody;
 
+/// Running an agent's commands, and the files they leave. A view of the application's
+/// [`Context`](crate::Context), taken with [`App::commands`](crate::App::commands).
+#[derive(Clone, Copy)]
+pub struct Commands<'a> {
+    pub(crate) app: &'a App,
+}
+
 /// A file of a conversation's workspace, ready to send.
 #[derive(Debug)]
 pub struct OutputFile {
@@ -45,12 +52,12 @@ fn command_error(error: CommandError) -> Result<String, AppError> {
     }
 }
 
-impl App {
+impl Commands<'_> {
     /// The token of a link to a conversation's files: `<expiry>.<hex HMAC>` over the agent,
     /// the conversation and the expiry, with the server's key.
     fn link_token(&self, agent: &str, conversation: &str, expires: u64) -> String {
         let message = format!("outputs/{agent}/{conversation}/{expires}");
-        let mac = match Hmac::<Sha256>::new_from_slice(&self.settings.token_secret) {
+        let mac = match Hmac::<Sha256>::new_from_slice(&self.app.settings.token_secret) {
             Ok(mut mac) => {
                 mac.update(message.as_bytes());
                 hex::encode(mac.finalize().into_bytes())
@@ -116,14 +123,20 @@ impl App {
     ) -> Result<String, AppError> {
         let (caller_, id) = (caller.clone(), agent_id.to_owned());
         let (view, layer) = self
+            .app
             .run(move |app, uow| {
-                app.visible_agent_with_company(uow, &caller_, &id, "extensions:execute")
+                app.agents()
+                    .visible_agent_with_company(uow, &caller_, &id, "extensions:execute")
             })
             .await?;
-        let (extension, spec) = self.registry.command(&body.command_name).ok_or_else(|| {
-            AppError::NotFound(format!("Command `{}` not found", body.command_name))
-        })?;
-        if !Self::command_enabled(&view, &layer, spec.name) {
+        let (extension, spec) = self
+            .app
+            .registry
+            .command(&body.command_name)
+            .ok_or_else(|| {
+                AppError::NotFound(format!("Command `{}` not found", body.command_name))
+            })?;
+        if !crate::agents::Agents::command_enabled(&view, &layer, spec.name) {
             return Err(AppError::Forbidden(format!(
                 "Command `{}` is not enabled for agent {}",
                 spec.name, view.name
@@ -145,7 +158,11 @@ impl App {
         })?;
         let (caller_, agent, named) = (caller.clone(), view.id, body.conversation_name.clone());
         let conversation = self
-            .run(move |app, uow| app.command_conversation(uow, &caller_, agent, named.as_deref()))
+            .app
+            .run(move |app, uow| {
+                app.conversations()
+                    .command_conversation(uow, &caller_, agent, named.as_deref())
+            })
             .await?;
         let (agent_id, conversation_id) = (
             view.id.to_string(),
@@ -153,7 +170,7 @@ impl App {
         );
         let output_url = format!(
             "{}/outputs/{agent_id}/{conversation_id}/",
-            self.settings.public_uri.trim_end_matches('/')
+            self.app.settings.public_uri.trim_end_matches('/')
         );
         let context = CommandContext {
             agent_id: agent_id.clone(),
@@ -161,14 +178,14 @@ impl App {
             conversation_id: conversation_id.clone(),
             conversation_name: conversation.name.clone(),
             user_email: caller.email.clone(),
-            settings: self.merged_settings(&view, &layer),
+            settings: self.app.agents().merged_settings(&view, &layer),
             workspace: Workspace::for_conversation(
-                &self.settings.data_dir,
+                &self.app.settings.data_dir,
                 &agent_id,
                 &conversation_id,
             ),
             output_url: output_url.clone(),
-            http: self.http.clone(),
+            http: self.app.http.clone(),
         };
         // The activity shows the arguments, never a secret.
         let shown: Map<String, Value> = args
@@ -188,15 +205,16 @@ impl App {
         let output = self.sign_links(&output, &output_url, &agent_id, &conversation_id);
         let (logged, role, conversation_row) = (output.clone(), view.name.clone(), conversation.id);
         let caller_user = caller.user;
-        self.run(move |app, uow| {
-            app.log_messages(
-                uow,
-                caller_user,
-                conversation_row,
-                &[(role.clone(), activity), (role, logged)],
-            )
-        })
-        .await?;
+        self.app
+            .run(move |app, uow| {
+                app.conversations().log_messages(
+                    uow,
+                    caller_user,
+                    conversation_row,
+                    &[(role.clone(), activity), (role, logged)],
+                )
+            })
+            .await?;
         Ok(output)
     }
 
@@ -224,8 +242,15 @@ impl App {
             }
             (Some(caller), _) => {
                 caller.may("conversations:read")
-                    && self.visible_agent(uow, caller, &agent.to_string()).is_ok()
-                    && self.owns_conversation(uow, caller, conversation)?
+                    && self
+                        .app
+                        .agents()
+                        .visible_agent(uow, caller, &agent.to_string())
+                        .is_ok()
+                    && self
+                        .app
+                        .conversations()
+                        .owns_conversation(uow, caller, conversation)?
             }
             _ => false,
         };
@@ -238,7 +263,7 @@ impl App {
             });
         }
         let workspace = Workspace::for_conversation(
-            &self.settings.data_dir,
+            &self.app.settings.data_dir,
             &agent.to_string(),
             &conversation.to_string(),
         );

@@ -25,11 +25,12 @@ use serde_json::Value;
 use agentry_api::agents::SettingsAndCommands;
 use agentry_api::extensions::Switched;
 
+use crate::AppError;
 use crate::extensions::ConfiguredExtensions;
+use crate::extensions::Extensions;
 use crate::forms::settings_of_body;
 use crate::read_models::Through;
 use crate::session::Caller;
-use crate::{App, AppError};
 
 /// One company's layer, settings opened (secrets in clear, in memory only).
 #[derive(Debug, Clone, Default)]
@@ -66,7 +67,7 @@ const AGENT_ONLY: [&str; 5] = [
     WALLET_ADDRESS,
 ];
 
-impl App {
+impl Extensions<'_> {
     /// The company's layer, from memory when held (two statements to fill); empty for none.
     pub(crate) fn company_layer(
         &self,
@@ -76,17 +77,17 @@ impl App {
         let Some(company) = company else {
             return Ok(Arc::default());
         };
-        if let Some(held) = self.company_extensions.held(uow, &company) {
+        if let Some(held) = self.app.company_extensions.held(uow, &company) {
             return Ok(held);
         }
-        let ticket = self.company_extensions.ticket();
+        let ticket = self.app.company_extensions.ticket();
         let conn = uow.conn()?;
         let settings = store::settings_of(conn, company.into())?
             .into_iter()
             .map(|row| {
                 let value = if agent::is_secret(&row.name) {
                     // A value that no longer opens (the server key changed) reads as unset.
-                    self.secrets.open(&row.value).unwrap_or_default()
+                    self.app.secrets.open(&row.value).unwrap_or_default()
                 } else {
                     row.value
                 };
@@ -98,12 +99,15 @@ impl App {
             .map(|row| (row.command, row.enabled))
             .collect();
         let layer = CompanyExtensions { settings, commands };
-        Ok(self.company_extensions.keep(uow, company, ticket, layer))
+        Ok(self
+            .app
+            .company_extensions
+            .keep(uow, company, ticket, layer))
     }
 
     /// Server settings under the company's (an empty company value removes the server's).
     pub(crate) fn server_and_company(&self, layer: &CompanyExtensions) -> BTreeMap<String, String> {
-        let mut merged = self.settings.provider_settings.clone();
+        let mut merged = self.app.settings.provider_settings.clone();
         for (name, value) in &layer.settings {
             if value.is_empty() {
                 merged.remove(name);
@@ -124,10 +128,10 @@ impl App {
         company: &str,
         scope: &str,
     ) -> Result<CompanyId, AppError> {
-        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
+        let company: CompanyId = crate::forms::parse_id(company, "Company")?;
         caller.require(scope)?;
-        let access = self.caller_access(uow, caller)?;
-        self.require_company(&access, company)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
+        self.app.companies().require_company(&access, company)?;
         if !access.is_member(company) {
             let conn = uow.conn()?;
             agentry_store::companies::find_company(conn, company)?
@@ -145,9 +149,11 @@ impl App {
         caller: &Caller,
         company: &str,
     ) -> Result<CompanyId, AppError> {
-        let company: CompanyId = crate::companies::parse_id(company, "Company")?;
-        let access = self.caller_access(uow, caller)?;
-        self.require_scope(&access, company, "company:write")?;
+        let company: CompanyId = crate::forms::parse_id(company, "Company")?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
+        self.app
+            .companies()
+            .require_scope(&access, company, "company:write")?;
         if !access.is_member(company) {
             let conn = uow.conn()?;
             agentry_store::companies::find_company(conn, company)?
@@ -172,6 +178,7 @@ impl App {
             .map(|(name, value)| (name.clone(), agent::mask_hidden(name, value)))
             .collect();
         let commands = self
+            .app
             .registry
             .command_names()
             .into_iter()
@@ -221,7 +228,8 @@ impl App {
             .filter(|(name, _)| !removals.contains(name))
             .map(|(name, value)| (name.clone(), value.clone()))
             .collect();
-        self.settings
+        self.app
+            .settings
             .limits
             .check_update("settings", &layer.settings, &removals, &written)?;
         let rows: Vec<CompanySettingRow> = given
@@ -230,14 +238,14 @@ impl App {
             .map(|(name, value)| CompanySettingRow {
                 company_id: company.into(),
                 value: if agent::is_secret(&name) {
-                    self.secrets.seal(&value)
+                    self.app.secrets.seal(&value)
                 } else {
                     value
                 },
                 name,
             })
             .collect();
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, company.into(), &removals)?;
@@ -321,7 +329,7 @@ impl App {
         company: CompanyId,
         rows: &[CompanyCommandRow],
     ) -> Result<(), AppError> {
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             store::upsert_commands(work.conn(), rows)?;
             work.record(DomainEvent::CompanyExtensionsChanged { company });
             Ok(())

@@ -17,6 +17,14 @@ use agentry_extensions::providers::{self, ProviderSpec};
 use crate::session::Caller;
 use crate::{App, AppError};
 
+/// The provider and extension catalogs, and each company's layer of extension settings and
+/// command states. A view of the application's [`Context`](crate::Context), taken with
+/// [`App::extensions`](crate::App::extensions).
+#[derive(Clone, Copy)]
+pub struct Extensions<'a> {
+    pub(crate) app: &'a App,
+}
+
 /// The keys of the providers that offer embeddings.
 fn embedders() -> Vec<&'static str> {
     providers::catalog()
@@ -102,13 +110,14 @@ fn extension_entry(ext: &dyn Extension) -> ExtensionEntry {
     }
 }
 
-impl App {
+impl Extensions<'_> {
     /// The command a toggle names (by friendly or function name); 404 otherwise.
     pub(crate) fn known_command(
         &self,
         name: &str,
     ) -> Result<&'static agentry_extensions::CommandSpec, AppError> {
-        self.registry
+        self.app
+            .registry
             .command(name)
             .map(|(_, spec)| spec)
             .ok_or_else(|| AppError::NotFound(format!("Command `{name}` not found")))
@@ -121,6 +130,7 @@ impl App {
         name: &str,
     ) -> Result<(&'static str, Vec<&'static str>), AppError> {
         let found = self
+            .app
             .registry
             .extension(name)
             .ok_or_else(|| AppError::NotFound(format!("Extension '{name}' not found")))?;
@@ -210,6 +220,7 @@ impl App {
     pub fn extensions(&self, caller: &Caller) -> Result<Vec<ExtensionEntry>, AppError> {
         caller.require("extensions:read")?;
         Ok(self
+            .app
             .registry
             .extensions()
             .iter()
@@ -222,6 +233,7 @@ impl App {
     pub fn command_args(&self, caller: &Caller, command: &str) -> Result<CommandArgs, AppError> {
         caller.require("extensions:read")?;
         let command_args = self
+            .app
             .registry
             .command(command)
             .map(|(_, spec)| command_args(spec))
@@ -233,6 +245,7 @@ impl App {
     pub fn extension_settings(&self, caller: &Caller) -> Result<ExtensionSettings, AppError> {
         caller.require("extensions:read")?;
         let extension_settings = self
+            .app
             .registry
             .extensions()
             .iter()
@@ -253,7 +266,7 @@ impl App {
     ) -> Result<Vec<Category>, AppError> {
         caller.require("extensions:read")?;
         let mut by_category: BTreeMap<&'static str, Vec<CategoryExtension>> = BTreeMap::new();
-        for ext in self.registry.extensions() {
+        for ext in self.app.registry.extensions() {
             by_category
                 .entry(ext.category())
                 .or_default()
@@ -293,6 +306,7 @@ impl App {
     ) -> Result<Vec<ExtensionEntry>, AppError> {
         caller.require("extensions:read")?;
         Ok(self
+            .app
             .registry
             .extensions()
             .iter()
@@ -310,7 +324,7 @@ impl App {
         enabled: impl Fn(&str) -> bool,
     ) -> Vec<ConfiguredExtension> {
         let mut listed = Vec::new();
-        for ext in self.registry.extensions() {
+        for ext in self.app.registry.extensions() {
             let mut missing_keys = Vec::new();
             let settings: Vec<SettingEntry> = ext
                 .settings()

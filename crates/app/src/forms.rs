@@ -36,3 +36,24 @@ pub(crate) fn settings_of_body(
         Some(map) => agent::settings_from_json(map).map_err(|e| invalid("settings", e.to_string())),
     }
 }
+
+/// Parse an id from a path or body: a malformed one is as unknown as a foreign one.
+pub fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppError> {
+    text.trim()
+        .parse()
+        .map_err(|_| AppError::NotFound(format!("{what} not found")))
+}
+
+pub(crate) fn valid_email(email: &str) -> bool {
+    match email.split_once('@') {
+        Some((local, domain)) => {
+            !local.is_empty()
+                && domain.contains('.')
+                && !domain.starts_with('.')
+                && !domain.ends_with('.')
+                && !email.chars().any(|c| c.is_whitespace() || c == ',')
+                && email.len() <= 254
+        }
+        None => false,
+    }
+}

@@ -16,6 +16,13 @@ use chrono::{Duration as ChronoDuration, NaiveDateTime};
 use crate::session::{naive_of, now_epoch};
 use crate::{App, AppError};
 
+/// Background jobs, queued in the write that needs them. A view of the application's
+/// [`Context`](crate::Context), taken with [`App::jobs`](crate::App::jobs).
+#[derive(Clone, Copy)]
+pub struct Jobs<'a> {
+    pub(crate) app: &'a App,
+}
+
 pub type JobFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 /// Runs one job; `Err` carries the message kept as the job's last error.
 pub type JobHandler = Arc<dyn Fn(JobRow) -> JobFuture + Send + Sync>;
@@ -56,7 +63,7 @@ pub fn backoff(options: &RunnerOptions, attempts: i32) -> Duration {
     base.mul_f64(jitter)
 }
 
-impl App {
+impl Jobs<'_> {
     /// Enqueue a job on `conn`, in the caller's transaction when there is one, so the job
     /// exists exactly when the write that causes it does.
     pub fn enqueue(conn: &mut AnyConnection, job: &NewJob) -> Result<Option<DbUuid>, AppError> {
@@ -65,7 +72,7 @@ impl App {
 
     /// Enqueue as a unit of work of its own (a detached task's, say).
     pub fn enqueue_now(&self, job: &NewJob) -> Result<Option<DbUuid>, AppError> {
-        let mut uow = Uow::new(&self.pool);
+        let mut uow = Uow::new(&self.app.pool);
         Self::enqueue(uow.conn()?, job)
     }
 }

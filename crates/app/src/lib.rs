@@ -184,9 +184,26 @@ impl Settings {
     }
 }
 
-/// The application: the handle every use case works through. Cheap to clone.
+/// The application: the services, each a view of one shared [`Context`]
+/// ([`App::accounts`], [`App::agents`]...), and the unit-of-work facade ([`App::run`],
+/// [`App::transaction`]). Cheap to clone.
 #[derive(Clone)]
 pub struct App {
+    context: Arc<Context>,
+}
+
+impl std::ops::Deref for App {
+    type Target = Context;
+
+    fn deref(&self) -> &Context {
+        &self.context
+    }
+}
+
+/// What the services share: the pool, the settings, the read models, the gateways (Stripe,
+/// outbound HTTP, the invalidation bus) and the static catalogs. Built once by [`App::new`].
+#[derive(Clone)]
+pub struct Context {
     pool: Pool,
     settings: Arc<Settings>,
     tokens: TokenKeys,
@@ -246,7 +263,7 @@ impl App {
             settings.throttle.hash_wait,
         );
         let addresses = throttle::Addresses::new(&settings.throttle);
-        Self {
+        let context = Context {
             hasher: Arc::new(hasher),
             addresses: Arc::new(addresses),
             pool,
@@ -283,12 +300,70 @@ impl App {
             catalog: Arc::new(setup::catalog()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
             http: agentry_extensions::SafeClient::new(allow_private_http),
+        };
+        Self {
+            context: Arc::new(context),
         }
+    }
+
+    /// Who the caller is and what they may do: tokens verified, access read, the role and scope catalog.
+    pub fn sessions(&self) -> access::Sessions<'_> {
+        access::Sessions { app: self }
+    }
+
+    /// Background jobs, queued in the write that needs them.
+    pub fn jobs(&self) -> jobs::Jobs<'_> {
+        jobs::Jobs { app: self }
+    }
+
+    /// Companies, their members, roles and invitations.
+    pub fn companies(&self) -> companies::Companies<'_> {
+        companies::Companies { app: self }
+    }
+
+    /// The provider and extension catalogs, and each company's layer of extension settings and command states.
+    pub fn extensions(&self) -> extensions::Extensions<'_> {
+        extensions::Extensions { app: self }
+    }
+
+    /// Token balances, usage, charges and credits, and the paywall.
+    pub fn billing(&self) -> billing::Billing<'_> {
+        billing::Billing { app: self }
+    }
+
+    /// Stripe: top-ups, their sync and recovery, subscriptions, the portal, the webhook.
+    pub fn payments(&self) -> payments::Payments<'_> {
+        payments::Payments { app: self }
+    }
+
+    /// Agents, their settings and commands, and what they see of providers and extensions.
+    pub fn agents(&self) -> agents::Agents<'_> {
+        agents::Agents { app: self }
+    }
+
+    /// Accounts: registration, login, the profile, MFA, passwords, deactivation.
+    pub fn accounts(&self) -> accounts::Accounts<'_> {
+        accounts::Accounts { app: self }
+    }
+
+    /// Personal access tokens.
+    pub fn tokens(&self) -> tokens::Tokens<'_> {
+        tokens::Tokens { app: self }
+    }
+
+    /// Conversations and their messages.
+    pub fn conversations(&self) -> conversations::Conversations<'_> {
+        conversations::Conversations { app: self }
+    }
+
+    /// Running an agent's commands, and the files they leave.
+    pub fn commands(&self) -> commands::Commands<'_> {
+        commands::Commands { app: self }
     }
 
     /// Publish invalidations on `bus` (PostgreSQL or Redis) for the other instances.
     pub fn with_bus(mut self, bus: Arc<dyn InvalidationBus>) -> Self {
-        self.bus = bus;
+        Arc::make_mut(&mut self.context).bus = bus;
         self
     }
 

@@ -14,8 +14,9 @@ use agentry_store::tokens;
 use agentry_store::{DbUuid, identity};
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use crate::AppError;
+use crate::access::Sessions;
 use crate::read_models::Through;
-use crate::{App, AppError};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq)]
@@ -85,7 +86,7 @@ pub enum Verified {
     NeedsTokenLookup(String),
 }
 
-impl App {
+impl Sessions<'_> {
     /// Issue a token for a user, `iat` now.
     pub(crate) fn issue_token(&self, user: UserId, email: &str) -> Result<String, AppError> {
         let now = now_epoch();
@@ -93,10 +94,11 @@ impl App {
             sub: user.to_string(),
             email: email.to_owned(),
             admin: false,
-            exp: (now + self.settings.token_ttl.as_secs_f64()) as i64,
+            exp: (now + self.app.settings.token_ttl.as_secs_f64()) as i64,
             iat: now,
         };
-        self.tokens
+        self.app
+            .tokens
             .issue(&claims)
             .map_err(|error| AppError::Internal(format!("cannot sign a token: {error}")))
     }
@@ -119,7 +121,7 @@ impl App {
             // path (on the blocking pool) reads them.
             let held = self.cached_token(&hash).and_then(|entry| {
                 let valid_after = match entry.as_ref() {
-                    Some(token) => *self.revocations.get(&token.user)?,
+                    Some(token) => *self.app.revocations.get(&token.user)?,
                     None => f64::NEG_INFINITY,
                 };
                 Some((entry, valid_after))
@@ -131,14 +133,18 @@ impl App {
                 None => Ok(Verified::NeedsTokenLookup(hash)),
             };
         }
-        let claims = self.tokens.verify(header).map_err(|error| match error {
-            TokenError::Expired | TokenError::Invalid => AppError::Unauthorized(INVALID.into()),
-        })?;
+        let claims = self
+            .app
+            .tokens
+            .verify(header)
+            .map_err(|error| match error {
+                TokenError::Expired | TokenError::Invalid => AppError::Unauthorized(INVALID.into()),
+            })?;
         let user: UserId = claims
             .sub
             .parse()
             .map_err(|_| AppError::Unauthorized(INVALID.into()))?;
-        match self.revocations.get(&user) {
+        match self.app.revocations.get(&user) {
             Some(valid_after) => Ok(Verified::Caller(self.admit(&claims, user, *valid_after)?)),
             None => Ok(Verified::NeedsLookup(claims, user)),
         }
@@ -160,7 +166,7 @@ impl App {
     /// The slow half for personal access tokens: read the token and its owner's revocation
     /// instant when not held, then admit it.
     pub fn lookup_token(&self, uow: &mut Uow<'_>, hash: &str) -> Result<Caller, AppError> {
-        let entry = match self.personal_tokens.held(uow, &hash.to_owned()) {
+        let entry = match self.app.personal_tokens.held(uow, &hash.to_owned()) {
             Some(entry) => entry,
             None => self.load_token(uow, hash)?,
         };
@@ -175,7 +181,7 @@ impl App {
     /// ticketed: if a revocation lands meanwhile, the value serves this request but is not
     /// kept.
     fn valid_after(&self, uow: &mut Uow<'_>, user: UserId) -> Result<f64, AppError> {
-        let value = self.revocations.load(uow, &user, |uow| {
+        let value = self.app.revocations.load(uow, &user, |uow| {
             let conn = uow.conn()?;
             Ok::<_, AppError>(match account::tokens_valid_after(conn, user)? {
                 None => f64::INFINITY,
@@ -264,7 +270,7 @@ impl App {
         patch: &account::UserPatch,
         revoked_at: Option<f64>,
     ) -> Result<bool, AppError> {
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !account::update_user(work.conn(), user, patch)? {
                 return Ok(false);
             }
@@ -317,10 +323,10 @@ pub(crate) struct TokenEntry {
     pub grant: Arc<TokenGrant>,
 }
 
-impl App {
+impl Sessions<'_> {
     /// The cached entry for a token hash, if this process has it.
     pub(crate) fn cached_token(&self, hash: &str) -> Option<Arc<Option<TokenEntry>>> {
-        self.personal_tokens.get(&hash.to_owned())
+        self.app.personal_tokens.get(&hash.to_owned())
     }
 
     /// Read a token by hash (and its owner's email), caching the answer, and mark it used.
@@ -330,7 +336,7 @@ impl App {
         hash: &str,
     ) -> Result<Arc<Option<TokenEntry>>, AppError> {
         let key = hash.to_owned();
-        let ticket = self.personal_tokens.ticket();
+        let ticket = self.app.personal_tokens.ticket();
         let conn = uow.conn()?;
         let entry = match tokens::find_by_hash(conn, hash)? {
             None => None,
@@ -345,7 +351,7 @@ impl App {
                 let agents: Option<Vec<AgentId>> = ids_of(&row.agents_json);
                 let (Some(companies), Some(agents)) = (companies, agents) else {
                     tracing::warn!(token = %row.id.0, "a token's stored limits do not parse; refused");
-                    return Ok(self.personal_tokens.keep(uow, key, ticket, None));
+                    return Ok(self.app.personal_tokens.keep(uow, key, ticket, None));
                 };
                 Some(TokenEntry {
                     user,
@@ -362,7 +368,7 @@ impl App {
                 })
             }
         };
-        Ok(self.personal_tokens.keep(uow, key, ticket, entry))
+        Ok(self.app.personal_tokens.keep(uow, key, ticket, entry))
     }
 }
 

@@ -17,8 +17,9 @@ use agentry_store::identity::UserRow;
 use cached::{Cached, LruTtlCache};
 use chrono::NaiveDateTime;
 
+use crate::AppError;
+use crate::accounts::Accounts;
 use crate::session::{naive_of, now_epoch};
-use crate::{App, AppError};
 
 /// How many argon2 runs at once, and the login throttle's free failures and delays.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -161,7 +162,7 @@ impl std::fmt::Debug for Addresses {
     }
 }
 
-impl App {
+impl Accounts<'_> {
     /// Claim the next check of `user`'s password or TOTP code, counted as a failure until it
     /// is given back ([`Self::give_back`]) or a verified password clears the count
     /// ([`account::UserPatch::attempts_cleared`]). Refused with 429 while the account's gate
@@ -171,7 +172,7 @@ impl App {
         conn: &mut AnyConnection,
         user: &UserRow,
     ) -> Result<Claim, AppError> {
-        let throttle = &self.settings.throttle;
+        let throttle = &self.app.settings.throttle;
         let user_id: UserId = user.id.into();
         let (mut seen, mut gate) = (user.failed_attempts, user.attempt_gate);
         // Each lost race means another check claimed its count, so the gate closes within
@@ -208,7 +209,7 @@ impl App {
 
     /// A hashing slot: taken before an attempt is claimed, so a 503 never counts.
     pub(crate) fn hash_slot(&self) -> Result<agentry_auth::password::Slot<'_>, AppError> {
-        Ok(self.hasher.slot()?)
+        Ok(self.app.hasher.slot()?)
     }
 }
 

@@ -18,6 +18,13 @@ pub use agentry_api::tokens::{
     NewTokenForm, TokenList, TokenView, ValidToken,
 };
 
+/// Personal access tokens. A view of the application's [`Context`](crate::Context), taken with
+/// [`App::tokens`](crate::App::tokens).
+#[derive(Clone, Copy)]
+pub struct Tokens<'a> {
+    pub(crate) app: &'a App,
+}
+
 fn view(row: &TokenRow, value: Option<String>) -> TokenView {
     TokenView {
         id: row.id.0.to_string(),
@@ -78,7 +85,7 @@ fn not_found() -> AppError {
     AppError::NotFound("Token not found".into())
 }
 
-impl App {
+impl Tokens<'_> {
     /// `POST /v1/api-keys`: a token granting some of the caller's own scopes (in their
     /// current company), limited to some of their companies and agents if asked.
     pub fn create_token(
@@ -87,7 +94,9 @@ impl App {
         caller: &Caller,
         form: NewTokenForm,
     ) -> Result<TokenView, AppError> {
-        self.authorize(uow, caller, None, "apikeys:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "apikeys:write")?;
         caller.require_session()?;
         let name = form.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -96,7 +105,7 @@ impl App {
                 message: "a token name has 1 to 100 characters".into(),
             });
         }
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         for scope in &form.scopes {
             if !agentry_domain::scope::is_well_formed(scope) {
                 return Err(AppError::Invalid {
@@ -113,7 +122,7 @@ impl App {
         }
         let mut companies = Vec::new();
         for id in &form.company_ids {
-            let company: CompanyId = crate::companies::parse_id(id, "Company")?;
+            let company: CompanyId = crate::forms::parse_id(id, "Company")?;
             if !access.is_member(company) {
                 return Err(AppError::NotFound("Company not found".into()));
             }
@@ -123,7 +132,10 @@ impl App {
         let mut agents: Vec<String> = Vec::new();
         for id in &form.agent_ids {
             let agent: AgentId = id.trim().parse().map_err(|_| crate::agents::not_found())?;
-            let view = self.visible_agent(uow, caller, &agent.to_string())?;
+            let view = self
+                .app
+                .agents()
+                .visible_agent(uow, caller, &agent.to_string())?;
             if !agents.contains(&view.id.to_string()) {
                 agents.push(view.id.to_string());
             }
@@ -146,7 +158,7 @@ impl App {
             created_at: now,
             updated_at: now,
         };
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             tokens::insert_token(work.conn(), &row)?;
             work.record(DomainEvent::PersonalTokenCreated {
                 user: caller.user,
@@ -163,7 +175,9 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<Vec<TokenView>, AppError> {
-        self.authorize(uow, caller, None, "apikeys:read")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "apikeys:read")?;
         let conn = uow.conn()?;
         Ok(tokens::tokens_of(conn, caller.user)?
             .iter()
@@ -188,7 +202,9 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<TokenView, AppError> {
-        self.authorize(uow, caller, None, "apikeys:read")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "apikeys:read")?;
         Ok(view(&self.own_token(uow, caller, id)?, None))
     }
 
@@ -199,9 +215,11 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<String, AppError> {
-        self.authorize(uow, caller, None, "apikeys:delete")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "apikeys:delete")?;
         let row = self.own_token(uow, caller, id)?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             // Revoking a revoked token changes nothing, and records nothing.
             if tokens::revoke(work.conn(), row.id, naive_of(now_epoch()))? {
                 work.record(DomainEvent::PersonalTokenRevoked {
@@ -223,7 +241,9 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<TokenView, AppError> {
-        self.authorize(uow, caller, None, "apikeys:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "apikeys:write")?;
         caller.require_session()?;
         let mut row = self.own_token(uow, caller, id)?;
         if row.is_revoked {
@@ -232,7 +252,7 @@ impl App {
         }
         let (value, prefix, hash) = pat::generate();
         let old = std::mem::replace(&mut row.token_hash, hash);
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let replaced = tokens::replace_value(
                 work.conn(),
                 row.id,
@@ -261,7 +281,7 @@ impl App {
         uow: &mut Uow<'_>,
         value: &str,
     ) -> Result<(UserId, Vec<String>), AppError> {
-        let caller = self.authenticate(uow, Some(value))?;
+        let caller = self.app.sessions().authenticate(uow, Some(value))?;
         let grant = caller
             .token
             .ok_or_else(|| AppError::Unauthorized("Invalid token".into()))?;
@@ -279,10 +299,10 @@ impl App {
         caller: &Caller,
     ) -> Result<GrantableScopes, AppError> {
         caller.require("apikeys:read")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let mut categories: std::collections::BTreeMap<String, Vec<String>> = Default::default();
         let mut scopes = Vec::new();
-        for scope in &self.catalog.scopes {
+        for scope in &self.app.catalog.scopes {
             if access.allows(None, &scope.name) {
                 scopes.push(scope.name.clone());
                 categories
@@ -313,6 +333,8 @@ impl App {
     ) -> Result<GrantableAgents, AppError> {
         caller.require("apikeys:read")?;
         let agents = self
+            .app
+            .agents()
             .visible_entries(uow, caller)?
             .into_iter()
             .map(|a| GrantableAgent {
@@ -332,7 +354,7 @@ impl App {
         caller: &Caller,
     ) -> Result<GrantableCompanies, AppError> {
         caller.require("apikeys:read")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let conn = uow.conn()?;
         let companies = identity::memberships_for(conn, caller.user)?
             .into_iter()

@@ -72,7 +72,7 @@ app_tests! {
         let app = app(&db);
         let mut conn = db.connect();
         let rolled_back: Result<(), AppError> = conn.transaction(|c: &mut AnyConnection| {
-            App::enqueue(c, &job("mail", None, 3))?;
+            agentry_app::jobs::Jobs::enqueue(c, &job("mail", None, 3))?;
             Err(AppError::BadRequest("the write failed".into()))
         });
         assert!(rolled_back.is_err());
@@ -80,7 +80,7 @@ app_tests! {
         let runner = JobRunner::new(app.clone(), fast()).handle("mail", flaky(0, Arc::clone(&runs)));
         assert_eq!(runner.run_once().await.unwrap(), 0, "nothing was enqueued");
 
-        let id = conn.transaction(|c: &mut AnyConnection| App::enqueue(c, &job("mail", None, 3))).unwrap().unwrap();
+        let id = conn.transaction(|c: &mut AnyConnection| agentry_app::jobs::Jobs::enqueue(c, &job("mail", None, 3))).unwrap().unwrap();
         assert_eq!(runner.run_once().await.unwrap(), 1);
         let done = find(&db, id);
         assert_eq!((done.status.as_str(), done.attempts), (DONE, 1));
@@ -89,26 +89,26 @@ app_tests! {
 
     async fn one_pending_job_per_kind_and_key(db) {
         let app = app(&db);
-        let first = app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap();
+        let first = app.jobs().enqueue_now(&job("sync", Some("user-1"), 3)).unwrap();
         assert!(first.is_some());
-        assert_eq!(app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap(), None);
-        assert!(app.enqueue_now(&job("sync", Some("user-2"), 3)).unwrap().is_some());
-        assert!(app.enqueue_now(&job("other", Some("user-1"), 3)).unwrap().is_some());
+        assert_eq!(app.jobs().enqueue_now(&job("sync", Some("user-1"), 3)).unwrap(), None);
+        assert!(app.jobs().enqueue_now(&job("sync", Some("user-2"), 3)).unwrap().is_some());
+        assert!(app.jobs().enqueue_now(&job("other", Some("user-1"), 3)).unwrap().is_some());
         // Once the first has run, the key is free again.
         let runner = JobRunner::new(app.clone(), fast())
             .handle("sync", flaky(0, Arc::default()))
             .handle("other", flaky(0, Arc::default()));
         drain(&runner, 1).await;
-        assert!(app.enqueue_now(&job("sync", Some("user-1"), 3)).unwrap().is_some());
+        assert!(app.jobs().enqueue_now(&job("sync", Some("user-1"), 3)).unwrap().is_some());
     }
 
     async fn failures_retry_with_backoff_until_they_succeed_or_run_out(db) {
         let app = app(&db);
         let runs = Arc::new(Mutex::new(HashMap::new()));
         let runner = JobRunner::new(app.clone(), fast()).handle("flaky", flaky(2, Arc::clone(&runs)));
-        let recovers = app.enqueue_now(&job("flaky", None, 5)).unwrap().unwrap();
-        let gives_up = app.enqueue_now(&job("flaky", None, 2)).unwrap().unwrap();
-        let unknown = app.enqueue_now(&job("nobody-handles-this", None, 1)).unwrap().unwrap();
+        let recovers = app.jobs().enqueue_now(&job("flaky", None, 5)).unwrap().unwrap();
+        let gives_up = app.jobs().enqueue_now(&job("flaky", None, 2)).unwrap().unwrap();
+        let unknown = app.jobs().enqueue_now(&job("nobody-handles-this", None, 1)).unwrap().unwrap();
         drain(&runner, 8).await;
 
         let recovered = find(&db, recovers);
@@ -125,7 +125,7 @@ app_tests! {
 
     async fn a_killed_workers_job_runs_again_after_its_lease(db) {
         let app = app(&db);
-        let id = app.enqueue_now(&job("work", None, 3)).unwrap().unwrap();
+        let id = app.jobs().enqueue_now(&job("work", None, 3)).unwrap().unwrap();
         // A worker claims the job and dies (kill -9): nothing completes or releases it.
         let lease = chrono::Duration::milliseconds(100);
         let claimed = jobs::claim(&mut db.connect(), 10, Utc::now().naive_utc(), lease).unwrap();
@@ -144,7 +144,7 @@ app_tests! {
         let app = app(&db);
         let mut ids = Vec::new();
         for _ in 0..60 {
-            ids.push(app.enqueue_now(&job("count", None, 3)).unwrap().unwrap());
+            ids.push(app.jobs().enqueue_now(&job("count", None, 3)).unwrap().unwrap());
         }
         let runs = Arc::new(Mutex::new(HashMap::new()));
         let runner = |app: &App| JobRunner::new(app.clone(), RunnerOptions { batch: 4, ..fast() })

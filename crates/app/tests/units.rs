@@ -55,24 +55,24 @@ db_tests! {
         // The second use case refuses (the name is taken): the first one's agent goes too,
         // and no event is left behind.
         let refused = app.transaction(&mut uow, |uow| {
-            app.create_agent(uow, &caller, agent("Twin"))?;
-            app.create_agent(uow, &caller, agent("Twin"))
+            app.agents().create_agent(uow, &caller, agent("Twin"))?;
+            app.agents().create_agent(uow, &caller, agent("Twin"))
         });
         assert!(matches!(refused, Err(AppError::Conflict(_))), "{refused:?}");
-        let listed: serde_json::Value = serde_json::from_str(app.list_agents(&mut uow, &caller).unwrap().json()).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(app.agents().list_agents(&mut uow, &caller).unwrap().json()).unwrap();
         assert_eq!(listed["agents"].as_array().unwrap().len(), 0, "{listed}");
         assert!(agent_events(&db).is_empty());
 
         // Both land, with both events, and the read models see them at once.
         let (first, second) = app
             .transaction(&mut uow, |uow| {
-                let first = app.create_agent(uow, &caller, agent("First"))?;
-                let second = app.create_agent(uow, &caller, agent("Second"))?;
-                app.rename_agent(uow, &caller, &second.to_string(), &serde_json::json!("Renamed"))?;
+                let first = app.agents().create_agent(uow, &caller, agent("First"))?;
+                let second = app.agents().create_agent(uow, &caller, agent("Second"))?;
+                app.agents().rename_agent(uow, &caller, &second.to_string(), &serde_json::json!("Renamed"))?;
                 Ok((first, second))
             })
             .unwrap();
-        let listed: serde_json::Value = serde_json::from_str(app.list_agents(&mut uow, &caller).unwrap().json()).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(app.agents().list_agents(&mut uow, &caller).unwrap().json()).unwrap();
         let names: Vec<&str> = listed["agents"].as_array().unwrap().iter().map(|a| a["name"].as_str().unwrap()).collect();
         assert_eq!(names, ["First", "Renamed"]);
         let events = agent_events(&db);
@@ -87,25 +87,25 @@ db_tests! {
         let caller = admin(&db);
         let app = app_on_one_connection(&db, Duration::from_millis(200));
         let mut uow = Uow::new(app.pool());
-        let id = app.create_agent(&mut uow, &caller, agent("Solo")).unwrap();
-        app.update_agent_settings(&mut uow, &caller, &id.to_string(), &Some(serde_json::json!({"persona": "terse"}))).unwrap();
-        assert_eq!(app.persona(&mut uow, &caller, &id.to_string()).unwrap(), "terse");
-        app.list_agents(&mut uow, &caller).unwrap();
+        let id = app.agents().create_agent(&mut uow, &caller, agent("Solo")).unwrap();
+        app.agents().update_agent_settings(&mut uow, &caller, &id.to_string(), &Some(serde_json::json!({"persona": "terse"}))).unwrap();
+        assert_eq!(app.agents().persona(&mut uow, &caller, &id.to_string()).unwrap(), "terse");
+        app.agents().list_agents(&mut uow, &caller).unwrap();
         assert!(uow.holds(), "the handle keeps its one connection");
         // The pool's only connection is this handle's: another handle waits, then 503.
-        let other = app.list_companies(&mut Uow::new(app.pool()), &caller);
+        let other = app.companies().list_companies(&mut Uow::new(app.pool()), &caller);
         assert!(matches!(other, Err(AppError::Unavailable(_))), "{other:?}");
         uow.release();
-        assert!(app.list_companies(&mut Uow::new(app.pool()), &caller).is_ok());
+        assert!(app.companies().list_companies(&mut Uow::new(app.pool()), &caller).is_ok());
     }
 
     fn tokens_and_invitations_record_their_events(db) {
         let caller = admin(&db);
         let app = App::new(db.pool().0, Settings::for_tests());
         let uow = &mut Uow::new(app.pool());
-        let token = app.create_token(uow, &caller, serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["agents:read"]})).unwrap()).unwrap();
-        let invitation = app.invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "new@example.com", "role_id": 3})).unwrap()).unwrap();
-        app.delete_invitation(uow, &caller, &invitation.id).unwrap();
+        let token = app.tokens().create_token(uow, &caller, serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["agents:read"]})).unwrap()).unwrap();
+        let invitation = app.companies().invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "new@example.com", "role_id": 3})).unwrap()).unwrap();
+        app.companies().delete_invitation(uow, &caller, &invitation.id).unwrap();
         let kinds: Vec<(String, String)> = read_after(&mut db.connect(), 0, 100)
             .unwrap()
             .into_iter()
@@ -127,32 +127,32 @@ db_tests! {
         let app = App::new(db.pool().0, Settings::for_tests());
         let uow = &mut Uow::new(app.pool());
         // Warm the caller's access: it holds one company.
-        assert_eq!(app.list_companies(uow, &caller).unwrap().len(), 1);
+        assert_eq!(app.companies().list_companies(uow, &caller).unwrap().len(), 1);
 
         // A company made in the transaction is the caller's for the rest of it, although
         // the held access learns of it only at commit.
         let invited = app.transaction(uow, |uow| {
-            let company = app.create_company(uow, &caller, serde_json::from_value(serde_json::json!({"name": "Fresh"})).unwrap())?;
-            app.invite(uow, &caller, serde_json::from_value(serde_json::json!({
+            let company = app.companies().create_company(uow, &caller, serde_json::from_value(serde_json::json!({"name": "Fresh"})).unwrap())?;
+            app.companies().invite(uow, &caller, serde_json::from_value(serde_json::json!({
                 "email": "b@example.com", "company_id": company.id.to_string(), "role_id": 3
             })).unwrap())
         });
         assert!(invited.is_ok(), "{invited:?}");
-        assert_eq!(app.list_companies(uow, &caller).unwrap().len(), 2);
+        assert_eq!(app.companies().list_companies(uow, &caller).unwrap().len(), 2);
 
         // What a transaction read and then rolled back is not kept: the agent it made and
         // read is gone afterwards.
         let mut made = None;
         let refused: Result<(), AppError> = app.transaction(uow, |uow| {
-            let id = app.create_agent(uow, &caller, agent("Ghost"))?.to_string();
-            app.agent_config(uow, &caller, &id)?;
+            let id = app.agents().create_agent(uow, &caller, agent("Ghost"))?.to_string();
+            app.agents().agent_config(uow, &caller, &id)?;
             made = Some(id);
             Err(AppError::Conflict("changed my mind".into()))
         });
         assert!(refused.is_err());
-        let gone = app.agent_config(uow, &caller, &made.unwrap());
+        let gone = app.agents().agent_config(uow, &caller, &made.unwrap());
         assert!(matches!(gone, Err(AppError::NotFound(_))), "{gone:?}");
-        let listed: serde_json::Value = serde_json::from_str(app.list_agents(uow, &caller).unwrap().json()).unwrap();
+        let listed: serde_json::Value = serde_json::from_str(app.agents().list_agents(uow, &caller).unwrap().json()).unwrap();
         assert!(listed["agents"].as_array().unwrap().is_empty(), "{listed}");
     }
 
@@ -162,12 +162,12 @@ db_tests! {
         let app = App::new(db.pool().0, Settings::for_tests());
         let uow = &mut Uow::new(app.pool());
         let form = serde_json::from_value(serde_json::json!({"username": "a@example.com", "password": "wrong"})).unwrap();
-        let inside = app.transaction(uow, |uow| app.login(uow, form, None));
+        let inside = app.transaction(uow, |uow| app.accounts().login(uow, form, None));
         assert!(matches!(inside, Err(AppError::Internal(_))), "{inside:?}");
         let change = serde_json::from_value(serde_json::json!({
             "current_password": "wrong", "new_password": "Another-pass-9", "confirm_password": "Another-pass-9"
         })).unwrap();
-        let inside = app.transaction(uow, |uow| app.change_password(uow, &caller, &change));
+        let inside = app.transaction(uow, |uow| app.accounts().change_password(uow, &caller, &change));
         assert!(matches!(inside, Err(AppError::Internal(_))), "{inside:?}");
     }
 }

@@ -35,10 +35,10 @@ pub(super) async fn list(
     Auth(caller): Auth,
 ) -> Result<Documented<AgentList>, ApiError> {
     // Served from memory when this process holds the caller's list; read once otherwise.
-    let body = match app.cached_agent_list(&caller) {
+    let body = match app.agents().cached_agent_list(&caller) {
         Some(body) => body?,
         None => {
-            app.run(move |app, uow| app.list_agents(uow, &caller))
+            app.run(move |app, uow| app.agents().list_agents(uow, &caller))
                 .await?
         }
     };
@@ -51,7 +51,7 @@ pub(super) async fn create(
     body: Json<NewAgentBody>,
 ) -> Result<Reply<AgentCreated>, ApiError> {
     let id = app
-        .run(move |app, uow| app.create_agent(uow, &caller, body.into_inner()))
+        .run(move |app, uow| app.agents().create_agent(uow, &caller, body.into_inner()))
         .await?;
     Ok(Reply(AgentCreated {
         message: "Agent added.".into(),
@@ -72,7 +72,7 @@ pub(super) async fn import(
         .trim()
         .to_owned();
     let id = app
-        .run(move |app, uow| app.create_agent(uow, &caller, body))
+        .run(move |app, uow| app.agents().create_agent(uow, &caller, body))
         .await?;
     Ok(Reply(AgentCreated {
         message: format!("Agent {name} created."),
@@ -86,7 +86,7 @@ pub(super) async fn config(
     id: web::Path<String>,
 ) -> Result<Reply<AgentConfig>, ApiError> {
     Ok(Reply(
-        app.run(move |app, uow| app.agent_config(uow, &caller, &id))
+        app.run(move |app, uow| app.agents().agent_config(uow, &caller, &id))
             .await?,
     ))
 }
@@ -104,7 +104,10 @@ pub(super) async fn update(
     body: Json<SettingsBody>,
 ) -> Result<Reply<Message>, ApiError> {
     let agent = app
-        .run(move |app, uow| app.update_agent_settings(uow, &caller, &id, &body.settings))
+        .run(move |app, uow| {
+            app.agents()
+                .update_agent_settings(uow, &caller, &id, &body.settings)
+        })
         .await?;
     Ok(updated(&agent))
 }
@@ -121,7 +124,7 @@ pub(super) async fn rename(
     id: web::Path<String>,
     body: Json<RenameBody>,
 ) -> Result<Reply<Message>, ApiError> {
-    app.run(move |app, uow| app.rename_agent(uow, &caller, &id, &body.new_name))
+    app.run(move |app, uow| app.agents().rename_agent(uow, &caller, &id, &body.new_name))
         .await?;
     Ok(Reply(Message::new("Agent renamed.")))
 }
@@ -132,7 +135,7 @@ pub(super) async fn delete(
     id: web::Path<String>,
 ) -> Result<Reply<Message>, ApiError> {
     let agent = app
-        .run(move |app, uow| app.delete_agent(uow, &caller, &id))
+        .run(move |app, uow| app.agents().delete_agent(uow, &caller, &id))
         .await?;
     Ok(Reply(Message::new(format!(
         "Agent {} deleted.",
@@ -153,7 +156,10 @@ pub(super) async fn update_commands(
     body: Json<CommandsBody>,
 ) -> Result<Reply<Message>, ApiError> {
     let agent = app
-        .run(move |app, uow| app.update_agent_commands(uow, &caller, &id, &body.commands))
+        .run(move |app, uow| {
+            app.agents()
+                .update_agent_commands(uow, &caller, &id, &body.commands)
+        })
         .await?;
     Ok(updated(&agent))
 }
@@ -164,7 +170,7 @@ pub(super) async fn commands(
     id: web::Path<String>,
 ) -> Result<Reply<AgentCommands>, ApiError> {
     Ok(Reply(
-        app.run(move |app, uow| app.agent_commands(uow, &caller, &id))
+        app.run(move |app, uow| app.agents().agent_commands(uow, &caller, &id))
             .await?,
     ))
 }
@@ -182,7 +188,10 @@ pub(super) async fn toggle_command(
     body: Json<ToggleCommand>,
 ) -> Result<Reply<Message>, ApiError> {
     let agent = app
-        .run(move |app, uow| app.toggle_command(uow, &caller, &id, &body.command_name, body.enable))
+        .run(move |app, uow| {
+            app.agents()
+                .toggle_command(uow, &caller, &id, &body.command_name, body.enable)
+        })
         .await?;
     Ok(updated(&agent))
 }
@@ -201,7 +210,8 @@ pub(super) async fn toggle_extension(
 ) -> Result<Reply<Message>, ApiError> {
     let outcome = app
         .run(move |app, uow| {
-            app.toggle_extension(uow, &caller, &id, &body.extension_name, body.enable)
+            app.agents()
+                .toggle_extension(uow, &caller, &id, &body.extension_name, body.enable)
         })
         .await?;
     Ok(switched(&outcome))
@@ -214,7 +224,10 @@ pub(super) async fn disconnect_provider(
 ) -> Result<Reply<Message>, ApiError> {
     let (id, provider) = path.into_inner();
     let agent = app
-        .run(move |app, uow| app.disconnect_provider(uow, &caller, &id, &provider))
+        .run(move |app, uow| {
+            app.agents()
+                .disconnect_provider(uow, &caller, &id, &provider)
+        })
         .await?;
     Ok(updated(&agent))
 }
@@ -225,7 +238,7 @@ pub(super) async fn persona(
     id: web::Path<String>,
 ) -> Result<Reply<Message>, ApiError> {
     Ok(Reply(Message::new(
-        app.run(move |app, uow| app.persona(uow, &caller, &id))
+        app.run(move |app, uow| app.agents().persona(uow, &caller, &id))
             .await?,
     )))
 }
@@ -242,7 +255,7 @@ pub(super) async fn set_persona(
     body: Json<PersonaBody>,
 ) -> Result<Reply<Message>, ApiError> {
     let agent = app
-        .run(move |app, uow| app.set_persona(uow, &caller, &id, &body.persona))
+        .run(move |app, uow| app.agents().set_persona(uow, &caller, &id, &body.persona))
         .await?;
     Ok(updated(&agent))
 }
@@ -255,7 +268,7 @@ pub(super) async fn clone(
 ) -> Result<Reply<AgentCreated>, ApiError> {
     let new_name = body.new_name.as_str().unwrap_or_default().trim().to_owned();
     let clone = app
-        .run(move |app, uow| app.clone_agent(uow, &caller, &id, &body.new_name))
+        .run(move |app, uow| app.agents().clone_agent(uow, &caller, &id, &body.new_name))
         .await?;
     Ok(Reply(AgentCreated {
         message: format!("Agent cloned as {new_name}."),
@@ -269,7 +282,7 @@ pub(super) async fn wallet(
     id: web::Path<String>,
 ) -> Result<Reply<WalletKeys>, ApiError> {
     Ok(Reply(
-        app.run(move |app, uow| app.wallet(uow, &caller, &id))
+        app.run(move |app, uow| app.agents().wallet(uow, &caller, &id))
             .await?,
     ))
 }
@@ -280,7 +293,7 @@ pub(super) async fn agent_providers(
     id: web::Path<String>,
 ) -> Result<Reply<ProviderCatalog>, ApiError> {
     Ok(Reply(
-        app.run(move |app, uow| app.agent_providers(uow, &caller, &id))
+        app.run(move |app, uow| app.agents().agent_providers(uow, &caller, &id))
             .await?,
     ))
 }
@@ -291,7 +304,7 @@ pub(super) async fn agent_extensions(
     id: web::Path<String>,
 ) -> Result<Documented<ConfiguredExtensions>, ApiError> {
     let extensions = app
-        .run(move |app, uow| app.agent_extensions(uow, &caller, &id))
+        .run(move |app, uow| app.agents().agent_extensions(uow, &caller, &id))
         .await?;
     Ok(Documented::new(
         HttpResponse::Ok()
@@ -306,14 +319,14 @@ pub(super) async fn providers(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<ProviderCatalog>, ApiError> {
-    Ok(Reply(app.providers(&caller)?))
+    Ok(Reply(app.extensions().providers(&caller)?))
 }
 
 pub(super) async fn provider_keys(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<ProviderKeys>, ApiError> {
-    Ok(Reply(app.provider_keys(&caller)?))
+    Ok(Reply(app.extensions().provider_keys(&caller)?))
 }
 
 pub(super) async fn provider_settings(
@@ -321,14 +334,14 @@ pub(super) async fn provider_settings(
     Auth(caller): Auth,
     name: web::Path<String>,
 ) -> Result<Reply<ProviderSettings>, ApiError> {
-    Ok(Reply(app.provider_settings(&caller, &name)?))
+    Ok(Reply(app.extensions().provider_settings(&caller, &name)?))
 }
 
 pub(super) async fn providers_with_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<ProvidersWithSettings>, ApiError> {
-    Ok(Reply(app.providers_with_settings(&caller)?))
+    Ok(Reply(app.extensions().providers_with_settings(&caller)?))
 }
 
 pub(super) async fn providers_for_service(
@@ -336,35 +349,37 @@ pub(super) async fn providers_for_service(
     Auth(caller): Auth,
     service: web::Path<String>,
 ) -> Result<Reply<ProviderKeys>, ApiError> {
-    Ok(Reply(app.providers_for_service(&caller, &service)?))
+    Ok(Reply(
+        app.extensions().providers_for_service(&caller, &service)?,
+    ))
 }
 
 pub(super) async fn embedding_providers(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<ProviderKeys>, ApiError> {
-    Ok(Reply(app.embedding_providers(&caller)?))
+    Ok(Reply(app.extensions().embedding_providers(&caller)?))
 }
 
 pub(super) async fn embedders(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Embedders>, ApiError> {
-    Ok(Reply(app.embedders(&caller)?))
+    Ok(Reply(app.extensions().embedders(&caller)?))
 }
 
 pub(super) async fn extensions(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Vec<ExtensionEntry>>, ApiError> {
-    Ok(Reply(app.extensions(&caller)?))
+    Ok(Reply(app.extensions().extensions(&caller)?))
 }
 
 pub(super) async fn extension_settings(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<ExtensionSettings>, ApiError> {
-    Ok(Reply(app.extension_settings(&caller)?))
+    Ok(Reply(app.extensions().extension_settings(&caller)?))
 }
 
 pub(super) async fn command_args(
@@ -372,21 +387,23 @@ pub(super) async fn command_args(
     Auth(caller): Auth,
     name: web::Path<String>,
 ) -> Result<Reply<CommandArgs>, ApiError> {
-    Ok(Reply(app.command_args(&caller, &name)?))
+    Ok(Reply(app.extensions().command_args(&caller, &name)?))
 }
 
 pub(super) async fn categories(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Vec<Category>>, ApiError> {
-    Ok(Reply(app.extension_categories(&caller, false)?))
+    Ok(Reply(
+        app.extensions().extension_categories(&caller, false)?,
+    ))
 }
 
 pub(super) async fn categories_summary(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Vec<Category>>, ApiError> {
-    Ok(Reply(app.extension_categories(&caller, true)?))
+    Ok(Reply(app.extensions().extension_categories(&caller, true)?))
 }
 
 pub(super) async fn category(
@@ -394,7 +411,7 @@ pub(super) async fn category(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<Reply<Category>, ApiError> {
-    Ok(Reply(app.extension_category(&caller, &id)?))
+    Ok(Reply(app.extensions().extension_category(&caller, &id)?))
 }
 
 pub(super) async fn extensions_in_category(
@@ -402,5 +419,7 @@ pub(super) async fn extensions_in_category(
     Auth(caller): Auth,
     id: web::Path<String>,
 ) -> Result<Reply<Vec<ExtensionEntry>>, ApiError> {
-    Ok(Reply(app.extensions_in_category(&caller, &id)?))
+    Ok(Reply(
+        app.extensions().extensions_in_category(&caller, &id)?,
+    ))
 }

@@ -19,7 +19,7 @@ use crate::extract::{Auth, Json};
 use crate::reply::Reply;
 
 pub(super) async fn config(app: web::Data<App>) -> Reply<BillingConfig> {
-    Reply(app.billing_config())
+    Reply(app.billing().billing_config())
 }
 
 #[derive(Deserialize)]
@@ -37,14 +37,17 @@ pub(super) async fn balance(
 ) -> Result<Reply<Balance>, ApiError> {
     let query = query.into_inner();
     if query.sync {
-        let (balance, sync_result) = app.synced_balance(&caller, &query.company_id).await?;
+        let (balance, sync_result) = app
+            .payments()
+            .synced_balance(&caller, &query.company_id)
+            .await?;
         return Ok(Reply(Balance::Synced(SyncedBalance {
             balance,
             sync_result,
         })));
     }
     let balance = app
-        .run(move |app, uow| app.token_balance(uow, &caller, &query.company_id))
+        .run(move |app, uow| app.billing().token_balance(uow, &caller, &query.company_id))
         .await?;
     Ok(Reply(Balance::Plain(balance)))
 }
@@ -68,7 +71,10 @@ pub(super) async fn credit(
     query: web::Query<CreditQuery>,
 ) -> Result<Reply<Credited>, ApiError> {
     let tokens = app
-        .run(move |app, uow| app.credit_company(uow, &query.company, query.amount))
+        .run(move |app, uow| {
+            app.billing()
+                .credit_company(uow, &query.company, query.amount)
+        })
         .await?;
     Ok(Reply(Credited {
         detail: "Credits added.",
@@ -89,7 +95,10 @@ pub(super) async fn usage(
     query: web::Query<UsageQuery>,
 ) -> Result<Reply<Usage>, ApiError> {
     let usage = app
-        .run(move |app, uow| app.usage(uow, &caller, &query.company_id, query.limit, query.offset))
+        .run(move |app, uow| {
+            app.billing()
+                .usage(uow, &caller, &query.company_id, query.limit, query.offset)
+        })
         .await?;
     Ok(Reply(Usage { usage }))
 }
@@ -106,7 +115,7 @@ pub(super) async fn usage_totals(
     query: web::Query<CompanyQuery>,
 ) -> Result<Reply<UsageTotals>, ApiError> {
     let totals = app
-        .run(move |app, uow| app.usage_totals(uow, &caller, &query.company_id))
+        .run(move |app, uow| app.billing().usage_totals(uow, &caller, &query.company_id))
         .await?;
     Ok(Reply(totals))
 }
@@ -117,7 +126,7 @@ pub(super) async fn should_warn(
     query: web::Query<CompanyQuery>,
 ) -> Result<Reply<WarningView>, ApiError> {
     let warning = app
-        .run(move |app, uow| app.should_warn(uow, &caller, &query.company_id))
+        .run(move |app, uow| app.billing().should_warn(uow, &caller, &query.company_id))
         .await?;
     Ok(Reply(warning))
 }
@@ -127,8 +136,11 @@ pub(super) async fn dismiss_warning(
     Auth(caller): Auth,
     form: Json<CompanyQuery>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.dismiss_warning(uow, &caller, &form.company_id))
-        .await?;
+    app.run(move |app, uow| {
+        app.billing()
+            .dismiss_warning(uow, &caller, &form.company_id)
+    })
+    .await?;
     Ok(Reply(Detail::new("Warning dismissed.")))
 }
 
@@ -141,7 +153,7 @@ pub(super) async fn quote(
     app: web::Data<App>,
     body: Json<QuoteBody>,
 ) -> Result<Reply<Quote>, ApiError> {
-    Ok(Reply(app.quote(&body.token_millions)?))
+    Ok(Reply(app.payments().quote(&body.token_millions)?))
 }
 
 pub(super) async fn top_up(
@@ -149,7 +161,9 @@ pub(super) async fn top_up(
     Auth(caller): Auth,
     body: Json<TopUpRequest>,
 ) -> Result<Reply<TopUp>, ApiError> {
-    Ok(Reply(app.top_up(&caller, body.into_inner()).await?))
+    Ok(Reply(
+        app.payments().top_up(&caller, body.into_inner()).await?,
+    ))
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
@@ -163,7 +177,9 @@ pub(super) async fn confirm(
     body: Json<ConfirmBody>,
 ) -> Result<Reply<Confirmation>, ApiError> {
     Ok(Reply(
-        app.confirm_top_up(&caller, &body.payment_intent_id).await?,
+        app.payments()
+            .confirm_top_up(&caller, &body.payment_intent_id)
+            .await?,
     ))
 }
 
@@ -172,7 +188,11 @@ pub(super) async fn sync(
     Auth(caller): Auth,
     query: web::Query<CompanyQuery>,
 ) -> Result<Reply<SyncResult>, ApiError> {
-    Ok(Reply(app.sync_payments(&caller, &query.company_id).await?))
+    Ok(Reply(
+        app.payments()
+            .sync_payments(&caller, &query.company_id)
+            .await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -191,7 +211,7 @@ pub(super) async fn transactions(
     let q = query.into_inner();
     let list = app
         .run(move |app, uow| {
-            app.transactions(
+            app.payments().transactions(
                 uow,
                 &caller,
                 q.company_id.as_deref(),
@@ -216,6 +236,7 @@ pub(super) async fn auto_topup(
     body: Json<AutoTopUpBody>,
 ) -> Result<Reply<CheckoutLink>, ApiError> {
     let link = app
+        .payments()
         .auto_topup_checkout(&caller, body.company_id.as_deref(), body.amount_usd)
         .await?;
     Ok(Reply(link))
@@ -232,7 +253,10 @@ pub(super) async fn portal(
     body: Option<Json<PortalBody>>,
 ) -> Result<Reply<PortalLink>, ApiError> {
     let company = body.and_then(|b| b.into_inner().company_id);
-    let url = app.portal_session(&caller, company.as_deref()).await?;
+    let url = app
+        .payments()
+        .portal_session(&caller, company.as_deref())
+        .await?;
     Ok(Reply(PortalLink { url }))
 }
 
@@ -255,7 +279,7 @@ pub(super) async fn stripe_webhook(
         )
     })?;
     let outcome = app
-        .run(move |app, uow| app.apply_stripe_event(uow, &payload, &signature))
+        .run(move |app, uow| app.payments().apply_stripe_event(uow, &payload, &signature))
         .await?;
     Ok(Reply(outcome))
 }

@@ -27,7 +27,7 @@ pub(super) async fn list_companies(
     Auth(caller): Auth,
 ) -> Result<Reply<Vec<CompanyResponse>>, ApiError> {
     let companies = app
-        .run(move |app, uow| app.list_companies(uow, &caller))
+        .run(move |app, uow| app.companies().list_companies(uow, &caller))
         .await?;
     Ok(Reply(companies))
 }
@@ -38,7 +38,10 @@ pub(super) async fn create_company(
     form: Json<CompanyForm>,
 ) -> Result<Reply<CreatedCompany>, ApiError> {
     let created = app
-        .run(move |app, uow| app.create_company(uow, &caller, form.into_inner()))
+        .run(move |app, uow| {
+            app.companies()
+                .create_company(uow, &caller, form.into_inner())
+        })
         .await?;
     Ok(Reply(created))
 }
@@ -51,7 +54,10 @@ pub(super) async fn update_company(
 ) -> Result<Reply<CompanyResponse>, ApiError> {
     let id = company(&path)?;
     let updated = app
-        .run(move |app, uow| app.update_company(uow, &caller, id, form.into_inner()))
+        .run(move |app, uow| {
+            app.companies()
+                .update_company(uow, &caller, id, form.into_inner())
+        })
         .await?;
     Ok(Reply(updated))
 }
@@ -62,7 +68,7 @@ pub(super) async fn delete_company(
     path: web::Path<String>,
 ) -> Result<Reply<Detail>, ApiError> {
     let id = company(&path)?;
-    app.run(move |app, uow| app.delete_company(uow, &caller, id))
+    app.run(move |app, uow| app.companies().delete_company(uow, &caller, id))
         .await?;
     Ok(Reply(Detail::new("Company deleted successfully.")))
 }
@@ -74,7 +80,7 @@ pub(super) async fn members(
 ) -> Result<Reply<Members>, ApiError> {
     let id = company(&path)?;
     let members = app
-        .run(move |app, uow| app.company_members(uow, &caller, id))
+        .run(move |app, uow| app.companies().company_members(uow, &caller, id))
         .await?;
     Ok(Reply(Members { members }))
 }
@@ -87,7 +93,7 @@ pub(super) async fn remove_member(
     let (company_id, user_id) = path.into_inner();
     let id = company(&company_id)?;
     let user: UserId = parse_id(&user_id, "User")?;
-    app.run(move |app, uow| app.remove_member(uow, &caller, id, user))
+    app.run(move |app, uow| app.companies().remove_member(uow, &caller, id, user))
         .await?;
     Ok(Reply(Detail::new(
         "User removed from company successfully.",
@@ -99,7 +105,7 @@ pub(super) async fn change_role(
     Auth(caller): Auth,
     form: Json<RoleChange>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.change_role(uow, &caller, form.into_inner()))
+    app.run(move |app, uow| app.companies().change_role(uow, &caller, form.into_inner()))
         .await?;
     Ok(Reply(Detail::new("User role updated successfully.")))
 }
@@ -110,7 +116,7 @@ pub(super) async fn invite(
     form: Json<InvitationForm>,
 ) -> Result<Reply<InvitationView>, ApiError> {
     let invitation = app
-        .run(move |app, uow| app.invite(uow, &caller, form.into_inner()))
+        .run(move |app, uow| app.companies().invite(uow, &caller, form.into_inner()))
         .await?;
     Ok(Reply(invitation))
 }
@@ -143,7 +149,7 @@ pub(super) async fn invite_by_role_name(
         skip_email: false,
     };
     let invitation = app
-        .run(move |app, uow| app.invite(uow, &caller, invitation))
+        .run(move |app, uow| app.companies().invite(uow, &caller, invitation))
         .await?;
     Ok(Reply(invitation))
 }
@@ -153,7 +159,7 @@ pub(super) async fn invitations(
     Auth(caller): Auth,
 ) -> Result<Reply<Invitations>, ApiError> {
     let invitations = app
-        .run(move |app, uow| app.invitations(uow, &caller, None))
+        .run(move |app, uow| app.companies().invitations(uow, &caller, None))
         .await?;
     Ok(Reply(Invitations { invitations }))
 }
@@ -165,7 +171,7 @@ pub(super) async fn company_invitations(
 ) -> Result<Reply<Invitations>, ApiError> {
     let id = company(&path)?;
     let invitations = app
-        .run(move |app, uow| app.invitations(uow, &caller, Some(id)))
+        .run(move |app, uow| app.companies().invitations(uow, &caller, Some(id)))
         .await?;
     Ok(Reply(Invitations { invitations }))
 }
@@ -176,7 +182,7 @@ pub(super) async fn accept_invitation(
     path: web::Path<String>,
 ) -> Result<Reply<AcceptedInvitation>, ApiError> {
     let accepted = app
-        .run(move |app, uow| app.accept_invitation(uow, &caller, &path))
+        .run(move |app, uow| app.companies().accept_invitation(uow, &caller, &path))
         .await?;
     Ok(Reply(accepted))
 }
@@ -186,7 +192,7 @@ pub(super) async fn my_invitations(
     Auth(caller): Auth,
 ) -> Result<Reply<Invitations>, ApiError> {
     let invitations = app
-        .run(move |app, uow| app.my_invitations(uow, &caller))
+        .run(move |app, uow| app.companies().my_invitations(uow, &caller))
         .await?;
     Ok(Reply(Invitations { invitations }))
 }
@@ -196,7 +202,7 @@ pub(super) async fn delete_invitation(
     Auth(caller): Auth,
     path: web::Path<String>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.delete_invitation(uow, &caller, &path))
+    app.run(move |app, uow| app.companies().delete_invitation(uow, &caller, &path))
         .await?;
     Ok(Reply(Detail::new("Invitation deleted successfully.")))
 }
@@ -207,7 +213,7 @@ pub(super) async fn company_settings(
     path: web::Path<String>,
 ) -> Result<Reply<SettingsAndCommands>, ApiError> {
     let settings = app
-        .run(move |app, uow| app.company_settings(uow, &caller, &path))
+        .run(move |app, uow| app.extensions().company_settings(uow, &caller, &path))
         .await?;
     Ok(Reply(settings))
 }
@@ -224,8 +230,11 @@ pub(super) async fn update_company_settings(
     path: web::Path<String>,
     body: Json<SettingsBody>,
 ) -> Result<Reply<Message>, ApiError> {
-    app.run(move |app, uow| app.update_company_settings(uow, &caller, &path, &body.settings))
-        .await?;
+    app.run(move |app, uow| {
+        app.extensions()
+            .update_company_settings(uow, &caller, &path, &body.settings)
+    })
+    .await?;
     Ok(Reply(Message::new("Company extension settings updated.")))
 }
 
@@ -235,7 +244,7 @@ pub(super) async fn company_extensions(
     path: web::Path<String>,
 ) -> Result<Documented<ConfiguredExtensions>, ApiError> {
     let listed = app
-        .run(move |app, uow| app.company_extensions(uow, &caller, &path))
+        .run(move |app, uow| app.extensions().company_extensions(uow, &caller, &path))
         .await?;
     Ok(Documented::new(
         HttpResponse::Ok()
@@ -259,7 +268,13 @@ pub(super) async fn toggle_company_command(
     let enable = body.enable;
     let command = app
         .run(move |app, uow| {
-            app.toggle_company_command(uow, &caller, &path, &body.command_name, body.enable)
+            app.extensions().toggle_company_command(
+                uow,
+                &caller,
+                &path,
+                &body.command_name,
+                body.enable,
+            )
         })
         .await?;
     Ok(Reply(Message::new(format!(
@@ -282,7 +297,13 @@ pub(super) async fn toggle_company_extension(
 ) -> Result<Reply<Message>, ApiError> {
     let outcome = app
         .run(move |app, uow| {
-            app.toggle_company_extension(uow, &caller, &path, &body.extension_name, body.enable)
+            app.extensions().toggle_company_extension(
+                uow,
+                &caller,
+                &path,
+                &body.extension_name,
+                body.enable,
+            )
         })
         .await?;
     Ok(Reply(Message::new(outcome.to_string())))

@@ -26,7 +26,10 @@ pub(super) async fn create(
     body: Json<NewConversation>,
 ) -> Result<Reply<CreatedConversation>, ApiError> {
     let created = app
-        .run(move |app, uow| app.new_conversation(uow, &caller, body.into_inner()))
+        .run(move |app, uow| {
+            app.conversations()
+                .new_conversation(uow, &caller, body.into_inner())
+        })
         .await?;
     Ok(Reply(created))
 }
@@ -45,7 +48,10 @@ pub(super) async fn list(
     query: web::Query<Page>,
 ) -> Result<Documented<ConversationPage>, ApiError> {
     let list = app
-        .run(move |app, uow| app.conversations(uow, &caller, query.limit, query.offset))
+        .run(move |app, uow| {
+            app.conversations()
+                .conversations(uow, &caller, query.limit, query.offset)
+        })
         .await?;
     let body = serde_json::to_string(&list).map_err(ApiError::internal)?;
     let etag = agentry_app::accounts::etag_of(&body);
@@ -64,7 +70,10 @@ pub(super) async fn fork(
 ) -> Result<Reply<Forked>, ApiError> {
     let (id, message) = path.into_inner();
     let fork = app
-        .run(move |app, uow| app.fork_conversation(uow, &caller, &id, &message))
+        .run(move |app, uow| {
+            app.conversations()
+                .fork_conversation(uow, &caller, &id, &message)
+        })
         .await?;
     Ok(Reply(fork))
 }
@@ -76,7 +85,10 @@ pub(super) async fn history(
     query: web::Query<Page>,
 ) -> Result<Reply<History>, ApiError> {
     let history = app
-        .run(move |app, uow| app.conversation(uow, &caller, &id, query.limit, query.page))
+        .run(move |app, uow| {
+            app.conversations()
+                .conversation(uow, &caller, &id, query.limit, query.page)
+        })
         .await?;
     Ok(Reply(history))
 }
@@ -100,7 +112,8 @@ pub(super) async fn rename(
 ) -> Result<Reply<Message>, ApiError> {
     let renamed = app
         .run(move |app, uow| {
-            app.rename_conversation(uow, &caller, &id, &body.new_conversation_name)
+            app.conversations()
+                .rename_conversation(uow, &caller, &id, &body.new_conversation_name)
         })
         .await?;
     Ok(message(format!(
@@ -115,7 +128,7 @@ pub(super) async fn delete(
     id: web::Path<String>,
 ) -> Result<Reply<Message>, ApiError> {
     let deleted = app
-        .run(move |app, uow| app.delete_conversation(uow, &caller, &id))
+        .run(move |app, uow| app.conversations().delete_conversation(uow, &caller, &id))
         .await?;
     Ok(message(format!("Conversation `{}` deleted.", deleted.name)))
 }
@@ -133,7 +146,10 @@ pub(super) async fn add_message(
     body: Json<MessageBody>,
 ) -> Result<Reply<Message>, ApiError> {
     let added = app
-        .run(move |app, uow| app.add_message(uow, &caller, &id, &body.role, &body.message))
+        .run(move |app, uow| {
+            app.conversations()
+                .add_message(uow, &caller, &id, &body.role, &body.message)
+        })
         .await?;
     Ok(message(added.to_string()))
 }
@@ -150,8 +166,11 @@ pub(super) async fn update_message(
     body: Json<UpdateBody>,
 ) -> Result<Reply<Message>, ApiError> {
     let (id, message_id) = path.into_inner();
-    app.run(move |app, uow| app.update_message(uow, &caller, &id, &message_id, &body.new_message))
-        .await?;
+    app.run(move |app, uow| {
+        app.conversations()
+            .update_message(uow, &caller, &id, &message_id, &body.new_message)
+    })
+    .await?;
     Ok(message("Message updated."))
 }
 
@@ -161,8 +180,11 @@ pub(super) async fn delete_message(
     path: web::Path<(String, String)>,
 ) -> Result<Reply<Message>, ApiError> {
     let (id, message_id) = path.into_inner();
-    app.run(move |app, uow| app.delete_message(uow, &caller, &id, &message_id))
-        .await?;
+    app.run(move |app, uow| {
+        app.conversations()
+            .delete_message(uow, &caller, &id, &message_id)
+    })
+    .await?;
     Ok(message("Message deleted."))
 }
 
@@ -173,7 +195,10 @@ pub(super) async fn execute(
     id: web::Path<String>,
     body: Json<ExecuteBody>,
 ) -> Result<Reply<CommandOutput>, ApiError> {
-    let output = app.execute_command(&caller, &id, body.into_inner()).await?;
+    let output = app
+        .commands()
+        .execute_command(&caller, &id, body.into_inner())
+        .await?;
     Ok(Reply(CommandOutput { response: output }))
 }
 
@@ -218,7 +243,7 @@ pub(super) async fn output(
     let token = query.into_inner().token;
     let found = app
         .run(move |app, uow| {
-            app.output_file(
+            app.commands().output_file(
                 uow,
                 caller.as_ref(),
                 &agent,

@@ -13,7 +13,9 @@ pub(super) async fn roles(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<RoleList>, ApiError> {
-    let roles = app.run(move |app, uow| app.roles(uow, &caller)).await?;
+    let roles = app
+        .run(move |app, uow| app.sessions().roles(uow, &caller))
+        .await?;
     Ok(Reply(RoleList { roles }))
 }
 
@@ -24,7 +26,7 @@ pub(super) async fn scopes(
     // The catalog borrows the application: rendered where it is read.
     let body = app
         .run(move |app, uow| {
-            serde_json::to_string(&app.scopes(uow, &caller)?)
+            serde_json::to_string(&app.sessions().scopes(uow, &caller)?)
                 .map_err(|error| agentry_app::AppError::Internal(error.to_string()))
         })
         .await?;
@@ -46,7 +48,10 @@ pub(super) async fn user_scopes(
     query: web::Query<CompanyQuery>,
 ) -> Result<Reply<UserScopes>, ApiError> {
     let scopes = app
-        .run(move |app, uow| app.user_scopes(uow, &caller, query.company_id.as_deref()))
+        .run(move |app, uow| {
+            app.sessions()
+                .user_scopes(uow, &caller, query.company_id.as_deref())
+        })
         .await?;
     Ok(Reply(scopes))
 }

@@ -19,7 +19,7 @@ pub(super) async fn create(
     form: Json<NewTokenForm>,
 ) -> Result<Reply<TokenView>, ApiError> {
     let token = app
-        .run(move |app, uow| app.create_token(uow, &caller, form.into_inner()))
+        .run(move |app, uow| app.tokens().create_token(uow, &caller, form.into_inner()))
         .await?;
     Ok(Reply(token))
 }
@@ -29,7 +29,7 @@ pub(super) async fn list(
     Auth(caller): Auth,
 ) -> Result<Reply<TokenList>, ApiError> {
     let tokens = app
-        .run(move |app, uow| app.list_tokens(uow, &caller))
+        .run(move |app, uow| app.tokens().list_tokens(uow, &caller))
         .await?;
     Ok(Reply(TokenList { tokens }))
 }
@@ -40,7 +40,7 @@ pub(super) async fn get(
     id: web::Path<String>,
 ) -> Result<Reply<TokenView>, ApiError> {
     let token = app
-        .run(move |app, uow| app.get_token(uow, &caller, &id))
+        .run(move |app, uow| app.tokens().get_token(uow, &caller, &id))
         .await?;
     Ok(Reply(token))
 }
@@ -51,7 +51,7 @@ pub(super) async fn revoke(
     id: web::Path<String>,
 ) -> Result<Reply<Detail>, ApiError> {
     let name = app
-        .run(move |app, uow| app.revoke_token(uow, &caller, &id))
+        .run(move |app, uow| app.tokens().revoke_token(uow, &caller, &id))
         .await?;
     Ok(Reply(Detail::new(format!(
         "Token '{name}' has been revoked"
@@ -64,7 +64,7 @@ pub(super) async fn regenerate(
     id: web::Path<String>,
 ) -> Result<Reply<TokenView>, ApiError> {
     let token = app
-        .run(move |app, uow| app.regenerate_token(uow, &caller, &id))
+        .run(move |app, uow| app.tokens().regenerate_token(uow, &caller, &id))
         .await?;
     Ok(Reply(token))
 }
@@ -79,7 +79,7 @@ pub(super) async fn validate(
     query: web::Query<ValidateQuery>,
 ) -> Result<Reply<ValidToken>, ApiError> {
     let result = app
-        .run(move |app, uow| Ok(app.validate_token(uow, &query.token)))
+        .run(move |app, uow| Ok(app.tokens().validate_token(uow, &query.token)))
         .await?;
     match result {
         Ok((user_id, scopes)) => Ok(Reply(ValidToken {
@@ -99,7 +99,7 @@ pub(super) async fn available_scopes(
     Auth(caller): Auth,
 ) -> Result<Reply<GrantableScopes>, ApiError> {
     let body = app
-        .run(move |app, uow| app.grantable_scopes(uow, &caller))
+        .run(move |app, uow| app.tokens().grantable_scopes(uow, &caller))
         .await?;
     Ok(Reply(body))
 }
@@ -109,7 +109,7 @@ pub(super) async fn available_agents(
     Auth(caller): Auth,
 ) -> Result<Reply<GrantableAgents>, ApiError> {
     let body = app
-        .run(move |app, uow| app.grantable_agents(uow, &caller))
+        .run(move |app, uow| app.tokens().grantable_agents(uow, &caller))
         .await?;
     Ok(Reply(body))
 }
@@ -119,7 +119,7 @@ pub(super) async fn available_companies(
     Auth(caller): Auth,
 ) -> Result<Reply<GrantableCompanies>, ApiError> {
     let body = app
-        .run(move |app, uow| app.grantable_companies(uow, &caller))
+        .run(move |app, uow| app.tokens().grantable_companies(uow, &caller))
         .await?;
     Ok(Reply(body))
 }

@@ -22,7 +22,7 @@ pub(super) async fn register(
     form: Json<Registration>,
 ) -> Result<Reply<Registered>, ApiError> {
     let registered = app
-        .run(move |app, uow| app.register(uow, form.into_inner()))
+        .run(move |app, uow| app.accounts().register(uow, form.into_inner()))
         .await?;
     Ok(Reply(registered))
 }
@@ -34,7 +34,7 @@ pub(super) async fn login(
 ) -> Result<Reply<LoggedIn>, ApiError> {
     let ip = client_ip(&req);
     let logged_in = app
-        .run(move |app, uow| app.login(uow, form.into_inner(), ip.as_deref()))
+        .run(move |app, uow| app.accounts().login(uow, form.into_inner(), ip.as_deref()))
         .await?;
     Ok(Reply(logged_in))
 }
@@ -48,10 +48,10 @@ pub(super) async fn get_user(
     let options = options.into_inner();
     let light = options.light;
     // Served from memory when this process holds the view; read once otherwise.
-    let view = match app.cached_user_view(&caller, &options) {
+    let view = match app.accounts().cached_user_view(&caller, &options) {
         Some(view) => view?,
         None => {
-            app.run(move |app, uow| app.user_view(uow, &caller, &options))
+            app.run(move |app, uow| app.accounts().user_view(uow, &caller, &options))
                 .await?
         }
     };
@@ -73,7 +73,7 @@ pub(super) async fn update_user(
     Auth(caller): Auth,
     body: Json<Value>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.update_user(uow, &caller, &body))
+    app.run(move |app, uow| app.accounts().update_user(uow, &caller, &body))
         .await?;
     Ok(Reply(Detail::new("User updated successfully.")))
 }
@@ -88,7 +88,7 @@ pub(super) async fn user_exists(
     query: web::Query<ExistsQuery>,
 ) -> Result<Reply<bool>, ApiError> {
     let exists = app
-        .run(move |app, uow| app.user_exists(uow, &query.email))
+        .run(move |app, uow| app.accounts().user_exists(uow, &query.email))
         .await?;
     Ok(Reply(exists))
 }
@@ -97,7 +97,8 @@ pub(super) async fn logout(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.logout(uow, &caller)).await?;
+    app.run(move |app, uow| app.accounts().logout(uow, &caller))
+        .await?;
     Ok(Reply(Detail::new("User logged out successfully.")))
 }
 
@@ -105,7 +106,9 @@ pub(super) async fn mfa_setup(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<MfaSetup>, ApiError> {
-    let setup = app.run(move |app, uow| app.mfa_setup(uow, &caller)).await?;
+    let setup = app
+        .run(move |app, uow| app.accounts().mfa_setup(uow, &caller))
+        .await?;
     Ok(Reply(setup))
 }
 
@@ -119,7 +122,7 @@ pub(super) async fn mfa_enable(
     Auth(caller): Auth,
     form: Json<MfaCode>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.mfa_enable(uow, &caller, &form.mfa_token))
+    app.run(move |app, uow| app.accounts().mfa_enable(uow, &caller, &form.mfa_token))
         .await?;
     Ok(Reply(Detail::new("MFA enabled successfully")))
 }
@@ -129,7 +132,7 @@ pub(super) async fn mfa_disable(
     Auth(caller): Auth,
     form: Json<MfaDisable>,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.mfa_disable(uow, &caller, &form))
+    app.run(move |app, uow| app.accounts().mfa_disable(uow, &caller, &form))
         .await?;
     Ok(Reply(Detail::new("MFA disabled successfully")))
 }
@@ -148,7 +151,7 @@ pub(super) async fn mfa_reset(
 ) -> Result<Reply<MfaReset>, ApiError> {
     let code = body.and_then(|b| b.into_inner().mfa_token);
     let otp_uri = app
-        .run(move |app, uow| app.mfa_reset(uow, &caller, code.as_deref()))
+        .run(move |app, uow| app.accounts().mfa_reset(uow, &caller, code.as_deref()))
         .await?;
     Ok(Reply(MfaReset {
         detail: "MFA has been reset.",
@@ -162,7 +165,7 @@ pub(super) async fn change_password(
     form: Json<PasswordChange>,
 ) -> Result<Reply<PasswordChanged>, ApiError> {
     let token = app
-        .run(move |app, uow| app.change_password(uow, &caller, &form))
+        .run(move |app, uow| app.accounts().change_password(uow, &caller, &form))
         .await?;
     Ok(Reply(PasswordChanged {
         detail: "Password changed successfully",
@@ -176,7 +179,7 @@ pub(super) async fn set_password(
     form: Json<PasswordSet>,
 ) -> Result<Reply<PasswordWasSet>, ApiError> {
     let username = app
-        .run(move |app, uow| app.set_password(uow, &caller, &form))
+        .run(move |app, uow| app.accounts().set_password(uow, &caller, &form))
         .await?;
     Ok(Reply(PasswordWasSet {
         detail: "Password set successfully",
@@ -188,7 +191,7 @@ pub(super) async fn delete_user(
     app: web::Data<App>,
     Auth(caller): Auth,
 ) -> Result<Reply<Detail>, ApiError> {
-    app.run(move |app, uow| app.deactivate(uow, &caller))
+    app.run(move |app, uow| app.accounts().deactivate(uow, &caller))
         .await?;
     Ok(Reply(Detail::new("User deleted successfully.")))
 }

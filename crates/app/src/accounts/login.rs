@@ -4,7 +4,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Accounts<'_> {
     /// `POST /v1/login`: username or email, password, and the TOTP code when MFA is on. Each
     /// check is an attempt of the login throttle, per account and per client address.
     pub fn login(
@@ -15,12 +15,14 @@ impl App {
     ) -> Result<LoggedIn, AppError> {
         Self::alone(uow, "login")?;
         if let Some(address) = ip {
-            self.addresses.check(address)?;
+            self.app.addresses.check(address)?;
         }
         let outcome = self.login_checked(uow, form, ip);
         // A wrong name, password or code counts against the address.
         if let (Some(address), Err(AppError::Unauthorized(_))) = (ip, &outcome) {
-            self.addresses.failed(&self.settings.throttle, address);
+            self.app
+                .addresses
+                .failed(&self.app.settings.throttle, address);
         }
         outcome
     }
@@ -89,10 +91,10 @@ impl App {
             ..UserPatch::attempts_cleared()
         };
         // The view shows `last_seen`.
-        self.write_user(uow, user_id, &patch, None)?;
+        self.app.sessions().write_user(uow, user_id, &patch, None)?;
         Ok(LoggedIn {
             detail: "Login successful",
-            token: self.issue_token(user_id, &user.email)?,
+            token: self.app.sessions().issue_token(user_id, &user.email)?,
             user_id,
             email: user.email,
             username: user.username,

@@ -35,25 +35,19 @@ pub use agentry_api::accounts::{
     Registration,
 };
 
+/// Accounts: registration, login, the profile, MFA, passwords, deactivation. A view of the
+/// application's [`Context`](crate::Context), taken with
+/// [`App::accounts`](crate::App::accounts).
+#[derive(Clone, Copy)]
+pub struct Accounts<'a> {
+    pub(crate) app: &'a App,
+}
+
 fn valid_username(name: &str) -> bool {
     (3..=32).contains(&name.chars().count())
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-}
-
-pub(crate) fn valid_email(email: &str) -> bool {
-    match email.split_once('@') {
-        Some((local, domain)) => {
-            !local.is_empty()
-                && domain.contains('.')
-                && !domain.starts_with('.')
-                && !domain.ends_with('.')
-                && !email.chars().any(|c| c.is_whitespace() || c == ',')
-                && email.len() <= 254
-        }
-        None => false,
-    }
 }
 
 /// The reference's company name for a new account.

@@ -4,12 +4,12 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Accounts<'_> {
     /// `POST /v1/user`: a new account, its company (role 2, or 0 for `SUPERADMIN_EMAIL`),
     /// a TOTP secret, and a token.
     pub fn register(&self, uow: &mut Uow<'_>, form: Registration) -> Result<Registered, AppError> {
         let email = form.email.trim().to_lowercase();
-        if !valid_email(&email) {
+        if !crate::forms::valid_email(&email) {
             return Err(AppError::Invalid {
                 field: "email".into(),
                 message: "value is not a valid email address".into(),
@@ -72,14 +72,14 @@ impl App {
         };
         // The slow part (argon2, ~0.1 s) holds no connection.
         uow.release();
-        let password_hash = self.hasher.hash(&form.password)?;
+        let password_hash = self.app.hasher.hash(&form.password)?;
         let secret = totp::new_secret();
 
         let now = naive_of(now_epoch());
         let first_name = form.first_name.unwrap_or_default().trim().to_owned();
         let user_id = UserId::new();
         let company_id = CompanyId::new();
-        let role = if self.settings.superadmin_email.as_deref() == Some(email.as_str()) {
+        let role = if self.app.settings.superadmin_email.as_deref() == Some(email.as_str()) {
             RoleId::SUPER_ADMIN
         } else {
             RoleId::COMPANY_ADMIN
@@ -138,7 +138,7 @@ impl App {
             .company
             .as_ref()
             .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
-        let created = self.write(uow, |work| {
+        let created = self.app.write(uow, |work| {
             let conn = work.conn();
             account::create_account(conn, &new_account)?;
             if let Some(row) = &invitation {
@@ -150,7 +150,7 @@ impl App {
             // The user's first agent, named as their company names its agents.
             let mut settings = agentry_domain::agent::default_settings(None);
             work.record(DomainEvent::UserRegistered { user: user_id });
-            self.insert_agent_in(
+            self.app.agents().insert_agent_in(
                 work,
                 user_id,
                 &first_agent_name,
@@ -171,11 +171,11 @@ impl App {
             }
         }
 
-        let token = self.issue_token(user_id, &email)?;
+        let token = self.app.sessions().issue_token(user_id, &email)?;
         Ok(Registered {
-            otp_uri: totp::provisioning_uri(&secret, &self.settings.app_name, &email)
+            otp_uri: totp::provisioning_uri(&secret, &self.app.settings.app_name, &email)
                 .unwrap_or_default(),
-            magic_link: format!("{}?token={token}", self.settings.app_uri),
+            magic_link: format!("{}?token={token}", self.app.settings.app_uri),
             token,
             user_id,
             username,

@@ -4,7 +4,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Accounts<'_> {
     pub(super) fn load_user(
         &self,
         conn: &mut AnyConnection,
@@ -14,7 +14,7 @@ impl App {
     }
 
     pub(super) fn provisioning_uri(&self, secret: &str, email: &str) -> String {
-        totp::provisioning_uri(secret, &self.settings.app_name, email).unwrap_or_default()
+        totp::provisioning_uri(secret, &self.app.settings.app_name, email).unwrap_or_default()
     }
 
     /// The use cases that count an attempt of the login throttle or spend a TOTP step keep
@@ -66,7 +66,9 @@ impl App {
                     mfa_last_step: Some(None),
                     ..Default::default()
                 };
-                self.write_user(uow, caller.user, &patch, None)?;
+                self.app
+                    .sessions()
+                    .write_user(uow, caller.user, &patch, None)?;
                 secret
             }
         };
@@ -104,7 +106,9 @@ impl App {
             mfa_enabled: Some(true),
             ..Default::default()
         };
-        self.write_user(uow, caller.user, &patch, None)?;
+        self.app
+            .sessions()
+            .write_user(uow, caller.user, &patch, None)?;
         Ok(())
     }
 
@@ -156,7 +160,9 @@ impl App {
             mfa_enabled: Some(false),
             ..patch
         };
-        self.write_user(uow, caller.user, &patch, None)?;
+        self.app
+            .sessions()
+            .write_user(uow, caller.user, &patch, None)?;
         Ok(())
     }
 
@@ -189,7 +195,9 @@ impl App {
             mfa_last_step: Some(None),
             ..Default::default()
         };
-        self.write_user(uow, caller.user, &patch, None)?;
+        self.app
+            .sessions()
+            .write_user(uow, caller.user, &patch, None)?;
         Ok(self.provisioning_uri(&secret, &user.email))
     }
 
@@ -234,9 +242,11 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
-        self.write_user(uow, caller.user, &patch, Some(now))?;
+        self.app
+            .sessions()
+            .write_user(uow, caller.user, &patch, Some(now))?;
         // Issued after the revocation instant, so it survives it.
-        self.issue_token(caller.user, &user.email)
+        self.app.sessions().issue_token(caller.user, &user.email)
     }
 
     /// `POST /v1/user/password/set`: only for accounts without a password; gives them a
@@ -262,7 +272,7 @@ impl App {
             None => pick_username(conn, &user.email)?,
         };
         uow.release();
-        let hash = self.hasher.hash(&form.new_password)?;
+        let hash = self.app.hasher.hash(&form.new_password)?;
         let patch = UserPatch {
             password_hash: Some(hash),
             username: Some(username.clone()),
@@ -270,7 +280,9 @@ impl App {
             ..Default::default()
         };
         // The view shows the username.
-        self.write_user(uow, caller.user, &patch, None)?;
+        self.app
+            .sessions()
+            .write_user(uow, caller.user, &patch, None)?;
         Ok(username)
     }
 
@@ -286,7 +298,11 @@ impl App {
             updated_at: Some(naive_of(now)),
             ..Default::default()
         };
-        if !self.write_user(uow, caller.user, &patch, Some(now))? {
+        if !self
+            .app
+            .sessions()
+            .write_user(uow, caller.user, &patch, Some(now))?
+        {
             return Err(AppError::NotFound("User not found".into()));
         }
         Ok(())
@@ -303,7 +319,7 @@ impl App {
         let views = identity::memberships_for(conn, user_id)?;
         let company = crate::access::primary(&views)
             .ok_or_else(|| AppError::BadRequest(format!("{email} belongs to no company")))?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !companies::set_role(work.conn(), user_id, company.into(), RoleId::SUPER_ADMIN)? {
                 return Err(AppError::NotFound(format!("{email} belongs to no company")));
             }
@@ -320,6 +336,6 @@ impl App {
     /// session and personal access token of the account, so it needs a session.
     pub fn logout(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
         caller.require_session()?;
-        self.revoke_tokens(uow, caller.user)
+        self.app.sessions().revoke_tokens(uow, caller.user)
     }
 }

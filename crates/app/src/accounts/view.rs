@@ -119,7 +119,7 @@ const HIDDEN_PREFERENCES: &[&str] = &["verify_email", "email", "first_name", "la
 /// Keys `PUT /v1/user` drops silently (reference section 2.2).
 const IGNORED_UPDATE_KEYS: &[&str] = &["subscription", "email", "input_tokens", "output_tokens"];
 
-impl App {
+impl Accounts<'_> {
     /// `GET /v1/user`, from the cached full view when this process holds it (no I/O), or
     /// `None` when a read is needed.
     pub fn cached_user_view(
@@ -130,17 +130,24 @@ impl App {
         if let Err(refused) = caller.require("account:read") {
             return Some(Err(refused));
         }
-        let cached = self.user_views.get(&caller.user)?;
+        let cached = self.app.user_views.get(&caller.user)?;
         // Before the paywall: a subscriber without tokens passes once the check has run.
-        self.request_subscription_check(caller);
-        let paid =
-            if agentry_billing::paywall_blocks(&self.settings.billing, false, cached.has_balance) {
-                // The paywall needs the caller's access: a read when this process does not hold it.
-                let access = self.cached_caller_access(caller)?;
-                self.paywall_for(&access, cached.has_balance, agentry_billing::Gate::Account)
-            } else {
-                Ok(())
-            };
+        self.app.payments().request_subscription_check(caller);
+        let paid = if agentry_billing::paywall_blocks(
+            &self.app.settings.billing,
+            false,
+            cached.has_balance,
+        ) {
+            // The paywall needs the caller's access: a read when this process does not hold it.
+            let access = self.app.sessions().cached_caller_access(caller)?;
+            self.app.billing().paywall_for(
+                &access,
+                cached.has_balance,
+                agentry_billing::Gate::Account,
+            )
+        } else {
+            Ok(())
+        };
         Some(paid.map(|()| render(&cached, options, caller.token.as_deref())))
     }
 
@@ -153,11 +160,11 @@ impl App {
         options: &UserViewOptions,
     ) -> Result<RenderedView, AppError> {
         caller.require("account:read")?;
-        self.request_subscription_check(caller);
-        let cached = self.user_views.load(uow, &caller.user, |uow| {
+        self.app.payments().request_subscription_check(caller);
+        let cached = self.app.user_views.load(uow, &caller.user, |uow| {
             self.load_user_view(uow, caller.user)
         })?;
-        self.paywall(
+        self.app.billing().paywall(
             uow,
             caller,
             cached.has_balance,
@@ -173,7 +180,7 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<bool, AppError> {
-        let cached = self.user_views.load(uow, &caller.user, |uow| {
+        let cached = self.app.user_views.load(uow, &caller.user, |uow| {
             self.load_user_view(uow, caller.user)
         })?;
         Ok(cached.has_balance)
@@ -201,7 +208,7 @@ impl App {
             .collect();
         // Only the paywall asks, and only with billing on.
         for _ in 0..8 {
-            if !self.settings.billing.enabled() || has_balance || parents.is_empty() {
+            if !self.app.settings.billing.enabled() || has_balance || parents.is_empty() {
                 break;
             }
             let rows = companies::companies_by_ids(conn, &parents)?;
@@ -222,7 +229,10 @@ impl App {
             .iter()
             .find(|(key, _)| key == "agent_id")
             .and_then(|(_, value)| value.clone());
-        let mut agents = self.agents_for_view(conn, user_id, &company_ids, preferred.as_deref())?;
+        let mut agents =
+            self.app
+                .agents()
+                .agents_for_view(conn, user_id, &company_ids, preferred.as_deref())?;
 
         let primary = crate::access::primary(&memberships);
         let companies = memberships
@@ -352,10 +362,13 @@ impl App {
         for (key, value) in &preferences {
             after.insert(key, value.as_deref().unwrap_or_default());
         }
-        self.settings.limits.check("preferences", &before, &after)?;
+        self.app
+            .settings
+            .limits
+            .check("preferences", &before, &after)?;
         patch.updated_at = Some(naive_of(now_epoch()));
         let user = caller.user;
-        let result = self.write(uow, |work| {
+        let result = self.app.write(uow, |work| {
             let conn = work.conn();
             if !account::update_user(conn, user, &patch)? {
                 return Err(AppError::NotFound("User not found".into()));
@@ -407,14 +420,16 @@ pub(super) fn company_view(
     }
 }
 
-impl App {
+impl Accounts<'_> {
     /// The inference pre-check (the hook chat completions call before running a model):
     /// 402 when billing is on and none of the caller's companies holds tokens.
     pub fn check_balance(&self, uow: &mut Uow<'_>, caller: &Caller) -> Result<(), AppError> {
-        if !self.settings.billing.enabled() {
+        if !self.app.settings.billing.enabled() {
             return Ok(());
         }
         let has_balance = self.user_view_has_balance(uow, caller)?;
-        self.paywall(uow, caller, has_balance, agentry_billing::Gate::Inference)
+        self.app
+            .billing()
+            .paywall(uow, caller, has_balance, agentry_billing::Gate::Inference)
     }
 }

@@ -8,6 +8,7 @@
 //! (`agentry_app::stale`); fills carry a ticket taken before the read, so a read racing a
 //! write cannot put old data back.
 
+mod effective;
 mod read;
 mod write;
 
@@ -135,6 +136,14 @@ pub(crate) fn not_found() -> AppError {
 }
 
 use crate::now_naive as now;
+
+/// Agents, their settings and commands, and what they see of providers and extensions. A view
+/// of the application's [`Context`](crate::Context), taken with
+/// [`App::agents`](crate::App::agents).
+#[derive(Clone, Copy)]
+pub struct Agents<'a> {
+    pub(crate) app: &'a App,
+}
 
 /// `{name: bool}` command states; values must be booleans.
 fn commands_of_body(value: &Option<Value>) -> Result<BTreeMap<String, bool>, AppError> {

@@ -4,12 +4,10 @@
 use agentry_store::Uow;
 
 use super::*;
-use crate::extensions::{ConfiguredExtensions, ProviderCatalog, provider_entry};
-use agentry_extensions::providers;
 
-impl App {
+impl Agents<'_> {
     pub(super) fn secret_box(&self) -> &SecretBox {
-        &self.secrets
+        &self.app.secrets
     }
 
     /// Settings rows to store: secrets sealed.
@@ -75,7 +73,8 @@ impl App {
                     created_at: row.created_at,
                 });
                 if let Some(ticket) = keep {
-                    self.agent_views
+                    self.app
+                        .agent_views
                         .fill(view.id, ticket, Some(Arc::clone(&view)));
                 }
                 view
@@ -89,17 +88,17 @@ impl App {
         uow: &mut Uow<'_>,
         id: AgentId,
     ) -> Result<Option<Arc<AgentView>>, AppError> {
-        if let Some(held) = self.agent_views.held(uow, &id) {
+        if let Some(held) = self.app.agent_views.held(uow, &id) {
             return Ok(held.as_ref().clone());
         }
         // Inside a unit of work nothing read is kept (see `read_models`).
-        let ticket = (!uow.in_work()).then(|| self.agent_views.ticket());
+        let ticket = (!uow.in_work()).then(|| self.app.agent_views.ticket());
         let conn = uow.conn()?;
         match store::find_agent(conn, id.into())? {
             Some(row) => Ok(self.agent_views(conn, vec![row], ticket)?.pop()),
             None => {
                 if let Some(ticket) = ticket {
-                    self.agent_views.fill(id, ticket, None);
+                    self.app.agent_views.fill(id, ticket, None);
                 }
                 Ok(None)
             }
@@ -113,10 +112,10 @@ impl App {
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<Arc<VisibleList>, AppError> {
-        if let Some(list) = self.visible_agents.held(uow, &caller.user) {
+        if let Some(list) = self.app.visible_agents.held(uow, &caller.user) {
             return Ok(list);
         }
-        let ticket = self.visible_agents.ticket();
+        let ticket = self.app.visible_agents.ticket();
         let companies: Vec<CompanyId> = self.member_companies(uow, caller.user)?;
         let preferred = self.preferred_agent(uow, caller)?;
         let conn = uow.conn()?;
@@ -149,7 +148,7 @@ impl App {
             entries: list.agents,
             body,
         };
-        Ok(self.visible_agents.keep(uow, caller.user, ticket, list))
+        Ok(self.app.visible_agents.keep(uow, caller.user, ticket, list))
     }
 
     /// The companies `user` belongs to (from the held access; not limited by a token).
@@ -159,6 +158,8 @@ impl App {
         user: UserId,
     ) -> Result<Vec<CompanyId>, AppError> {
         Ok(self
+            .app
+            .sessions()
             .access(uow, user)?
             .companies
             .iter()
@@ -187,7 +188,9 @@ impl App {
         }
         Ok(view.shared
             && view.company.is_some_and(|c| {
-                self.caller_access(uow, caller)
+                self.app
+                    .sessions()
+                    .caller_access(uow, caller)
                     .is_ok_and(|a| a.is_member(c))
             }))
     }
@@ -240,10 +243,16 @@ impl App {
         view: &AgentView,
         scope: &str,
     ) -> Result<(), AppError> {
-        let company = Self::deciding_company(self.access(uow, caller.user)?.as_ref(), view);
+        let company =
+            Self::deciding_company(self.app.sessions().access(uow, caller.user)?.as_ref(), view);
         // Through a token, its grant and its companies limit this further (a token that
         // does not reach the agent's company holds nothing there).
-        if self.caller_access(uow, caller)?.allows(company, scope) {
+        if self
+            .app
+            .sessions()
+            .caller_access(uow, caller)?
+            .allows(company, scope)
+        {
             Ok(())
         } else {
             Err(AppError::insufficient(scope))
@@ -276,10 +285,18 @@ impl App {
         // The company's layer applies while the owner belongs to it: an agent whose owner
         // left keeps no company settings (keys included).
         let company = match view.company {
-            Some(company) if self.access(uow, view.owner)?.is_member(company) => Some(company),
+            Some(company)
+                if self
+                    .app
+                    .sessions()
+                    .access(uow, view.owner)?
+                    .is_member(company) =>
+            {
+                Some(company)
+            }
             _ => None,
         };
-        let layer = self.company_layer(uow, company)?;
+        let layer = self.app.extensions().company_layer(uow, company)?;
         Ok((view, layer))
     }
 
@@ -364,7 +381,8 @@ impl App {
         if !caller.may("agents:read") {
             return None;
         }
-        self.visible_agents
+        self.app
+            .visible_agents
             .get(&caller.user)
             .map(|list| list.body_for(caller.token.as_deref()))
     }
@@ -421,7 +439,7 @@ impl App {
         caller: &Caller,
         named: Option<&String>,
     ) -> Result<Option<CompanyId>, AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let company = match named.map(|c| c.trim()).filter(|c| !c.is_empty()) {
             Some(text) => {
                 let company: CompanyId = text
@@ -490,7 +508,8 @@ impl App {
         view: &AgentView,
         layer: &CompanyExtensions,
     ) -> BTreeMap<String, bool> {
-        self.registry
+        self.app
+            .registry
             .command_names()
             .into_iter()
             .map(|name| (name.to_owned(), Self::command_enabled(view, layer, name)))
@@ -536,77 +555,5 @@ impl App {
             passphrase: passphrase.clone(),
             address: view.settings.get(WALLET_ADDRESS).cloned(),
         })
-    }
-}
-
-impl App {
-    /// The agent's effective settings: server -> company -> agent.
-    pub(crate) fn merged_settings(
-        &self,
-        view: &AgentView,
-        layer: &CompanyExtensions,
-    ) -> BTreeMap<String, String> {
-        let mut merged = self.server_and_company(layer);
-        for (name, value) in &view.settings {
-            merged.insert(name.clone(), value.clone());
-        }
-        merged
-    }
-
-    /// Whether `command` is on for the agent: off when its company turned it off, else the
-    /// agent's own state, else the company's (off when neither set it).
-    pub(crate) fn command_enabled(
-        view: &AgentView,
-        layer: &CompanyExtensions,
-        command: &str,
-    ) -> bool {
-        let company = layer.commands.get(command).copied();
-        if company == Some(false) {
-            return false;
-        }
-        view.commands
-            .get(command)
-            .copied()
-            .or(company)
-            .unwrap_or(false)
-    }
-
-    /// `GET /v1/agent/{id}/providers`: the same, with `connected` when one of the provider's
-    /// API keys has an effective value (the agent's own, else the company's, else the
-    /// server's).
-    pub fn agent_providers(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<ProviderCatalog, AppError> {
-        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
-        let merged = self.merged_settings(&view, &layer);
-        let providers = providers::catalog()
-            .iter()
-            .map(|p| {
-                let connected = p
-                    .key_settings()
-                    .any(|key| merged.get(key).is_some_and(|v| !v.is_empty()));
-                (p.key.to_owned(), provider_entry(p, Some(connected)))
-            })
-            .collect();
-        Ok(ProviderCatalog { providers })
-    }
-
-    /// `GET /v1/agent/{id}/extensions`: each extension with the agent's settings (masked)
-    /// and which commands are enabled.
-    pub fn agent_extensions(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-        id: &str,
-    ) -> Result<ConfiguredExtensions, AppError> {
-        let (view, layer) = self.visible_agent_with_company(uow, caller, id, "agents:read")?;
-        let settings = self.merged_settings(&view, &layer);
-        let extensions = self.extension_listing(&settings, |command| {
-            Self::command_enabled(&view, &layer, command)
-        });
-        Ok(ConfiguredExtensions { extensions })
     }
 }

@@ -5,7 +5,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Agents<'_> {
     /// Write command states of one agent (one statement and its event).
     pub(super) fn commands_changed(
         &self,
@@ -13,7 +13,7 @@ impl App {
         agent: AgentId,
         rows: &[CommandRow],
     ) -> Result<(), AppError> {
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             store::upsert_commands(work.conn(), rows)?;
             work.record(DomainEvent::AgentChanged {
                 agent,
@@ -49,7 +49,8 @@ impl App {
             .iter()
             .map(|(n, v)| (n.as_str(), v.as_str()))
             .collect();
-        self.settings
+        self.app
+            .settings
             .limits
             .check("settings", &BTreeMap::new(), &after)?;
         let company = self.agent_company(uow, caller, settings.get(COMPANY_ID))?;
@@ -67,11 +68,11 @@ impl App {
         company: Option<CompanyId>,
         commands: &BTreeMap<String, bool>,
     ) -> Result<AgentId, AppError> {
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             // Counted in the write's transaction, so concurrent creations (on any
             // instance) cannot pass the limit together.
-            let limit = self.settings.limits.max_agents_per_user;
+            let limit = self.app.settings.limits.max_agents_per_user;
             // PostgreSQL: the owner's row is locked first, so concurrent creations count
             // one after another (SQLite's IMMEDIATE transaction already queues them).
             agentry_store::account::lock_user(conn, owner)?;
@@ -117,13 +118,14 @@ impl App {
             updated_at: at,
         };
         let mut states: BTreeMap<String, bool> = self
+            .app
             .registry
             .core_commands()
             .into_iter()
             .map(|c| (c.to_owned(), true))
             .collect();
         for (command, on) in commands {
-            if let Some((_, spec)) = self.registry.command(command) {
+            if let Some((_, spec)) = self.app.registry.command(command) {
                 states.insert(spec.name.to_owned(), *on);
             }
         }
@@ -201,7 +203,7 @@ impl App {
         };
         let moving = company != view.company;
         if moving || (view.shared && !shared) {
-            let access = self.caller_access(uow, caller)?;
+            let access = self.app.sessions().caller_access(uow, caller)?;
             let admin_of_its_company = access.is_super_admin()
                 || view
                     .company
@@ -218,11 +220,12 @@ impl App {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
         // What the agent would hold after the change, within the limits.
-        self.settings
+        self.app
+            .settings
             .limits
             .check_update("settings", &view.settings, &removals, &upserts)?;
         let rows = self.sealed_rows(view.id.into(), &upserts);
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
@@ -264,7 +267,7 @@ impl App {
         let given = commands_of_body(commands)?;
         let unknown: Vec<&str> = given
             .keys()
-            .filter(|name| self.registry.command(name).is_none())
+            .filter(|name| self.app.registry.command(name).is_none())
             .map(String::as_str)
             .collect();
         if !unknown.is_empty() {
@@ -276,7 +279,7 @@ impl App {
         let rows: Vec<CommandRow> = given
             .iter()
             .filter_map(|(name, on)| {
-                self.registry.command(name).map(|(_, spec)| CommandRow {
+                self.app.registry.command(name).map(|(_, spec)| CommandRow {
                     agent_id: view.id.into(),
                     command: spec.name.to_owned(),
                     enabled: *on,
@@ -300,7 +303,7 @@ impl App {
         enable: bool,
     ) -> Result<AgentChanged, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
-        let spec = self.known_command(command)?;
+        let spec = self.app.extensions().known_command(command)?;
         self.commands_changed(
             uow,
             view.id,
@@ -326,7 +329,7 @@ impl App {
         enable: bool,
     ) -> Result<Switched, AppError> {
         let view = self.agent_for(uow, caller, id, "agents:write")?;
-        let (display, commands) = self.known_extension(extension)?;
+        let (display, commands) = self.app.extensions().known_extension(extension)?;
         let rows: Vec<CommandRow> = commands
             .iter()
             .map(|command| CommandRow {
@@ -354,7 +357,7 @@ impl App {
     ) -> Result<(), AppError> {
         let view = self.owned_agent(uow, caller, id, "agents:write")?;
         let name = name_of(new_name, "new_name")?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             match store::rename_agent(conn, view.id.into(), &name, now()) {
                 Ok(true) => {}
@@ -383,7 +386,7 @@ impl App {
         id: &str,
     ) -> Result<AgentChanged, AppError> {
         let view = self.owned_agent(uow, caller, id, "agents:delete")?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());

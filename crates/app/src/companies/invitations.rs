@@ -4,7 +4,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Companies<'_> {
     pub(super) fn invitation_view(
         &self,
         row: &InvitationRow,
@@ -14,7 +14,7 @@ impl App {
             id: row.id.0.to_string(),
             invitation_link: format!(
                 "{}?invitation_id={}&email={}&company={}",
-                self.settings.app_uri,
+                self.app.settings.app_uri,
                 row.id.0,
                 encode(&row.email),
                 encode(company_name)
@@ -40,13 +40,13 @@ impl App {
         form: InvitationForm,
     ) -> Result<InvitationView, AppError> {
         let email = form.email.trim().to_lowercase();
-        if !crate::accounts::valid_email(&email) {
+        if !crate::forms::valid_email(&email) {
             return Err(AppError::Invalid {
                 field: "email".into(),
                 message: "value is not a valid email address".into(),
             });
         }
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let company = match form.company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => parse_id::<CompanyId>(id, "Company")?,
             _ => access
@@ -107,7 +107,7 @@ impl App {
                     accepted_by: None,
                     created_at: now,
                 };
-                self.write(uow, |work| {
+                self.app.write(uow, |work| {
                     companies::insert_invitation(work.conn(), &row)?;
                     work.record(DomainEvent::InvitationChanged {
                         company,
@@ -162,7 +162,7 @@ impl App {
             .ok_or_else(|| not_found("Invitation"))?;
         let (company, role) = (CompanyId::from(row.company_id), RoleId(row.role_id));
         let now = naive_of(now_epoch());
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             if !companies::accept_invitation(conn, row.id, caller.user)? {
                 return Err(not_found("Invitation"));
@@ -192,7 +192,7 @@ impl App {
         caller: &Caller,
         company: Option<CompanyId>,
     ) -> Result<Vec<InvitationView>, AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let company = match company {
             Some(company) => company,
             None => access
@@ -224,7 +224,7 @@ impl App {
         id: &str,
     ) -> Result<(), AppError> {
         let id: uuid_like::Id = parse_id(id, "Invitation")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let conn = uow.conn()?;
         let row = companies::find_invitation(conn, DbUuid(id.0))?
             .ok_or_else(|| not_found("Invitation"))?;
@@ -235,7 +235,7 @@ impl App {
         if !access.allows(Some(company), "users:write") {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             // Deleted meanwhile by another request: nothing to withdraw, nothing recorded.
             if !companies::delete_invitation(work.conn(), row.id)? {
                 return Err(not_found("Invitation"));

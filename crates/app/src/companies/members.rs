@@ -4,7 +4,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Companies<'_> {
     /// `GET /v1/companies/{id}/members`: any member may list the others.
     pub fn company_members(
         &self,
@@ -13,7 +13,7 @@ impl App {
         company: CompanyId,
     ) -> Result<Vec<MemberView>, AppError> {
         caller.require("users:read")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_company(&access, company)?;
         let conn = uow.conn()?;
         Ok(companies::members_of(conn, &[company])?
@@ -30,14 +30,14 @@ impl App {
         company: CompanyId,
         user: UserId,
     ) -> Result<(), AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_scope(&access, company, "users:delete")?;
         if user == caller.user {
             return Err(AppError::BadRequest(
                 "You cannot remove yourself from a company.".into(),
             ));
         }
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             let target = companies::find_membership(conn, user, company)?
                 .ok_or_else(|| not_found("User"))?;
@@ -71,7 +71,7 @@ impl App {
                 message: "unknown role".into(),
             });
         }
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_scope(&access, company, "users:roles")?;
         if user == caller.user {
             return Err(AppError::Forbidden(
@@ -82,7 +82,7 @@ impl App {
         if role < own {
             return Err(AppError::Forbidden(UNAUTHORIZED.into()));
         }
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             let target = companies::find_membership(conn, user, company)?
                 .ok_or_else(|| not_found("User"))?;

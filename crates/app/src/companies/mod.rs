@@ -26,15 +26,19 @@ fn not_found(what: &str) -> AppError {
     AppError::NotFound(format!("{what} not found"))
 }
 
-/// Parse an id from a path or body: a malformed one is as unknown as a foreign one.
-pub fn parse_id<T: std::str::FromStr>(text: &str, what: &str) -> Result<T, AppError> {
-    text.trim().parse().map_err(|_| not_found(what))
-}
+pub use crate::forms::parse_id;
 
 pub use agentry_api::companies::{
     AcceptedInvitation, CompanyForm, CompanyResponse, CreatedCompany, InvitationForm,
     InvitationView, MemberView, RoleChange,
 };
+
+/// Companies, their members, roles and invitations. A view of the application's
+/// [`Context`](crate::Context), taken with [`App::companies`](crate::App::companies).
+#[derive(Clone, Copy)]
+pub struct Companies<'a> {
+    pub(crate) app: &'a App,
+}
 
 fn role_name(role_id: i32) -> String {
     RoleId(role_id)
@@ -120,7 +124,7 @@ fn company_patch(form: CompanyForm) -> Result<CompanyPatch, AppError> {
     })
 }
 
-impl App {
+impl Companies<'_> {
     /// The caller's membership of `company`, or 404 (foreign ids look like unknown ones). A
     /// super admin reaches every company.
     pub(crate) fn require_company(
@@ -168,7 +172,7 @@ impl App {
         caller: &Caller,
     ) -> Result<Vec<CompanyResponse>, AppError> {
         caller.require("account:read")?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let conn = uow.conn()?;
         // Through a token limited to some companies, only those.
         let views: Vec<_> = identity::memberships_for(conn, caller.user)?
@@ -233,7 +237,7 @@ impl App {
         caller: &Caller,
         form: CompanyForm,
     ) -> Result<CreatedCompany, AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let requested_parent = match form.parent_company_id.as_deref().map(str::trim) {
             Some(id) if !id.is_empty() => Some(parse_id::<CompanyId>(id, "Company")?),
             _ => None,
@@ -277,7 +281,7 @@ impl App {
         }
         let now = naive_of(now_epoch());
         let company = CompanyId::new();
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             identity::insert_companies(
                 conn,
@@ -322,10 +326,10 @@ impl App {
         company: CompanyId,
         form: CompanyForm,
     ) -> Result<CompanyResponse, AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:write")?;
         let patch = company_patch(form)?;
-        let row = self.write(uow, |work| {
+        let row = self.app.write(uow, |work| {
             let conn = work.conn();
             if !companies::update_company(conn, company, &patch)? {
                 return Err(not_found("Company"));
@@ -351,9 +355,9 @@ impl App {
         caller: &Caller,
         company: CompanyId,
     ) -> Result<(), AppError> {
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_scope(&access, company, "company:delete")?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             let members = member_ids(conn, company)?;
             if !companies::delete_company(conn, company)? {

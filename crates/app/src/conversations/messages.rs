@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl App {
+impl Conversations<'_> {
     /// `POST /v1/conversation/{id}/message {role, message}`: the new message's id.
     pub fn add_message(
         &self,
@@ -13,7 +13,9 @@ impl App {
         role: &Value,
         message: &Value,
     ) -> Result<MessageId, AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let role = text_of(role, "role", MAX_ROLE)?;
         let text = text_of(message, "message", MAX_MESSAGE)?;
         if role.trim().is_empty() {
@@ -24,7 +26,7 @@ impl App {
         let at = now();
         let message = message_row(row.id, &role, &text, at);
         let id = message.id;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             store::add_messages(work.conn(), row.id, &[message], at)?;
             work.record(messages_changed(row.id, caller.user, MessagesChange::Added));
             Ok(())
@@ -41,7 +43,9 @@ impl App {
         message: &str,
         new_message: &Value,
     ) -> Result<(), AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let text = text_of(new_message, "new_message", MAX_MESSAGE)?;
         let message: MessageId = message
             .trim()
@@ -49,7 +53,7 @@ impl App {
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
         let conn = uow.conn()?;
         let row = self.own_conversation(conn, caller, id)?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !store::update_message(
                 work.conn(),
                 row.id,
@@ -77,14 +81,16 @@ impl App {
         id: &str,
         message: &str,
     ) -> Result<(), AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()
             .map_err(|_| AppError::NotFound("Message not found".into()))?;
         let conn = uow.conn()?;
         let row = self.own_conversation(conn, caller, id)?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !store::delete_message(work.conn(), row.id, message.into())? {
                 return Err(AppError::NotFound("Message not found".into()));
             }
@@ -139,7 +145,7 @@ impl App {
             created_at: at,
             updated_at: at,
         };
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             store::insert_conversation(work.conn(), &row)?;
             work.record(DomainEvent::ConversationChanged {
                 conversation: row.id.into(),
@@ -154,7 +160,7 @@ impl App {
     /// Remove a deleted conversation's files under every agent's folder (best effort: a
     /// failure is logged; the files are no longer served either way).
     pub(super) fn remove_workspaces(&self, conversation: ConversationId) {
-        let root = self.settings.data_dir.join("WORKSPACE");
+        let root = self.app.settings.data_dir.join("WORKSPACE");
         let Ok(agents) = std::fs::read_dir(&root) else {
             return;
         };
@@ -182,7 +188,7 @@ impl App {
             .enumerate()
             .map(|(i, (role, text))| message_row(conversation, role, text, in_order(at, i)))
             .collect();
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             store::add_messages(work.conn(), conversation, &rows, at)?;
             work.record(messages_changed(conversation, user, MessagesChange::Added));
             Ok(())

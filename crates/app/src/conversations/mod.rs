@@ -29,6 +29,13 @@ pub use agentry_api::conversations::{
 
 use crate::now_naive as now;
 
+/// Conversations and their messages. A view of the application's [`Context`](crate::Context),
+/// taken with [`App::conversations`](crate::App::conversations).
+#[derive(Clone, Copy)]
+pub struct Conversations<'a> {
+    pub(crate) app: &'a App,
+}
+
 fn not_found() -> AppError {
     AppError::NotFound("Conversation not found".into())
 }
@@ -98,7 +105,7 @@ fn message_view(row: MessageRow) -> MessageView {
     }
 }
 
-impl App {
+impl Conversations<'_> {
     /// The caller's conversation by id (another user's is unknown).
     fn own_conversation(
         &self,
@@ -132,7 +139,9 @@ impl App {
         caller: &Caller,
         body: NewConversation,
     ) -> Result<CreatedConversation, AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(&body.conversation_name, "conversation_name")?;
         let agent = match body
             .agent_id
@@ -140,7 +149,9 @@ impl App {
             .or(body.agent_name.as_deref())
             .map(str::trim)
         {
-            Some(named) if !named.is_empty() => Some(self.visible_agent(uow, caller, named)?.id),
+            Some(named) if !named.is_empty() => {
+                Some(self.app.agents().visible_agent(uow, caller, named)?.id)
+            }
             _ => None,
         };
         let content = match &body.conversation_content {
@@ -169,7 +180,7 @@ impl App {
         // The lookup stays outside the transaction, which then starts with a write (see
         // `command_conversation`).
         let existing = store::find_by_name(conn, caller.user, &name)?;
-        let id = self.write(uow, |work| {
+        let id = self.app.write(uow, |work| {
             let conn = work.conn();
             let id = match existing {
                 Some(existing) => existing.id,
@@ -218,7 +229,9 @@ impl App {
         limit: Option<i64>,
         offset: Option<i64>,
     ) -> Result<ConversationPage, AppError> {
-        self.authorize(uow, caller, None, "conversations:read")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:read")?;
         let (limit, offset) = (
             limit.unwrap_or(100).clamp(1, 500),
             offset.unwrap_or(0).max(0),
@@ -281,7 +294,9 @@ impl App {
         limit: Option<i64>,
         page: Option<i64>,
     ) -> Result<History, AppError> {
-        self.authorize(uow, caller, None, "conversations:read")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:read")?;
         let limit = limit.unwrap_or(100).clamp(1, 500);
         // Below 1 is page 1, as in the reference; a page past what an offset can count is
         // refused, not wrapped.
@@ -327,11 +342,13 @@ impl App {
         id: &str,
         new_name: &Value,
     ) -> Result<ConversationName, AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let name = name_of(new_name, "new_conversation_name")?;
         let conn = uow.conn()?;
         let row = self.own_conversation(conn, caller, id)?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !store::rename(work.conn(), row.id, &name, now())? {
                 return Err(not_found());
             }
@@ -355,10 +372,12 @@ impl App {
         caller: &Caller,
         id: &str,
     ) -> Result<ConversationName, AppError> {
-        self.authorize(uow, caller, None, "conversations:delete")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:delete")?;
         let conn = uow.conn()?;
         let row = self.own_conversation(conn, caller, id)?;
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             if !store::delete(work.conn(), row.id)? {
                 return Err(not_found());
             }
@@ -386,7 +405,9 @@ impl App {
         id: &str,
         message: &str,
     ) -> Result<Forked, AppError> {
-        self.authorize(uow, caller, None, "conversations:write")?;
+        self.app
+            .sessions()
+            .authorize(uow, caller, None, "conversations:write")?;
         let message: MessageId = message
             .trim()
             .parse()
@@ -402,7 +423,9 @@ impl App {
         let at = now();
         // The agent goes with the fork only while the caller still sees it.
         let agent = source.agent_id.filter(|a| {
-            self.visible_agent(uow, caller, &AgentId::from(*a).to_string())
+            self.app
+                .agents()
+                .visible_agent(uow, caller, &AgentId::from(*a).to_string())
                 .is_ok()
         });
         let fork = ConversationRow {
@@ -422,7 +445,7 @@ impl App {
                 ..m
             })
             .collect();
-        self.write(uow, |work| {
+        self.app.write(uow, |work| {
             let conn = work.conn();
             store::insert_conversation(conn, &fork)?;
             store::add_messages(conn, fork.id, &rows, at)?;

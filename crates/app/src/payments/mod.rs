@@ -109,6 +109,14 @@ fn gateway_error(error: GatewayError) -> AppError {
 
 use crate::now_naive as now;
 
+/// Stripe: top-ups, their sync and recovery, subscriptions, the portal, the webhook. A view of
+/// the application's [`Context`](crate::Context), taken with
+/// [`App::payments`](crate::App::payments).
+#[derive(Clone, Copy)]
+pub struct Payments<'a> {
+    pub(crate) app: &'a App,
+}
+
 /// A whole number of millions of tokens, 1 to [`MAX_TOKEN_MILLIONS`] (a JSON number or a
 /// numeric string, as FastAPI coerces).
 fn token_millions(value: &serde_json::Value) -> Result<i64, AppError> {
@@ -132,34 +140,21 @@ fn token_millions(value: &serde_json::Value) -> Result<i64, AppError> {
 fn root_company(conn: &mut AnyConnection, company: CompanyId) -> Result<CompanyRow, AppError> {
     let row = companies::find_company(conn, company)?
         .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-    root_of(conn, row)
-}
-
-/// The root of `row`'s parent chain (`row` itself when it has none): one statement per
-/// level, at most 8 (chains are short; the bound keeps a corrupt cycle from looping).
-pub(crate) fn root_of(
-    conn: &mut AnyConnection,
-    mut row: CompanyRow,
-) -> Result<CompanyRow, AppError> {
-    for _ in 0..8 {
-        let Some(parent) = row.parent_id else { break };
-        match companies::find_company(conn, parent.into())? {
-            Some(parent) => row = parent,
-            None => break,
-        }
-    }
-    Ok(row)
+    crate::billing::root_of(conn, row)
 }
 
 impl App {
     /// Use a payment gateway (Stripe); without one the payment routes answer 400.
     pub fn with_gateway(mut self, gateway: Arc<dyn PaymentGateway>) -> Self {
-        self.gateway = Some(gateway);
+        std::sync::Arc::make_mut(&mut self.context).gateway = Some(gateway);
         self
     }
+}
 
+impl Payments<'_> {
     fn gateway(&self) -> Result<Arc<dyn PaymentGateway>, AppError> {
-        self.gateway
+        self.app
+            .gateway
             .clone()
             .ok_or_else(|| AppError::BadRequest("Stripe is not configured on this server".into()))
     }
@@ -175,9 +170,9 @@ impl App {
         scope: &str,
     ) -> Result<CompanyId, AppError> {
         caller.require(scope)?;
-        let access = self.caller_access(uow, caller)?;
+        let access = self.app.sessions().caller_access(uow, caller)?;
         let company = match company.map(str::trim).filter(|c| !c.is_empty()) {
-            Some(id) => crate::companies::parse_id(id, "Company")?,
+            Some(id) => crate::forms::parse_id(id, "Company")?,
             None => access.primary().map(|c| c.company).ok_or_else(|| {
                 AppError::BadRequest("You are not a member of any company".into())
             })?,

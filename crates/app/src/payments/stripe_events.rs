@@ -4,7 +4,7 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Payments<'_> {
     /// `POST /v1/webhook`: a Stripe event, verified (signature and timestamp) and applied
     /// once by its id, in one transaction with its effect. Stripe's redelivery (signed anew)
     /// is acknowledged without effect; the same signed bytes sent again are refused (400).
@@ -14,7 +14,7 @@ impl App {
         payload: &str,
         signature: &str,
     ) -> Result<WebhookOutcome, AppError> {
-        let Some(secret) = self.settings.stripe.webhook_secret.as_deref() else {
+        let Some(secret) = self.app.settings.stripe.webhook_secret.as_deref() else {
             return Err(AppError::NotFound("Not Found".into()));
         };
         let event = verify_event(payload, signature, secret).map_err(|refused| match refused {
@@ -22,7 +22,7 @@ impl App {
                 AppError::BadRequest(refused.to_string())
             }
         })?;
-        let fresh = self.write(uow, |work| {
+        let fresh = self.app.write(uow, |work| {
             let conn = work.conn();
             match payments::record_event(conn, &event.id, &event.kind, event.signed_at, now())? {
                 payments::EventRecord::New => {}

@@ -2,7 +2,7 @@
 
 use super::*;
 
-impl App {
+impl Payments<'_> {
     /// The company's Stripe customer, created (and remembered) when it has none.
     pub(super) async fn customer_for(
         &self,
@@ -12,9 +12,14 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, company) = (caller.clone(), company.map(str::to_owned));
         let root = self
+            .app
             .run(move |app, uow| {
-                let company =
-                    app.billing_company(uow, &caller_, company.as_deref(), "billing:write")?;
+                let company = app.payments().billing_company(
+                    uow,
+                    &caller_,
+                    company.as_deref(),
+                    "billing:write",
+                )?;
                 let conn = uow.conn()?;
                 root_company(conn, company)
             })
@@ -27,12 +32,13 @@ impl App {
             .await
             .map_err(gateway_error)?;
         let (company, customer_) = (CompanyId::from(root.id), customer.clone());
-        self.run(move |_, uow| {
-            let conn = uow.conn()?;
-            payments::set_customer(conn, company, &customer_)?;
-            Ok(())
-        })
-        .await?;
+        self.app
+            .run(move |_, uow| {
+                let conn = uow.conn()?;
+                payments::set_customer(conn, company, &customer_)?;
+                Ok(())
+            })
+            .await?;
         Ok((root, customer))
     }
 
@@ -45,7 +51,7 @@ impl App {
         amount_usd: f64,
     ) -> Result<CheckoutLink, AppError> {
         let gateway = self.gateway()?;
-        if !self.settings.billing.enabled() {
+        if !self.app.settings.billing.enabled() {
             return Err(AppError::BadRequest(
                 "Billing is disabled; token purchases are not available".into(),
             ));
@@ -62,6 +68,7 @@ impl App {
         }
         let (root, customer) = self.customer_for(caller, company).await?;
         let base = self
+            .app
             .settings
             .stripe
             .return_url
@@ -72,7 +79,7 @@ impl App {
                 customer,
                 company: root.id.into(),
                 amount: (amount_usd * 100.0).round() as i64,
-                product_name: format!("{} token auto top-up", self.settings.app_name),
+                product_name: format!("{} token auto top-up", self.app.settings.app_name),
                 success_url: format!("{base}/thank-you?session_id={{CHECKOUT_SESSION_ID}}"),
                 cancel_url: format!("{base}/billing?subscription=cancelled"),
             })
@@ -94,7 +101,7 @@ impl App {
         let (_, customer) = self.customer_for(caller, company).await?;
         let return_url = format!(
             "{}/billing",
-            self.settings.stripe.return_url.trim_end_matches('/')
+            self.app.settings.stripe.return_url.trim_end_matches('/')
         );
         gateway
             .create_portal_session(&customer, &return_url)
@@ -106,12 +113,13 @@ impl App {
     /// per user per interval on this instance, at most one pending across instances, never
     /// inside the request (the enqueue itself runs on the blocking pool).
     pub fn request_subscription_check(&self, caller: &Caller) {
-        if self.gateway.is_none() || !self.settings.billing.enabled() {
+        if self.app.gateway.is_none() || !self.app.settings.billing.enabled() {
             return;
         }
-        let interval = self.settings.stripe.subscription_check_interval;
+        let interval = self.app.settings.stripe.subscription_check_interval;
         {
             let mut last = self
+                .app
                 .subscription_checks
                 .lock()
                 .unwrap_or_else(|poisoned| poisoned.into_inner());
@@ -127,7 +135,7 @@ impl App {
             }
             last.insert(caller.user, now);
         }
-        let (app, user) = (self.clone(), caller.user);
+        let (app, user) = (self.app.clone(), caller.user);
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
             return;
         };
@@ -139,7 +147,7 @@ impl App {
                 run_at: now(),
                 max_attempts: 5,
             };
-            if let Err(error) = app.enqueue_now(&job) {
+            if let Err(error) = app.jobs().enqueue_now(&job) {
                 tracing::warn!(%error, "could not queue a subscription check");
             }
         });
@@ -150,6 +158,7 @@ impl App {
     pub(super) async fn check_subscription(&self, user: UserId) -> Result<(), AppError> {
         let gateway = self.gateway()?;
         let (email, admin_of) = self
+            .app
             .run(move |_, uow| {
                 let conn = uow.conn()?;
                 let Some(row) = identity::find_user(conn, user)? else {
@@ -182,12 +191,13 @@ impl App {
         if !active || admin_of.is_empty() {
             return Ok(());
         }
-        self.run(move |app, uow| {
-            app.write(uow, |work| {
-                let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
-                crate::billing::billing_changed(work, &changed)
+        self.app
+            .run(move |app, uow| {
+                app.write(uow, |work| {
+                    let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
+                    crate::billing::billing_changed(work, &changed)
+                })
             })
-        })
-        .await
+            .await
     }
 }

@@ -3,7 +3,7 @@
 
 use super::*;
 
-impl App {
+impl Payments<'_> {
     /// `POST /v1/billing/sync?company_id=` (and the balance's `sync=true`): credit the
     /// company's payments that Stripe has settled but no webhook or confirm reported.
     pub async fn sync_payments(
@@ -14,9 +14,14 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, company) = (caller.clone(), company.to_owned());
         let (root, open) = self
+            .app
             .run(move |app, uow| {
-                let company =
-                    app.billing_company(uow, &caller_, Some(&company), "billing:write")?;
+                let company = app.payments().billing_company(
+                    uow,
+                    &caller_,
+                    Some(&company),
+                    "billing:write",
+                )?;
                 let conn = uow.conn()?;
                 let root: CompanyId = root_company(conn, company)?.id.into();
                 Ok((root, payments::open_payments(conn, root, SYNC_BATCH)?))
@@ -33,21 +38,22 @@ impl App {
             }
         }
         let checked = open.len();
-        self.run(move |app, uow| {
-            let credited = app.write(uow, |work| {
-                let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
-                if !credited.is_empty() {
-                    crate::billing::billing_changed(work, &[root])?;
-                }
-                Ok(credited)
-            })?;
-            Ok(SyncResult {
-                checked,
-                credited: credited.len(),
-                tokens_added: credited.iter().map(|r| r.token_amount).sum(),
+        self.app
+            .run(move |app, uow| {
+                let credited = app.write(uow, |work| {
+                    let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
+                    if !credited.is_empty() {
+                        crate::billing::billing_changed(work, &[root])?;
+                    }
+                    Ok(credited)
+                })?;
+                Ok(SyncResult {
+                    checked,
+                    credited: credited.len(),
+                    tokens_added: credited.iter().map(|r| r.token_amount).sum(),
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// `GET /v1/billing/tokens/balance?sync=true`: the payment sync, then the balance.
@@ -59,7 +65,8 @@ impl App {
         let synced = self.sync_payments(caller, company).await?;
         let (caller_, company) = (caller.clone(), company.to_owned());
         let balance = self
-            .run(move |app, uow| app.token_balance(uow, &caller_, &company))
+            .app
+            .run(move |app, uow| app.billing().token_balance(uow, &caller_, &company))
             .await?;
         Ok((balance, synced))
     }
@@ -67,7 +74,7 @@ impl App {
     /// The payment sync job for one PaymentIntent (at most one pending per intent), after
     /// the configured delay.
     pub(super) fn payment_sync_job(&self, payment_intent: &str) -> NewJob {
-        let delay = self.settings.stripe.payment_sync_delay;
+        let delay = self.app.settings.stripe.payment_sync_delay;
         payment_sync_job(
             payment_intent,
             now()
@@ -86,6 +93,7 @@ impl App {
         let gateway = self.gateway()?;
         let intent_id = payment_intent.clone();
         let row = self
+            .app
             .run(move |_, uow| {
                 let conn = uow.conn()?;
                 Ok(payments::find_by_intent(conn, &intent_id)?)
@@ -99,7 +107,8 @@ impl App {
             .await
             .map_err(gateway_error)?;
         let status = intent.status.clone();
-        self.run(move |app, uow| app.settle(uow, &intent, &row))
+        self.app
+            .run(move |app, uow| app.payments().settle(uow, &intent, &row))
             .await?;
         match status.as_str() {
             "succeeded" | "canceled" => Ok(()),
@@ -109,7 +118,7 @@ impl App {
 
     /// The job runner with this application's job kinds.
     pub fn job_runner(&self, options: crate::jobs::RunnerOptions) -> JobRunner {
-        let (sync_app, check_app) = (self.clone(), self.clone());
+        let (sync_app, check_app) = (self.app.clone(), self.app.clone());
         let sync: JobHandler = Arc::new(move |job: JobRow| {
             let app = sync_app.clone();
             Box::pin(async move {
@@ -119,7 +128,10 @@ impl App {
                     .as_str()
                     .unwrap_or_default()
                     .to_owned();
-                app.sync_payment(intent).await.map_err(|e| e.to_string())
+                app.payments()
+                    .sync_payment(intent)
+                    .await
+                    .map_err(|e| e.to_string())
             })
         });
         let check: JobHandler = Arc::new(move |job: JobRow| {
@@ -131,12 +143,13 @@ impl App {
                     .as_str()
                     .and_then(|u| u.parse().ok())
                     .ok_or("a job without its user")?;
-                app.check_subscription(user)
+                app.payments()
+                    .check_subscription(user)
                     .await
                     .map_err(|e| e.to_string())
             })
         });
-        JobRunner::new(self.clone(), options)
+        JobRunner::new(self.app.clone(), options)
             .handle(PAYMENT_SYNC_JOB, sync)
             .handle(SUBSCRIPTION_CHECK_JOB, check)
     }

@@ -5,12 +5,12 @@ use agentry_store::Uow;
 
 use super::*;
 
-impl App {
+impl Payments<'_> {
     /// `POST /v1/billing/tokens/quote {token_millions}`: the price of a top-up.
     pub fn quote(&self, token_millions_: &serde_json::Value) -> Result<Quote, AppError> {
         let millions = token_millions(token_millions_)?;
-        let price = self.settings.billing.token_price_per_million_usd;
-        if !self.settings.billing.enabled() {
+        let price = self.app.settings.billing.token_price_per_million_usd;
+        if !self.app.settings.billing.enabled() {
             return Err(AppError::BadRequest(
                 "Billing is disabled; token purchases are not available".into(),
             ));
@@ -29,7 +29,7 @@ impl App {
     pub async fn top_up(&self, caller: &Caller, request: TopUpRequest) -> Result<TopUp, AppError> {
         let gateway = self.gateway()?;
         let quote = self.quote(&request.token_millions)?;
-        let minimum = self.settings.stripe.min_topup_usd;
+        let minimum = self.app.settings.stripe.min_topup_usd;
         if quote.amount_usd < minimum {
             return Err(AppError::Invalid {
                 field: "token_millions".into(),
@@ -38,9 +38,14 @@ impl App {
         }
         let (caller_, company) = (caller.clone(), request.company_id.clone());
         let root = self
+            .app
             .run(move |app, uow| {
-                let company =
-                    app.billing_company(uow, &caller_, company.as_deref(), "billing:write")?;
+                let company = app.payments().billing_company(
+                    uow,
+                    &caller_,
+                    company.as_deref(),
+                    "billing:write",
+                )?;
                 let conn = uow.conn()?;
                 root_company(conn, company)
             })
@@ -61,26 +66,31 @@ impl App {
         // The row and its job before the call: whatever becomes of this process during it,
         // the job asks Stripe again under the same idempotency key and finds the intent.
         let pending = row.clone();
-        self.run(move |app, uow| {
-            let conn = uow.conn()?;
-            write_transaction(conn, |conn| {
-                payments::insert_transaction(conn, &pending)?;
-                App::enqueue(conn, &app.recovery_job(&pending.payment_intent_id))?;
-                Ok::<_, AppError>(())
+        self.app
+            .run(move |app, uow| {
+                let conn = uow.conn()?;
+                write_transaction(conn, |conn| {
+                    payments::insert_transaction(conn, &pending)?;
+                    crate::jobs::Jobs::enqueue(
+                        conn,
+                        &app.payments().recovery_job(&pending.payment_intent_id),
+                    )?;
+                    Ok::<_, AppError>(())
+                })
             })
-        })
-        .await?;
+            .await?;
         let intent = match gateway.create_payment_intent(&new_intent(&row)).await {
             Ok(intent) => intent,
             Err(error) => {
                 // Refused or unreachable: no client secret left here, so nothing can be
                 // paid, and nothing is kept.
                 let reference = reference_code.clone();
-                self.run(move |_, uow| {
-                    payments::forget_pending(uow.conn()?, &reference)?;
-                    Ok(())
-                })
-                .await?;
+                self.app
+                    .run(move |_, uow| {
+                        payments::forget_pending(uow.conn()?, &reference)?;
+                        Ok(())
+                    })
+                    .await?;
                 return Err(gateway_error(error));
             }
         };
@@ -109,7 +119,7 @@ impl App {
             return Ok(None);
         }
         let company: CompanyId = row.company_id.into();
-        let credited = self.write(uow, |work| {
+        let credited = self.app.write(uow, |work| {
             let credited = payments::complete_and_credit(
                 work.conn(),
                 company,
@@ -135,10 +145,11 @@ impl App {
         let gateway = self.gateway()?;
         let (caller_, intent_id) = (caller.clone(), payment_intent.trim().to_owned());
         let row = self
+            .app
             .run(move |app, uow| {
                 caller_.require("billing:write")?;
                 // Read before the connection is taken: no second connection while one is held.
-                let access = app.caller_access(uow, &caller_)?;
+                let access = app.sessions().caller_access(uow, &caller_)?;
                 let conn = uow.conn()?;
                 // A placeholder names no PaymentIntent: nothing to confirm.
                 let row = payments::pending_reference(&intent_id)
@@ -168,7 +179,8 @@ impl App {
             .map_err(gateway_error)?;
         let (intent_, row_) = (intent.clone(), row.clone());
         let credited = self
-            .run(move |app, uow| app.settle(uow, &intent_, &row_))
+            .app
+            .run(move |app, uow| app.payments().settle(uow, &intent_, &row_))
             .await?;
         match (credited, intent.status.as_str()) {
             (Some(tokens), _) => Ok(Confirmation {
@@ -225,16 +237,17 @@ impl App {
             intent.id.clone(),
             intent.status.clone(),
         );
-        self.run(move |app, uow| {
-            let conn = uow.conn()?;
-            write_transaction(conn, |conn| {
-                if payments::record_intent(conn, &reference, &id, &status, now())? {
-                    App::enqueue(conn, &app.payment_sync_job(&id))?;
-                }
-                Ok::<_, AppError>(())
+        self.app
+            .run(move |app, uow| {
+                let conn = uow.conn()?;
+                write_transaction(conn, |conn| {
+                    if payments::record_intent(conn, &reference, &id, &status, now())? {
+                        crate::jobs::Jobs::enqueue(conn, &app.payments().payment_sync_job(&id))?;
+                    }
+                    Ok::<_, AppError>(())
+                })
             })
-        })
-        .await
+            .await
     }
 
     /// The job of a top-up whose intent was never recorded (the process died during the
@@ -243,6 +256,7 @@ impl App {
         let gateway = self.gateway()?;
         let reference = reference_code.clone();
         let row = self
+            .app
             .run(move |_, uow| Ok(payments::find_by_reference(uow.conn()?, &reference)?))
             .await?;
         let Some(row) = row.filter(|row| row.status == payments::CREATING) else {
@@ -255,6 +269,7 @@ impl App {
             Err(GatewayError::Refused { .. }) => {
                 let reference = reference_code.clone();
                 return self
+                    .app
                     .run(move |_, uow| {
                         payments::forget_pending(uow.conn()?, &reference)?;
                         Ok(())
@@ -270,7 +285,12 @@ impl App {
     /// call to Stripe has surely ended (Stripe's timeout and a margin), so the two never ask
     /// at once (Stripe answers a key still in use with 409).
     pub(super) fn recovery_job(&self, placeholder: &str) -> NewJob {
-        let delay = self.settings.stripe.payment_sync_delay.max(RECOVERY_AFTER);
+        let delay = self
+            .app
+            .settings
+            .stripe
+            .payment_sync_delay
+            .max(RECOVERY_AFTER);
         payment_sync_job(
             placeholder,
             now()
