@@ -342,6 +342,17 @@ pub struct Settings {
     #[arg(long, env = "AGENTRY_JOB_POLL", global = true, value_name = "DURATION")]
     pub job_poll: Option<String>,
 
+    /// How often this instance reads the event log when no wake-up came: the bound on how
+    /// long another instance's write can go unseen when the bus loses a message
+    /// [default: 250ms]
+    #[arg(
+        long,
+        env = "AGENTRY_EVENT_POLL",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub event_poll: Option<String>,
+
     /// Let agent commands (the HTTP request command) reach loopback, private and link-local
     /// addresses, e.g. a model server on the same host [default: false]
     #[arg(
@@ -446,6 +457,7 @@ impl Settings {
             job_lease: self.job_lease.or(lower.job_lease),
             job_backoff: self.job_backoff.or(lower.job_backoff),
             job_poll: self.job_poll.or(lower.job_poll),
+            event_poll: self.event_poll.or(lower.event_poll),
             allow_private_http: self.allow_private_http.or(lower.allow_private_http),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
@@ -502,6 +514,8 @@ pub struct Config {
     pub token_warning_increment: i64,
     pub stripe: StripeConfig,
     pub jobs: JobsConfig,
+    /// How often the dispatcher reads the event log without a wake-up.
+    pub event_poll: Duration,
     /// Server-level AI provider settings, read from the environment under the reference's
     /// names (`OPENAI_API_KEY`, `EZLOCALAI_API_URI`...): every agent's settings merge over
     /// them. Only `Config::load` reads them; tests resolve without.
@@ -803,6 +817,13 @@ impl Config {
             }
         };
 
+        let event_poll = interval(
+            "AGENTRY_EVENT_POLL",
+            settings.event_poll.as_deref(),
+            agentry_app::dispatcher::DEFAULT_POLL,
+            Duration::from_millis(10),
+        )?;
+
         let jobs = JobsConfig {
             enabled: settings.jobs.unwrap_or(true),
             lease: interval(
@@ -932,6 +953,7 @@ impl Config {
                 token_warning_increment,
                 stripe,
                 jobs,
+                event_poll,
                 provider_settings: std::collections::BTreeMap::new(),
                 allow_private_http: settings.allow_private_http.unwrap_or(false),
                 redis_url,

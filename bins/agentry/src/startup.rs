@@ -190,6 +190,7 @@ pub struct Application {
     statements: StatementCounter,
     report: StartupReport,
     jobs: Option<JobRunner>,
+    dispatcher: agentry_app::dispatcher::Dispatcher,
 }
 
 impl Application {
@@ -202,6 +203,9 @@ impl Application {
         let app = prepare_database(config, &mut report, statements.clone())?;
         let app = crate::bus::attach(app, config);
         let app = attach_gateway(app, config)?;
+        let dispatcher = report.time("event log", || {
+            agentry_app::dispatcher::Dispatcher::at_head(&app, config.event_poll)
+        })?;
         let jobs = config.jobs.enabled.then(|| {
             app.payments().job_runner(RunnerOptions {
                 lease: config.jobs.lease,
@@ -243,6 +247,7 @@ impl Application {
             statements,
             report,
             jobs,
+            dispatcher,
         })
     }
 
@@ -269,7 +274,10 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let runner = self.jobs.map(|jobs| tokio::spawn(jobs.run(stopped)));
+        // Holds nothing that must finish: stopped with the server.
+        let dispatcher = tokio::spawn(self.dispatcher.run());
         let served = self.server.await;
+        dispatcher.abort();
         let _ = stop.send(true);
         if let Some(runner) = runner
             && let Err(error) = runner.await

@@ -65,7 +65,11 @@ impl App {
         uow: &mut Uow<'_>,
         f: impl FnOnce(&mut Work<'_>) -> Result<T, AppError>,
     ) -> Result<T, AppError> {
-        let (value, events) = uow.write(crate::now_naive(), f)?;
+        let stamp = agentry_store::events::Stamp {
+            at: crate::now_naive(),
+            origin: &self.origin,
+        };
+        let (value, events) = uow.write(stamp, f)?;
         self.committed(&events);
         Ok(value)
     }

@@ -10,6 +10,7 @@ pub mod commands;
 pub mod companies;
 pub mod company_extensions;
 pub mod conversations;
+pub mod dispatcher;
 mod error;
 mod events;
 pub mod extensions;
@@ -216,6 +217,8 @@ pub struct Context {
     personal_tokens: agentry_cache::ReadModel<String, Option<session::TokenEntry>>,
     /// Tells the other instances what a write made stale.
     bus: Arc<dyn InvalidationBus>,
+    /// Wakes this instance's dispatcher ([`dispatcher::Dispatcher`]).
+    wake: Arc<tokio::sync::Notify>,
     /// This instance's name on the bus (its own messages come back and are skipped).
     origin: Arc<str>,
     /// Each agent's view (`None`: no such agent).
@@ -278,6 +281,7 @@ impl App {
                 accounts::CachedView::weight,
             ),
             bus: Arc::new(LocalOnly),
+            wake: Arc::new(tokio::sync::Notify::new()),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
             gateway: None,
             subscription_checks: Arc::default(),
@@ -372,7 +376,7 @@ impl App {
         &self.origin
     }
 
-    fn apply_invalidation(&self, event: &Invalidation) {
+    pub(crate) fn apply_invalidation(&self, event: &Invalidation) {
         match event {
             Invalidation::User(user) => {
                 self.access.invalidate(user);
@@ -400,18 +404,24 @@ impl App {
         }
     }
 
-    /// A message from the bus: another instance's write (this instance's own are skipped),
-    /// or `"reconnected"` after the transport lost messages.
+    /// A message from the bus: another instance wrote (this instance's own messages are
+    /// skipped), or `"reconnected"` after the transport lost messages. Either way the
+    /// dispatcher reads the log; the message itself is only a wake-up.
     pub fn receive_invalidation(&self, message: &str) {
         if message == "reconnected" {
-            self.apply_invalidation(&Invalidation::All);
+            self.wake();
             return;
         }
         match Invalidation::decode(message) {
             Some((origin, _)) if origin == &*self.origin => {}
-            Some((_, event)) => self.apply_invalidation(&event),
+            Some(_) => self.wake(),
             None => tracing::warn!(message, "ignored a malformed invalidation"),
         }
+    }
+
+    /// Wake this instance's dispatcher: it reads the log now instead of at its next poll.
+    pub fn wake(&self) {
+        self.wake.notify_one();
     }
 
     pub fn pool(&self) -> &Pool {

@@ -22,7 +22,15 @@ const SERVICES: &[(&str, &[&str])] = &[
 ];
 
 /// Modules that are no service: the context and its unit of work, shared helpers.
-const SHARED: &[&str] = &["lib", "events", "error", "forms", "read_models", "setup"];
+const SHARED: &[&str] = &[
+    "lib",
+    "events",
+    "dispatcher",
+    "error",
+    "forms",
+    "read_models",
+    "setup",
+];
 
 fn sources(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {

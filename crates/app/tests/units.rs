@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentry_app::agents::NewAgentBody;
 use agentry_app::{App, AppError, Caller, Settings};
 use agentry_domain::RoleId;
-use agentry_store::events::read_after;
+use agentry_store::events::list;
 use agentry_store::{Connector, PoolOptions, Uow, build_pool};
 use agentry_test_support::{TestDb, db_tests, seed_member};
 
@@ -38,7 +38,7 @@ fn app_on_one_connection(db: &TestDb, wait: Duration) -> App {
 }
 
 fn agent_events(db: &TestDb) -> Vec<String> {
-    read_after(&mut db.connect(), 0, 1000)
+    list(&mut db.connect(), 0, 1000)
         .unwrap()
         .into_iter()
         .filter(|row| row.kind == "agent.changed")
@@ -106,7 +106,7 @@ db_tests! {
         let token = app.tokens().create_token(uow, &caller, serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["agents:read"]})).unwrap()).unwrap();
         let invitation = app.companies().invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "new@example.com", "role_id": 3})).unwrap()).unwrap();
         app.companies().delete_invitation(uow, &caller, &invitation.id).unwrap();
-        let kinds: Vec<(String, String)> = read_after(&mut db.connect(), 0, 100)
+        let kinds: Vec<(String, String)> = list(&mut db.connect(), 0, 100)
             .unwrap()
             .into_iter()
             .map(|row| (row.kind, row.subject))

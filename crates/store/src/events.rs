@@ -50,6 +50,14 @@ impl<'c> Work<'c> {
     }
 }
 
+/// When and by which instance a unit of work is written (`origin`: the instance's name on the
+/// invalidation bus; its dispatcher skips the events it wrote itself).
+#[derive(Debug, Clone, Copy)]
+pub struct Stamp<'a> {
+    pub at: NaiveDateTime,
+    pub origin: &'a str,
+}
+
 /// Run `f` as one unit of work on `conn`: one transaction (`BEGIN IMMEDIATE` on SQLite)
 /// holding the write and the insertion of its events. On success, the value and the
 /// committed events; on failure nothing is written. A unit of work is always the outermost
@@ -57,7 +65,7 @@ impl<'c> Work<'c> {
 /// returns them; use cases compose inside one by sharing its [`Work`].
 pub fn unit_of_work<T, E, F>(
     conn: &mut AnyConnection,
-    now: NaiveDateTime,
+    stamp: Stamp<'_>,
     f: F,
 ) -> Result<(T, Vec<DomainEvent>), E>
 where
@@ -74,7 +82,7 @@ where
         };
         let value = f(&mut work)?;
         let Work { conn, events } = work;
-        insert(conn, &events, now)?;
+        insert(conn, &events, stamp)?;
         Ok((value, events))
     })
 }
@@ -97,18 +105,19 @@ fn in_transaction(conn: &mut AnyConnection) -> Result<bool, diesel::result::Erro
 #[diesel(table_name = events)]
 // One multi-row INSERT on SQLite too (see docs/architecture.md, the multi-backend's edges).
 #[diesel(treat_none_as_default_value = false)]
-struct NewEvent {
+struct NewEvent<'a> {
     kind: &'static str,
     subject: String,
     payload: String,
     created_at: NaiveDateTime,
+    origin: &'a str,
 }
 
 /// One multi-row insert of `recorded` (nothing for none).
 fn insert(
     conn: &mut AnyConnection,
     recorded: &[DomainEvent],
-    now: NaiveDateTime,
+    stamp: Stamp<'_>,
 ) -> Result<(), StoreError> {
     if recorded.is_empty() {
         return Ok(());
@@ -121,7 +130,8 @@ fn insert(
                 subject: event.subject(),
                 payload: serde_json::to_string(event)
                     .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?,
-                created_at: now,
+                created_at: stamp.at,
+                origin: stamp.origin,
             })
         })
         .collect::<Result<Vec<_>, diesel::result::Error>>()?;
@@ -140,6 +150,11 @@ pub struct EventRow {
     pub subject: String,
     pub payload: String,
     pub created_at: NaiveDateTime,
+    /// The writing transaction's id on PostgreSQL (0 on SQLite): with `id`, the order in
+    /// which events become readable ([`Cursor`]).
+    pub tx: i64,
+    /// The instance that wrote it ([`Stamp`]).
+    pub origin: String,
 }
 
 impl EventRow {
@@ -147,26 +162,87 @@ impl EventRow {
     pub fn event(&self) -> Option<DomainEvent> {
         serde_json::from_str(&self.payload).ok()
     }
+
+    /// Where a reader stands once it has read this event.
+    pub fn cursor(&self) -> Cursor {
+        Cursor {
+            tx: self.tx,
+            id: self.id,
+        }
+    }
 }
 
-/// Up to `limit` events after `after`, oldest first.
+/// Where a reader of the log stands: the last event it read, in the order events become
+/// readable, `(tx, id)`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Cursor {
+    pub tx: i64,
+    pub id: i64,
+}
+
+/// The events after `cursor` in `(tx, id)` order, at most `limit`, and only those no later
+/// commit can sort before: on PostgreSQL, the events of transactions older than every
+/// transaction still running (`pg_snapshot_xmin`; a transaction that allocated a smaller id
+/// but commits later has a transaction id at or above that bound, so it is read after it
+/// commits, never skipped); on SQLite, every committed event (one writer at a time, so ids
+/// commit in order). One statement.
 pub fn read_after(
     conn: &mut AnyConnection,
-    after: i64,
+    cursor: Cursor,
     limit: i64,
 ) -> Result<Vec<EventRow>, StoreError> {
+    let after = events::tx
+        .gt(cursor.tx)
+        .or(events::tx.eq(cursor.tx).and(events::id.gt(cursor.id)));
+    let rows = match conn {
+        AnyConnection::Postgresql(pg) => events::table
+            .filter(after)
+            .filter(events::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            )))
+            .order((events::tx.asc(), events::id.asc()))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(pg)?,
+        AnyConnection::Sqlite(lite) => events::table
+            .filter(after)
+            .order((events::tx.asc(), events::id.asc()))
+            .limit(limit)
+            .select(EventRow::as_select())
+            .load(lite)?,
+    };
+    Ok(rows)
+}
+
+/// Every stored event after `id`, by id, at most `limit`, including those a reader of the log
+/// would hold back a moment ([`read_after`]): the log as it is, for inspection. One
+/// statement.
+pub fn list(conn: &mut AnyConnection, id: i64, limit: i64) -> Result<Vec<EventRow>, StoreError> {
     Ok(events::table
-        .filter(events::id.gt(after))
+        .filter(events::id.gt(id))
         .order(events::id.asc())
         .limit(limit)
         .select(EventRow::as_select())
         .load(conn)?)
 }
 
-/// The id of the newest event (0 for none).
-pub fn head(conn: &mut AnyConnection) -> Result<i64, StoreError> {
-    Ok(events::table
-        .select(diesel::dsl::max(events::id))
-        .first::<Option<i64>>(conn)?
-        .unwrap_or(0))
+/// The cursor of the newest readable event (the start for none): a reader that begins here
+/// reads only what becomes readable after. One statement (the index's tail).
+pub fn head(conn: &mut AnyConnection) -> Result<Cursor, StoreError> {
+    let newest = match conn {
+        AnyConnection::Postgresql(pg) => events::table
+            .filter(events::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+            )))
+            .order((events::tx.desc(), events::id.desc()))
+            .select((events::tx, events::id))
+            .first::<(i64, i64)>(pg)
+            .optional()?,
+        AnyConnection::Sqlite(lite) => events::table
+            .order((events::tx.desc(), events::id.desc()))
+            .select((events::tx, events::id))
+            .first::<(i64, i64)>(lite)
+            .optional()?,
+    };
+    Ok(newest.map_or_else(Cursor::default, |(tx, id)| Cursor { tx, id }))
 }

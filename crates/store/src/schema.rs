@@ -273,6 +273,8 @@ diesel::table! {
         subject -> Text,
         payload -> Text,
         created_at -> Timestamp,
+        tx -> BigInt,
+        origin -> Text,
     }
 }
 

@@ -6,9 +6,8 @@
 //! it.
 
 use agentry_domain::events::DomainEvent;
-use chrono::NaiveDateTime;
 
-use crate::events::{Work, unit_of_work};
+use crate::events::{Stamp, Work, unit_of_work};
 use crate::{AnyConnection, Pool, PooledConnection, StoreError, write_transaction};
 
 /// A use case's connection: lazily pooled, or that of a unit of work in progress.
@@ -81,13 +80,13 @@ impl<'c> Uow<'c> {
     /// [`unit_of_work`]), and the committed events are returned. Inside a unit of work in
     /// progress: a savepoint in that transaction, whose events join the outer unit's (they
     /// commit with it, so none are returned here).
-    pub fn write<T, E, F>(&mut self, now: NaiveDateTime, f: F) -> Result<(T, Vec<DomainEvent>), E>
+    pub fn write<T, E, F>(&mut self, stamp: Stamp<'_>, f: F) -> Result<(T, Vec<DomainEvent>), E>
     where
         F: FnOnce(&mut Work<'_>) -> Result<T, E>,
         E: From<diesel::result::Error> + From<StoreError>,
     {
         match &mut self.source {
-            Source::Pool { .. } => unit_of_work(self.conn()?, now, f),
+            Source::Pool { .. } => unit_of_work(self.conn()?, stamp, f),
             Source::InWork { conn, events } => write_transaction(conn, |conn| {
                 let mut inner = Work::new(conn);
                 let value = f(&mut inner)?;

@@ -131,7 +131,8 @@ db_tests! {
                 "20261128000008",
                 "20261128000009",
                 "20261204000010",
-                "20261204000011"
+                "20261204000011",
+                "20261205000012"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
@@ -161,9 +162,13 @@ db_tests! {
         let applied: Vec<Vec<String>> = threads.into_iter().map(|t| t.join().unwrap()).collect();
         assert_eq!(applied.iter().filter(|v| !v.is_empty()).count(), 1, "{applied:?}");
         let once = applied.iter().find(|v| !v.is_empty()).unwrap();
-        assert_eq!(once.len(), 11, "every migration, by the one that ran them");
+        // Every migration folder of the backend (both backends have the same list).
+        let folders = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../../migrations/sqlite"))
+            .unwrap()
+            .count();
+        assert_eq!(once.len(), folders, "every migration, by the one that ran them");
         let mut conn = fresh.connect();
-        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), 11);
+        assert_eq!(count(&mut conn, "__diesel_schema_migrations"), folders as i64);
     }
 
     fn seed_writes_the_catalog_once_in_a_few_statements(db) {
@@ -309,26 +314,28 @@ db_tests! {
     }
 
     fn a_unit_of_work_commits_its_events_with_its_write_and_nothing_without_it(db) {
+        let stamp = || agentry_store::events::Stamp { at: now(), origin: "test" };
         use agentry_domain::events::DomainEvent;
-        use agentry_store::events::{head, read_after, unit_of_work};
+        use agentry_store::events::{list, unit_of_work};
         let mut conn = db.connect();
-        let start = head(&mut conn).unwrap();
+        let last = |conn: &mut AnyConnection| list(conn, 0, 100_000).unwrap().last().map_or(0, |row| row.id);
+        let start = last(&mut conn);
         let user = new_user("ada@example.com");
         let user_id: UserId = user.id.into();
 
         // Refused: neither the user nor its event is written.
         let refused: Result<((), Vec<DomainEvent>), agentry_store::StoreError> =
-            unit_of_work(&mut conn, now(), |work| {
+            unit_of_work(&mut conn, stamp(), |work| {
                 insert_users(work.conn(), std::slice::from_ref(&user))?;
                 work.record(DomainEvent::UserRegistered { user: user_id });
                 Err(diesel::result::Error::RollbackTransaction.into())
             });
         assert!(refused.is_err());
         assert!(find_user(&mut conn, user_id).unwrap().is_none());
-        assert_eq!(head(&mut conn).unwrap(), start, "no event without its write");
+        assert_eq!(last(&mut conn), start, "no event without its write");
 
         // Committed: both, the events in the order recorded.
-        let ((), events) = unit_of_work(&mut conn, now(), |work| {
+        let ((), events) = unit_of_work(&mut conn, stamp(), |work| {
             insert_users(work.conn(), std::slice::from_ref(&user))?;
             work.record(DomainEvent::UserRegistered { user: user_id });
             work.record(DomainEvent::UserUpdated { user: user_id });
@@ -336,13 +343,13 @@ db_tests! {
         })
         .unwrap();
         assert_eq!(events.len(), 2);
-        let stored = read_after(&mut conn, start, 10).unwrap();
+        let stored = list(&mut conn, start, 10).unwrap();
         let kinds: Vec<&str> = stored.iter().map(|row| row.kind.as_str()).collect();
         assert_eq!(kinds, ["user.registered", "user.updated"]);
         assert!(stored.iter().all(|row| row.subject == user_id.to_string()));
         assert!(stored[0].id < stored[1].id, "ids grow");
         assert_eq!(stored[0].event(), Some(DomainEvent::UserRegistered { user: user_id }));
-        assert_eq!(head(&mut conn).unwrap(), stored[1].id);
+        assert_eq!(last(&mut conn), stored[1].id);
         assert!(find_user(&mut conn, user_id).unwrap().is_some());
 
         // One insert for the events, whatever their number.
@@ -351,7 +358,7 @@ db_tests! {
         let mut statements = Vec::new();
         for recorded in [1, 20] {
             let before = counter.get();
-            unit_of_work(&mut counted, now(), |work| {
+            unit_of_work(&mut counted, stamp(), |work| {
                 for _ in 0..recorded {
                     work.record(DomainEvent::UserUpdated { user: user_id });
                 }
@@ -361,13 +368,63 @@ db_tests! {
             statements.push(counter.get() - before);
         }
         assert_eq!(statements[0], statements[1], "{statements:?}");
-        assert_eq!(head(&mut conn).unwrap() - stored[1].id, 21);
+        assert_eq!(list(&mut conn, stored[1].id, 100).unwrap().len(), 21);
 
         // Never nested: its events would be handed back before the outer commit.
         let nested: Result<(), agentry_store::StoreError> = agentry_store::write_transaction(&mut conn, |conn| {
-            unit_of_work(conn, now(), |_| Ok::<_, agentry_store::StoreError>(())).map(|_| ())
+            unit_of_work(conn, stamp(), |_| Ok::<_, agentry_store::StoreError>(())).map(|_| ())
         });
         assert!(matches!(nested, Err(agentry_store::StoreError::Query(diesel::result::Error::AlreadyInTransaction))), "{nested:?}");
+    }
+
+    fn an_event_committed_after_a_newer_one_is_read_not_skipped(db) {
+        // A transaction takes event id N, another takes N+1 and commits first. A reader that
+        // followed ids would read N+1, move past it, and never see N.
+        use agentry_store::events::{head, read_after};
+        use diesel::connection::SimpleConnection;
+        let insert = |conn: &mut AnyConnection, kind: &str| {
+            diesel::sql_query(format!(
+                "INSERT INTO events (kind, subject, payload, created_at) VALUES ('{kind}', 's', '{{}}', CURRENT_TIMESTAMP)"
+            ))
+            .execute(conn)
+            .unwrap();
+        };
+        let mut reader = db.connect();
+        let start = head(&mut reader).unwrap();
+        let kinds = |rows: &[agentry_store::events::EventRow]| -> Vec<String> {
+            rows.iter().map(|r| r.kind.clone()).collect()
+        };
+        if db.backend() == Backend::Sqlite {
+            // One writer at a time: ids commit in order.
+            let mut conn = db.connect();
+            insert(&mut conn, "test.first");
+            insert(&mut conn, "test.second");
+            assert_eq!(kinds(&read_after(&mut reader, start, 10).unwrap()), ["test.first", "test.second"]);
+            return;
+        }
+        let (mut early, mut late) = (db.connect(), db.connect());
+        early.batch_execute("BEGIN").unwrap();
+        insert(&mut early, "test.early");
+        late.batch_execute("BEGIN").unwrap();
+        insert(&mut late, "test.late");
+        late.batch_execute("COMMIT").unwrap();
+        // The newer id is committed, the older one not yet: nothing is readable past it.
+        assert!(read_after(&mut reader, start, 10).unwrap().is_empty());
+        assert_eq!(head(&mut reader).unwrap(), start);
+        early.batch_execute("COMMIT").unwrap();
+        // Both, the older first (other tests' transactions may hold the bound a moment).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let read = loop {
+            let read = read_after(&mut reader, start, 10).unwrap();
+            if read.len() >= 2 || std::time::Instant::now() > deadline {
+                break read;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        };
+        assert_eq!(kinds(&read), ["test.early", "test.late"]);
+        assert!(read[0].id < read[1].id && read[0].cursor() < read[1].cursor());
+        assert!(read_after(&mut reader, read[1].cursor(), 10).unwrap().is_empty());
+        assert_eq!(head(&mut reader).unwrap(), read[1].cursor());
     }
 
     fn pooled_connections_are_configured(db) {
