@@ -45,10 +45,10 @@ fn main() -> ExitCode {
             {
                 Ok(user) => {
                     // Running servers hold the user's access: tell them, as their own writes
-                    // do (PostgreSQL NOTIFY or Redis; on SQLite one server owns the file and
-                    // reads the change at its next start).
+                    // do (PostgreSQL NOTIFY or Redis). Without the message each server's
+                    // dispatcher still reads it from the event log within AGENTRY_EVENT_POLL.
                     if let Err(error) = agentry::bus::announce(&app, &config, user) {
-                        tracing::warn!(%error, "running servers were not told; they see the promotion after a restart");
+                        tracing::warn!(%error, "running servers were not told; they see the promotion at their next poll of the event log");
                     }
                     println!("{} is now a super admin", email.trim().to_lowercase());
                     ExitCode::SUCCESS

@@ -84,7 +84,7 @@ impl Sessions<'_> {
         Ok(restrict(access, caller))
     }
 
-    /// [`App::caller_access`] without I/O, when this process holds the user's access.
+    /// [`Sessions::caller_access`] without I/O, when this process holds the user's access.
     pub fn cached_caller_access(&self, caller: &Caller) -> Option<Arc<Access>> {
         self.cached_access(caller.user)
             .map(|access| restrict(access, caller))

@@ -265,7 +265,7 @@ impl Billing<'_> {
         self.paywall_for(&access, has_balance, gate)
     }
 
-    /// [`App::paywall`] for a caller whose access is at hand (no I/O).
+    /// [`Billing::paywall`] for a caller whose access is at hand (no I/O).
     pub(crate) fn paywall_for(
         &self,
         access: &agentry_domain::access::Access,

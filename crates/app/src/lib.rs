@@ -1,7 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(clippy::arithmetic_side_effects)]
 
-mod access;
+pub mod access;
 pub mod accounts;
 pub mod agents;
 pub mod billing;

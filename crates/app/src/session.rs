@@ -156,7 +156,26 @@ impl Sessions<'_> {
         uow: &mut Uow<'_>,
         header: Option<&str>,
     ) -> Result<Caller, AppError> {
-        match self.verify_token(header)? {
+        let verified = self.verify_token(header)?;
+        // Inside a unit of work the held revocation instants and tokens are not trusted (a
+        // step before may have revoked them): the slow half reads them through the handle.
+        let verified = match verified {
+            Verified::Caller(caller) if uow.in_work() => match caller.token.as_deref() {
+                Some(_) => Verified::NeedsTokenLookup(agentry_auth::pat::hash(
+                    agentry_auth::token::strip_bearer(header.unwrap_or_default()),
+                )),
+                None => {
+                    let claims = self
+                        .app
+                        .tokens
+                        .verify(header.unwrap_or_default())
+                        .map_err(|_| AppError::Unauthorized(INVALID.into()))?;
+                    Verified::NeedsLookup(claims, caller.user)
+                }
+            },
+            other => other,
+        };
+        match verified {
             Verified::Caller(caller) => Ok(caller),
             Verified::NeedsLookup(claims, user) => self.lookup_and_admit(uow, &claims, user),
             Verified::NeedsTokenLookup(hash) => self.lookup_token(uow, &hash),
@@ -221,7 +240,7 @@ impl Sessions<'_> {
         })
     }
 
-    /// The slow half of [`App::authenticate`], for callers that ran [`App::verify_token`].
+    /// The slow half of [`Sessions::authenticate`], for callers that ran [`Sessions::verify_token`].
     pub fn lookup_and_admit(
         &self,
         uow: &mut Uow<'_>,

@@ -78,7 +78,7 @@ pub(crate) fn slow_down(wait: Duration) -> AppError {
     }
 }
 
-/// A check of an account claimed by [`App::claim_attempt`]: what to restore if it turns out
+/// A check of an account claimed by [`Accounts::claim_attempt`]: what to restore if it turns out
 /// not to be a guess.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Claim {

@@ -170,4 +170,20 @@ db_tests! {
         let inside = app.transaction(uow, |uow| app.accounts().change_password(uow, &caller, &change));
         assert!(matches!(inside, Err(AppError::Internal(_))), "{inside:?}");
     }
+
+    fn a_token_revoked_earlier_in_a_transaction_is_refused_later_in_it(db) {
+        let app = App::new(db.pool().0, Settings::for_tests());
+        let uow = &mut Uow::new(app.pool());
+        let registered = app.accounts().register(uow, serde_json::from_value(serde_json::json!({
+            "email": "r@example.com", "password": "Sup3r-secret-pw", "confirm_password": "Sup3r-secret-pw"
+        })).unwrap()).unwrap();
+        // Held in memory from here on.
+        let caller = app.sessions().authenticate(uow, Some(&registered.token)).unwrap();
+        std::thread::sleep(Duration::from_millis(1100));
+        let inside = app.transaction(uow, |uow| {
+            app.accounts().logout(uow, &caller)?;
+            app.sessions().authenticate(uow, Some(&registered.token))
+        });
+        assert!(matches!(inside, Err(AppError::Unauthorized(_))), "{inside:?}");
+    }
 }

@@ -20,7 +20,9 @@ pub enum AnyConnection {
 }
 
 /// SQLite takes one writer at a time: the outermost write transactions of this process take
-/// turns here first. (Writers in other processes, such as `agentry admin`, still meet SQLite's
+/// turns here first (single autocommit writes, such as a throttle count, do not; they still
+/// meet the busy timeout). Never open a second write transaction, on another connection, while
+/// holding it: it would wait for itself. (Writers in other processes, such as `agentry admin`, still meet SQLite's
 /// busy timeout.) One gate for every SQLite database the process opens (tests open many):
 /// writes are short, and a use case never writes through two connections at once.
 static SQLITE_WRITER: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -273,7 +273,7 @@ impl Agents<'_> {
         Ok(view)
     }
 
-    /// [`App::agent_for`] with its company's layer of settings and command states.
+    /// [`Agents::agent_for`] with its company's layer of settings and command states.
     pub(crate) fn visible_agent_with_company(
         &self,
         uow: &mut Uow<'_>,

@@ -86,7 +86,7 @@ impl Agents<'_> {
         })
     }
 
-    /// [`App::insert_new_agent`] in the caller's unit of work (registration's too); records
+    /// [`Agents::insert_new_agent`] in the caller's unit of work (registration's too); records
     /// the new agent with who sees it.
     pub(crate) fn insert_agent_in(
         &self,
