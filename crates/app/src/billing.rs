@@ -2,13 +2,10 @@
 //! 402 paywall (reference auth-billing.md section 5).
 
 use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
-use agentry_domain::events::DomainEvent;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::Uow;
-use agentry_store::events::Work;
-use agentry_store::{DbUuid, companies};
+use agentry_store::companies;
 use serde_json::json;
-use std::collections::{BTreeMap, HashMap};
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -44,7 +41,7 @@ impl Billing<'_> {
         let row = companies::find_company(conn, company)?
             .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
         let root = match row.parent_id {
-            Some(_) => Some(crate::billing::root_of(conn, row.clone())?),
+            Some(_) => Some(crate::companies::root_of(conn, row.clone())?),
             None => None,
         };
         let settings = &self.app.settings.billing;
@@ -200,7 +197,7 @@ impl Billing<'_> {
                 BillingError::Store(store) => AppError::Store(store),
             })?;
             // Members' views show the company's balance.
-            crate::billing::billing_changed(work, &[company])
+            crate::companies::billing_changed(work, &[company])
         })
     }
 
@@ -213,12 +210,17 @@ impl Billing<'_> {
 
     /// `POST /v1/credit?company=&amount=`: credit `amount_usd` worth of tokens to a company
     /// (at the token price, or $0.50 a million with billing off). Returns the tokens added.
+    /// Only the server's own key (`key`, the `Authorization` header) may.
     pub fn credit_company(
         &self,
         uow: &mut Uow<'_>,
+        key: Option<&str>,
         company: &str,
         amount_usd: f64,
     ) -> Result<i64, AppError> {
+        if !self.is_server_key(key) {
+            return Err(AppError::Unauthorized("Invalid API Key".into()));
+        }
         let company: CompanyId = crate::forms::parse_id(company, "Company")?;
         if !amount_usd.is_finite() || amount_usd <= 0.0 || amount_usd > 1_000_000.0 {
             return Err(AppError::Invalid {
@@ -243,7 +245,7 @@ impl Billing<'_> {
             if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
                 return Err(AppError::NotFound("Company not found".into()));
             }
-            crate::billing::billing_changed(work, &[company])
+            crate::companies::billing_changed(work, &[company])
         })?;
         Ok(tokens)
     }
@@ -285,56 +287,4 @@ impl Billing<'_> {
             "token_price_per_million_usd": settings.token_price_per_million_usd,
         })))
     }
-}
-
-/// Record that the billing of each of `companies_` changed (balance or subscription),
-/// naming the members whose views show it and whose paywall reads it: its own and its
-/// child companies' (two statements).
-pub(crate) fn billing_changed(
-    work: &mut Work<'_>,
-    companies_: &[CompanyId],
-) -> Result<(), AppError> {
-    if companies_.is_empty() {
-        return Ok(());
-    }
-    let conn = work.conn();
-    let children = companies::children_of(conn, companies_)?;
-    let parent_of: HashMap<DbUuid, CompanyId> = children
-        .iter()
-        .filter_map(|child| child.parent_id.map(|parent| (child.id, parent.into())))
-        .collect();
-    let mut company_ids = companies_.to_vec();
-    company_ids.extend(children.iter().map(|c| CompanyId::from(c.id)));
-    let mut users: BTreeMap<CompanyId, Vec<UserId>> =
-        companies_.iter().map(|c| (*c, Vec::new())).collect();
-    for (membership, _) in companies::members_of(conn, &company_ids)? {
-        let company = parent_of
-            .get(&membership.company_id)
-            .copied()
-            .unwrap_or_else(|| membership.company_id.into());
-        users
-            .entry(company)
-            .or_default()
-            .push(membership.user_id.into());
-    }
-    for (company, users) in users {
-        work.record(DomainEvent::BillingChanged { company, users });
-    }
-    Ok(())
-}
-
-/// The root of `row`'s parent chain (`row` itself when it has none): one statement per
-/// level, at most 8 (chains are short; the bound keeps a corrupt cycle from looping).
-pub(crate) fn root_of(
-    conn: &mut agentry_store::AnyConnection,
-    mut row: agentry_store::identity::CompanyRow,
-) -> Result<agentry_store::identity::CompanyRow, AppError> {
-    for _ in 0..8 {
-        let Some(parent) = row.parent_id else { break };
-        match companies::find_company(conn, parent.into())? {
-            Some(parent) => row = parent,
-            None => break,
-        }
-    }
-    Ok(row)
 }

@@ -6,7 +6,7 @@
 //! what [`stale`] says, here and, through the bus, on the other instances. No use case
 //! invalidates a read model by hand.
 
-use agentry_domain::events::{CompanyChange, DomainEvent};
+use agentry_domain::events::{CompanyChange, ConversationChange, DomainEvent};
 use agentry_domain::invalidation::Invalidation;
 use agentry_store::Uow;
 use agentry_store::events::Work;
@@ -102,6 +102,16 @@ impl App {
     /// instances.
     pub(crate) fn committed(&self, events: &[DomainEvent]) {
         for event in events {
+            if let DomainEvent::ConversationChanged {
+                conversation,
+                change: ConversationChange::Deleted,
+                ..
+            } = event
+            {
+                // Its files go once its deletion has committed: a deletion rolled back with
+                // an enclosing transaction keeps them.
+                crate::conversations::remove_workspaces(&self.settings.data_dir, *conversation);
+            }
             if let DomainEvent::TokensRevoked { user, at } = event {
                 // This instance holds the new instant at once (a fill racing it is dropped
                 // by the invalidation).

@@ -1,10 +1,48 @@
 //! The inference pre-check (`Accounts::check_balance`) on both backends.
+#![expect(clippy::expect_used, reason = "helpers of a test crate")]
 
 use agentry_app::{App, AppError, Caller, Settings};
 use agentry_billing::BillingSettings;
 use agentry_domain::{CompanyId, RoleId};
 use agentry_store::Uow;
+use agentry_store::identity::{NewCompany, insert_companies};
 use agentry_test_support::{db_tests, seed_member};
+use diesel::RunQueryDsl;
+use diesel::sql_types::Text;
+
+/// The server's own key, which crediting needs.
+fn key() -> String {
+    String::from_utf8(Settings::for_tests().token_secret.to_vec()).expect("a text key")
+}
+
+/// A company whose parent is `parent`.
+fn company_under(db: &agentry_test_support::TestDb, parent: Option<CompanyId>) -> CompanyId {
+    let now = chrono::Utc::now().naive_utc();
+    let id = CompanyId::new();
+    let row = NewCompany {
+        id: id.into(),
+        parent_id: parent.map(Into::into),
+        name: "Parent".into(),
+        agent_name: "AGiXT".into(),
+        created_at: now,
+        updated_at: now,
+    };
+    insert_companies(&mut db.connect(), &[row]).expect("insert a company");
+    id
+}
+
+/// Make `child` a child of `parent` (before anything reads either).
+fn set_parent(db: &agentry_test_support::TestDb, child: CompanyId, parent: CompanyId) {
+    let sql = match db.backend() {
+        agentry_store::Backend::Sqlite => "UPDATE companies SET parent_id = ? WHERE id = ?",
+        agentry_store::Backend::Postgres => "UPDATE companies SET parent_id = $1 WHERE id = $2",
+    };
+    diesel::sql_query(sql)
+        .bind::<Text, _>(parent.to_string())
+        .bind::<Text, _>(child.to_string())
+        .execute(&mut db.connect())
+        .expect("set a parent");
+}
 
 fn member(db: &agentry_test_support::TestDb) -> (Caller, CompanyId) {
     let (user, company) = seed_member(db, "a@example.com", RoleId::USER);
@@ -41,7 +79,11 @@ db_tests! {
             }
             other => panic!("expected 402, got {other:?}"),
         }
-        app.billing().credit_company(&mut Uow::new(app.pool()), &company.to_string(), 1.0).unwrap();
+        assert!(matches!(
+            app.billing().credit_company(&mut Uow::new(app.pool()), Some("wrong"), &company.to_string(), 1.0),
+            Err(AppError::Unauthorized(_))
+        ), "only the server's key credits");
+        app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &company.to_string(), 1.0).unwrap();
         assert!(app.accounts().check_balance(&mut Uow::new(app.pool()), &caller).is_ok(), "the credit opens the gate at once");
     }
 
@@ -52,5 +94,36 @@ db_tests! {
         // Promoted through the use case, whose event reaches the cached access.
         app.accounts().promote_super_admin(&mut Uow::new(app.pool()), &caller.email).unwrap();
         assert!(app.accounts().check_balance(&mut Uow::new(app.pool()), &caller).is_ok());
+    }
+
+    fn a_credit_to_a_grandparent_opens_the_gate_for_a_grandchilds_member(db) {
+        let (caller, leaf) = member(&db);
+        let root = company_under(&db, None);
+        let middle = company_under(&db, Some(root));
+        set_parent(&db, leaf, middle);
+        let app = app(&db, 2.0);
+        assert!(matches!(
+            app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
+            Err(AppError::PaymentRequired(_))
+        ));
+        // The member's view (and its paywall decision) is now held; the credit two levels up
+        // must reach it.
+        app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &root.to_string(), 1.0).unwrap();
+        assert!(app.accounts().check_balance(&mut Uow::new(app.pool()), &caller).is_ok());
+    }
+
+    fn deleting_a_parent_company_stops_its_children_drawing_on_it(db) {
+        let (caller, child) = member(&db);
+        let (admin, parent) = seed_member(&db, "admin@example.com", RoleId::TENANT_ADMIN);
+        set_parent(&db, child, parent);
+        let admin = Caller { user: admin, email: "admin@example.com".into(), issued_at: 0.0, token: None };
+        let app = app(&db, 2.0);
+        app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &parent.to_string(), 1.0).unwrap();
+        assert!(app.accounts().check_balance(&mut Uow::new(app.pool()), &caller).is_ok(), "the parent's balance counts");
+        app.companies().delete_company(&mut Uow::new(app.pool()), &admin, parent).unwrap();
+        assert!(matches!(
+            app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
+            Err(AppError::PaymentRequired(_))
+        ), "an orphan has only its own balance");
     }
 }

@@ -106,9 +106,16 @@ db_tests! {
         let token = app.tokens().create_token(uow, &caller, serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["agents:read"]})).unwrap()).unwrap();
         let invitation = app.companies().invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "new@example.com", "role_id": 3})).unwrap()).unwrap();
         app.companies().delete_invitation(uow, &caller, &invitation.id).unwrap();
+        // Registering through an invitation joins its company, as accepting one does.
+        let second = app.companies().invite(uow, &caller, serde_json::from_value(serde_json::json!({"email": "two@example.com", "role_id": 3})).unwrap()).unwrap();
+        let registered = app.accounts().register(uow, serde_json::from_value(serde_json::json!({
+            "email": "two@example.com", "password": "Correct-Horse-42", "confirm_password": "Correct-Horse-42",
+            "invitation_id": second.id,
+        })).unwrap()).unwrap();
         let kinds: Vec<(String, String)> = list(&mut db.connect(), 0, 100)
             .unwrap()
             .into_iter()
+            .filter(|row| row.kind != "agent.changed")
             .map(|row| (row.kind, row.subject))
             .collect();
         assert_eq!(
@@ -117,6 +124,9 @@ db_tests! {
                 ("token.created".to_owned(), caller.user.to_string()),
                 ("invitation.changed".to_owned(), invitation.id.clone()),
                 ("invitation.changed".to_owned(), invitation.id.clone()),
+                ("invitation.changed".to_owned(), second.id.clone()),
+                ("user.registered".to_owned(), registered.user_id.to_string()),
+                ("access.changed".to_owned(), registered.user_id.to_string()),
             ],
             "{token:?}"
         );
@@ -185,5 +195,29 @@ db_tests! {
             app.sessions().authenticate(uow, Some(&registered.token))
         });
         assert!(matches!(inside, Err(AppError::Unauthorized(_))), "{inside:?}");
+    }
+
+    fn a_deleted_conversation_keeps_its_files_until_the_deletion_commits(db) {
+        let caller = admin(&db);
+        let data_dir = std::env::temp_dir().join(format!("agentry-units-{}", uuid::Uuid::new_v4()));
+        let settings = Settings { data_dir: data_dir.clone(), ..Settings::for_tests() };
+        let app = App::new(db.pool().0, settings);
+        let mut uow = Uow::new(app.pool());
+        let body = serde_json::from_value(serde_json::json!({ "conversation_name": "Notes" })).unwrap();
+        let id = app.conversations().new_conversation(&mut uow, &caller, body).unwrap().id.to_string();
+        let files = data_dir.join("WORKSPACE").join("some-agent").join(&id);
+        std::fs::create_dir_all(&files).unwrap();
+        std::fs::write(files.join("notes.txt"), "kept").unwrap();
+
+        let refused: Result<(), AppError> = app.transaction(&mut uow, |uow| {
+            app.conversations().delete_conversation(uow, &caller, &id)?;
+            Err(AppError::Conflict("changed my mind".into()))
+        });
+        assert!(refused.is_err());
+        assert!(files.join("notes.txt").exists(), "rolled back: the files stay");
+
+        app.conversations().delete_conversation(&mut uow, &caller, &id).unwrap();
+        assert!(!files.exists(), "committed: the files go");
+        std::fs::remove_dir_all(&data_dir).unwrap();
     }
 }

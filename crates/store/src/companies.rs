@@ -56,6 +56,81 @@ pub fn children_of(
         .load(conn)?)
 }
 
+/// How far up or down a parent chain [`ancestors_of`] and [`descendants_of`] go: chains are
+/// short, and the bound keeps a corrupt cycle from looping.
+pub const MAX_DEPTH: i32 = 8;
+
+/// One step of a company's lineage: `relative` is `depth` levels above (ancestors) or below
+/// (descendants) `company`.
+#[derive(QueryableByName, Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Link {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub company: DbUuid,
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    pub relative: DbUuid,
+    #[diesel(sql_type = diesel::sql_types::Integer)]
+    pub depth: i32,
+}
+
+/// Every parent, grandparent... of each of `ids`, up to [`MAX_DEPTH`] levels (one recursive
+/// statement).
+pub fn ancestors_of(conn: &mut AnyConnection, ids: &[CompanyId]) -> Result<Vec<Link>, StoreError> {
+    lineage(
+        conn,
+        ids,
+        "WITH RECURSIVE up(company, relative, depth) AS (\
+         SELECT id, parent_id, 1 FROM companies WHERE parent_id IS NOT NULL AND id IN ({ids}) \
+         UNION ALL SELECT up.company, c.parent_id, up.depth + 1 FROM up \
+         JOIN companies c ON c.id = up.relative \
+         WHERE c.parent_id IS NOT NULL AND up.depth < {depth}) \
+         SELECT company, relative, depth FROM up",
+    )
+}
+
+/// Every child, grandchild... of each of `ids`, down to [`MAX_DEPTH`] levels (one recursive
+/// statement).
+pub fn descendants_of(
+    conn: &mut AnyConnection,
+    ids: &[CompanyId],
+) -> Result<Vec<Link>, StoreError> {
+    lineage(
+        conn,
+        ids,
+        "WITH RECURSIVE down(company, relative, depth) AS (\
+         SELECT parent_id, id, 1 FROM companies WHERE parent_id IN ({ids}) \
+         UNION ALL SELECT down.company, c.id, down.depth + 1 FROM down \
+         JOIN companies c ON c.parent_id = down.relative WHERE down.depth < {depth}) \
+         SELECT company, relative, depth FROM down",
+    )
+}
+
+/// Run a lineage query, `{ids}` standing for the list of `ids` (passed as one JSON array).
+fn lineage(
+    conn: &mut AnyConnection,
+    ids: &[CompanyId],
+    query: &str,
+) -> Result<Vec<Link>, StoreError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    // Ids are UUIDs: nothing in them needs escaping.
+    let quoted: Vec<String> = ids.iter().map(|id| format!("\"{id}\"")).collect();
+    let list = format!("[{}]", quoted.join(","));
+    let query = query.replace("{depth}", &MAX_DEPTH.to_string());
+    Ok(match conn {
+        AnyConnection::Postgresql(pg) => {
+            diesel::sql_query(query.replace("{ids}", "SELECT json_array_elements_text($1::json)"))
+                .bind::<diesel::sql_types::Text, _>(list)
+                .load(pg)?
+        }
+        AnyConnection::Sqlite(lite) => {
+            diesel::sql_query(query.replace("{ids}", "SELECT value FROM json_each(?)"))
+                .bind::<diesel::sql_types::Text, _>(list)
+                .load(lite)?
+        }
+    })
+}
+
 /// Every member of each of `companies`, with their user row (one statement).
 pub fn members_of(
     conn: &mut AnyConnection,

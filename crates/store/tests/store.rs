@@ -113,6 +113,60 @@ fn empty_db(backend: Backend) -> Option<TestDb> {
 }
 
 db_tests! {
+    fn a_lineage_is_walked_in_one_statement_both_ways(db) {
+        use agentry_store::companies::{ancestors_of, descendants_of};
+        // root <- middle <- leaf, and an unrelated company.
+        let root = new_company("Root");
+        let middle = NewCompany { parent_id: Some(root.id), ..new_company("Middle") };
+        let leaf = NewCompany { parent_id: Some(middle.id), ..new_company("Leaf") };
+        let other = new_company("Other");
+        let mut conn = db.connect();
+        insert_companies(&mut conn, &[root.clone(), middle.clone(), leaf.clone(), other.clone()]).unwrap();
+        let id = |row: &NewCompany| CompanyId::from(row.id);
+
+        let counter = StatementCounter::default();
+        let mut counted = db.connect_counted(&counter);
+        let mut up: Vec<(DbUuid, DbUuid, i32)> = ancestors_of(&mut counted, &[id(&leaf), id(&other)])
+            .unwrap()
+            .into_iter()
+            .map(|link| (link.company, link.relative, link.depth))
+            .collect();
+        up.sort_by_key(|link| link.2);
+        assert_eq!(up, [(leaf.id, middle.id, 1), (leaf.id, root.id, 2)]);
+        assert_eq!(counter.get(), 1, "one statement whatever the depth");
+
+        let mut down: Vec<(DbUuid, DbUuid, i32)> = descendants_of(&mut counted, &[id(&root), id(&middle)])
+            .unwrap()
+            .into_iter()
+            .map(|link| (link.company, link.relative, link.depth))
+            .collect();
+        down.sort_by_key(|link| (link.0 == middle.id, link.2));
+        assert_eq!(down, [(root.id, middle.id, 1), (root.id, leaf.id, 2), (middle.id, leaf.id, 1)]);
+        assert_eq!(counter.get(), 2);
+        assert!(ancestors_of(&mut counted, &[]).unwrap().is_empty());
+        assert_eq!(counter.get(), 2, "nothing asked, nothing run");
+    }
+
+    fn a_parent_cycle_stops_at_the_depth_bound(db) {
+        use agentry_store::companies::{MAX_DEPTH, ancestors_of};
+        let a = new_company("A");
+        let b = NewCompany { parent_id: Some(a.id), ..new_company("B") };
+        let mut conn = db.connect();
+        insert_companies(&mut conn, &[a.clone(), b.clone()]).unwrap();
+        // Corrupt data: A's parent is B.
+        let sql = match conn.backend() {
+            Backend::Sqlite => "UPDATE companies SET parent_id = ? WHERE id = ?",
+            Backend::Postgres => "UPDATE companies SET parent_id = $1 WHERE id = $2",
+        };
+        diesel::sql_query(sql)
+            .bind::<Text, _>(b.id)
+            .bind::<Text, _>(a.id)
+            .execute(&mut conn)
+            .unwrap();
+        let up = ancestors_of(&mut conn, &[CompanyId::from(b.id)]).unwrap();
+        assert_eq!(up.len(), usize::try_from(MAX_DEPTH).unwrap());
+    }
+
     fn migrations_go_up_down_and_up_again(db) {
         let Some(fresh) = empty_db(db.backend()) else { return };
         let mut conn = fresh.connect();

@@ -68,12 +68,18 @@ pub(super) struct CreditQuery {
 
 pub(super) async fn credit(
     app: web::Data<App>,
+    request: actix_web::HttpRequest,
     query: web::Query<CreditQuery>,
 ) -> Result<Reply<Credited>, ApiError> {
+    let key = request
+        .headers()
+        .get(actix_web::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned);
     let tokens = app
         .run(move |app, uow| {
             app.billing()
-                .credit_company(uow, &query.company, query.amount)
+                .credit_company(uow, key.as_deref(), &query.company, query.amount)
         })
         .await?;
     Ok(Reply(Credited {

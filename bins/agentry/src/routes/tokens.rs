@@ -2,11 +2,11 @@
 
 use actix_web::web;
 use agentry_api::Detail;
-use agentry_app::App;
 use agentry_app::tokens::{
     GrantableAgents, GrantableCompanies, GrantableScopes, NewTokenForm, TokenList, TokenView,
     ValidToken,
 };
+use agentry_app::{App, AppError};
 use serde::Deserialize;
 
 use crate::error::ApiError;
@@ -81,16 +81,25 @@ pub(super) async fn validate(
     let result = app
         .run(move |app, uow| Ok(app.tokens().validate_token(uow, &query.token)))
         .await?;
-    match result {
-        Ok((user_id, scopes)) => Ok(Reply(ValidToken {
-            valid: true,
-            user_id,
-            scopes,
-        })),
-        Err(_) => Err(ApiError::status(
-            actix_web::http::StatusCode::UNAUTHORIZED,
-            "Invalid token",
-        )),
+    let (user_id, scopes) = result.map_err(refusal)?;
+    Ok(Reply(ValidToken {
+        valid: true,
+        user_id,
+        scopes,
+    }))
+}
+
+/// Why a token did not validate: one that does not authenticate is invalid (401); anything
+/// else (the database is unreachable, say) is the server's failure, not the token's.
+fn refusal(error: AppError) -> ApiError {
+    match error {
+        AppError::Unauthorized(_)
+        | AppError::Forbidden(_)
+        | AppError::MfaRequired
+        | AppError::MfaSetupRequired => {
+            ApiError::status(actix_web::http::StatusCode::UNAUTHORIZED, "Invalid token")
+        }
+        other => other.into(),
     }
 }
 
@@ -122,4 +131,26 @@ pub(super) async fn available_companies(
         .run(move |app, uow| app.tokens().grantable_companies(uow, &caller))
         .await?;
     Ok(Reply(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::ResponseError;
+    use actix_web::http::StatusCode;
+    use agentry_app::AppError;
+
+    use super::refusal;
+
+    #[test]
+    fn only_a_token_that_does_not_authenticate_is_invalid() {
+        let invalid = refusal(AppError::Unauthorized("Token revoked".into()));
+        assert_eq!(invalid.status_code(), StatusCode::UNAUTHORIZED);
+        let invalid = refusal(AppError::Forbidden("Account disabled".into()));
+        assert_eq!(invalid.status_code(), StatusCode::UNAUTHORIZED);
+        // The database being down is not the token's fault.
+        let outage = refusal(AppError::Internal("no connection".into()));
+        assert_eq!(outage.status_code(), StatusCode::INTERNAL_SERVER_ERROR);
+        let busy = refusal(AppError::Busy { retry_after: 1 });
+        assert_eq!(busy.status_code(), StatusCode::SERVICE_UNAVAILABLE);
+    }
 }

@@ -139,17 +139,21 @@ impl Accounts<'_> {
             .as_ref()
             .map_or_else(|| "AGiXT".to_owned(), |c| c.agent_name.clone());
         let created = self.app.write(uow, |work| {
-            let conn = work.conn();
-            account::create_account(conn, &new_account)?;
+            account::create_account(work.conn(), &new_account)?;
+            work.record(DomainEvent::UserRegistered { user: user_id });
             if let Some(row) = &invitation {
                 // Another registration may have taken this invitation meanwhile.
-                if !companies::accept_invitation(conn, row.id, user_id)? {
+                if !companies::accept_invitation(work.conn(), row.id, user_id)? {
                     return Err(invalid_invitation());
                 }
+                // Joining the inviting company, as accepting an invitation records.
+                work.record(DomainEvent::AccessChanged {
+                    user: user_id,
+                    company: Some(company_id),
+                });
             }
             // The user's first agent, named as their company names its agents.
             let mut settings = agentry_domain::agent::default_settings(None);
-            work.record(DomainEvent::UserRegistered { user: user_id });
             self.app.agents().insert_agent_in(
                 work,
                 user_id,

@@ -196,29 +196,27 @@ impl Accounts<'_> {
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
         let preferences = account::preferences_for(conn, user_id)?;
         let memberships = identity::memberships_for(conn, user_id)?;
-        // The paywall counts parents' balances too: one statement per level of parents (at
-        // most 8).
-        // A company with an active auto top-up subscription passes too: its invoices refill it.
-        let mut has_balance = memberships
-            .iter()
-            .any(|m| m.company.token_balance > 0 || m.company.subscription_active);
-        let mut parents: Vec<CompanyId> = memberships
-            .iter()
-            .filter_map(|m| m.company.parent_id.map(Into::into))
-            .collect();
-        // Only the paywall asks, and only with billing on.
-        for _ in 0..8 {
-            if !self.app.settings.billing.enabled() || has_balance || parents.is_empty() {
-                break;
-            }
-            let rows = companies::companies_by_ids(conn, &parents)?;
-            has_balance = rows
+        // The paywall counts parents' balances too (two statements, only with billing on and
+        // no balance of the caller's own). A company with an active auto top-up subscription
+        // passes too: its invoices refill it.
+        let passes =
+            |c: &agentry_store::identity::CompanyRow| c.token_balance > 0 || c.subscription_active;
+        let mut has_balance = memberships.iter().any(|m| passes(&m.company));
+        if self.app.settings.billing.enabled() && !has_balance {
+            let children: Vec<CompanyId> = memberships
                 .iter()
-                .any(|c| c.token_balance > 0 || c.subscription_active);
-            parents = rows
-                .iter()
-                .filter_map(|c| c.parent_id.map(Into::into))
+                .filter(|m| m.company.parent_id.is_some())
+                .map(|m| CompanyId::from(m.company.id))
                 .collect();
+            let parents: Vec<CompanyId> = companies::ancestors_of(conn, &children)?
+                .into_iter()
+                .map(|link| link.relative.into())
+                .collect();
+            if !parents.is_empty() {
+                has_balance = companies::companies_by_ids(conn, &parents)?
+                    .iter()
+                    .any(passes);
+            }
         }
         // The agents each company lists: one statement.
         let company_ids: Vec<CompanyId> = memberships

@@ -186,13 +186,15 @@ impl Agents<'_> {
         if view.owner == caller.user {
             return Ok(true);
         }
-        Ok(view.shared
-            && view.company.is_some_and(|c| {
-                self.app
-                    .sessions()
-                    .caller_access(uow, caller)
-                    .is_ok_and(|a| a.is_member(c))
-            }))
+        match view.company {
+            // A failure to read the caller's access is the server's, not a refusal.
+            Some(company) if view.shared => Ok(self
+                .app
+                .sessions()
+                .caller_access(uow, caller)?
+                .is_member(company)),
+            _ => Ok(false),
+        }
     }
 
     /// The agent a path names, by id or by name among the caller's visible agents; an

@@ -1,11 +1,14 @@
 //! Companies, members, roles and invitations (reference auth-billing.md section 3).
 
 mod invitations;
+mod lineage;
 mod members;
 
-use std::collections::HashMap;
+pub(crate) use lineage::{billing_changed, root_of};
 
-use agentry_domain::events::{CompanyChange, DomainEvent, InvitationChange};
+use std::collections::{BTreeMap, HashMap};
+
+use agentry_domain::events::{AgentChange, CompanyChange, DomainEvent, InvitationChange};
 
 use agentry_domain::access::Access;
 use agentry_domain::{CompanyId, RoleId, UserId};
@@ -360,6 +363,22 @@ impl Companies<'_> {
         self.app.write(uow, |work| {
             let conn = work.conn();
             let members = member_ids(conn, company)?;
+            // Deleting it orphans its children (their parent becomes none) and unshares its
+            // agents (their company becomes none): changes the database makes, which the
+            // events must name too.
+            let children: Vec<CompanyId> = companies::children_of(conn, &[company])?
+                .into_iter()
+                .map(|child| child.id.into())
+                .collect();
+            let mut child_members: BTreeMap<CompanyId, Vec<UserId>> =
+                children.iter().map(|child| (*child, Vec::new())).collect();
+            for (membership, _) in companies::members_of(conn, &children)? {
+                child_members
+                    .entry(membership.company_id.into())
+                    .or_default()
+                    .push(membership.user_id.into());
+            }
+            let agents = agentry_store::agents::agents_of_company(conn, company)?;
             if !companies::delete_company(conn, company)? {
                 return Err(not_found("Company"));
             }
@@ -368,6 +387,22 @@ impl Companies<'_> {
                 change: CompanyChange::Deleted,
                 members,
             });
+            for (child, members) in child_members {
+                work.record(DomainEvent::CompanyChanged {
+                    company: child,
+                    change: CompanyChange::Updated,
+                    members,
+                });
+            }
+            // A child's balance warning followed this company's balance; now its own.
+            billing_changed(work, &children)?;
+            for agent in agents {
+                work.record(DomainEvent::AgentChanged {
+                    agent: agent.id.into(),
+                    change: AgentChange::Updated,
+                    viewers: vec![agent.user_id.into()],
+                });
+            }
             Ok(())
         })
     }

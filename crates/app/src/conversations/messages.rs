@@ -157,23 +157,6 @@ impl Conversations<'_> {
         Ok(row)
     }
 
-    /// Remove a deleted conversation's files under every agent's folder (best effort: a
-    /// failure is logged; the files are no longer served either way).
-    pub(super) fn remove_workspaces(&self, conversation: ConversationId) {
-        let root = self.app.settings.data_dir.join("WORKSPACE");
-        let Ok(agents) = std::fs::read_dir(&root) else {
-            return;
-        };
-        for agent in agents.flatten() {
-            let dir = agent.path().join(conversation.to_string());
-            if dir.is_dir()
-                && let Err(error) = std::fs::remove_dir_all(&dir)
-            {
-                tracing::warn!(%error, dir = %dir.display(), "could not remove a conversation's files");
-            }
-        }
-    }
-
     /// Messages a command run writes to its conversation.
     pub(crate) fn log_messages(
         &self,
@@ -193,5 +176,24 @@ impl Conversations<'_> {
             work.record(messages_changed(conversation, user, MessagesChange::Added));
             Ok(())
         })
+    }
+}
+
+/// Remove a deleted conversation's files under every agent's folder in `data_dir` (best
+/// effort: a failure is logged; the files are no longer served either way). Run by
+/// [`App::committed`](crate::App) once the deletion has committed, so a deletion rolled back
+/// with its enclosing transaction keeps them.
+pub(crate) fn remove_workspaces(data_dir: &std::path::Path, conversation: ConversationId) {
+    let root = data_dir.join("WORKSPACE");
+    let Ok(agents) = std::fs::read_dir(&root) else {
+        return;
+    };
+    for agent in agents.flatten() {
+        let dir = agent.path().join(conversation.to_string());
+        if dir.is_dir()
+            && let Err(error) = std::fs::remove_dir_all(&dir)
+        {
+            tracing::warn!(%error, dir = %dir.display(), "could not remove a conversation's files");
+        }
     }
 }

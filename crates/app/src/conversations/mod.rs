@@ -5,6 +5,8 @@
 
 mod messages;
 
+pub(crate) use messages::remove_workspaces;
+
 use agentry_domain::events::{ConversationChange, DomainEvent, MessagesChange};
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
 use agentry_store::Uow;
@@ -388,7 +390,6 @@ impl Conversations<'_> {
             });
             Ok(())
         })?;
-        self.remove_workspaces(ConversationId::from(row.id));
         Ok(ConversationName {
             id: row.id.into(),
             name: row.name,
@@ -422,12 +423,20 @@ impl Conversations<'_> {
             .collect();
         let at = now();
         // The agent goes with the fork only while the caller still sees it.
-        let agent = source.agent_id.filter(|a| {
-            self.app
-                .agents()
-                .visible_agent(uow, caller, &AgentId::from(*a).to_string())
-                .is_ok()
-        });
+        let agent =
+            match source.agent_id {
+                Some(id) => match self.app.agents().visible_agent(
+                    uow,
+                    caller,
+                    &AgentId::from(id).to_string(),
+                ) {
+                    Ok(_) => Some(id),
+                    Err(AppError::NotFound(_) | AppError::Forbidden(_)) => None,
+                    // A database failure is not "no longer visible".
+                    Err(other) => return Err(other),
+                },
+                None => None,
+            };
         let fork = ConversationRow {
             id: ConversationId::new().into(),
             user_id: caller.user.into(),

@@ -140,7 +140,7 @@ fn token_millions(value: &serde_json::Value) -> Result<i64, AppError> {
 fn root_company(conn: &mut AnyConnection, company: CompanyId) -> Result<CompanyRow, AppError> {
     let row = companies::find_company(conn, company)?
         .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-    crate::billing::root_of(conn, row)
+    crate::companies::root_of(conn, row)
 }
 
 impl App {
