@@ -353,6 +353,16 @@ pub struct Settings {
     )]
     pub event_poll: Option<String>,
 
+    /// How long the event log keeps an event; an instance that falls further behind drops its
+    /// read models and resumes at the head [default: 7d]
+    #[arg(
+        long,
+        env = "AGENTRY_EVENT_RETENTION",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub event_retention: Option<String>,
+
     /// Let agent commands (the HTTP request command) reach loopback, private and link-local
     /// addresses, e.g. a model server on the same host [default: false]
     #[arg(
@@ -458,6 +468,7 @@ impl Settings {
             job_backoff: self.job_backoff.or(lower.job_backoff),
             job_poll: self.job_poll.or(lower.job_poll),
             event_poll: self.event_poll.or(lower.event_poll),
+            event_retention: self.event_retention.or(lower.event_retention),
             allow_private_http: self.allow_private_http.or(lower.allow_private_http),
             redis_url: self.redis_url.or(lower.redis_url),
             superadmin_email: self.superadmin_email.or(lower.superadmin_email),
@@ -516,6 +527,8 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// How often the dispatcher reads the event log without a wake-up.
     pub event_poll: Duration,
+    /// How long the event log keeps an event (the prune job's age).
+    pub event_retention: Duration,
     /// Server-level AI provider settings, read from the environment under the reference's
     /// names (`OPENAI_API_KEY`, `EZLOCALAI_API_URI`...): every agent's settings merge over
     /// them. Only `Config::load` reads them; tests resolve without.
@@ -823,6 +836,14 @@ impl Config {
             agentry_app::dispatcher::DEFAULT_POLL,
             Duration::from_millis(10),
         )?;
+        let event_retention = match settings.event_retention.as_deref() {
+            None => agentry_app::dispatcher::DEFAULT_RETENTION,
+            Some(text) => parse_duration(text).ok_or_else(|| {
+                ConfigError::Invalid(format!(
+                    "AGENTRY_EVENT_RETENTION: `{text}` is not a duration between 1m and 365d (e.g. 12h, 7d)"
+                ))
+            })?,
+        };
 
         let jobs = JobsConfig {
             enabled: settings.jobs.unwrap_or(true),
@@ -954,6 +975,7 @@ impl Config {
                 stripe,
                 jobs,
                 event_poll,
+                event_retention,
                 provider_settings: std::collections::BTreeMap::new(),
                 allow_private_http: settings.allow_private_http.unwrap_or(false),
                 redis_url,

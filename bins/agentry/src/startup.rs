@@ -206,14 +206,28 @@ impl Application {
         let dispatcher = report.time("event log", || {
             agentry_app::dispatcher::Dispatcher::at_head(&app, config.event_poll)
         })?;
-        let jobs = config.jobs.enabled.then(|| {
-            app.payments().job_runner(RunnerOptions {
-                lease: config.jobs.lease,
-                idle: config.jobs.poll,
-                backoff: config.jobs.backoff,
-                ..RunnerOptions::default()
-            })
-        });
+        let jobs = match config.jobs.enabled {
+            true => {
+                // The log's retention runs as a job, at most one pending across instances;
+                // the first run is due now.
+                let mut uow = agentry_store::Uow::new(app.pool());
+                agentry_app::dispatcher::schedule_prune(uow.conn()?, Duration::ZERO)?;
+                let runner = app
+                    .payments()
+                    .job_runner(RunnerOptions {
+                        lease: config.jobs.lease,
+                        idle: config.jobs.poll,
+                        backoff: config.jobs.backoff,
+                        ..RunnerOptions::default()
+                    })
+                    .handle(
+                        agentry_app::dispatcher::PRUNE_JOB,
+                        agentry_app::dispatcher::prune_handler(app.clone(), config.event_retention),
+                    );
+                Some(runner)
+            }
+            false => None,
+        };
 
         let address = format!("{}:{}", config.host, config.port);
         let (server, port) = report.time("bind", || -> Result<_, StartupError> {

@@ -8,11 +8,15 @@
 //! an event whose transaction commits after a newer id is read, never skipped.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use agentry_store::Uow;
+use agentry_domain::invalidation::Invalidation;
 use agentry_store::events::{self, Cursor};
+use agentry_store::jobs::NewJob;
+use agentry_store::{AnyConnection, Uow};
 
+use crate::jobs::{JobHandler, Jobs};
+use crate::session::{naive_of, now_epoch};
 use crate::{App, AppError, stale};
 
 /// How often the log is read when no wake-up came (`AGENTRY_EVENT_POLL`).
@@ -29,8 +33,8 @@ pub struct Dispatcher {
 }
 
 impl Dispatcher {
-    /// A dispatcher at the head of the log (one statement): what came before is already in
-    /// the database this instance's read models will read.
+    /// A dispatcher at the head of the log (two statements, [`events::head`]): what came
+    /// before is already in the database this instance's read models will read.
     pub fn at_head(app: &App, poll: Duration) -> Result<Self, AppError> {
         let cursor = events::head(Uow::new(app.pool()).conn()?)?;
         Ok(Self {
@@ -51,10 +55,32 @@ impl Dispatcher {
         let mut applied = 0_usize;
         loop {
             let cursor = self.cursor;
-            let rows = self
+            let read = self
                 .app
-                .run(move |_, uow| Ok(events::read_after(uow.conn()?, cursor, BATCH)?))
+                .run(move |_, uow| {
+                    let conn = uow.conn()?;
+                    // Retention deleted events this reader had not read: it cannot know
+                    // what they changed.
+                    if events::horizon(conn)?.is_some_and(|horizon| horizon > cursor) {
+                        return Ok(Err(events::head(conn)?));
+                    }
+                    Ok(Ok(events::read_after(conn, cursor, BATCH)?))
+                })
                 .await?;
+            let rows = match read {
+                Ok(rows) => rows,
+                Err(head) => {
+                    tracing::warn!(
+                        ?cursor,
+                        ?head,
+                        "the event log was pruned past this instance's cursor: dropping every \
+                         read model and resuming at the head"
+                    );
+                    self.app.apply_invalidation(&Invalidation::All);
+                    self.cursor = head;
+                    return Ok(applied);
+                }
+            };
             let full = rows.len() >= BATCH as usize;
             for row in rows {
                 self.cursor = row.cursor();
@@ -84,13 +110,125 @@ impl Dispatcher {
 
     /// Forever: wait for a wake-up or the poll interval, then catch up. A database outage
     /// stops the cursor, not the server; it resumes when the database answers.
+    ///
+    /// A wake-up that finds nothing readable means another instance's commit is held back
+    /// by a transaction still running (on PostgreSQL the log is read only below the oldest
+    /// one): the dispatcher looks again after 5, 10, 20... ms instead of a whole poll later,
+    /// and warns (at most once a minute) when the log is still held back after that.
     pub async fn run(mut self) {
         let wake = Arc::clone(&self.app.wake);
+        let mut warned: Option<Instant> = None;
         loop {
-            let _woken = tokio::time::timeout(self.poll, wake.notified()).await;
-            if let Err(error) = self.catch_up().await {
-                tracing::warn!(%error, "the event log could not be read; retrying");
+            let woken = tokio::time::timeout(self.poll, wake.notified())
+                .await
+                .is_ok();
+            let before = self.cursor;
+            self.read().await;
+            if !woken || self.cursor != before {
+                continue;
+            }
+            let mut delay = FIRST_RETRY;
+            while self.cursor == before && delay < self.poll {
+                tokio::time::sleep(delay).await;
+                self.read().await;
+                delay = delay.saturating_mul(2);
+            }
+            if self.cursor == before
+                && warned.is_none_or(|at| at.elapsed() >= STALL_WARNING_EVERY)
+                && self.held_back().await
+            {
+                tracing::warn!(
+                    cursor = ?self.cursor,
+                    "the event log is held back by a long transaction on the database: \
+                     other instances' changes reach this one only after it ends"
+                );
+                warned = Some(Instant::now());
             }
         }
     }
+
+    /// Catch up, logging a failure.
+    async fn read(&mut self) {
+        if let Err(error) = self.catch_up().await {
+            tracing::warn!(%error, "the event log could not be read; retrying");
+        }
+    }
+
+    /// Whether events are stored past the cursor that the reader may not read yet.
+    async fn held_back(&self) -> bool {
+        let cursor = self.cursor;
+        self.app
+            .run(move |_, uow| Ok(events::stored_after(uow.conn()?, cursor)?))
+            .await
+            .unwrap_or(false)
+    }
+}
+
+/// The first re-read after a wake-up that found nothing readable.
+const FIRST_RETRY: Duration = Duration::from_millis(5);
+
+/// How often a log held back is reported.
+const STALL_WARNING_EVERY: Duration = Duration::from_secs(60);
+
+/// The job kind that prunes the log.
+pub const PRUNE_JOB: &str = "events.prune";
+
+/// How long events are kept (`AGENTRY_EVENT_RETENTION`).
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
+
+/// How often the prune job runs.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
+
+/// Delete the events older than `retention` (one transaction); the number deleted. A reader
+/// whose cursor was among them drops its read models and resumes at the head
+/// ([`Dispatcher::catch_up`]).
+pub fn prune(uow: &mut Uow<'_>, retention: Duration) -> Result<usize, AppError> {
+    let now = naive_of(now_epoch());
+    let before = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|age| now.checked_sub_signed(age))
+        .unwrap_or(chrono::NaiveDateTime::MIN);
+    Ok(events::prune(uow.conn()?, before, now)?)
+}
+
+/// Queue the next prune run `after` from now: at most one is pending across instances.
+pub fn schedule_prune(conn: &mut AnyConnection, after: Duration) -> Result<(), AppError> {
+    let now = naive_of(now_epoch());
+    let run_at = chrono::Duration::from_std(after)
+        .ok()
+        .and_then(|delay| now.checked_add_signed(delay))
+        .unwrap_or(now);
+    Jobs::enqueue(
+        conn,
+        &NewJob {
+            kind: PRUNE_JOB.to_owned(),
+            dedupe_key: Some(PRUNE_JOB.to_owned()),
+            payload: "{}".to_owned(),
+            run_at,
+            max_attempts: 3,
+        },
+    )?;
+    Ok(())
+}
+
+/// The prune job: prune, then queue the next run in [`PRUNE_EVERY`]. Registered with the job
+/// runner by the server, which queues the first run at startup.
+pub fn prune_handler(app: App, retention: Duration) -> JobHandler {
+    Arc::new(move |_job| {
+        let app = app.clone();
+        Box::pin(async move {
+            let deleted = app
+                .run(move |_, uow| {
+                    let deleted = prune(uow, retention)?;
+                    schedule_prune(uow.conn()?, PRUNE_EVERY)?;
+                    Ok(deleted)
+                })
+                .await
+                .map_err(|error| error.to_string())?;
+            if deleted > 0 {
+                tracing::info!(deleted, "pruned the event log");
+            }
+            Ok(())
+        })
+    })
 }

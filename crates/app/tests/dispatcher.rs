@@ -92,4 +92,69 @@ app_tests! {
         assert_eq!(read_all(&mut dispatcher, &db).await, 0);
         assert_eq!(dispatcher.catch_up().await.unwrap(), 0);
     }
+
+    async fn an_instance_behind_the_pruned_log_drops_its_read_models_and_resumes_at_the_head(db) {
+        let caller = admin(&db);
+        let (one, two) = (App::new(db.pool().0, Settings::for_tests()), App::new(db.pool().0, Settings::for_tests()));
+        let body: NewAgentBody = serde_json::from_value(serde_json::json!({"agent_name": "Pruned"})).unwrap();
+        let agent = one.agents().create_agent(&mut Uow::new(one.pool()), &caller, body).unwrap().to_string();
+        assert_eq!(persona(&two, &caller, &agent), "", "the second instance holds the view");
+        let mut dispatcher = Dispatcher::at_head(&two, Duration::from_millis(250)).unwrap();
+        one.agents()
+            .set_persona(&mut Uow::new(one.pool()), &caller, &agent, &serde_json::json!("terse"))
+            .unwrap();
+        let written = agentry_store::events::list(&mut db.connect(), 0, 100_000).unwrap().last().unwrap().cursor();
+
+        // Retention deletes the change before the second instance read it.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        for _ in 0..500 {
+            agentry_app::dispatcher::prune(&mut Uow::new(one.pool()), Duration::ZERO).unwrap();
+            if agentry_store::events::horizon(&mut db.connect()).unwrap() >= Some(written) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(persona(&two, &caller, &agent), "", "held until the log is read");
+        assert_eq!(dispatcher.catch_up().await.unwrap(), 0, "the change itself is gone");
+        assert!(dispatcher.cursor() >= written, "resumed at the head");
+        assert_eq!(persona(&two, &caller, &agent), "terse", "every read model was dropped");
+        // And it stays there: the next read finds nothing to drop.
+        let cursor = dispatcher.cursor();
+        assert_eq!(dispatcher.catch_up().await.unwrap(), 0);
+        assert_eq!(dispatcher.cursor(), cursor);
+    }
+
+    async fn a_wake_up_held_back_by_a_running_transaction_is_read_soon_after_it_ends(db) {
+        use diesel::connection::SimpleConnection;
+        if db.backend() == agentry_store::Backend::Sqlite {
+            return; // one writer at a time: nothing is ever held back
+        }
+        let caller = admin(&db);
+        let (one, two) = (App::new(db.pool().0, Settings::for_tests()), App::new(db.pool().0, Settings::for_tests()));
+        let body: NewAgentBody = serde_json::from_value(serde_json::json!({"agent_name": "Held"})).unwrap();
+        let agent = one.agents().create_agent(&mut Uow::new(one.pool()), &caller, body).unwrap().to_string();
+        assert_eq!(persona(&two, &caller, &agent), "");
+        // A poll far longer than the test: only the wake-up and its re-reads can bring the
+        // change.
+        let dispatcher = Dispatcher::at_head(&two, Duration::from_secs(60)).unwrap();
+        let running = tokio::spawn(dispatcher.run());
+
+        // A transaction elsewhere, with an id, holds the readable bound below the write.
+        let mut blocker = db.connect();
+        blocker.batch_execute("BEGIN; SELECT pg_current_xact_id();").unwrap();
+        one.agents()
+            .set_persona(&mut Uow::new(one.pool()), &caller, &agent, &serde_json::json!("terse"))
+            .unwrap();
+        two.wake();
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert_eq!(persona(&two, &caller, &agent), "", "not readable while the other transaction runs");
+        blocker.batch_execute("COMMIT").unwrap();
+
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while persona(&two, &caller, &agent) != "terse" {
+            assert!(std::time::Instant::now() < deadline, "the change waited for the poll");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        running.abort();
+    }
 }

@@ -170,6 +170,37 @@ app_tests! {
             assert_eq!(find(&db, id).status, DONE);
         }
     }
+    async fn the_prune_job_prunes_the_log_and_queues_its_next_run(db) {
+        use agentry_app::dispatcher::{PRUNE_EVERY, PRUNE_JOB, prune_handler, schedule_prune};
+        let app = app(&db);
+        diesel::RunQueryDsl::execute(
+            diesel::sql_query(
+                "INSERT INTO events (kind, subject, payload, created_at) VALUES ('test.old', 's', '{}', '2020-01-01 00:00:00')",
+            ),
+            &mut db.connect(),
+        )
+        .unwrap();
+        schedule_prune(&mut db.connect(), Duration::ZERO).unwrap();
+        schedule_prune(&mut db.connect(), Duration::ZERO).unwrap();
+        let runner = JobRunner::new(app.clone(), fast()).handle(PRUNE_JOB, prune_handler(app.clone(), Duration::from_secs(86_400)));
+        // On PostgreSQL another test's transaction may hold the event back a moment.
+        for _ in 0..200 {
+            runner.run_once().await.unwrap();
+            if agentry_store::events::list(&mut db.connect(), 0, 10).unwrap().is_empty() {
+                break;
+            }
+            // Due again at once: the test asks for the next run now.
+            schedule_prune(&mut db.connect(), Duration::ZERO).unwrap();
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert!(agentry_store::events::list(&mut db.connect(), 0, 10).unwrap().is_empty(), "the old event is gone");
+        // One pending run, an hour away (the two schedules above made one job).
+        let next = jobs::latest_with_key(&mut db.connect(), PRUNE_JOB, PRUNE_JOB).unwrap().unwrap();
+        assert_eq!(next.status, jobs::PENDING);
+        let wait = next.run_at - Utc::now().naive_utc();
+        assert!(wait > chrono::Duration::from_std(PRUNE_EVERY).unwrap() - chrono::Duration::minutes(1), "{wait}");
+        assert_eq!(runner.run_once().await.unwrap(), 0, "not due yet");
+    }
 }
 
 #[test]

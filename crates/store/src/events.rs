@@ -9,7 +9,7 @@ use agentry_domain::events::DomainEvent;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-use crate::schema::events;
+use crate::schema::{event_horizon, events};
 use crate::{AnyConnection, StoreError, write_transaction};
 
 /// A write in progress: its transaction's connection and the events it has recorded.
@@ -214,6 +214,15 @@ pub fn read_after(
     Ok(rows)
 }
 
+/// Whether any event is stored after `cursor`, readable or not (a reader that finds none
+/// readable but some stored is held back by a transaction still running). One statement.
+pub fn stored_after(conn: &mut AnyConnection, cursor: Cursor) -> Result<bool, StoreError> {
+    let after = events::tx
+        .gt(cursor.tx)
+        .or(events::tx.eq(cursor.tx).and(events::id.gt(cursor.id)));
+    Ok(diesel::select(diesel::dsl::exists(events::table.filter(after))).get_result(conn)?)
+}
+
 /// Every stored event after `id`, by id, at most `limit`, including those a reader of the log
 /// would hold back a moment ([`read_after`]): the log as it is, for inspection. One
 /// statement.
@@ -226,8 +235,9 @@ pub fn list(conn: &mut AnyConnection, id: i64, limit: i64) -> Result<Vec<EventRo
         .load(conn)?)
 }
 
-/// The cursor of the newest readable event (the start for none): a reader that begins here
-/// reads only what becomes readable after. One statement (the index's tail).
+/// The cursor of the newest readable event, or of the newest pruned one if that is newer (the
+/// start for neither): a reader that begins here reads only what becomes readable after, and
+/// is not behind the [`horizon`]. Two statements (the index's tail, the horizon's row).
 pub fn head(conn: &mut AnyConnection) -> Result<Cursor, StoreError> {
     let newest = match conn {
         AnyConnection::Postgresql(pg) => events::table
@@ -244,5 +254,89 @@ pub fn head(conn: &mut AnyConnection) -> Result<Cursor, StoreError> {
             .first::<(i64, i64)>(lite)
             .optional()?,
     };
-    Ok(newest.map_or_else(Cursor::default, |(tx, id)| Cursor { tx, id }))
+    let newest = newest.map_or_else(Cursor::default, |(tx, id)| Cursor { tx, id });
+    Ok(newest.max(horizon(conn)?.unwrap_or_default()))
+}
+
+/// The name of the log's row in `event_horizon`.
+const LOG: &str = "events";
+
+/// The newest event retention deleted, in the readers' order (none before the first prune).
+/// A reader whose cursor is below it has missed events. One statement.
+pub fn horizon(conn: &mut AnyConnection) -> Result<Option<Cursor>, StoreError> {
+    Ok(event_horizon::table
+        .filter(event_horizon::name.eq(LOG))
+        .select((event_horizon::tx, event_horizon::id))
+        .first::<(i64, i64)>(conn)
+        .optional()?
+        .map(|(tx, id)| Cursor { tx, id }))
+}
+
+/// Delete the events written before `before`, up to the newest of them readable now, and move
+/// the [`horizon`] to it (never back). One transaction of three statements; the number of
+/// events deleted.
+pub fn prune(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+    now: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    write_transaction(conn, |conn| {
+        // The newest event to go; an older event committed meanwhile stays for the next run
+        // (the delete is bounded by this cursor, so the horizon covers all it deletes).
+        let last = match &mut *conn {
+            AnyConnection::Postgresql(pg) => events::table
+                .filter(events::created_at.lt(before))
+                .filter(events::tx.lt(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+                    "pg_snapshot_xmin(pg_current_snapshot())::text::bigint",
+                )))
+                .order((events::tx.desc(), events::id.desc()))
+                .select((events::tx, events::id))
+                .first::<(i64, i64)>(pg)
+                .optional()?,
+            AnyConnection::Sqlite(lite) => events::table
+                .filter(events::created_at.lt(before))
+                .order((events::tx.desc(), events::id.desc()))
+                .select((events::tx, events::id))
+                .first::<(i64, i64)>(lite)
+                .optional()?,
+        };
+        let Some((tx, id)) = last else {
+            return Ok(0);
+        };
+        let through = events::tx
+            .lt(tx)
+            .or(events::tx.eq(tx).and(events::id.le(id)));
+        let deleted = crate::per_backend!(&mut *conn, |c| diesel::delete(
+            events::table
+                .filter(events::created_at.lt(before))
+                .filter(through)
+        )
+        .execute(c))?;
+        let (sql_pg, sql_lite) = (
+            "INSERT INTO event_horizon (name, tx, id, pruned_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (name) DO UPDATE SET tx = excluded.tx, id = excluded.id, \
+             pruned_at = excluded.pruned_at \
+             WHERE (event_horizon.tx, event_horizon.id) < (excluded.tx, excluded.id)",
+            "INSERT INTO event_horizon (name, tx, id, pruned_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (name) DO UPDATE SET tx = excluded.tx, id = excluded.id, \
+             pruned_at = excluded.pruned_at \
+             WHERE (event_horizon.tx, event_horizon.id) < (excluded.tx, excluded.id)",
+        );
+        use diesel::sql_types::{BigInt, Text, Timestamp};
+        match conn {
+            AnyConnection::Postgresql(pg) => diesel::sql_query(sql_pg)
+                .bind::<Text, _>(LOG)
+                .bind::<BigInt, _>(tx)
+                .bind::<BigInt, _>(id)
+                .bind::<Timestamp, _>(now)
+                .execute(pg)?,
+            AnyConnection::Sqlite(lite) => diesel::sql_query(sql_lite)
+                .bind::<Text, _>(LOG)
+                .bind::<BigInt, _>(tx)
+                .bind::<BigInt, _>(id)
+                .bind::<Timestamp, _>(now)
+                .execute(lite)?,
+        };
+        Ok(deleted)
+    })
 }

@@ -279,6 +279,15 @@ diesel::table! {
 }
 
 diesel::table! {
+    event_horizon (name) {
+        name -> Text,
+        tx -> BigInt,
+        id -> BigInt,
+        pruned_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     seed_marks (name) {
         name -> Text,
         fingerprint -> Text,

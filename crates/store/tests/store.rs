@@ -79,7 +79,7 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 23] = [
+const TABLES: [&str; 24] = [
     "users",
     "company_settings",
     "company_commands",
@@ -103,6 +103,7 @@ const TABLES: [&str; 23] = [
     "jobs",
     "events",
     "seed_marks",
+    "event_horizon",
 ];
 
 fn empty_db(backend: Backend) -> Option<TestDb> {
@@ -186,7 +187,8 @@ db_tests! {
                 "20261128000009",
                 "20261204000010",
                 "20261204000011",
-                "20261205000012"
+                "20261205000012",
+                "20261205000013"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));
@@ -479,6 +481,66 @@ db_tests! {
         assert!(read[0].id < read[1].id && read[0].cursor() < read[1].cursor());
         assert!(read_after(&mut reader, read[1].cursor(), 10).unwrap().is_empty());
         assert_eq!(head(&mut reader).unwrap(), read[1].cursor());
+    }
+
+    fn pruning_deletes_old_events_and_moves_the_horizon_forward_only(db) {
+        use agentry_store::events::{Cursor, head, horizon, list, prune};
+        let insert = |conn: &mut AnyConnection, kind: &str, at: &str| {
+            diesel::sql_query(format!(
+                "INSERT INTO events (kind, subject, payload, created_at) VALUES ('{kind}', 's', '{{}}', '{at}')"
+            ))
+            .execute(conn)
+            .unwrap();
+        };
+        let at = |text: &str| NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").unwrap();
+        let mut conn = db.connect();
+        insert(&mut conn, "test.old", "2020-01-01 00:00:00");
+        insert(&mut conn, "test.older_too", "2020-01-02 00:00:00");
+        insert(&mut conn, "test.new", "2030-01-01 00:00:00");
+        let rows = list(&mut conn, 0, 10).unwrap();
+        assert_eq!(horizon(&mut conn).unwrap(), None, "nothing pruned yet");
+
+        // Only readable events go (on PostgreSQL other tests' transactions may hold the bound
+        // a moment).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut deleted = 0;
+        while deleted < 2 && std::time::Instant::now() < deadline {
+            deleted += prune(&mut conn, at("2025-01-01 00:00:00"), now()).unwrap();
+        }
+        assert_eq!(deleted, 2);
+        let kinds: Vec<String> = list(&mut conn, 0, 10).unwrap().into_iter().map(|r| r.kind).collect();
+        assert_eq!(kinds, ["test.new"]);
+        assert_eq!(horizon(&mut conn).unwrap(), Some(rows[1].cursor()), "the newest event deleted");
+        assert_eq!(prune(&mut conn, at("2025-01-01 00:00:00"), now()).unwrap(), 0);
+
+        // Never back: a horizon already past what a run deletes stays.
+        // (transaction ids on PostgreSQL, ids alone on SQLite, where `tx` is always 0)
+        let ahead = Cursor {
+            tx: if rows[2].tx == 0 { 0 } else { rows[2].tx + 1_000_000 },
+            id: rows[2].id + 1_000,
+        };
+        let sql = match db.backend() {
+            Backend::Sqlite => "UPDATE event_horizon SET tx = ?, id = ?",
+            Backend::Postgres => "UPDATE event_horizon SET tx = $1, id = $2",
+        };
+        diesel::sql_query(sql).bind::<BigInt, _>(ahead.tx).bind::<BigInt, _>(ahead.id).execute(&mut conn).unwrap();
+        insert(&mut conn, "test.late_old", "2020-01-03 00:00:00");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut deleted = 0;
+        while deleted < 1 && std::time::Instant::now() < deadline {
+            deleted += prune(&mut conn, at("2025-01-01 00:00:00"), now()).unwrap();
+        }
+        assert_eq!(deleted, 1);
+        assert_eq!(horizon(&mut conn).unwrap(), Some(ahead));
+
+        // With every event gone, the head is the horizon: a reader starting there is not
+        // behind it.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !list(&mut conn, 0, 10).unwrap().is_empty() && std::time::Instant::now() < deadline {
+            prune(&mut conn, at("2040-01-01 00:00:00"), now()).unwrap();
+        }
+        assert!(list(&mut conn, 0, 10).unwrap().is_empty());
+        assert_eq!(head(&mut conn).unwrap(), ahead);
     }
 
     fn pooled_connections_are_configured(db) {

@@ -1,0 +1,2 @@
+DROP INDEX events_created;
+DROP TABLE event_horizon;
