@@ -1,6 +1,7 @@
 //! Wiring of the invalidation bus: PostgreSQL `LISTEN/NOTIFY` on PostgreSQL, Redis pub/sub
 //! when `REDIS_URL` is set, nothing on SQLite (one process owns the file).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use agentry_app::App;
@@ -14,12 +15,19 @@ use crate::config::Config;
 struct ChannelBus {
     origin: String,
     outbox: UnboundedSender<String>,
+    /// Set by the transport task while it is connected.
+    up: Arc<AtomicBool>,
 }
 
 impl InvalidationBus for ChannelBus {
     fn publish(&self, event: &Invalidation) {
-        // The task only stops when the server does; a message lost then is harmless.
+        // The task only stops when the server does; a message lost then is harmless (the
+        // event log has it).
         let _ = self.outbox.send(event.encode(&self.origin));
+    }
+
+    fn connected(&self) -> bool {
+        self.up.load(Ordering::Relaxed)
     }
 }
 
@@ -32,13 +40,18 @@ pub fn attach(app: App, config: &Config) -> App {
             app.receive_invalidation(message);
         }
     });
+    let up = Arc::new(AtomicBool::new(false));
     let (outbox, transport) = match (&config.redis_url, &config.database) {
         (Some(redis), _) => (
-            agentry_cache::redis_bus::spawn_redis_bus(redis.expose().to_owned(), deliver),
+            agentry_cache::redis_bus::spawn_redis_bus(
+                redis.expose().to_owned(),
+                deliver,
+                Arc::clone(&up),
+            ),
             "redis",
         ),
         (None, DatabaseUrl::Postgres(url)) => (
-            agentry_store::notify::spawn_pg_bus(url.clone(), deliver),
+            agentry_store::notify::spawn_pg_bus(url.clone(), deliver, Arc::clone(&up)),
             "postgres",
         ),
         (None, DatabaseUrl::Sqlite(_)) => return app,
@@ -46,6 +59,7 @@ pub fn attach(app: App, config: &Config) -> App {
     let bus = ChannelBus {
         origin: app.origin().to_owned(),
         outbox,
+        up,
     };
     let app = app.with_bus(Arc::new(bus));
     let _ = slot.set(app.clone());

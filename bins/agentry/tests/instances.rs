@@ -67,6 +67,13 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     let b = TestApp::spawn_shared_with(&a, b_settings).await;
     // Both buses subscribe in the background right after start.
     tokio::time::sleep(Duration::from_millis(500)).await;
+    // A bus that cannot connect degrades the instance; it does not stop it serving.
+    for (instance, connected) in [(&a, true), (&b, wake == WakeUp::Bus)] {
+        let (status, ready) = instance.call(Method::GET, "/ready", None, None).await;
+        assert_eq!(status, StatusCode::OK);
+        let expected = if connected { "ready" } else { "degraded" };
+        assert_eq!(ready["status"], expected, "{ready}");
+    }
 
     let (root, _) = a.register(ROOT, None).await;
     let (admin, _) = a.register("admin@example.com", None).await;

@@ -80,5 +80,9 @@ impl Detail {
 /// `GET /health`, `GET /ready`.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct Status {
+    /// `ok` (`/health`); `ready`, or `degraded` when the invalidation bus is down (`/ready`).
     pub status: &'static str,
+    /// Why the server is degraded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<&'static str>,
 }

@@ -371,6 +371,11 @@ impl App {
         self
     }
 
+    /// Whether the invalidation bus is connected (always, without one).
+    pub fn bus_connected(&self) -> bool {
+        self.bus.connected()
+    }
+
     /// This instance's name on the invalidation bus.
     pub fn origin(&self) -> &str {
         &self.origin

@@ -3,8 +3,9 @@
 //! cache is invalidated, since messages may have been missed meanwhile.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use agentry_domain::invalidation::Backoff;
 use futures_util::StreamExt;
 use tokio::sync::mpsc;
 
@@ -16,19 +17,21 @@ pub const CHANNEL: &str = "agentry:invalidation";
 pub fn spawn_redis_bus(
     url: String,
     deliver: Arc<dyn Fn(&str) + Send + Sync>,
+    up: Arc<AtomicBool>,
 ) -> mpsc::UnboundedSender<String> {
     let (outbox, mut queued) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(100);
+        let mut backoff = Backoff::new();
         let mut first = true;
         loop {
-            match run(&url, &mut queued, &deliver, first).await {
+            match run(&url, &mut queued, &deliver, first, &up).await {
                 Ok(()) => return,
                 Err(error) => tracing::warn!(%error, "invalidation bus (Redis) lost; reconnecting"),
             }
+            // A connection that was up starts the backoff over.
+            let was_up = up.swap(false, Ordering::Relaxed);
             first = false;
-            tokio::time::sleep(backoff).await;
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            tokio::time::sleep(backoff.next(was_up)).await;
         }
     });
     outbox
@@ -39,11 +42,13 @@ async fn run(
     queued: &mut mpsc::UnboundedReceiver<String>,
     deliver: &Arc<dyn Fn(&str) + Send + Sync>,
     first: bool,
+    up: &AtomicBool,
 ) -> redis::RedisResult<()> {
     let client = redis::Client::open(url)?;
     let mut publisher = client.get_multiplexed_async_connection().await?;
     let mut subscriber = client.get_async_pubsub().await?;
     subscriber.subscribe(CHANNEL).await?;
+    up.store(true, Ordering::Relaxed);
     if !first {
         deliver("reconnected");
     }

@@ -65,6 +65,12 @@ impl Invalidation {
 /// background.
 pub trait InvalidationBus: Send + Sync {
     fn publish(&self, event: &Invalidation);
+
+    /// Whether the transport is connected now (a bus that is not still converges, by the
+    /// dispatcher's poll; `/ready` reports it as degraded).
+    fn connected(&self) -> bool {
+        true
+    }
 }
 
 /// A single instance (SQLite, or tests): nothing to tell anyone.
@@ -73,6 +79,36 @@ pub struct LocalOnly;
 
 impl InvalidationBus for LocalOnly {
     fn publish(&self, _event: &Invalidation) {}
+}
+
+/// The delays between a bus transport's reconnect attempts: 100 ms, doubling to 5 s while
+/// attempts keep failing, and 100 ms again after a connection that was up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Backoff(std::time::Duration);
+
+impl Backoff {
+    pub const FIRST: std::time::Duration = std::time::Duration::from_millis(100);
+    pub const MAX: std::time::Duration = std::time::Duration::from_secs(5);
+
+    pub fn new() -> Self {
+        Backoff(Self::FIRST)
+    }
+
+    /// The wait before the next attempt, after a connection that `was_up` (or not) failed.
+    pub fn next(&mut self, was_up: bool) -> std::time::Duration {
+        if was_up {
+            self.0 = Self::FIRST;
+        }
+        let wait = self.0;
+        self.0 = self.0.saturating_mul(2).min(Self::MAX);
+        wait
+    }
+}
+
+impl Default for Backoff {
+    fn default() -> Self {
+        Self::new()
+    }
 }
 
 #[cfg(test)]
@@ -96,5 +132,18 @@ mod tests {
         for garbage in ["", "x", "a user:nope", "a what:ever", "a all:1", "a pat:zz"] {
             assert_eq!(Invalidation::decode(garbage), None, "{garbage}");
         }
+    }
+
+    #[test]
+    fn reconnects_back_off_while_failing_and_start_over_after_a_success() {
+        let mut backoff = super::Backoff::new();
+        let waits: Vec<u128> = (0..8).map(|_| backoff.next(false).as_millis()).collect();
+        assert_eq!(waits, [100, 200, 400, 800, 1600, 3200, 5000, 5000]);
+        assert_eq!(
+            backoff.next(true).as_millis(),
+            100,
+            "a connection that was up starts over"
+        );
+        assert_eq!(backoff.next(false).as_millis(), 200);
     }
 }

@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod migrate;
 pub mod notify;
 pub mod payments;
+pub mod pg_tls;
 pub mod schema;
 pub mod seed;
 pub mod tokens;

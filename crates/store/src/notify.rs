@@ -3,12 +3,14 @@
 //! reconnect every cache is invalidated, since messages may have been missed meanwhile.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
 
+use agentry_domain::invalidation::Backoff;
 use futures_util::StreamExt;
 use futures_util::stream::poll_fn;
+use postgres_rustls::MakeTlsConnector;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
 
 /// The `NOTIFY` channel every instance listens on.
 pub const CHANNEL: &str = "agentry_invalidation";
@@ -33,24 +35,36 @@ pub fn notify_once(
 /// Start the bus task on the current tokio runtime. Messages sent on the returned sender go
 /// to every other listener; `deliver` receives every message from the channel (its own
 /// included, which the caller filters by origin), and `"reconnected"` after a reconnect.
+/// `up` says whether the listener is connected now. The connection uses the pool's URL with
+/// its TLS settings ([`crate::pg_tls`]); after a failure it reconnects after 100 ms, doubling
+/// to 5 s while it keeps failing, and from 100 ms again once it has been up.
 pub fn spawn_pg_bus(
     url: String,
     deliver: Arc<dyn Fn(&str) + Send + Sync>,
+    up: Arc<AtomicBool>,
 ) -> mpsc::UnboundedSender<String> {
     let (outbox, mut queued) = mpsc::unbounded_channel::<String>();
     tokio::spawn(async move {
-        let mut backoff = Duration::from_millis(100);
+        let (url, tls) = match crate::pg_tls::listener(&url) {
+            Ok(target) => target,
+            Err(error) => {
+                tracing::error!(%error, "invalidation bus (PostgreSQL): bad TLS settings; not listening");
+                return;
+            }
+        };
+        let mut backoff = Backoff::new();
         let mut first = true;
         loop {
-            match run(&url, &mut queued, &deliver, first).await {
+            match run(&url, tls.clone(), &mut queued, &deliver, first, &up).await {
                 Ok(()) => return, // every sender is gone: the server is shutting down
                 Err(error) => {
                     tracing::warn!(%error, "invalidation bus (PostgreSQL) lost; reconnecting");
                 }
             }
+            // A connection that was up starts the backoff over.
+            let was_up = up.swap(false, Ordering::Relaxed);
             first = false;
-            tokio::time::sleep(backoff).await;
-            backoff = backoff.saturating_mul(2).min(Duration::from_secs(5));
+            tokio::time::sleep(backoff.next(was_up)).await;
         }
     });
     outbox
@@ -58,11 +72,13 @@ pub fn spawn_pg_bus(
 
 async fn run(
     url: &str,
+    tls: MakeTlsConnector,
     queued: &mut mpsc::UnboundedReceiver<String>,
     deliver: &Arc<dyn Fn(&str) + Send + Sync>,
     first: bool,
+    up: &AtomicBool,
 ) -> Result<(), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (client, mut connection) = tokio_postgres::connect(url, tls).await?;
     let (notices, mut received) = mpsc::unbounded_channel::<String>();
     let driver = tokio::spawn(async move {
         let mut messages = poll_fn(move |cx| connection.poll_message(cx));
@@ -82,6 +98,7 @@ async fn run(
         }
     });
     client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    up.store(true, Ordering::Relaxed);
     if !first {
         deliver("reconnected");
     }
