@@ -212,18 +212,21 @@ impl Application {
                 // the first run is due now.
                 let mut uow = agentry_store::Uow::new(app.pool());
                 agentry_app::dispatcher::schedule_prune(uow.conn()?, Duration::ZERO)?;
-                let runner = app
-                    .payments()
-                    .job_runner(RunnerOptions {
+                // Each module that owns a kind of job gives its handlers.
+                let runner = JobRunner::new(
+                    app.clone(),
+                    RunnerOptions {
                         lease: config.jobs.lease,
                         idle: config.jobs.poll,
                         backoff: config.jobs.backoff,
                         ..RunnerOptions::default()
-                    })
-                    .handle(
-                        agentry_app::dispatcher::PRUNE_JOB,
-                        agentry_app::dispatcher::prune_handler(app.clone(), config.event_retention),
-                    );
+                    },
+                )
+                .handle_all(app.payments().job_handlers())
+                .handle_all(agentry_app::dispatcher::job_handlers(
+                    &app,
+                    config.event_retention,
+                ));
                 Some(runner)
             }
             false => None,

@@ -179,7 +179,8 @@ pub const DEFAULT_RETENTION: Duration = Duration::from_secs(7 * 86_400);
 /// How often the prune job runs.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3_600);
 
-/// Delete the events older than `retention` (one transaction); the number deleted. A reader
+/// Delete the events older than `retention` (one transaction), and the jobs that finished
+/// (done or failed) before then (one statement); the number of events deleted. A reader
 /// whose cursor was among them drops its read models and resumes at the head
 /// ([`Dispatcher::catch_up`]).
 pub fn prune(uow: &mut Uow<'_>, retention: Duration) -> Result<usize, AppError> {
@@ -188,7 +189,10 @@ pub fn prune(uow: &mut Uow<'_>, retention: Duration) -> Result<usize, AppError> 
         .ok()
         .and_then(|age| now.checked_sub_signed(age))
         .unwrap_or(chrono::NaiveDateTime::MIN);
-    Ok(events::prune(uow.conn()?, before, now)?)
+    let conn = uow.conn()?;
+    let deleted = events::prune(conn, before, now)?;
+    agentry_store::jobs::prune_finished(conn, before)?;
+    Ok(deleted)
 }
 
 /// Queue the next prune run `after` from now: at most one is pending across instances.
@@ -211,8 +215,13 @@ pub fn schedule_prune(conn: &mut AnyConnection, after: Duration) -> Result<(), A
     Ok(())
 }
 
-/// The prune job: prune, then queue the next run in [`PRUNE_EVERY`]. Registered with the job
-/// runner by the server, which queues the first run at startup.
+/// The log's job handlers, for the job runner (the server queues the first prune at startup).
+pub fn job_handlers(app: &App, retention: Duration) -> Vec<(&'static str, JobHandler)> {
+    vec![(PRUNE_JOB, prune_handler(app.clone(), retention))]
+}
+
+/// The prune job: prune the log and the finished jobs, then queue the next run in
+/// [`PRUNE_EVERY`].
 pub fn prune_handler(app: App, retention: Duration) -> JobHandler {
     Arc::new(move |_job| {
         let app = app.clone();

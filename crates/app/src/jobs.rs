@@ -33,6 +33,8 @@ pub struct RunnerOptions {
     pub lease: Duration,
     /// Jobs claimed at a time.
     pub batch: i64,
+    /// Jobs of one kind running at once in this process: a slow kind never holds up another.
+    pub per_kind: usize,
     /// Sleep between claims when nothing is due.
     pub idle: Duration,
     /// First retry delay; doubled per attempt, with ±25 % jitter, up to `max_backoff`.
@@ -45,6 +47,7 @@ impl Default for RunnerOptions {
         Self {
             lease: Duration::from_secs(300),
             batch: 16,
+            per_kind: 4,
             idle: Duration::from_millis(500),
             backoff: Duration::from_secs(5),
             max_backoff: Duration::from_secs(3600),
@@ -77,7 +80,8 @@ impl Jobs<'_> {
     }
 }
 
-/// Runs jobs for the kinds it has handlers for.
+/// Runs jobs for the kinds it has handlers for. Each module that owns a kind of job gives
+/// its handlers (`Payments::job_handlers`, `dispatcher::job_handlers`); the server adds them.
 #[derive(Clone)]
 pub struct JobRunner {
     app: App,
@@ -99,30 +103,58 @@ impl JobRunner {
         self
     }
 
-    /// Claim one batch, run it (concurrently), record each outcome; the number of jobs run.
-    pub async fn run_once(&self) -> Result<usize, AppError> {
-        let (batch, lease) = (self.options.batch, self.options.lease);
-        let claimed = self
-            .app
+    /// Add a module's handlers.
+    pub fn handle_all(
+        self,
+        handlers: impl IntoIterator<Item = (&'static str, JobHandler)>,
+    ) -> Self {
+        handlers
+            .into_iter()
+            .fold(self, |runner, (kind, handler)| runner.handle(kind, handler))
+    }
+
+    /// Claim up to `limit` due jobs of `kinds` (one statement).
+    async fn claim(&self, limit: i64, kinds: Vec<String>) -> Result<Vec<JobRow>, AppError> {
+        let lease = self.options.lease;
+        self.app
             .run(move |_, uow| -> Result<Vec<JobRow>, AppError> {
                 let conn = uow.conn()?;
                 let lease = ChronoDuration::from_std(lease).unwrap_or(ChronoDuration::minutes(5));
-                Ok(jobs::claim(conn, batch, naive_of(now_epoch()), lease)?)
+                let kinds: Vec<&str> = kinds.iter().map(String::as_str).collect();
+                Ok(jobs::claim(
+                    conn,
+                    limit,
+                    &kinds,
+                    naive_of(now_epoch()),
+                    lease,
+                )?)
             })
-            .await?;
+            .await
+    }
+
+    /// Run one claimed job and record its outcome.
+    async fn execute(&self, job: JobRow) -> Result<(), AppError> {
+        let outcome = match self.handlers.get(&job.kind).cloned() {
+            Some(handler) => handler(job.clone()).await,
+            None => Err(format!("no handler for job kind `{}`", job.kind)),
+        };
+        self.record(job, outcome).await
+    }
+
+    /// Claim one batch of every kind it handles, run it (concurrently) and record each
+    /// outcome; the number of jobs run. For tests and tools: [`JobRunner::run`] never waits
+    /// for a batch.
+    pub async fn run_once(&self) -> Result<usize, AppError> {
+        let kinds: Vec<String> = self.handlers.keys().cloned().collect();
+        let claimed = self.claim(self.options.batch, kinds).await?;
         let count = claimed.len();
-        let mut running = Vec::with_capacity(count);
-        for job in claimed {
-            let handler = self.handlers.get(&job.kind).cloned();
-            let runner = self.clone();
-            running.push(tokio::spawn(async move {
-                let outcome = match handler {
-                    Some(handler) => handler(job.clone()).await,
-                    None => Err(format!("no handler for job kind `{}`", job.kind)),
-                };
-                runner.record(job, outcome).await
-            }));
-        }
+        let running: Vec<_> = claimed
+            .into_iter()
+            .map(|job| {
+                let runner = self.clone();
+                tokio::spawn(async move { runner.execute(job).await })
+            })
+            .collect();
         for task in running {
             task.await
                 .map_err(|error| AppError::Internal(error.to_string()))??;
@@ -135,38 +167,112 @@ impl JobRunner {
         self.app.run(move |_, uow| -> Result<(), AppError> {
             let conn = uow.conn()?;
             let now = naive_of(now_epoch());
-            match outcome {
-                Ok(()) => jobs::complete(conn, job.id, now)?,
+            let held = match outcome {
+                Ok(()) => jobs::complete(conn, &job, now)?,
                 Err(error) => {
                     tracing::warn!(kind = %job.kind, attempts = job.attempts, %error, "job failed");
                     let retry_at = now
                         .checked_add_signed(ChronoDuration::from_std(delay).unwrap_or_default())
                         .unwrap_or(NaiveDateTime::MAX);
-                    jobs::fail(conn, &job, &error, retry_at, now)?;
+                    jobs::fail(conn, &job, &error, retry_at, now)?
                 }
+            };
+            if !held {
+                tracing::warn!(
+                    kind = %job.kind,
+                    id = %job.id.0,
+                    attempts = job.attempts,
+                    "a job outlived its lease and was claimed again: its outcome is not recorded"
+                );
             }
             Ok(())
         })
         .await
     }
 
-    /// Run until `stop` turns true; jobs already claimed finish first (graceful shutdown).
+    /// Run until `stop` turns true. It claims whenever a kind has a free slot (at most
+    /// `per_kind` jobs of a kind at once, each claim at most `batch` and at most the smallest
+    /// free count), without waiting for the jobs before; jobs already claimed finish first
+    /// (graceful shutdown).
     pub async fn run(self, mut stop: tokio::sync::watch::Receiver<bool>) {
+        let running: Arc<std::sync::Mutex<HashMap<String, usize>>> = Arc::default();
+        let freed = Arc::new(tokio::sync::Notify::new());
+        let mut tasks = tokio::task::JoinSet::new();
         while !*stop.borrow() {
-            let idle = match self.run_once().await {
-                Ok(0) => true,
-                Ok(_) => false,
-                Err(error) => {
-                    tracing::warn!(%error, "job runner could not claim jobs");
-                    true
+            while let Some(finished) = tasks.try_join_next() {
+                if let Err(error) = finished {
+                    tracing::error!(%error, "a job task stopped abnormally");
                 }
+            }
+            let (kinds, limit) = self.free_slots(&running);
+            let claimed = match kinds.is_empty() {
+                true => Ok(Vec::new()),
+                false => self.claim(limit, kinds).await,
             };
-            if idle {
-                tokio::select! {
-                    _ = tokio::time::sleep(self.options.idle) => {}
-                    _ = stop.changed() => {}
+            match claimed {
+                Ok(jobs) if !jobs.is_empty() => {
+                    for job in jobs {
+                        let kind = job.kind.clone();
+                        add(&running, &kind, true);
+                        let (runner, running, freed) =
+                            (self.clone(), Arc::clone(&running), Arc::clone(&freed));
+                        tasks.spawn(async move {
+                            if let Err(error) = runner.execute(job).await {
+                                tracing::warn!(%error, "a job's outcome could not be recorded");
+                            }
+                            add(&running, &kind, false);
+                            freed.notify_one();
+                        });
+                    }
+                    continue;
                 }
+                Ok(_) => {}
+                Err(error) => tracing::warn!(%error, "job runner could not claim jobs"),
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.options.idle) => {}
+                _ = freed.notified() => {}
+                _ = stop.changed() => {}
+            }
+        }
+        while let Some(finished) = tasks.join_next().await {
+            if let Err(error) = finished {
+                tracing::error!(%error, "a job task stopped abnormally");
             }
         }
     }
+
+    /// The kinds with a free slot, and how many jobs one claim may take.
+    fn free_slots(&self, running: &std::sync::Mutex<HashMap<String, usize>>) -> (Vec<String>, i64) {
+        let running = running
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let free: Vec<(String, usize)> = self
+            .handlers
+            .keys()
+            .map(|kind| {
+                let busy = running.get(kind).copied().unwrap_or(0);
+                (kind.clone(), self.options.per_kind.saturating_sub(busy))
+            })
+            .filter(|(_, free)| *free > 0)
+            .collect();
+        let smallest = free.iter().map(|(_, free)| *free).min().unwrap_or(0);
+        let limit = i64::try_from(smallest)
+            .unwrap_or(i64::MAX)
+            .min(self.options.batch);
+        (free.into_iter().map(|(kind, _)| kind).collect(), limit)
+    }
+}
+
+/// Count a job of `kind` starting (`true`) or ending.
+fn add(running: &std::sync::Mutex<HashMap<String, usize>>, kind: &str, starting: bool) {
+    let mut running = running
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let count = running.entry(kind.to_owned()).or_default();
+    *count = if starting {
+        count.saturating_add(1)
+    } else {
+        count.saturating_sub(1)
+    };
 }

@@ -33,6 +33,7 @@ fn fast() -> RunnerOptions {
     RunnerOptions {
         lease: Duration::from_secs(60),
         batch: 8,
+        per_kind: 8,
         idle: Duration::from_millis(5),
         backoff: Duration::from_millis(1),
         max_backoff: Duration::from_millis(4),
@@ -117,9 +118,9 @@ app_tests! {
         let failed = find(&db, gives_up);
         assert_eq!((failed.status.as_str(), failed.attempts), (FAILED, 2));
         assert_eq!(failed.last_error.as_deref(), Some("failure 2"));
+        // A kind this runner has no handler for is left for a worker that has one.
         let orphan = find(&db, unknown);
-        assert_eq!(orphan.status, FAILED);
-        assert!(orphan.last_error.unwrap().contains("no handler"));
+        assert_eq!((orphan.status.as_str(), orphan.attempts), (jobs::PENDING, 0));
         assert_eq!(runs.lock().unwrap()[&gives_up], 2, "no run beyond max_attempts");
     }
 
@@ -128,7 +129,7 @@ app_tests! {
         let id = app.jobs().enqueue_now(&job("work", None, 3)).unwrap().unwrap();
         // A worker claims the job and dies (kill -9): nothing completes or releases it.
         let lease = chrono::Duration::milliseconds(100);
-        let claimed = jobs::claim(&mut db.connect(), 10, Utc::now().naive_utc(), lease).unwrap();
+        let claimed = jobs::claim(&mut db.connect(), 10, &["work"], Utc::now().naive_utc(), lease).unwrap();
         assert_eq!(claimed.len(), 1);
         let runs = Arc::new(Mutex::new(HashMap::new()));
         let runner = JobRunner::new(app.clone(), fast()).handle("work", flaky(0, Arc::clone(&runs)));
@@ -180,6 +181,14 @@ app_tests! {
             &mut db.connect(),
         )
         .unwrap();
+        let finished = app.jobs().enqueue_now(&job("done-long-ago", None, 1)).unwrap().unwrap();
+        let waiting = app.jobs().enqueue_now(&job("waiting", None, 1)).unwrap().unwrap();
+        for sql in [
+            "UPDATE jobs SET status = 'done', updated_at = '2020-01-01 00:00:00' WHERE kind = 'done-long-ago'",
+            "UPDATE jobs SET updated_at = '2020-01-01 00:00:00', run_at = '2099-01-01 00:00:00' WHERE kind = 'waiting'",
+        ] {
+            diesel::RunQueryDsl::execute(diesel::sql_query(sql), &mut db.connect()).unwrap();
+        }
         schedule_prune(&mut db.connect(), Duration::ZERO).unwrap();
         schedule_prune(&mut db.connect(), Duration::ZERO).unwrap();
         let runner = JobRunner::new(app.clone(), fast()).handle(PRUNE_JOB, prune_handler(app.clone(), Duration::from_secs(86_400)));
@@ -198,12 +207,76 @@ app_tests! {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert!(agentry_store::events::list(&mut db.connect(), 0, 10).unwrap().is_empty(), "the old event is gone");
+        // Jobs that finished before the retention go too; one still pending stays.
+        assert!(jobs::find_job(&mut db.connect(), finished).unwrap().is_none());
+        assert!(jobs::find_job(&mut db.connect(), waiting).unwrap().is_some());
         // One pending run, an hour away (the two schedules above made one job).
         let next = jobs::latest_with_key(&mut db.connect(), PRUNE_JOB, PRUNE_JOB).unwrap().unwrap();
         assert_eq!(next.status, jobs::PENDING);
         let wait = next.run_at - Utc::now().naive_utc();
         assert!(wait > chrono::Duration::from_std(PRUNE_EVERY).unwrap() - chrono::Duration::minutes(1), "{wait}");
         assert_eq!(runner.run_once().await.unwrap(), 0, "not due yet");
+    }
+    async fn a_worker_whose_lease_expired_cannot_record_over_a_newer_claim(db) {
+        let app = app(&db);
+        let id = app.jobs().enqueue_now(&job("work", None, 3)).unwrap().unwrap();
+        let now = || Utc::now().naive_utc();
+        let mut conn = db.connect();
+        let first = jobs::claim(&mut conn, 10, &["work"], now(), chrono::Duration::milliseconds(50)).unwrap().remove(0);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let second = jobs::claim(&mut conn, 10, &["work"], now(), chrono::Duration::seconds(60)).unwrap().remove(0);
+        assert_eq!((first.attempts, second.attempts), (1, 2), "each claim raises the token");
+        // The first worker comes back late: neither its success nor its failure is recorded.
+        assert!(!jobs::complete(&mut conn, &first, now()).unwrap());
+        assert!(!jobs::fail(&mut conn, &first, "late", now(), now()).unwrap());
+        let row = find(&db, id);
+        assert_eq!((row.status.as_str(), row.attempts, row.last_error), (jobs::RUNNING, 2, None));
+        assert!(jobs::complete(&mut conn, &second, now()).unwrap());
+        assert_eq!(find(&db, id).status, DONE);
+    }
+
+    async fn a_slow_kind_never_holds_up_another_and_keeps_to_its_slots(db) {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let app = app(&db);
+        let gate = Arc::new(tokio::sync::Semaphore::new(0));
+        let (busy, most) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+        let slow: JobHandler = {
+            let (gate, busy, most) = (Arc::clone(&gate), Arc::clone(&busy), Arc::clone(&most));
+            Arc::new(move |_| {
+                let (gate, busy, most) = (Arc::clone(&gate), Arc::clone(&busy), Arc::clone(&most));
+                Box::pin(async move {
+                    let now = busy.fetch_add(1, Ordering::SeqCst) + 1;
+                    most.fetch_max(now, Ordering::SeqCst);
+                    gate.acquire().await.map_err(|e| e.to_string())?.forget();
+                    busy.fetch_sub(1, Ordering::SeqCst);
+                    Ok(())
+                })
+            })
+        };
+        let runs = Arc::new(Mutex::new(HashMap::new()));
+        let runner = JobRunner::new(app.clone(), RunnerOptions { per_kind: 1, ..fast() })
+            .handle("slow", slow)
+            .handle("fast", flaky(0, Arc::clone(&runs)));
+        let slow_ids: Vec<DbUuid> = (0..2).map(|_| app.jobs().enqueue_now(&job("slow", None, 1)).unwrap().unwrap()).collect();
+        let fast_ids: Vec<DbUuid> = (0..3).map(|_| app.jobs().enqueue_now(&job("fast", None, 1)).unwrap().unwrap()).collect();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(runner.run(stopped));
+
+        // Every fast job finishes while a slow one is still held.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !fast_ids.iter().all(|id| find(&db, *id).status == DONE) {
+            assert!(std::time::Instant::now() < deadline, "fast jobs waited for the slow kind");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(busy.load(Ordering::SeqCst), 1, "one slow job runs, the other waits for its slot");
+        gate.add_permits(2);
+        while !slow_ids.iter().all(|id| find(&db, *id).status == DONE) {
+            assert!(std::time::Instant::now() < deadline, "slow jobs never finished");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        running.await.unwrap();
+        assert_eq!(most.load(Ordering::SeqCst), 1, "per_kind = 1");
     }
 }
 

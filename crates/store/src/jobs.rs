@@ -75,8 +75,9 @@ pub fn enqueue(
     Ok((inserted == 1).then_some(row.id))
 }
 
-/// Claim up to `limit` due jobs (pending and due, or running with an expired lease) for
-/// `lease`; each claim counts as an attempt.
+/// Claim up to `limit` due jobs of `kinds` (pending and due, or running with an expired
+/// lease) for `lease`; each claim counts as an attempt (the claim's fencing token). A kind
+/// this worker has no handler for stays for a worker that has one.
 #[expect(
     clippy::arithmetic_side_effects,
     reason = "SQL expressions, computed by the database (which refuses an overflow)"
@@ -84,9 +85,13 @@ pub fn enqueue(
 pub fn claim(
     conn: &mut AnyConnection,
     limit: i64,
+    kinds: &[&str],
     now: NaiveDateTime,
     lease: ChronoDuration,
 ) -> Result<Vec<JobRow>, StoreError> {
+    if kinds.is_empty() || limit <= 0 {
+        return Ok(Vec::new());
+    }
     let due = jobs::status
         .eq(PENDING)
         .and(jobs::run_at.le(now))
@@ -115,6 +120,7 @@ pub fn claim(
             let ids: Vec<DbUuid> = match c {
                 AnyConnection::Postgresql(pg) => jobs::table
                     .filter(due)
+                    .filter(jobs::kind.eq_any(kinds))
                     .select(jobs::id)
                     .order(jobs::run_at)
                     .limit(limit)
@@ -130,14 +136,18 @@ pub fn claim(
             // pick the same job.
             let mut claimed: Vec<JobRow> = diesel::sql_query(
                 "UPDATE jobs SET status = 'running', locked_until = ?, attempts = attempts + 1, \
-                 updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND \
-                 run_at <= ?) OR (status = 'running' AND locked_until < ?) ORDER BY run_at \
-                 LIMIT ?) RETURNING *",
+                 updated_at = ? WHERE id IN (SELECT id FROM jobs WHERE ((status = 'pending' AND \
+                 run_at <= ?) OR (status = 'running' AND locked_until < ?)) AND kind IN \
+                 (SELECT value FROM json_each(?)) ORDER BY run_at LIMIT ?) RETURNING *",
             )
             .bind::<Timestamp, _>(until)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
             .bind::<Timestamp, _>(now)
+            .bind::<diesel::sql_types::Text, _>(
+                serde_json::to_string(kinds)
+                    .map_err(|error| diesel::result::Error::SerializationError(Box::new(error)))?,
+            )
             .bind::<BigInt, _>(limit)
             .load(lite)?;
             claimed.sort_by_key(|job| job.run_at);
@@ -146,36 +156,58 @@ pub fn claim(
     }
 }
 
-/// The job ran: done.
+/// The claim `job` was read as, still held: running, with the attempt count (the fencing
+/// token: each claim raises it) it was claimed with. A worker whose lease expired and whose
+/// job was claimed again cannot record over the newer claim.
+fn still_held(job: &JobRow) -> HeldClaim {
+    jobs::table.find(job.id).filter(
+        jobs::status
+            .eq(RUNNING)
+            .and(jobs::attempts.eq(job.attempts)),
+    )
+}
+
+/// The query [`still_held`] builds.
+type HeldClaim = diesel::dsl::Filter<
+    diesel::dsl::Find<jobs::table, DbUuid>,
+    diesel::dsl::And<
+        diesel::dsl::Eq<jobs::status, &'static str>,
+        diesel::dsl::Eq<jobs::attempts, i32>,
+    >,
+>;
+
+/// The job ran: done. False when the claim was no longer held (a newer claim owns the job;
+/// nothing is written).
 pub fn complete(
     conn: &mut AnyConnection,
-    id: DbUuid,
+    job: &JobRow,
     now: NaiveDateTime,
-) -> Result<(), StoreError> {
-    diesel::update(jobs::table.find(id))
+) -> Result<bool, StoreError> {
+    let changed = diesel::update(still_held(job))
         .set((
             jobs::status.eq(DONE),
             jobs::locked_until.eq(None::<NaiveDateTime>),
             jobs::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// The job failed: pending again at `retry_at`, or failed for good when out of attempts.
+/// False when the claim was no longer held, as [`complete`].
 pub fn fail(
     conn: &mut AnyConnection,
     job: &JobRow,
     error: &str,
     retry_at: NaiveDateTime,
     now: NaiveDateTime,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let status = if job.attempts >= job.max_attempts {
         FAILED
     } else {
         PENDING
     };
-    diesel::update(jobs::table.find(job.id))
+    let changed = diesel::update(still_held(job))
         .set((
             jobs::status.eq(status),
             jobs::run_at.eq(retry_at),
@@ -184,7 +216,7 @@ pub fn fail(
             jobs::updated_at.eq(now),
         ))
         .execute(conn)?;
-    Ok(())
+    Ok(changed == 1)
 }
 
 /// Hand claimed jobs back (a graceful shutdown that does not wait for them); the attempt is
@@ -214,6 +246,20 @@ pub fn release(
     ))
     .execute(conn)?;
     Ok(())
+}
+
+/// Delete the jobs that finished (done or failed) before `before`; the number deleted. One
+/// statement.
+pub fn prune_finished(
+    conn: &mut AnyConnection,
+    before: NaiveDateTime,
+) -> Result<usize, StoreError> {
+    Ok(diesel::delete(
+        jobs::table
+            .filter(jobs::status.eq_any([DONE, FAILED]))
+            .filter(jobs::updated_at.lt(before)),
+    )
+    .execute(conn)?)
 }
 
 pub fn find_job(conn: &mut AnyConnection, id: DbUuid) -> Result<Option<JobRow>, StoreError> {

@@ -29,7 +29,7 @@ use agentry_store::write_transaction;
 use agentry_store::{AnyConnection, identity};
 use chrono::NaiveDateTime;
 
-use crate::jobs::{JobHandler, JobRunner};
+use crate::jobs::JobHandler;
 use crate::session::Caller;
 use crate::{App, AppError};
 

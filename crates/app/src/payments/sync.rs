@@ -116,8 +116,9 @@ impl Payments<'_> {
         }
     }
 
-    /// The job runner with this application's job kinds.
-    pub fn job_runner(&self, options: crate::jobs::RunnerOptions) -> JobRunner {
+    /// The handlers of the payment jobs (sync a payment, check a subscription), for the job
+    /// runner.
+    pub fn job_handlers(&self) -> Vec<(&'static str, JobHandler)> {
         let (sync_app, check_app) = (self.app.clone(), self.app.clone());
         let sync: JobHandler = Arc::new(move |job: JobRow| {
             let app = sync_app.clone();
@@ -149,8 +150,6 @@ impl Payments<'_> {
                     .map_err(|e| e.to_string())
             })
         });
-        JobRunner::new(self.app.clone(), options)
-            .handle(PAYMENT_SYNC_JOB, sync)
-            .handle(SUBSCRIPTION_CHECK_JOB, check)
+        vec![(PAYMENT_SYNC_JOB, sync), (SUBSCRIPTION_CHECK_JOB, check)]
     }
 }
