@@ -44,10 +44,20 @@ where
 enum WakeUp {
     Bus,
     Cut,
+    /// B's bus connection is killed mid-test, just before each of the last changes.
+    Killed,
 }
 
 async fn scenario(redis: Option<String>, wake: WakeUp) {
     let Some(db) = TestDb::postgres() else { return };
+    // This scenario's database: only its own listeners are killed.
+    let database = db
+        .url_string()
+        .split('?')
+        .next()
+        .and_then(|base| base.rsplit('/').next())
+        .unwrap()
+        .to_owned();
     let settings = || Settings {
         superadmin_email: Some(ROOT.into()),
         redis_url: redis.clone(),
@@ -55,7 +65,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     };
     let a = TestApp::spawn_with(db, settings()).await;
     let b_settings = match wake {
-        WakeUp::Bus => settings(),
+        WakeUp::Bus | WakeUp::Killed => settings(),
         // A Redis nobody listens on: B's bus never connects, so only its dispatcher's poll
         // (100 ms here) brings A's writes.
         WakeUp::Cut => Settings {
@@ -67,12 +77,20 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     let b = TestApp::spawn_shared_with(&a, b_settings).await;
     // Both buses subscribe in the background right after start.
     tokio::time::sleep(Duration::from_millis(500)).await;
-    // A bus that cannot connect degrades the instance; it does not stop it serving.
-    for (instance, connected) in [(&a, true), (&b, wake == WakeUp::Bus)] {
-        let (status, ready) = instance.call(Method::GET, "/ready", None, None).await;
-        assert_eq!(status, StatusCode::OK);
-        let expected = if connected { "ready" } else { "degraded" };
-        assert_eq!(ready["status"], expected, "{ready}");
+    // A bus that cannot connect degrades the instance; it does not stop it serving. (Another
+    // test may be killing bus connections a moment: a connected bus is waited for.)
+    for (instance, connected) in [(&a, true), (&b, wake != WakeUp::Cut)] {
+        let deadline = Instant::now() + PATIENCE;
+        loop {
+            let (status, ready) = instance.call(Method::GET, "/ready", None, None).await;
+            assert_eq!(status, StatusCode::OK);
+            let expected = if connected { "ready" } else { "degraded" };
+            if ready["status"] == expected {
+                break;
+            }
+            assert!(Instant::now() < deadline, "{ready}: expected {expected}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     let (root, _) = a.register(ROOT, None).await;
@@ -197,7 +215,60 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     })
     .await;
 
+    // Unsharing on A: the reader loses the agent on B.
+    let unshare = settings(json!({"shared": "false"}));
+    if wake == WakeUp::Killed {
+        kill_bus_connections(&redis, &database).await;
+    }
+    assert_eq!(
+        a.call(Method::PUT, &agent_path, Some(&admin), unshare)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("agent unshared", written, || {
+        let (b, reader, path) = (&b, &reader, &agent_path);
+        async move { b.call(Method::GET, path, Some(reader), None).await.0 == StatusCode::NOT_FOUND }
+    })
+    .await;
+
+    // A personal access token B has accepted, revoked on A.
+    let (status, created) = a
+        .call(
+            Method::POST,
+            "/v1/api-keys",
+            Some(&admin),
+            Some(json!({"name": "ci", "scopes": ["account:read"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{created}");
+    let pat = created["token"].as_str().unwrap().to_owned();
+    assert_eq!(
+        b.call(Method::GET, "/v1/user", Some(&pat), None).await.0,
+        StatusCode::OK
+    );
+    if wake == WakeUp::Killed {
+        kill_bus_connections(&redis, &database).await;
+    }
+    let revoke = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
+    assert_eq!(
+        a.call(Method::DELETE, &revoke, Some(&admin), None).await.0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives("personal token revoked", written, || {
+        let (b, pat) = (&b, &pat);
+        async move {
+            b.call(Method::GET, "/v1/user", Some(pat), None).await.0 == StatusCode::UNAUTHORIZED
+        }
+    })
+    .await;
+
     // A role change on A.
+    if wake == WakeUp::Killed {
+        kill_bus_connections(&redis, &database).await;
+    }
     let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
     assert_eq!(
         a.call(Method::PUT, "/v1/user/role", Some(&root), Some(promote))
@@ -221,6 +292,9 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     .await;
 
     // A membership removal on A.
+    if wake == WakeUp::Killed {
+        kill_bus_connections(&redis, &database).await;
+    }
     let remove = format!("/v1/companies/{company}/users/{reader_id}");
     assert_eq!(
         a.call(Method::DELETE, &remove, Some(&root), None).await.0,
@@ -233,6 +307,9 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     }).await;
 
     // A logout on A.
+    if wake == WakeUp::Killed {
+        kill_bus_connections(&redis, &database).await;
+    }
     assert_eq!(
         a.call(Method::POST, "/v1/logout", Some(&admin), None)
             .await
@@ -247,6 +324,54 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
         }
     })
     .await;
+}
+
+/// Kill every instance's bus connection (PostgreSQL listeners, or Redis subscribers): the
+/// message of the next write is lost; the log still has it.
+async fn kill_bus_connections(redis: &Option<String>, database: &str) {
+    match redis {
+        Some(url) => {
+            let client = redis::Client::open(url.as_str()).unwrap();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let _: () = redis::cmd("CLIENT")
+                .arg("KILL")
+                .arg("TYPE")
+                .arg("pubsub")
+                .query_async(&mut conn)
+                .await
+                .map(|_: i64| ())
+                .unwrap();
+        }
+        None => {
+            use diesel::{Connection, RunQueryDsl};
+            let url = agentry_test_support::postgres_admin_url().unwrap();
+            let mut conn = diesel::PgConnection::establish(&url).unwrap();
+            diesel::sql_query(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+                 WHERE pid <> pg_backend_pid() AND datname = $1 \
+                 AND query LIKE '%agentry_invalidation%'",
+            )
+            .bind::<diesel::sql_types::Text, _>(database)
+            .execute(&mut conn)
+            .unwrap();
+        }
+    }
+}
+
+/// Each instance's bus connection killed before each of the last changes: they still
+/// arrive (by the reconnect's wake-up or the poll), none lost.
+#[tokio::test]
+async fn changes_arrive_when_the_bus_connection_is_killed_mid_test() {
+    scenario(None, WakeUp::Killed).await;
+}
+
+#[tokio::test]
+async fn changes_arrive_when_the_redis_connection_is_killed_mid_test() {
+    match std::env::var("TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => scenario(Some(url), WakeUp::Killed).await,
+        _ if std::env::var_os("CI").is_some() => panic!("CI is set but TEST_REDIS_URL is not"),
+        _ => eprintln!("TEST_REDIS_URL is not set: Redis variant skipped"),
+    }
 }
 
 #[tokio::test]
