@@ -348,8 +348,7 @@ async fn kill_bus_connections(redis: &Option<String>, database: &str) {
             let mut conn = diesel::PgConnection::establish(&url).unwrap();
             diesel::sql_query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
-                 WHERE pid <> pg_backend_pid() AND datname = $1 \
-                 AND query LIKE '%agentry_invalidation%'",
+                 WHERE datname = $1 AND application_name = 'agentry-bus'",
             )
             .bind::<diesel::sql_types::Text, _>(database)
             .execute(&mut conn)

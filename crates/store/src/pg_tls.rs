@@ -46,6 +46,9 @@ const PASSED: [&str; 19] = [
     "load_balance_hosts",
 ];
 
+/// The listener's `application_name` when the URL gives none.
+pub const APPLICATION_NAME: &str = "agentry-bus";
+
 /// How the server's certificate is checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Check {
@@ -83,11 +86,14 @@ pub fn listener(url: &str) -> Result<(String, MakeTlsConnector), String> {
             _ => {}
         }
     }
-    let url = if passed.is_empty() {
-        base.to_owned()
-    } else {
-        format!("{base}?{}", passed.join("&"))
-    };
+    // Named in `pg_stat_activity`, unless the URL names its connections itself.
+    if !passed
+        .iter()
+        .any(|pair| pair.starts_with("application_name="))
+    {
+        passed.push(format!("application_name={APPLICATION_NAME}"));
+    }
+    let url = format!("{base}?{}", passed.join("&"));
     let config = client_config(check, root_cert.as_deref())?;
     Ok((
         url,
@@ -274,7 +280,7 @@ mod tests {
             "postgres://u:p@db:5432/app?sslmode=prefer&application_name=a"
         );
         let (url, _) = listener("postgres://db/app").unwrap_or_else(|error| panic!("{error}"));
-        assert_eq!(url, "postgres://db/app");
+        assert_eq!(url, "postgres://db/app?application_name=agentry-bus");
         assert!(listener("postgres://db/app?sslmode=bogus").is_err());
         // Checking modes need roots; a missing file is an error, not an unchecked session.
         let missing = listener("postgres://db/app?sslmode=verify-full&sslrootcert=%2Fnowhere.crt");
