@@ -1,7 +1,7 @@
 //! Token billing use cases: the balance view, the configuration, charging usage, and the
 //! 402 paywall (reference auth-billing.md section 5).
 
-use agentry_billing::{BillingError, Gate, charge, low_balance, paywall_blocks};
+use agentry_billing::{BillingError, Gate, Usage, charge, low_balance, paywall_blocks};
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::Uow;
 use agentry_store::companies;
@@ -169,8 +169,9 @@ impl Billing<'_> {
         Ok(())
     }
 
-    /// Charge `user`'s use of tokens to `company` (the inference hook). With billing on, a
-    /// company without enough tokens gets 402 and nothing changes.
+    /// Charge `user`'s use of tokens in `company` (the inference hook) to the company that
+    /// pays for it (its root, `companies::payers`); the usage row names `company`. With
+    /// billing on, a payer without enough tokens gets 402 and nothing changes.
     pub fn charge_tokens(
         &self,
         uow: &mut Uow<'_>,
@@ -180,13 +181,21 @@ impl Billing<'_> {
         output: i64,
     ) -> Result<(), AppError> {
         self.app.write(uow, |work| {
-            charge(
-                work.conn(),
-                &self.app.settings.billing,
+            let payer = crate::companies::payers(work.conn(), &[company])?
+                .get(&company)
+                .copied()
+                .unwrap_or(company);
+            let usage = Usage {
+                payer,
                 company,
                 user,
                 input,
                 output,
+            };
+            charge(
+                work.conn(),
+                &self.app.settings.billing,
+                &usage,
                 naive_of(now_epoch()),
             )
             .map_err(|error| match error {
@@ -196,8 +205,8 @@ impl Billing<'_> {
                 BillingError::Negative => AppError::BadRequest(error.to_string()),
                 BillingError::Store(store) => AppError::Store(store),
             })?;
-            // Members' views show the company's balance.
-            crate::companies::billing_changed(work, &[company])
+            // The members of the payer and of every company below it read its balance.
+            crate::companies::billing_changed(work, &[payer])
         })
     }
 

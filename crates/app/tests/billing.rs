@@ -106,6 +106,13 @@ db_tests! {
             app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
             Err(AppError::PaymentRequired(_))
         ));
+        // The company between pays for nothing: its tokens do not open the gate (the root is
+        // the billing company, as the reference's).
+        app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &middle.to_string(), 1.0).unwrap();
+        assert!(matches!(
+            app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
+            Err(AppError::PaymentRequired(_))
+        ));
         // The member's view (and its paywall decision) is now held; the credit two levels up
         // must reach it.
         app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &root.to_string(), 1.0).unwrap();
@@ -125,5 +132,32 @@ db_tests! {
             app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
             Err(AppError::PaymentRequired(_))
         ), "an orphan has only its own balance");
+    }
+
+    fn a_child_companys_usage_is_charged_to_its_root(db) {
+        let (caller, child) = member(&db);
+        let root = company_under(&db, None);
+        set_parent(&db, child, root);
+        let app = app(&db, 2.0);
+        let credited = app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &root.to_string(), 1.0).unwrap();
+        app.billing().charge_tokens(&mut Uow::new(app.pool()), caller.user, child, 100, 50).unwrap();
+        let mut conn = db.connect();
+        let balance = |conn: &mut agentry_store::AnyConnection, id: CompanyId| {
+            agentry_store::companies::find_company(conn, id).expect("read").expect("exists").token_balance
+        };
+        assert_eq!(balance(&mut conn, root), credited - 150, "the root pays");
+        assert_eq!(balance(&mut conn, child), 0);
+        #[derive(diesel::QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = Text)]
+            company_id: String,
+        }
+        let rows: Vec<Row> = diesel::sql_query("SELECT company_id FROM token_usage").load(&mut conn).expect("usage");
+        let named: Vec<String> = rows.into_iter().map(|r| r.company_id).collect();
+        assert_eq!(named, [child.to_string()], "the ledger names the company the usage was in");
+        // More than the root holds: 402, nothing changes.
+        let refused = app.billing().charge_tokens(&mut Uow::new(app.pool()), caller.user, child, credited, 0);
+        assert!(matches!(refused, Err(AppError::PaymentRequired(_))), "{refused:?}");
+        assert_eq!(balance(&mut conn, root), credited - 150);
     }
 }

@@ -54,29 +54,44 @@ impl From<diesel::result::Error> for BillingError {
     }
 }
 
-/// Charge `user`'s use of `input + output` tokens to `company`: with billing on, the balance
-/// must cover it (else nothing changes); the usage is counted and written to the ledger
-/// either way. One transaction.
+/// Tokens `user` used in `company`, charged to `payer` (the company that pays for it;
+/// `company` itself at the top of a chain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    pub payer: CompanyId,
+    pub company: CompanyId,
+    pub user: UserId,
+    pub input: i64,
+    pub output: i64,
+}
+
+/// Charge a [`Usage`]: with billing on, the payer's balance must cover it (else nothing
+/// changes); the payer's usage is counted and the ledger row, naming the company the usage
+/// was in, written either way. One transaction.
 pub fn charge(
     conn: &mut AnyConnection,
     settings: &BillingSettings,
-    company: CompanyId,
-    user: UserId,
-    input: i64,
-    output: i64,
+    usage: &Usage,
     at: NaiveDateTime,
 ) -> Result<(), BillingError> {
+    let Usage {
+        payer,
+        company,
+        user,
+        input,
+        output,
+    } = *usage;
     if input < 0 || output < 0 {
         return Err(BillingError::Negative);
     }
     let total = input.saturating_add(output);
     write_transaction(&mut *conn, |conn| {
         if settings.enabled() {
-            if !billing::debit(conn, company, total)? {
+            if !billing::debit(conn, payer, total)? {
                 return Err(BillingError::InsufficientBalance);
             }
         } else {
-            billing::count_usage(conn, company, total)?;
+            billing::count_usage(conn, payer, total)?;
         }
         billing::record_usage(conn, &usage_row(company, user, input, output, at))?;
         Ok(())

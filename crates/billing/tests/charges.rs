@@ -1,6 +1,6 @@
 //! Charges on real databases: refused without balance, exact under concurrency.
 
-use agentry_billing::{BillingError, BillingSettings, charge};
+use agentry_billing::{BillingError, BillingSettings, Usage, charge};
 use agentry_domain::{CompanyId, RoleId, UserId};
 use agentry_store::billing::{credit, usage_of, usage_totals};
 use agentry_store::companies::find_company;
@@ -23,19 +23,19 @@ db_tests! {
         let (company, user) = setup(&db);
         let mut conn = db.connect();
         let now = Utc::now().naive_utc();
-        assert!(matches!(charge(&mut conn, &ON, company, user, 10, 5, now), Err(BillingError::InsufficientBalance)));
+        assert!(matches!(charge(&mut conn, &ON, &Usage { payer: company, company, user, input: 10, output: 5 }, now), Err(BillingError::InsufficientBalance)));
         assert!(usage_of(&mut conn, company, 10, 0).unwrap().is_empty(), "a refused charge writes nothing");
 
         assert!(credit(&mut conn, company, 100, 0.0002).unwrap());
-        charge(&mut conn, &ON, company, user, 60, 20, now).unwrap();
+        charge(&mut conn, &ON, &Usage { payer: company, company, user, input: 60, output: 20 }, now).unwrap();
         let row = find_company(&mut conn, company).unwrap().unwrap();
         assert_eq!((row.token_balance, row.tokens_used_total), (20, 80));
-        assert!(matches!(charge(&mut conn, &ON, company, user, 20, 1, now), Err(BillingError::InsufficientBalance)));
-        assert!(matches!(charge(&mut conn, &ON, company, user, -1, 1, now), Err(BillingError::Negative)));
+        assert!(matches!(charge(&mut conn, &ON, &Usage { payer: company, company, user, input: 20, output: 1 }, now), Err(BillingError::InsufficientBalance)));
+        assert!(matches!(charge(&mut conn, &ON, &Usage { payer: company, company, user, input: -1, output: 1 }, now), Err(BillingError::Negative)));
         assert_eq!(usage_totals(&mut conn, company).unwrap(), (60, 20, 80));
 
         // Billing off: usage is counted, the balance untouched.
-        charge(&mut conn, &BillingSettings::default(), company, user, 1000, 0, now).unwrap();
+        charge(&mut conn, &BillingSettings::default(), &Usage { payer: company, company, user, input: 1000, output: 0 }, now).unwrap();
         let row = find_company(&mut conn, company).unwrap().unwrap();
         assert_eq!((row.token_balance, row.tokens_used_total), (20, 1080));
     }
@@ -52,7 +52,7 @@ db_tests! {
                     let mut conn = agentry_store::Connector::new(url).connect().unwrap();
                     let mut accepted = 0;
                     for _ in 0..20 {
-                        match charge(&mut conn, &ON, company, user, 6, 4, Utc::now().naive_utc()) {
+                        match charge(&mut conn, &ON, &Usage { payer: company, company, user, input: 6, output: 4 }, Utc::now().naive_utc()) {
                             Ok(()) => accepted += 1,
                             Err(BillingError::InsufficientBalance) => {}
                             Err(other) => panic!("{other}"),

@@ -196,9 +196,10 @@ impl Accounts<'_> {
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
         let preferences = account::preferences_for(conn, user_id)?;
         let memberships = identity::memberships_for(conn, user_id)?;
-        // The paywall counts parents' balances too (two statements, only with billing on and
-        // no balance of the caller's own). A company with an active auto top-up subscription
-        // passes too: its invoices refill it.
+        // The paywall's balance test runs over the caller's companies and the companies that
+        // pay for them (their roots, `companies::payers`): two statements, only with billing
+        // on and no balance of the caller's own. A company with an active auto top-up
+        // subscription passes too: its invoices refill it.
         let passes =
             |c: &agentry_store::identity::CompanyRow| c.token_balance > 0 || c.subscription_active;
         let mut has_balance = memberships.iter().any(|m| passes(&m.company));
@@ -208,12 +209,11 @@ impl Accounts<'_> {
                 .filter(|m| m.company.parent_id.is_some())
                 .map(|m| CompanyId::from(m.company.id))
                 .collect();
-            let parents: Vec<CompanyId> = companies::ancestors_of(conn, &children)?
-                .into_iter()
-                .map(|link| link.relative.into())
+            let roots: Vec<CompanyId> = crate::companies::payers(conn, &children)?
+                .into_values()
                 .collect();
-            if !parents.is_empty() {
-                has_balance = companies::companies_by_ids(conn, &parents)?
+            if !roots.is_empty() {
+                has_balance = companies::companies_by_ids(conn, &roots)?
                     .iter()
                     .any(passes);
             }

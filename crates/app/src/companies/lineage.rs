@@ -53,8 +53,31 @@ pub(crate) fn billing_changed(
     Ok(())
 }
 
-/// The root of `row`'s parent chain (`row` itself when it has none), at most
-/// [`companies::MAX_DEPTH`] levels up: two statements.
+/// The one rule for which company pays for each of `companies`: the root of its parent chain
+/// (itself when it has none), as the reference's billing company. The charge debits it, the
+/// paywall and the low-balance warning read it. One statement.
+pub(crate) fn payers(
+    conn: &mut agentry_store::AnyConnection,
+    companies_: &[CompanyId],
+) -> Result<HashMap<CompanyId, CompanyId>, AppError> {
+    let mut payers: HashMap<CompanyId, (CompanyId, i32)> =
+        companies_.iter().map(|c| (*c, (*c, 0))).collect();
+    for link in companies::ancestors_of(conn, companies_)? {
+        let payer = payers
+            .entry(link.company.into())
+            .or_insert((link.company.into(), 0));
+        if link.depth > payer.1 {
+            *payer = (link.relative.into(), link.depth);
+        }
+    }
+    Ok(payers
+        .into_iter()
+        .map(|(company, (payer, _))| (company, payer))
+        .collect())
+}
+
+/// The company that pays for `row` ([`payers`]), read: two statements (none without a
+/// parent).
 pub(crate) fn root_of(
     conn: &mut agentry_store::AnyConnection,
     row: agentry_store::identity::CompanyRow,
@@ -62,11 +85,13 @@ pub(crate) fn root_of(
     if row.parent_id.is_none() {
         return Ok(row);
     }
-    let top = companies::ancestors_of(conn, &[row.id.into()])?
-        .into_iter()
-        .max_by_key(|link| link.depth);
-    Ok(match top {
-        Some(link) => companies::find_company(conn, link.relative.into())?.unwrap_or(row),
-        None => row,
-    })
+    let company = CompanyId::from(row.id);
+    let payer = payers(conn, &[company])?
+        .get(&company)
+        .copied()
+        .unwrap_or(company);
+    if payer == company {
+        return Ok(row);
+    }
+    Ok(companies::find_company(conn, payer)?.unwrap_or(row))
 }

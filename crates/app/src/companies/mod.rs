@@ -4,7 +4,7 @@ mod invitations;
 mod lineage;
 mod members;
 
-pub(crate) use lineage::{billing_changed, root_of};
+pub(crate) use lineage::{billing_changed, payers, root_of};
 
 use std::collections::{BTreeMap, HashMap};
 
