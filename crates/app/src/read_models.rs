@@ -20,7 +20,8 @@ pub(crate) trait Through<K, V> {
     /// a unit of work; returned either way.
     fn keep(&self, uow: &Uow<'_>, key: K, ticket: Ticket, value: V) -> Arc<V>;
 
-    /// The held value, or `load`ed through `uow` and kept, by the rules above.
+    /// The held value, or `load`ed through `uow` and kept, by the rules above. Outside a unit
+    /// of work concurrent misses of one key load once ([`ReadModel::load_once`]).
     fn load<E>(
         &self,
         uow: &mut Uow<'_>,
@@ -48,11 +49,9 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> Through<K, V> for ReadModel<K, 
         key: &K,
         load: impl FnOnce(&mut Uow<'_>) -> Result<V, E>,
     ) -> Result<Arc<V>, E> {
-        if let Some(value) = self.held(uow, key) {
-            return Ok(value);
+        if uow.in_work() {
+            return load(uow).map(Arc::new);
         }
-        let ticket = self.ticket();
-        let value = load(uow)?;
-        Ok(self.keep(uow, key.clone(), ticket, value))
+        self.load_once(key, || load(uow))
     }
 }

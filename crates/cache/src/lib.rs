@@ -3,7 +3,8 @@
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
 
 pub mod redis_bus;
 
@@ -29,6 +30,40 @@ struct State<K: Hash + Eq + Clone, V> {
     /// Fills whose ticket is older than this were overtaken by `invalidate_all`.
     floor: u64,
     generation: u64,
+    /// The loads in progress by [`ReadModel::load_once`], one per key.
+    flights: HashMap<K, Arc<Flight<V>>>,
+}
+
+/// One load in progress, which concurrent misses of its key wait for.
+struct Flight<V> {
+    /// `None` while loading; then `Some(value)` when the load was kept, `Some(None)` when it
+    /// failed or was overtaken by an invalidation (the waiters load themselves).
+    outcome: Mutex<Option<Option<Arc<V>>>>,
+    done: Condvar,
+}
+
+impl<V> Flight<V> {
+    fn new() -> Self {
+        Flight {
+            outcome: Mutex::new(None),
+            done: Condvar::new(),
+        }
+    }
+
+    fn finish(&self, value: Option<Arc<V>>) {
+        *self.outcome.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+        self.done.notify_all();
+    }
+
+    /// The leader's value, or `None` when it brought none or took longer than `patience`.
+    fn wait(&self, patience: Duration) -> Option<Arc<V>> {
+        let outcome = self.outcome.lock().unwrap_or_else(PoisonError::into_inner);
+        let (outcome, _) = self
+            .done
+            .wait_timeout_while(outcome, patience, |outcome| outcome.is_none())
+            .unwrap_or_else(PoisonError::into_inner);
+        outcome.clone().flatten()
+    }
 }
 
 /// A bounded read model with explicit invalidation. Cheap to share (`Arc` inside).
@@ -74,6 +109,7 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
                 tracking_limit: Self::TRACKING_LIMIT,
                 floor: 0,
                 generation: 0,
+                flights: HashMap::new(),
             })),
         }
     }
@@ -114,6 +150,12 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
     /// Keep `value` unless `key` (or everything) was invalidated after `ticket` was taken;
     /// returns the value either way, for the caller to use.
     pub fn fill(&self, key: K, ticket: Ticket, value: V) -> Arc<V> {
+        self.fill_current(key, ticket, value).0
+    }
+
+    /// [`ReadModel::fill`], and whether the value was still current (no invalidation since
+    /// `ticket`).
+    fn fill_current(&self, key: K, ticket: Ticket, value: V) -> (Arc<V>, bool) {
         let value = Arc::new(value);
         let mut state = self.lock();
         let overtaken = ticket.0 < state.floor
@@ -138,7 +180,7 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
                 }
             }
         }
-        value
+        (value, !overtaken)
     }
 
     /// The weight of what is held, as `weigh` counts it.
@@ -159,6 +201,64 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
         let value = load()?;
         Ok(self.fill(key.clone(), ticket, value))
     }
+
+    /// Get, or load once however many threads miss `key` at the same time: the first loads
+    /// (with a ticket, as [`ReadModel::get_or_load`]) and the others wait for its value. A
+    /// waiter loads itself when the leader fails, when an invalidation overtook the leader's
+    /// load (so nobody is handed what a write made stale), or after [`Self::PATIENCE`] (a
+    /// leader waiting for a connection the waiter holds cannot hold it up for long).
+    pub fn load_once<E>(&self, key: &K, load: impl FnOnce() -> Result<V, E>) -> Result<Arc<V>, E> {
+        let (flight, leader, ticket) = {
+            let mut state = self.lock();
+            if let Some(value) = state.values.cache_get(key) {
+                return Ok(Arc::clone(value));
+            }
+            let ticket = Ticket(state.generation);
+            match state.flights.get(key) {
+                Some(flight) => (Arc::clone(flight), false, ticket),
+                None => {
+                    let flight = Arc::new(Flight::new());
+                    state.flights.insert(key.clone(), Arc::clone(&flight));
+                    (flight, true, ticket)
+                }
+            }
+        };
+        if !leader {
+            if let Some(value) = flight.wait(Self::PATIENCE) {
+                return Ok(value);
+            }
+            let ticket = self.ticket();
+            let value = load()?;
+            return Ok(self.fill(key.clone(), ticket, value));
+        }
+        // Kept (when still current) before the flight ends, so a miss after it finds the
+        // value held.
+        let (result, handed) = match load() {
+            Ok(value) => {
+                let (value, current) = self.fill_current(key.clone(), ticket, value);
+                // Handed on only when current: an invalidation since the ticket made it stale
+                // for those who asked after that write.
+                let handed = current.then(|| Arc::clone(&value));
+                (Ok(value), handed)
+            }
+            Err(error) => (Err(error), None),
+        };
+        {
+            let mut state = self.lock();
+            if state
+                .flights
+                .get(key)
+                .is_some_and(|current| Arc::ptr_eq(current, &flight))
+            {
+                state.flights.remove(key);
+            }
+        }
+        flight.finish(handed);
+        result
+    }
+
+    /// How long a concurrent miss waits for the load in progress before loading itself.
+    pub const PATIENCE: Duration = Duration::from_secs(1);
 
     pub fn invalidate(&self, key: &K) {
         let mut state = self.lock();
@@ -311,5 +411,89 @@ mod tests {
             assert_eq!(*value, 49);
         }
         assert_eq!(loads, 1);
+    }
+
+    #[test]
+    fn concurrent_misses_of_one_key_load_once() {
+        use std::sync::Barrier;
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        let loads = Arc::new(AtomicUsize::new(0));
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, loads, start) = (cache.clone(), Arc::clone(&loads), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    start.wait();
+                    cache
+                        .load_once(&1, || {
+                            loads.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(Duration::from_millis(50));
+                            Ok::<_, ()>("one".to_owned())
+                        })
+                        .map(|value| value.as_str().to_owned())
+                })
+            })
+            .collect();
+        for thread in threads {
+            assert_eq!(thread.join().unwrap_or(Err(())), Ok("one".to_owned()));
+        }
+        assert_eq!(loads.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn a_miss_after_a_write_is_never_handed_the_load_that_write_made_stale() {
+        use std::sync::mpsc;
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        let (started, on_start) = mpsc::channel();
+        let (go, on_go) = mpsc::channel::<()>();
+        let leader = {
+            let cache = cache.clone();
+            std::thread::spawn(move || {
+                cache.load_once(&1, || {
+                    let _ = started.send(());
+                    let _ = on_go.recv();
+                    Ok::<_, ()>("read before the write".to_owned())
+                })
+            })
+        };
+        on_start.recv().unwrap_or(());
+        // The write lands while the leader reads; then another request misses.
+        cache.invalidate(&1);
+        let follower = {
+            let cache = cache.clone();
+            std::thread::spawn(move || cache.load_once(&1, || Ok::<_, ()>("read after".to_owned())))
+        };
+        std::thread::sleep(Duration::from_millis(50));
+        let _ = go.send(());
+        let led = leader
+            .join()
+            .unwrap_or(Err(()))
+            .map(|v| v.as_str().to_owned());
+        let followed = follower
+            .join()
+            .unwrap_or(Err(()))
+            .map(|v| v.as_str().to_owned());
+        assert_eq!(
+            led,
+            Ok("read before the write".to_owned()),
+            "the leader's own read"
+        );
+        assert_eq!(followed, Ok("read after".to_owned()));
+        assert_eq!(
+            cache.get(&1).map(|v| v.as_str().to_owned()),
+            Some("read after".to_owned())
+        );
+    }
+
+    #[test]
+    fn a_failed_load_leaves_the_waiters_to_load_themselves() {
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        assert_eq!(
+            cache.load_once(&1, || Err::<String, _>("down")).err(),
+            Some("down")
+        );
+        assert!(cache.lock().flights.is_empty(), "no flight left behind");
+        let value = cache.load_once(&1, || Ok::<_, &str>("up".to_owned()));
+        assert_eq!(value.map(|v| v.as_str().to_owned()), Ok("up".to_owned()));
     }
 }
