@@ -59,12 +59,15 @@ impl Dispatcher {
                 .app
                 .run(move |_, uow| {
                     let conn = uow.conn()?;
+                    let rows = events::read_after(conn, cursor, BATCH)?;
                     // Retention deleted events this reader had not read: it cannot know
-                    // what they changed.
+                    // what they changed. Asked after the read, so a prune that commits
+                    // between the two statements is seen too (the rows may miss what it
+                    // deleted).
                     if events::horizon(conn)?.is_some_and(|horizon| horizon > cursor) {
                         return Ok(Err(events::head(conn)?));
                     }
-                    Ok(Ok(events::read_after(conn, cursor, BATCH)?))
+                    Ok(Ok(rows))
                 })
                 .await?;
             let rows = match read {
