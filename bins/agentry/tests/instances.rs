@@ -61,6 +61,8 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     let settings = || Settings {
         superadmin_email: Some(ROOT.into()),
         redis_url: redis.clone(),
+        // The server's default (the test harness polls hourly otherwise).
+        event_poll: Some("250ms".into()),
         ..Settings::default()
     };
     let a = TestApp::spawn_with(db, settings()).await;

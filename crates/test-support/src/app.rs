@@ -33,8 +33,9 @@ impl TestApp {
     }
 
     /// Start the server over `db`; `settings` override the test defaults (port 0, a temp data
-    /// directory, one worker, a fixed API key, no job runner unless `jobs` asks for one, so
-    /// statement counts see only the requests).
+    /// directory, one worker, a fixed API key, no job runner unless `jobs` asks for one and an
+    /// event-log poll of an hour unless `event_poll` asks for another, so statement counts
+    /// see only the requests).
     pub async fn spawn_with(db: TestDb, settings: Settings) -> TestApp {
         TestApp::spawn_with_providers(db, settings, &[]).await
     }
@@ -54,6 +55,9 @@ impl TestApp {
             workers: Some(settings.workers.unwrap_or(1)),
             api_key: Some(settings.api_key.unwrap_or_else(|| TEST_API_KEY.to_owned())),
             jobs: Some(settings.jobs.unwrap_or(false)),
+            // The dispatcher reads the log when woken; its safety-net poll would land in
+            // statement counts now and then. Tests of the poll set their own.
+            event_poll: Some(settings.event_poll.unwrap_or_else(|| "1h".to_owned())),
             // Tests log in quickly from one address; the ones about bursts set their own.
             auth_rate_burst: Some(settings.auth_rate_burst.unwrap_or(1000)),
             ..settings
