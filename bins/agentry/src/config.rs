@@ -624,6 +624,12 @@ impl Config {
                 .map_err(|error| ConfigError::Invalid(format!("DATABASE_URL: {error}")))?,
             _ => DatabaseUrl::sqlite(data_dir.join("agentry.db")),
         };
+        // The LISTEN/NOTIFY connection takes the URL's TLS settings: one it cannot honour is
+        // refused here rather than leaving the bus down.
+        if let DatabaseUrl::Postgres(url) = &database {
+            agentry_store::pg_tls::listener(url)
+                .map_err(|error| ConfigError::Invalid(format!("DATABASE_URL: {error}")))?;
+        }
         if let DatabaseUrl::Sqlite(path) = &database
             && let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty())
         {

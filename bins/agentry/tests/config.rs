@@ -143,6 +143,16 @@ fn postgres_needs_a_shared_api_key() {
     .unwrap();
     assert_eq!(config.database.backend(), Backend::Postgres);
     assert_eq!(config.db_pool_size, 16);
+    // The LISTEN/NOTIFY connection takes the URL's TLS settings; one it cannot honour is
+    // refused at startup, not left as a bus that never connects.
+    let message = error(Settings {
+        api_key: Some("shared".into()),
+        database_url: Some(
+            "postgres://postgres@127.0.0.1:5432/agentry?sslmode=require&sslcert=%2Fc.crt".into(),
+        ),
+        ..in_dir(&dir)
+    });
+    assert!(message.contains("client certificates"), "{message}");
 }
 
 #[test]

@@ -67,7 +67,13 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     };
     let a = TestApp::spawn_with(db, settings()).await;
     let b_settings = match wake {
-        WakeUp::Bus | WakeUp::Killed => settings(),
+        WakeUp::Bus => settings(),
+        // No poll to fall back on: only the reconnected bus's wake-up can bring the changes
+        // whose messages the kill lost.
+        WakeUp::Killed => Settings {
+            event_poll: Some("1h".into()),
+            ..settings()
+        },
         // A Redis nobody listens on: B's bus never connects, so only its dispatcher's poll
         // (100 ms here) brings A's writes.
         WakeUp::Cut => Settings {
@@ -220,7 +226,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
     // Unsharing on A: the reader loses the agent on B.
     let unshare = settings(json!({"shared": "false"}));
     if wake == WakeUp::Killed {
-        kill_bus_connections(&redis, &database).await;
+        kill_bus_connections(&redis, &database, &b).await;
     }
     assert_eq!(
         a.call(Method::PUT, &agent_path, Some(&admin), unshare)
@@ -251,7 +257,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
         StatusCode::OK
     );
     if wake == WakeUp::Killed {
-        kill_bus_connections(&redis, &database).await;
+        kill_bus_connections(&redis, &database, &b).await;
     }
     let revoke = format!("/v1/api-keys/{}", created["id"].as_str().unwrap());
     assert_eq!(
@@ -269,7 +275,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
 
     // A role change on A.
     if wake == WakeUp::Killed {
-        kill_bus_connections(&redis, &database).await;
+        kill_bus_connections(&redis, &database, &b).await;
     }
     let promote = json!({"role_id": 2, "company_id": company, "user_id": reader_id});
     assert_eq!(
@@ -295,7 +301,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
 
     // A membership removal on A.
     if wake == WakeUp::Killed {
-        kill_bus_connections(&redis, &database).await;
+        kill_bus_connections(&redis, &database, &b).await;
     }
     let remove = format!("/v1/companies/{company}/users/{reader_id}");
     assert_eq!(
@@ -310,7 +316,7 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
 
     // A logout on A.
     if wake == WakeUp::Killed {
-        kill_bus_connections(&redis, &database).await;
+        kill_bus_connections(&redis, &database, &b).await;
     }
     assert_eq!(
         a.call(Method::POST, "/v1/logout", Some(&admin), None)
@@ -330,37 +336,50 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
 
 /// Kill every instance's bus connection (PostgreSQL listeners, or Redis subscribers): the
 /// message of the next write is lost; the log still has it.
-async fn kill_bus_connections(redis: &Option<String>, database: &str) {
+async fn kill_bus_connections(redis: &Option<String>, database: &str, b: &TestApp) {
+    // B's bus is up (again, after the last kill: its reconnect works) before it is cut.
+    let deadline = Instant::now() + PATIENCE;
+    while b.call(Method::GET, "/ready", None, None).await.1["status"] != "ready" {
+        assert!(Instant::now() < deadline, "B's bus never reconnected");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     match redis {
         Some(url) => {
             let client = redis::Client::open(url.as_str()).unwrap();
             let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-            let _: () = redis::cmd("CLIENT")
+            let killed: i64 = redis::cmd("CLIENT")
                 .arg("KILL")
                 .arg("TYPE")
                 .arg("pubsub")
                 .query_async(&mut conn)
                 .await
-                .map(|_: i64| ())
                 .unwrap();
+            assert!(killed >= 1, "no subscriber was killed");
         }
         None => {
             use diesel::{Connection, RunQueryDsl};
             let url = agentry_test_support::postgres_admin_url().unwrap();
             let mut conn = diesel::PgConnection::establish(&url).unwrap();
-            diesel::sql_query(
+            #[derive(diesel::QueryableByName)]
+            struct Killed {
+                #[diesel(sql_type = diesel::sql_types::Bool)]
+                #[expect(dead_code, reason = "only counted")]
+                pg_terminate_backend: bool,
+            }
+            let killed: Vec<Killed> = diesel::sql_query(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
                  WHERE datname = $1 AND application_name = 'agentry-bus'",
             )
             .bind::<diesel::sql_types::Text, _>(database)
-            .execute(&mut conn)
+            .load(&mut conn)
             .unwrap();
+            assert!(!killed.is_empty(), "no listener was killed");
         }
     }
 }
 
-/// Each instance's bus connection killed before each of the last changes: they still
-/// arrive (by the reconnect's wake-up or the poll), none lost.
+/// Each instance's bus connection killed before each of the last changes: they still arrive,
+/// by the reconnected bus's wake-up alone (B does not poll), none lost.
 #[tokio::test]
 async fn changes_arrive_when_the_bus_connection_is_killed_mid_test() {
     scenario(None, WakeUp::Killed).await;

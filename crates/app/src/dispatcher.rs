@@ -116,8 +116,9 @@ impl Dispatcher {
     ///
     /// A wake-up that finds nothing readable means another instance's commit is held back
     /// by a transaction still running (on PostgreSQL the log is read only below the oldest
-    /// one): the dispatcher looks again after 5, 10, 20... ms instead of a whole poll later,
-    /// and warns (at most once a minute) when the log is still held back after that.
+    /// one): the dispatcher looks again after 5, 10, 20... ms (up to 160 ms, and never past
+    /// the poll) instead of a whole poll later, and warns (at most once a minute) when the log
+    /// is still held back after that.
     pub async fn run(mut self) {
         let wake = Arc::clone(&self.app.wake);
         let mut warned: Option<Instant> = None;
@@ -131,7 +132,7 @@ impl Dispatcher {
                 continue;
             }
             let mut delay = FIRST_RETRY;
-            while self.cursor == before && delay < self.poll {
+            while self.cursor == before && delay < self.poll.min(RETRY_WINDOW) {
                 tokio::time::sleep(delay).await;
                 self.read().await;
                 delay = delay.saturating_mul(2);
@@ -169,6 +170,9 @@ impl Dispatcher {
 
 /// The first re-read after a wake-up that found nothing readable.
 const FIRST_RETRY: Duration = Duration::from_millis(5);
+
+/// The re-reads stop before this (5 + 10 + ... + 160 ms), or before the poll if shorter.
+const RETRY_WINDOW: Duration = Duration::from_millis(320);
 
 /// How often a log held back is reported.
 const STALL_WARNING_EVERY: Duration = Duration::from_secs(60);
@@ -231,9 +235,10 @@ pub fn prune_handler(app: App, retention: Duration) -> JobHandler {
         Box::pin(async move {
             let deleted = app
                 .run(move |_, uow| {
-                    let deleted = prune(uow, retention)?;
+                    // The next run is queued first, so a run that fails (and runs out of
+                    // attempts) never ends the chain.
                     schedule_prune(uow.conn()?, PRUNE_EVERY)?;
-                    Ok(deleted)
+                    prune(uow, retention)
                 })
                 .await
                 .map_err(|error| error.to_string())?;

@@ -217,11 +217,16 @@ impl JobRunner {
                         let (runner, running, freed) =
                             (self.clone(), Arc::clone(&running), Arc::clone(&freed));
                         tasks.spawn(async move {
+                            // The slot is given back however the task ends, a panicking
+                            // handler included.
+                            let _slot = Slot {
+                                running,
+                                kind,
+                                freed,
+                            };
                             if let Err(error) = runner.execute(job).await {
                                 tracing::warn!(%error, "a job's outcome could not be recorded");
                             }
-                            add(&running, &kind, false);
-                            freed.notify_one();
                         });
                     }
                     continue;
@@ -261,6 +266,20 @@ impl JobRunner {
             .unwrap_or(i64::MAX)
             .min(self.options.batch);
         (free.into_iter().map(|(kind, _)| kind).collect(), limit)
+    }
+}
+
+/// A running job's slot of its kind, given back when dropped.
+struct Slot {
+    running: Arc<std::sync::Mutex<HashMap<String, usize>>>,
+    kind: String,
+    freed: Arc<tokio::sync::Notify>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        add(&self.running, &self.kind, false);
+        self.freed.notify_one();
     }
 }
 

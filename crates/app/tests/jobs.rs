@@ -278,6 +278,22 @@ app_tests! {
         running.await.unwrap();
         assert_eq!(most.load(Ordering::SeqCst), 1, "per_kind = 1");
     }
+    async fn a_panicking_handler_gives_its_slot_back(db) {
+        let app = app(&db);
+        let boom: JobHandler = Arc::new(|_| Box::pin(async { panic!("a handler bug") }));
+        let runner = JobRunner::new(app.clone(), RunnerOptions { per_kind: 1, ..fast() }).handle("boom", boom);
+        let ids: Vec<DbUuid> = (0..2).map(|_| app.jobs().enqueue_now(&job("boom", None, 1)).unwrap().unwrap()).collect();
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = tokio::spawn(runner.run(stopped));
+        // With the only slot of its kind lost to the first panic, the second would never run.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !ids.iter().all(|id| find(&db, *id).attempts == 1) {
+            assert!(std::time::Instant::now() < deadline, "a panic kept its slot");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        stop.send(true).unwrap();
+        running.await.unwrap();
+    }
 }
 
 #[test]

@@ -219,35 +219,6 @@ pub fn fail(
     Ok(changed == 1)
 }
 
-/// Hand claimed jobs back (a graceful shutdown that does not wait for them); the attempt is
-/// not counted.
-#[expect(
-    clippy::arithmetic_side_effects,
-    reason = "SQL expressions, computed by the database (which refuses an overflow)"
-)]
-pub fn release(
-    conn: &mut AnyConnection,
-    ids: &[DbUuid],
-    now: NaiveDateTime,
-) -> Result<(), StoreError> {
-    if ids.is_empty() {
-        return Ok(());
-    }
-    diesel::update(
-        jobs::table
-            .filter(jobs::id.eq_any(ids))
-            .filter(jobs::status.eq(RUNNING)),
-    )
-    .set((
-        jobs::status.eq(PENDING),
-        jobs::locked_until.eq(None::<NaiveDateTime>),
-        jobs::attempts.eq(jobs::attempts - 1),
-        jobs::updated_at.eq(now),
-    ))
-    .execute(conn)?;
-    Ok(())
-}
-
 /// Delete the jobs that finished (done or failed) before `before`; the number deleted. One
 /// statement.
 pub fn prune_finished(

@@ -1,10 +1,13 @@
 //! TLS for the `LISTEN/NOTIFY` connection, from the same URL the pool's libpq connections
 //! use, so it follows the same `sslmode`: `disable`; `allow` and `prefer` (TLS when the
-//! server offers it, certificate not checked); `require` (TLS, certificate not checked);
-//! `verify-ca` (TLS, chain checked against `sslrootcert`); `verify-full` (chain and host
-//! name). tokio-postgres knows only `disable`, `prefer` and `require` and refuses libpq's other
-//! parameters, so the URL is rewritten for it; the checks are rustls's (ring, as the rest of
-//! the server links).
+//! server offers it, certificate not checked; `allow` tries TLS first, where libpq tries
+//! plaintext first); `require` (TLS, certificate not checked, unless a root certificate is
+//! given or `~/.postgresql/root.crt` exists: then the chain is, as libpq does);
+//! `verify-ca` (TLS, chain checked against `sslrootcert`, `system` for the bundled web
+//! roots); `verify-full` (chain and host name). Client certificates (`sslcert`, `sslkey`) are
+//! refused at startup rather than ignored. tokio-postgres knows only `disable`, `prefer` and
+//! `require` and refuses libpq's other parameters, so the URL is rewritten for it; the checks
+//! are rustls's (ring, as the rest of the server links).
 
 use std::sync::Arc;
 
@@ -82,6 +85,11 @@ pub fn listener(url: &str) -> Result<(String, MakeTlsConnector), String> {
                 passed.push(format!("sslmode={mode}"));
             }
             "sslrootcert" => root_cert = Some(percent_decoded(value)),
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(format!(
+                    "{key}: client certificates are not supported by the LISTEN/NOTIFY connection"
+                ));
+            }
             key if PASSED.contains(&key) => passed.push(pair.to_owned()),
             _ => {}
         }
@@ -94,6 +102,13 @@ pub fn listener(url: &str) -> Result<(String, MakeTlsConnector), String> {
         passed.push(format!("application_name={APPLICATION_NAME}"));
     }
     let url = format!("{base}?{}", passed.join("&"));
+    // libpq checks the chain under `require` too when a root certificate is at hand.
+    if check == Check::Nothing
+        && query.split('&').any(|pair| pair == "sslmode=require")
+        && (root_cert.is_some() || default_root().is_some_and(|path| path.exists()))
+    {
+        check = Check::Chain;
+    }
     let config = client_config(check, root_cert.as_deref())?;
     Ok((
         url,
@@ -136,21 +151,25 @@ pub fn client_config(check: Check, root_cert: Option<&str>) -> Result<ClientConf
     let verifier: Arc<dyn ServerCertVerifier> = match check {
         Check::Nothing => Arc::new(Unchecked(provider)),
         Check::Chain | Check::ChainAndName => {
-            let path = match root_cert {
-                Some(path) => std::path::PathBuf::from(path),
-                None => std::env::var_os("HOME")
-                    .map(|home| std::path::Path::new(&home).join(".postgresql/root.crt"))
-                    .ok_or("sslmode verify-ca/verify-full needs sslrootcert")?,
-            };
             let mut roots = RootCertStore::empty();
-            for cert in CertificateDer::pem_file_iter(&path)
-                .map_err(|error| format!("sslrootcert {}: {error}", path.display()))?
-            {
-                let cert =
-                    cert.map_err(|error| format!("sslrootcert {}: {error}", path.display()))?;
-                roots
-                    .add(cert)
-                    .map_err(|error| format!("sslrootcert {}: {error}", path.display()))?;
+            if root_cert == Some("system") {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            } else {
+                let path = match root_cert {
+                    Some(path) => std::path::PathBuf::from(path),
+                    None => {
+                        default_root().ok_or("sslmode verify-ca/verify-full needs sslrootcert")?
+                    }
+                };
+                for cert in CertificateDer::pem_file_iter(&path)
+                    .map_err(|error| format!("sslrootcert {}: {error}", path.display()))?
+                {
+                    let cert =
+                        cert.map_err(|error| format!("sslrootcert {}: {error}", path.display()))?;
+                    roots
+                        .add(cert)
+                        .map_err(|error| format!("sslrootcert {}: {error}", path.display()))?;
+                }
             }
             let webpki = WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
@@ -166,6 +185,11 @@ pub fn client_config(check: Check, root_cert: Option<&str>) -> Result<ClientConf
         .dangerous()
         .with_custom_certificate_verifier(verifier)
         .with_no_client_auth())
+}
+
+/// libpq's default root certificate file, `~/.postgresql/root.crt`.
+fn default_root() -> Option<std::path::PathBuf> {
+    std::env::var_os("HOME").map(|home| std::path::Path::new(&home).join(".postgresql/root.crt"))
 }
 
 /// Accepts any certificate, as libpq's `require` does; the handshake's signatures are still
@@ -285,5 +309,11 @@ mod tests {
         // Checking modes need roots; a missing file is an error, not an unchecked session.
         let missing = listener("postgres://db/app?sslmode=verify-full&sslrootcert=%2Fnowhere.crt");
         assert!(missing.is_err_and(|error| error.contains("/nowhere.crt")));
+        // `require` with a root certificate checks the chain, as libpq: a missing file fails.
+        let missing = listener("postgres://db/app?sslmode=require&sslrootcert=%2Fnowhere.crt");
+        assert!(missing.is_err_and(|error| error.contains("/nowhere.crt")));
+        assert!(listener("postgres://db/app?sslmode=verify-full&sslrootcert=system").is_ok());
+        let client_cert = listener("postgres://db/app?sslmode=require&sslcert=%2Fc.crt");
+        assert!(client_cert.is_err_and(|error| error.contains("client certificates")));
     }
 }
