@@ -260,7 +260,7 @@ impl Billing<'_> {
     }
 
     /// The paywall: with billing on, a caller who is not a super admin needs some company of
-    /// theirs (or a parent of one) to hold tokens.
+    /// theirs (its root, `companies::payers`) to hold tokens.
     pub(crate) fn paywall(
         &self,
         uow: &mut Uow<'_>,

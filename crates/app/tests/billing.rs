@@ -160,4 +160,20 @@ db_tests! {
         assert!(matches!(refused, Err(AppError::PaymentRequired(_))), "{refused:?}");
         assert_eq!(balance(&mut conn, root), credited - 150);
     }
+
+    fn a_childs_own_tokens_neither_open_the_gate_nor_pay(db) {
+        let (caller, child) = member(&db);
+        let root = company_under(&db, None);
+        set_parent(&db, child, root);
+        let app = app(&db, 2.0);
+        // Credited straight to the child (the server key may): the root, which pays, holds
+        // nothing, so the paywall and the charge agree on 402.
+        app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &child.to_string(), 1.0).unwrap();
+        assert!(matches!(
+            app.accounts().check_balance(&mut Uow::new(app.pool()), &caller),
+            Err(AppError::PaymentRequired(_))
+        ));
+        let charged = app.billing().charge_tokens(&mut Uow::new(app.pool()), caller.user, child, 10, 0);
+        assert!(matches!(charged, Err(AppError::PaymentRequired(_))), "{charged:?}");
+    }
 }

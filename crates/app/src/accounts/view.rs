@@ -16,7 +16,8 @@ pub struct RenderedView {
 pub struct CachedView {
     view: UserView,
     full: RenderedView,
-    /// Some company of the user, or a parent of one, holds tokens (the paywall's question).
+    /// A company that pays for one of the user's (its root) holds tokens (the paywall's
+    /// question).
     has_balance: bool,
 }
 
@@ -173,7 +174,7 @@ impl Accounts<'_> {
         Ok(render(&cached, options, caller.token.as_deref()))
     }
 
-    /// Whether some company of the caller (or a parent of one) holds tokens, from the
+    /// Whether a company that pays for one of the caller's (its root) holds tokens, from the
     /// caller's view (read when not held).
     pub(crate) fn user_view_has_balance(
         &self,
@@ -202,7 +203,11 @@ impl Accounts<'_> {
         // subscription passes too: its invoices refill it.
         let passes =
             |c: &agentry_store::identity::CompanyRow| c.token_balance > 0 || c.subscription_active;
-        let mut has_balance = memberships.iter().any(|m| passes(&m.company));
+        // A child company's own tokens pay for nothing (its root pays): only top-level
+        // companies count as themselves.
+        let mut has_balance = memberships
+            .iter()
+            .any(|m| m.company.parent_id.is_none() && passes(&m.company));
         if self.app.settings.billing.enabled() && !has_balance {
             let children: Vec<CompanyId> = memberships
                 .iter()

@@ -55,7 +55,8 @@ pub(crate) fn billing_changed(
 
 /// The one rule for which company pays for each of `companies`: the root of its parent chain
 /// (itself when it has none), as the reference's billing company. The charge debits it, the
-/// paywall and the low-balance warning read it. One statement.
+/// paywall and the balance view's low-balance warning read it (`should_warn` reads the
+/// company's own balance, as the reference's). One statement.
 pub(crate) fn payers(
     conn: &mut agentry_store::AnyConnection,
     companies_: &[CompanyId],

@@ -363,6 +363,8 @@ impl Companies<'_> {
         self.app.write(uow, |work| {
             let conn = work.conn();
             let members = member_ids(conn, company)?;
+            // A shared agent was seen by every member too.
+            let sharers = members.clone();
             // Deleting it orphans its children (their parent becomes none) and unshares its
             // agents (their company becomes none): changes the database makes, which the
             // events must name too.
@@ -397,10 +399,16 @@ impl Companies<'_> {
             // A child's balance warning followed this company's balance; now its own.
             billing_changed(work, &children)?;
             for agent in agents {
+                let mut viewers = vec![UserId::from(agent.user_id)];
+                if agent.shared {
+                    viewers.extend(sharers.iter().copied());
+                    viewers.sort();
+                    viewers.dedup();
+                }
                 work.record(DomainEvent::AgentChanged {
                     agent: agent.id.into(),
                     change: AgentChange::Updated,
-                    viewers: vec![agent.user_id.into()],
+                    viewers,
                 });
             }
             Ok(())
