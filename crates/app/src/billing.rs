@@ -1,16 +1,53 @@
 //! Token billing use cases: the balance view, the configuration, charging usage, and the
 //! 402 paywall (reference auth-billing.md section 5).
 
+use std::collections::HashMap;
+use std::sync::Arc;
+
 use agentry_billing::{BillingError, Gate, Usage, charge, low_balance, paywall_blocks};
+use agentry_cache::Ticket;
 use agentry_domain::{CompanyId, UserId};
 use agentry_store::Uow;
 use agentry_store::companies;
+use agentry_store::identity::CompanyRow;
 use serde_json::json;
 
+use crate::read_models::Through;
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
 
 pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageView, WarningView};
+
+/// A company's billing state as the user views and the paywall read it: the read model keyed
+/// by company, which `company.billing_changed` (a charge, a credit, a payment) invalidates and
+/// nothing else does. So a charge reaches no member's access or view.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Balance {
+    pub token_balance: i64,
+    pub token_balance_usd: f64,
+    pub tokens_used_total: i64,
+    pub subscription_active: bool,
+}
+
+impl Balance {
+    pub(crate) fn of(row: &CompanyRow) -> Self {
+        Balance {
+            token_balance: row.token_balance,
+            token_balance_usd: row.token_balance_usd,
+            tokens_used_total: row.tokens_used_total,
+            subscription_active: row.subscription_active,
+        }
+    }
+
+    /// Whether it opens the paywall (for the company that pays): tokens left, or an active
+    /// auto top-up subscription, whose invoices refill it.
+    pub(crate) fn passes(&self) -> bool {
+        self.token_balance > 0 || self.subscription_active
+    }
+}
+
+/// Balances by company.
+pub(crate) type Balances = HashMap<CompanyId, Arc<Balance>>;
 
 /// Token balances, usage, charges and credits, and the paywall. A view of the application's
 /// [`Context`](crate::Context), taken with [`App::billing`](crate::App::billing).
@@ -20,6 +57,63 @@ pub struct Billing<'a> {
 }
 
 impl Billing<'_> {
+    /// The balances of `companies` if this process holds them all (no I/O).
+    pub(crate) fn held_balances(&self, companies_: &[CompanyId]) -> Option<Balances> {
+        companies_
+            .iter()
+            .map(|company| Some((*company, self.app.balances.get(company)?)))
+            .collect()
+    }
+
+    /// The balances of `companies`: those held, the others read in one statement (a company
+    /// that is gone has none).
+    pub(crate) fn balances(
+        &self,
+        uow: &mut Uow<'_>,
+        companies_: &[CompanyId],
+    ) -> Result<Balances, AppError> {
+        let mut found = Balances::with_capacity(companies_.len());
+        let mut missing = Vec::new();
+        for company in companies_ {
+            match self.app.balances.held(uow, company) {
+                Some(balance) => {
+                    found.insert(*company, balance);
+                }
+                None => missing.push(*company),
+            }
+        }
+        if !missing.is_empty() {
+            let ticket = self.app.balances.ticket();
+            let rows = companies::companies_by_ids(uow.conn()?, &missing)?;
+            self.keep_balances(uow, ticket, &rows, &mut found);
+        }
+        Ok(found)
+    }
+
+    /// Keep the balances of `rows`, read after `ticket` was taken (any read of company rows
+    /// will do), and add them to `into`.
+    pub(crate) fn keep_balances<'r>(
+        &self,
+        uow: &Uow<'_>,
+        ticket: Ticket,
+        rows: impl IntoIterator<Item = &'r CompanyRow>,
+        into: &mut Balances,
+    ) {
+        for row in rows {
+            let company = CompanyId::from(row.id);
+            let balance = self
+                .app
+                .balances
+                .keep(uow, company, ticket, Balance::of(row));
+            into.insert(company, balance);
+        }
+    }
+
+    /// A ticket for [`Billing::keep_balances`], taken before the read.
+    pub(crate) fn balance_ticket(&self) -> Ticket {
+        self.app.balances.ticket()
+    }
+
     /// `GET /v1/billing/config`.
     pub fn billing_config(&self) -> BillingConfig {
         BillingConfig {
@@ -205,8 +299,9 @@ impl Billing<'_> {
                 BillingError::Negative => AppError::BadRequest(error.to_string()),
                 BillingError::Store(store) => AppError::Store(store),
             })?;
-            // The members of the payer and of every company below it read its balance.
-            crate::companies::billing_changed(work, &[payer])
+            // Only the payer's balance changed; whoever reads it reads it by company.
+            crate::companies::billing_changed(work, &[payer]);
+            Ok(())
         })
     }
 
@@ -254,7 +349,8 @@ impl Billing<'_> {
             if !agentry_store::billing::credit(work.conn(), company, tokens, amount_usd)? {
                 return Err(AppError::NotFound("Company not found".into()));
             }
-            crate::companies::billing_changed(work, &[company])
+            crate::companies::billing_changed(work, &[company]);
+            Ok(())
         })?;
         Ok(tokens)
     }

@@ -16,13 +16,13 @@ use crate::{App, AppError};
 /// The read-model keys `event` makes stale. The only place that decides it.
 pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
     match event {
-        DomainEvent::UserRegistered { user }
-        | DomainEvent::UserUpdated { user }
-        | DomainEvent::AccessChanged { user, .. } => vec![Invalidation::User(*user)],
-        DomainEvent::TokensRevoked { user, .. } => vec![Invalidation::Tokens(*user)],
-        DomainEvent::BillingChanged { users, .. } => {
-            users.iter().copied().map(Invalidation::User).collect()
+        DomainEvent::UserRegistered { user } | DomainEvent::AccessChanged { user, .. } => {
+            vec![Invalidation::User(*user)]
         }
+        // A profile, a preference or the last login: the user's own view, not their access.
+        DomainEvent::UserUpdated { user } => vec![Invalidation::Profile(*user)],
+        DomainEvent::TokensRevoked { user, .. } => vec![Invalidation::Tokens(*user)],
+        DomainEvent::BillingChanged { company } => vec![Invalidation::Balance(*company)],
         DomainEvent::CompanyChanged {
             company,
             change,
@@ -155,21 +155,15 @@ mod tests {
     }
 
     #[test]
-    fn a_balance_change_reaches_each_member_named() {
-        let (company, a) = (CompanyId::new(), UserId::new());
+    fn a_balance_change_reaches_its_company_alone_and_a_profile_change_no_access() {
+        let (company, user) = (CompanyId::new(), UserId::new());
         assert_eq!(
-            stale(&DomainEvent::BillingChanged {
-                company,
-                users: vec![a]
-            }),
-            vec![Invalidation::User(a)]
+            stale(&DomainEvent::BillingChanged { company }),
+            vec![Invalidation::Balance(company)]
         );
-        assert!(
-            stale(&DomainEvent::BillingChanged {
-                company,
-                users: vec![]
-            })
-            .is_empty()
+        assert_eq!(
+            stale(&DomainEvent::UserUpdated { user }),
+            vec![Invalidation::Profile(user)]
         );
     }
 }

@@ -201,6 +201,16 @@ impl std::ops::Deref for App {
     }
 }
 
+/// Values read from the database by each read model ([`App::read_model_loads`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadModelLoads {
+    pub access: u64,
+    pub user_views: u64,
+    pub balances: u64,
+    pub agent_views: u64,
+    pub visible_agents: u64,
+}
+
 /// What the services share: the pool, the settings, the read models, the gateways (Stripe,
 /// outbound HTTP, the invalidation bus) and the static catalogs. Built once by [`App::new`].
 #[derive(Clone)]
@@ -211,8 +221,10 @@ pub struct Context {
     /// Each user's revocation instant (epoch seconds; `INFINITY` for a user that is gone).
     revocations: agentry_cache::ReadModel<agentry_domain::UserId, f64>,
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
-    /// Each user's `/v1/user` view with its ETag.
+    /// Each user's `/v1/user` view with its ETag, balances aside.
     user_views: agentry_cache::ReadModel<agentry_domain::UserId, accounts::CachedView>,
+    /// Each company's balance, usage and subscription state.
+    balances: agentry_cache::ReadModel<agentry_domain::CompanyId, billing::Balance>,
     /// Personal access tokens by the SHA-256 of their value (`None`: no such token).
     personal_tokens: agentry_cache::ReadModel<String, Option<session::TokenEntry>>,
     /// Tells the other instances what a write made stale.
@@ -280,6 +292,7 @@ impl App {
                 bytes,
                 accounts::CachedView::weight,
             ),
+            balances: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
             bus: Arc::new(LocalOnly),
             wake: Arc::new(tokio::sync::Notify::new()),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
@@ -381,6 +394,18 @@ impl App {
         &self.origin
     }
 
+    /// How many values each read model has read from the database since this instance
+    /// started (its misses).
+    pub fn read_model_loads(&self) -> ReadModelLoads {
+        ReadModelLoads {
+            access: self.access.loads(),
+            user_views: self.user_views.loads(),
+            balances: self.balances.loads(),
+            agent_views: self.agent_views.loads(),
+            visible_agents: self.visible_agents.loads(),
+        }
+    }
+
     pub(crate) fn apply_invalidation(&self, event: &Invalidation) {
         match event {
             Invalidation::User(user) => {
@@ -389,6 +414,8 @@ impl App {
                 // Memberships decide which shared agents a user sees.
                 self.visible_agents.invalidate(user);
             }
+            Invalidation::Profile(user) => self.user_views.invalidate(user),
+            Invalidation::Balance(company) => self.balances.invalidate(company),
             Invalidation::Agent(agent) => self.agent_views.invalidate(agent),
             Invalidation::VisibleAgents(user) => {
                 self.visible_agents.invalidate(user);
@@ -400,6 +427,7 @@ impl App {
             Invalidation::All => {
                 self.access.invalidate_all();
                 self.user_views.invalidate_all();
+                self.balances.invalidate_all();
                 self.personal_tokens.invalidate_all();
                 self.revocations.invalidate_all();
                 self.agent_views.invalidate_all();

@@ -6,7 +6,7 @@ use agentry_billing::BillingSettings;
 use agentry_domain::{CompanyId, RoleId};
 use agentry_store::Uow;
 use agentry_store::identity::{NewCompany, insert_companies};
-use agentry_test_support::{db_tests, seed_member};
+use agentry_test_support::{db_tests, seed_member, seed_members};
 use diesel::RunQueryDsl;
 use diesel::sql_types::Text;
 
@@ -175,5 +175,52 @@ db_tests! {
         ));
         let charged = app.billing().charge_tokens(&mut Uow::new(app.pool()), caller.user, child, 10, 0);
         assert!(matches!(charged, Err(AppError::PaymentRequired(_))), "{charged:?}");
+    }
+
+    fn charges_reach_no_ones_access_and_every_view_sees_the_new_balance(db) {
+        // Chat completions charge on every call: a charge must not flush the access (or the
+        // views) of the company's members, and yet each of them sees the balance it left.
+        const MEMBERS: usize = 100;
+        const CHARGES: usize = 100;
+        let (payer, company) = member(&db);
+        let members: Vec<Caller> = seed_members(&db, company, MEMBERS - 1, RoleId::USER)
+            .into_iter()
+            .map(|user| Caller { user, email: String::new(), issued_at: 0.0, token: None })
+            .chain(std::iter::once(payer.clone()))
+            .collect();
+        let app = app(&db, 2.0);
+        let credited = app.billing().credit_company(&mut Uow::new(app.pool()), Some(&key()), &company.to_string(), 1.0).unwrap();
+        let mut uow = Uow::new(app.pool());
+        let read_all = |uow: &mut Uow<'_>| {
+            for caller in &members {
+                app.sessions().caller_access(uow, caller).expect("access");
+                app.accounts().check_balance(uow, caller).expect("the gate is open");
+            }
+        };
+        read_all(&mut uow);
+        let warm = app.read_model_loads();
+        for _ in 0..CHARGES {
+            app.billing().charge_tokens(&mut Uow::new(app.pool()), payer.user, company, 7, 3).unwrap();
+            read_all(&mut uow);
+        }
+        let loads = app.read_model_loads();
+        let (access, views) = (loads.access - warm.access, loads.user_views - warm.user_views);
+        let balances = loads.balances - warm.balances;
+        println!("{CHARGES} charges, {MEMBERS} members reading after each: {access} access loads, {views} view loads, {balances} balance loads");
+        assert_eq!(access, 0, "a charge invalidates no one's access");
+        assert_eq!(views, 0, "nor anyone's view");
+        assert_eq!(balances, CHARGES as u64, "one balance read per charge, whoever reads it");
+        // Yet every view shows the balance the charges left.
+        let left = credited - (CHARGES as i64) * 10;
+        for caller in &members {
+            let view = app.accounts().user_view(&mut uow, caller, &Default::default()).expect("view");
+            let view: serde_json::Value = serde_json::from_str(&view.body).expect("json");
+            assert_eq!(view["companies"][0]["token_balance"], left, "{}", caller.user);
+        }
+        // A charge that empties the balance closes the gate for every member at once.
+        app.billing().charge_tokens(&mut Uow::new(app.pool()), payer.user, company, left, 0).unwrap();
+        for caller in &members {
+            assert!(matches!(app.accounts().check_balance(&mut uow, caller), Err(AppError::PaymentRequired(_))));
+        }
     }
 }

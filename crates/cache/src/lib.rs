@@ -32,6 +32,9 @@ struct State<K: Hash + Eq + Clone, V> {
     generation: u64,
     /// The loads in progress by [`ReadModel::load_once`], one per key.
     flights: HashMap<K, Arc<Flight<V>>>,
+    /// Values read from the source of truth and offered to the model (kept or not): its
+    /// misses, for tests and metrics.
+    loads: u64,
 }
 
 /// One load in progress, which concurrent misses of its key wait for.
@@ -110,6 +113,7 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
                 floor: 0,
                 generation: 0,
                 flights: HashMap::new(),
+                loads: 0,
             })),
         }
     }
@@ -158,6 +162,7 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
     fn fill_current(&self, key: K, ticket: Ticket, value: V) -> (Arc<V>, bool) {
         let value = Arc::new(value);
         let mut state = self.lock();
+        state.loads += 1;
         let overtaken = ticket.0 < state.floor
             || state
                 .invalidated_at
@@ -181,6 +186,12 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
             }
         }
         (value, !overtaken)
+    }
+
+    /// How many values were read from the source of truth and offered ([`Self::fill`]) since
+    /// the model was made: its misses.
+    pub fn loads(&self) -> u64 {
+        self.lock().loads
     }
 
     /// The weight of what is held, as `weigh` counts it.
@@ -411,6 +422,7 @@ mod tests {
             assert_eq!(*value, 49);
         }
         assert_eq!(loads, 1);
+        assert_eq!(cache.loads(), 1, "one value read from the source");
     }
 
     #[test]

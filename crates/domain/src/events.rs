@@ -39,13 +39,11 @@ pub enum DomainEvent {
         members: Vec<UserId>,
     },
     /// A company's billing changed: its token balance (a charge, a credit, a settled
-    /// payment) or its subscription; `users` are the members whose views and paywall show it
-    /// (those of its child companies too).
+    /// payment) or its subscription. Keyed by the company alone: views and the paywall read
+    /// balances from a read model keyed by company, so a charge reaches no user's access or
+    /// view. (Events written before carry a `users` list too, which is ignored.)
     #[serde(rename = "company.billing_changed")]
-    BillingChanged {
-        company: CompanyId,
-        users: Vec<UserId>,
-    },
+    BillingChanged { company: CompanyId },
     /// A company's extension settings or command states changed (or the company is gone).
     #[serde(rename = "company.extensions_changed")]
     CompanyExtensionsChanged { company: CompanyId },
@@ -162,7 +160,7 @@ impl DomainEvent {
             | DomainEvent::PersonalTokenCreated { user, .. }
             | DomainEvent::PersonalTokenRevoked { user, .. } => user.to_string(),
             DomainEvent::InvitationChanged { invitation, .. } => invitation.clone(),
-            DomainEvent::BillingChanged { company, .. }
+            DomainEvent::BillingChanged { company }
             | DomainEvent::CompanyChanged { company, .. }
             | DomainEvent::CompanyExtensionsChanged { company } => company.to_string(),
             DomainEvent::AgentChanged { agent, .. } => agent.to_string(),
@@ -189,7 +187,6 @@ mod tests {
             },
             DomainEvent::BillingChanged {
                 company: CompanyId::new(),
-                users: vec![user],
             },
             DomainEvent::CompanyExtensionsChanged {
                 company: CompanyId::new(),
@@ -235,5 +232,17 @@ mod tests {
             let back: DomainEvent = serde_json::from_value(json).expect("deserialises");
             assert_eq!(back, event);
         }
+    }
+
+    #[test]
+    fn a_billing_change_written_with_its_old_users_list_still_reads() {
+        let company = CompanyId::new();
+        let old = serde_json::json!({
+            "kind": "company.billing_changed",
+            "company": company,
+            "users": [UserId::new()],
+        });
+        let event: DomainEvent = serde_json::from_value(old).expect("deserialises");
+        assert_eq!(event, DomainEvent::BillingChanged { company });
     }
 }

@@ -7,6 +7,10 @@ use crate::ids::{AgentId, CompanyId, UserId};
 pub enum Invalidation {
     /// Anything read about a user: memberships, roles, scopes, profile, preferences.
     User(UserId),
+    /// A user's own view only (profile, preferences, last seen): not their access.
+    Profile(UserId),
+    /// A company's balance, usage and subscription state (one company's billing).
+    Balance(CompanyId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
@@ -28,6 +32,8 @@ impl Invalidation {
     pub fn encode(&self, origin: &str) -> String {
         match self {
             Invalidation::User(user) => format!("{origin} user:{user}"),
+            Invalidation::Profile(user) => format!("{origin} profile:{user}"),
+            Invalidation::Balance(company) => format!("{origin} balance:{company}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
@@ -42,6 +48,8 @@ impl Invalidation {
         let (origin, event) = message.split_once(' ')?;
         let event = match event.split_once(':') {
             Some(("user", user)) => Invalidation::User(user.parse().ok()?),
+            Some(("profile", user)) => Invalidation::Profile(user.parse().ok()?),
+            Some(("balance", company)) => Invalidation::Balance(company.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
             Some(("agents", user)) => Invalidation::VisibleAgents(user.parse().ok()?),
@@ -120,6 +128,8 @@ mod tests {
         let user = UserId::new();
         for event in [
             Invalidation::User(user),
+            Invalidation::Profile(user),
+            Invalidation::Balance(CompanyId::new()),
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
             Invalidation::VisibleAgents(user),

@@ -12,7 +12,7 @@ mod seed;
 
 pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp, call};
 pub use db::{TestDb, postgres_admin_url};
-pub use seed::seed_member;
+pub use seed::{seed_member, seed_members};
 
 /// The role and scope catalog every test database is seeded with (the server's own).
 pub fn seeded_catalog() -> agentry_domain::catalog::Catalog {

@@ -44,3 +44,34 @@ pub fn seed_member(db: &TestDb, email: &str, role: RoleId) -> (UserId, CompanyId
         .expect("seed membership");
     (user, company)
 }
+
+/// `count` new users in `company` with `role` (three statements whatever the count); their
+/// ids. Emails are `member{i}@{company}.test`.
+pub fn seed_members(db: &TestDb, company: CompanyId, count: usize, role: RoleId) -> Vec<UserId> {
+    let mut conn = db.connect();
+    let now = chrono::Utc::now().naive_utc();
+    let users: Vec<UserId> = (0..count).map(|_| UserId::new()).collect();
+    let rows: Vec<NewUser> = users
+        .iter()
+        .enumerate()
+        .map(|(i, user)| NewUser {
+            id: (*user).into(),
+            email: format!("member{i}@{company}.test"),
+            username: None,
+            password_hash: None,
+            first_name: String::new(),
+            last_name: String::new(),
+            mfa_secret: None,
+            tos_accepted_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+        .collect();
+    insert_users(&mut conn, &rows).expect("seed users");
+    let memberships: Vec<NewMembership> = users
+        .iter()
+        .map(|user| NewMembership::new(*user, company, role, now))
+        .collect();
+    insert_memberships(&mut conn, &memberships).expect("seed memberships");
+    users
+}

@@ -1,8 +1,11 @@
 //! The user's own view (`GET /v1/user`, cached with its ETag) and its update (`PUT /v1/user`).
 
+use std::sync::PoisonError;
+
 use agentry_store::Uow;
 
 use super::*;
+use crate::billing::{Balance, Balances};
 
 /// A response body and its ETag.
 #[derive(Debug, Clone)]
@@ -11,22 +14,74 @@ pub struct RenderedView {
     pub etag: Arc<str>,
 }
 
-/// The full view of a user (every scope), and its rendering.
+/// The full view of a user (every scope), balances aside: they change with every charge and
+/// come from the balance read model keyed by company, merged at each request.
 #[derive(Debug)]
 pub struct CachedView {
     view: UserView,
-    full: RenderedView,
-    /// A company that pays for one of the user's (its root) holds tokens (the paywall's
-    /// question).
-    has_balance: bool,
+    /// The companies whose balance opens the paywall for the user: the roots of theirs
+    /// (`companies::payers`), read only with billing on.
+    payers: Vec<CompanyId>,
+    /// The full rendering and the balances it shows: rendered again only when one of them
+    /// was refilled since (the model hands out a new value after each change).
+    full: std::sync::Mutex<(Vec<Option<Arc<Balance>>>, RenderedView)>,
+    weight: usize,
 }
 
 impl CachedView {
     /// Roughly what it holds in memory: the rendering and the view it was made of (about
     /// as large again).
     pub(crate) fn weight(&self) -> usize {
-        self.full.body.len().saturating_mul(2).saturating_add(256)
+        self.weight
     }
+
+    /// The companies whose balances the view shows or the paywall reads.
+    pub(crate) fn balances_wanted(&self) -> Vec<CompanyId> {
+        let mut wanted: Vec<CompanyId> = self.view.companies.iter().map(|c| c.id).collect();
+        wanted.extend(self.payers.iter().copied());
+        wanted.sort();
+        wanted.dedup();
+        wanted
+    }
+
+    /// Whether a company that pays for one of the user's holds tokens (the paywall's
+    /// question).
+    pub(crate) fn has_balance(&self, balances: &Balances) -> bool {
+        self.payers
+            .iter()
+            .any(|payer| balances.get(payer).is_some_and(|b| b.passes()))
+    }
+
+    /// The balances of the view's companies, in its order.
+    fn shown(&self, balances: &Balances) -> Vec<Option<Arc<Balance>>> {
+        self.view
+            .companies
+            .iter()
+            .map(|c| balances.get(&c.id).cloned())
+            .collect()
+    }
+}
+
+/// `view` showing `balances` (in the order of its companies; a missing one stays as read).
+fn with_balances(view: &UserView, balances: &[Option<Arc<Balance>>]) -> UserView {
+    let mut view = view.clone();
+    for (company, balance) in view.companies.iter_mut().zip(balances) {
+        if let Some(balance) = balance {
+            company.token_balance = balance.token_balance;
+            company.token_balance_usd = balance.token_balance_usd;
+            company.tokens_used_total = balance.tokens_used_total;
+        }
+    }
+    view
+}
+
+fn same(a: &[Option<Arc<Balance>>], b: &[Option<Arc<Balance>>]) -> bool {
+    a.len() == b.len()
+        && a.iter().zip(b).all(|pair| match pair {
+            (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+            (None, None) => true,
+            _ => false,
+        })
 }
 
 pub(super) fn rendered(view: &UserView) -> RenderedView {
@@ -36,10 +91,11 @@ pub(super) fn rendered(view: &UserView) -> RenderedView {
     }
 }
 
-/// The requested variant of a cached view: the full one as kept, or one with scopes dropped
-/// (light mode) or filtered.
+/// The requested variant of a cached view with `balances`: the full one (rendered again only
+/// when a balance changed), or one with scopes dropped (light mode) or filtered.
 pub(super) fn render(
     cached: &CachedView,
+    balances: &Balances,
     options: &UserViewOptions,
     grant: Option<&crate::session::TokenGrant>,
 ) -> RenderedView {
@@ -55,10 +111,16 @@ pub(super) fn render(
         .unwrap_or_default();
     let show_scopes = !options.light || options.include_scopes;
     let limited = grant.filter(|g| g.is_limited());
+    let shown = cached.shown(balances);
     if show_scopes && filter.is_empty() && limited.is_none() {
-        return cached.full.clone();
+        let mut full = cached.full.lock().unwrap_or_else(PoisonError::into_inner);
+        if !same(&full.0, &shown) {
+            let rendering = rendered(&with_balances(&cached.view, &shown));
+            *full = (shown, rendering);
+        }
+        return full.1.clone();
     }
-    let mut view = cached.view.clone();
+    let mut view = with_balances(&cached.view, &shown);
     // Through a token limited to some companies or agents: only those.
     if let Some(grant) = limited {
         if !grant.companies.is_empty() {
@@ -132,28 +194,29 @@ impl Accounts<'_> {
             return Some(Err(refused));
         }
         let cached = self.app.user_views.get(&caller.user)?;
+        let balances = self
+            .app
+            .billing()
+            .held_balances(&cached.balances_wanted())?;
+        let has_balance = cached.has_balance(&balances);
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.app.payments().request_subscription_check(caller);
-        let paid = if agentry_billing::paywall_blocks(
-            &self.app.settings.billing,
-            false,
-            cached.has_balance,
-        ) {
-            // The paywall needs the caller's access: a read when this process does not hold it.
-            let access = self.app.sessions().cached_caller_access(caller)?;
-            self.app.billing().paywall_for(
-                &access,
-                cached.has_balance,
-                agentry_billing::Gate::Account,
-            )
-        } else {
-            Ok(())
-        };
-        Some(paid.map(|()| render(&cached, options, caller.token.as_deref())))
+        let paid =
+            if agentry_billing::paywall_blocks(&self.app.settings.billing, false, has_balance) {
+                // The paywall needs the caller's access: a read when this process does not hold it.
+                let access = self.app.sessions().cached_caller_access(caller)?;
+                self.app
+                    .billing()
+                    .paywall_for(&access, has_balance, agentry_billing::Gate::Account)
+            } else {
+                Ok(())
+            };
+        Some(paid.map(|()| render(&cached, &balances, options, caller.token.as_deref())))
     }
 
     /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
-    /// touches the user, their memberships or their companies invalidates it.
+    /// touches the user, their memberships or their companies invalidates it; the balances it
+    /// shows come from their own read model, keyed by company.
     pub fn user_view(
         &self,
         uow: &mut Uow<'_>,
@@ -162,29 +225,42 @@ impl Accounts<'_> {
     ) -> Result<RenderedView, AppError> {
         caller.require("account:read")?;
         self.app.payments().request_subscription_check(caller);
-        let cached = self.app.user_views.load(uow, &caller.user, |uow| {
-            self.load_user_view(uow, caller.user)
-        })?;
+        let (cached, balances) = self.view_and_balances(uow, caller)?;
         self.app.billing().paywall(
             uow,
             caller,
-            cached.has_balance,
+            cached.has_balance(&balances),
             agentry_billing::Gate::Account,
         )?;
-        Ok(render(&cached, options, caller.token.as_deref()))
+        Ok(render(&cached, &balances, options, caller.token.as_deref()))
+    }
+
+    /// The caller's cached view (read when not held) and the balances it shows or its
+    /// paywall reads (read when not held: one statement for all of them).
+    fn view_and_balances(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+    ) -> Result<(Arc<CachedView>, Balances), AppError> {
+        let cached = self.app.user_views.load(uow, &caller.user, |uow| {
+            self.load_user_view(uow, caller.user)
+        })?;
+        let balances = self
+            .app
+            .billing()
+            .balances(uow, &cached.balances_wanted())?;
+        Ok((cached, balances))
     }
 
     /// Whether a company that pays for one of the caller's (its root) holds tokens, from the
-    /// caller's view (read when not held).
+    /// caller's view and the balance read model (each read when not held).
     pub(crate) fn user_view_has_balance(
         &self,
         uow: &mut Uow<'_>,
         caller: &Caller,
     ) -> Result<bool, AppError> {
-        let cached = self.app.user_views.load(uow, &caller.user, |uow| {
-            self.load_user_view(uow, caller.user)
-        })?;
-        Ok(cached.has_balance)
+        let (cached, balances) = self.view_and_balances(uow, caller)?;
+        Ok(cached.has_balance(&balances))
     }
 
     pub(super) fn load_user_view(
@@ -192,37 +268,32 @@ impl Accounts<'_> {
         uow: &mut Uow<'_>,
         user_id: UserId,
     ) -> Result<CachedView, AppError> {
+        // The balances the memberships read come with them: kept in their own model (with a
+        // ticket from before the read, so a charge racing it is not undone).
+        let ticket = self.app.billing().balance_ticket();
         let conn = uow.conn()?;
         let user = identity::find_user(conn, user_id)?
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
         let preferences = account::preferences_for(conn, user_id)?;
         let memberships = identity::memberships_for(conn, user_id)?;
-        // The paywall's balance test runs over the caller's companies and the companies that
-        // pay for them (their roots, `companies::payers`): two statements, only with billing
-        // on and no balance of the caller's own. A company with an active auto top-up
-        // subscription passes too: its invoices refill it.
-        let passes =
-            |c: &agentry_store::identity::CompanyRow| c.token_balance > 0 || c.subscription_active;
-        // A child company's own tokens pay for nothing (its root pays): only top-level
-        // companies count as themselves.
-        let mut has_balance = memberships
+        // The paywall tests the companies that pay for the user's (their roots,
+        // `companies::payers`): a top-level company pays for itself; a child's root is
+        // found in one statement, only with billing on (else the paywall never asks).
+        let mut payers: Vec<CompanyId> = memberships
             .iter()
-            .any(|m| m.company.parent_id.is_none() && passes(&m.company));
-        if self.app.settings.billing.enabled() && !has_balance {
-            let children: Vec<CompanyId> = memberships
-                .iter()
-                .filter(|m| m.company.parent_id.is_some())
-                .map(|m| CompanyId::from(m.company.id))
-                .collect();
-            let roots: Vec<CompanyId> = crate::companies::payers(conn, &children)?
-                .into_values()
-                .collect();
-            if !roots.is_empty() {
-                has_balance = companies::companies_by_ids(conn, &roots)?
-                    .iter()
-                    .any(passes);
-            }
+            .filter(|m| m.company.parent_id.is_none())
+            .map(|m| CompanyId::from(m.company.id))
+            .collect();
+        let children: Vec<CompanyId> = memberships
+            .iter()
+            .filter(|m| m.company.parent_id.is_some())
+            .map(|m| CompanyId::from(m.company.id))
+            .collect();
+        if self.app.settings.billing.enabled() && !children.is_empty() {
+            payers.extend(crate::companies::payers(conn, &children)?.into_values());
         }
+        payers.sort();
+        payers.dedup();
         // The agents each company lists: one statement.
         let company_ids: Vec<CompanyId> = memberships
             .iter()
@@ -236,6 +307,13 @@ impl Accounts<'_> {
             self.app
                 .agents()
                 .agents_for_view(conn, user_id, &company_ids, preferred.as_deref())?;
+        let mut kept = Balances::new();
+        self.app.billing().keep_balances(
+            uow,
+            ticket,
+            memberships.iter().map(|m| &m.company),
+            &mut kept,
+        );
 
         let primary = crate::access::primary(&memberships);
         let companies = memberships
@@ -276,10 +354,18 @@ impl Accounts<'_> {
             companies,
             preferences: spread,
         };
+        // Rendered with the balances just kept: the first request reuses it.
+        let full = rendered(&view);
+        let shown = view
+            .companies
+            .iter()
+            .map(|c| kept.get(&c.id).cloned())
+            .collect();
         Ok(CachedView {
-            full: rendered(&view),
+            weight: full.body.len().saturating_mul(2).saturating_add(256),
+            full: std::sync::Mutex::new((shown, full)),
             view,
-            has_balance,
+            payers,
         })
     }
 

@@ -1,56 +1,23 @@
-//! A company's lineage: the members a billing change reaches (those of every company below
-//! it) and the root whose balance a child company follows. Set at a time: one recursive
-//! statement walks a chain whatever its length (up to [`companies::MAX_DEPTH`]).
+//! A company's lineage: the root whose balance a child company follows, and the record of a
+//! billing change. Set at a time: one recursive statement walks a chain whatever its length
+//! (up to [`companies::MAX_DEPTH`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
+use agentry_domain::CompanyId;
 use agentry_domain::events::DomainEvent;
-use agentry_domain::{CompanyId, UserId};
 use agentry_store::companies;
 use agentry_store::events::Work;
 
 use crate::AppError;
 
-/// Record that the billing of each of `companies_` changed (balance or subscription),
-/// naming the members whose views show it and whose paywall reads it: its own and those of
-/// every company below it, which count its balance as a parent's (two statements).
-pub(crate) fn billing_changed(
-    work: &mut Work<'_>,
-    companies_: &[CompanyId],
-) -> Result<(), AppError> {
-    if companies_.is_empty() {
-        return Ok(());
+/// Record that the billing of each of `companies_` changed (balance or subscription). Views
+/// and the paywall read balances by company (`Billing::balances`), so the event names the
+/// company alone: no statement, and no member's access or view goes stale.
+pub(crate) fn billing_changed(work: &mut Work<'_>, companies_: &[CompanyId]) {
+    for company in companies_ {
+        work.record(DomainEvent::BillingChanged { company: *company });
     }
-    let conn = work.conn();
-    // Each company reads as itself and as the parent of each of its descendants.
-    let mut readers: Vec<(CompanyId, CompanyId)> = companies_.iter().map(|c| (*c, *c)).collect();
-    readers.extend(
-        companies::descendants_of(conn, companies_)?
-            .into_iter()
-            .map(|link| (link.relative.into(), link.company.into())),
-    );
-    let mut below: HashMap<CompanyId, Vec<CompanyId>> = HashMap::new();
-    for (reader, changed) in &readers {
-        below.entry(*reader).or_default().push(*changed);
-    }
-    let reader_ids: Vec<CompanyId> = below.keys().copied().collect();
-    let mut users: BTreeMap<CompanyId, Vec<UserId>> =
-        companies_.iter().map(|c| (*c, Vec::new())).collect();
-    for (membership, _) in companies::members_of(conn, &reader_ids)? {
-        let reader = CompanyId::from(membership.company_id);
-        for changed in below.get(&reader).into_iter().flatten() {
-            users
-                .entry(*changed)
-                .or_default()
-                .push(membership.user_id.into());
-        }
-    }
-    for (company, mut users) in users {
-        users.sort();
-        users.dedup();
-        work.record(DomainEvent::BillingChanged { company, users });
-    }
-    Ok(())
 }
 
 /// The one rule for which company pays for each of `companies`: the root of its parent chain

@@ -367,15 +367,17 @@ impl Companies<'_> {
             let sharers = members.clone();
             // Deleting it orphans its children (their parent becomes none) and unshares its
             // agents (their company becomes none): changes the database makes, which the
-            // events must name too.
-            let children: Vec<CompanyId> = companies::children_of(conn, &[company])?
+            // events must name too. Every company below it changes lineage (the children
+            // become roots and pay for themselves and their own descendants): their members'
+            // access (a parent) and views (the payer) are stale.
+            let below: Vec<CompanyId> = companies::descendants_of(conn, &[company])?
                 .into_iter()
-                .map(|child| child.id.into())
+                .map(|link| link.relative.into())
                 .collect();
-            let mut child_members: BTreeMap<CompanyId, Vec<UserId>> =
-                children.iter().map(|child| (*child, Vec::new())).collect();
-            for (membership, _) in companies::members_of(conn, &children)? {
-                child_members
+            let mut below_members: BTreeMap<CompanyId, Vec<UserId>> =
+                below.iter().map(|child| (*child, Vec::new())).collect();
+            for (membership, _) in companies::members_of(conn, &below)? {
+                below_members
                     .entry(membership.company_id.into())
                     .or_default()
                     .push(membership.user_id.into());
@@ -389,15 +391,13 @@ impl Companies<'_> {
                 change: CompanyChange::Deleted,
                 members,
             });
-            for (child, members) in child_members {
+            for (child, members) in below_members {
                 work.record(DomainEvent::CompanyChanged {
                     company: child,
                     change: CompanyChange::Updated,
                     members,
                 });
             }
-            // A child's balance warning followed this company's balance; now its own.
-            billing_changed(work, &children)?;
             for agent in agents {
                 let mut viewers = vec![UserId::from(agent.user_id)];
                 if agent.shared {

@@ -81,7 +81,7 @@ impl Payments<'_> {
                 }
                 Effect::Ignored => Vec::new(),
             };
-            crate::companies::billing_changed(work, &touched)?;
+            crate::companies::billing_changed(work, &touched);
             Ok(true)
         })?;
         Ok(WebhookOutcome {

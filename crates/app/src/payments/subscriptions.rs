@@ -195,7 +195,8 @@ impl Payments<'_> {
             .run(move |app, uow| {
                 app.write(uow, |work| {
                     let changed = payments::set_subscription_active(work.conn(), &admin_of, true)?;
-                    crate::companies::billing_changed(work, &changed)
+                    crate::companies::billing_changed(work, &changed);
+                    Ok(())
                 })
             })
             .await

@@ -43,7 +43,7 @@ impl Payments<'_> {
                 let credited = app.write(uow, |work| {
                     let credited = payments::complete_and_credit(work.conn(), root, &paid, now())?;
                     if !credited.is_empty() {
-                        crate::companies::billing_changed(work, &[root])?;
+                        crate::companies::billing_changed(work, &[root]);
                     }
                     Ok(credited)
                 })?;

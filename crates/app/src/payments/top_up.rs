@@ -127,7 +127,7 @@ impl Payments<'_> {
                 now(),
             )?;
             if !credited.is_empty() {
-                crate::companies::billing_changed(work, &[company])?;
+                crate::companies::billing_changed(work, &[company]);
             }
             Ok(credited)
         })?;
