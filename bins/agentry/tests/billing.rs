@@ -46,6 +46,25 @@ app_tests! {
         assert_eq!(balance["token_balance"], 2_000_000);
         let (_, view) = app.call(Method::GET, "/v1/user", Some(&admin), None).await;
         assert_eq!(view["companies"][0]["token_balance"], 2_000_000, "the view shows the credit at once");
+
+        // Held: the balance route reads nothing more until a billing change.
+        let (_, statements) = app.counting(app.call(Method::GET, &path, Some(&admin), None)).await;
+        assert_eq!(statements, 0);
+        // A child company follows its root, and sees the root's next credit at once.
+        let (status, kid) = app.call(Method::POST, "/v1/companies", Some(&admin), Some(json!({"name": "Kid"}))).await;
+        assert_eq!(status, StatusCode::OK, "{kid}");
+        let kid_path = format!("/v1/billing/tokens/balance?company_id={}", kid["id"].as_str().unwrap());
+        let (status, balance) = app.call(Method::GET, &kid_path, Some(&admin), None).await;
+        assert_eq!(status, StatusCode::OK, "{balance}");
+        assert_eq!((balance["is_child_company"].clone(), balance["parent_company_id"].clone()), (json!(true), json!(company)));
+        assert_eq!((balance["token_balance"].clone(), balance["parent_token_balance"].clone()), (json!(0), json!(2_000_000)));
+        let (_, root_balance) = app.call(Method::GET, &path, Some(&admin), None).await;
+        assert_eq!(balance["low_balance_warning"], root_balance["low_balance_warning"], "the root's balance decides");
+        let (_, statements) = app.counting(app.call(Method::GET, &kid_path, Some(&admin), None)).await;
+        assert_eq!(statements, 1, "the child's root (one recursive statement)");
+        app.call(Method::POST, &format!("/v1/credit?company={company}&amount=1"), Some(TEST_API_KEY), None).await;
+        let (_, balance) = app.call(Method::GET, &kid_path, Some(&admin), None).await;
+        assert_eq!(balance["parent_token_balance"], 4_000_000);
     }
 
     async fn the_paywall_answers_402_until_a_company_holds_tokens(db) {

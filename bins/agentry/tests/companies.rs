@@ -284,6 +284,55 @@ app_tests! {
         let ((_, companies), four) = app.counting(call(&app, Method::GET, "/v1/companies", Some(&team.admin), None)).await;
         assert_eq!(companies.as_array().unwrap().len(), 4);
         assert_eq!(one, four);
-        assert_eq!(four, 4, "memberships (2), children, members");
+        assert_eq!(four, 0, "assembled from the access, rosters and profiles held");
+    }
+
+    async fn the_company_list_follows_every_change_at_once(db) {
+        let settings = Settings { superadmin_email: Some(ROOT.into()), ..Settings::default() };
+        let app = TestApp::spawn_with(db, settings).await;
+        let team = team(&app).await;
+        let root = register(&app, ROOT, None).await;
+        let ours = || async {
+            let (status, companies) = call(&app, Method::GET, "/v1/companies", Some(&team.admin), None).await;
+            assert_eq!(status, StatusCode::OK, "{companies}");
+            companies.as_array().unwrap().iter().find(|c| c["id"] == team.company).unwrap().clone()
+        };
+        let member = |company: &Value, id: &str| company["users"].as_array().unwrap().iter().find(|u| u["id"] == id).cloned();
+        assert_ne!(member(&ours().await, &team.user.id).unwrap()["first_name"], "Renamed", "held from here on");
+
+        // A member's profile (their own write; the company is not named by it).
+        let (status, _) = call(&app, Method::PUT, "/v1/user", Some(&team.user), Some(json!({"first_name": "Renamed"}))).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(member(&ours().await, &team.user.id).unwrap()["first_name"], "Renamed");
+        // The company's own row.
+        let own = format!("/v1/companies/{}", team.company);
+        call(&app, Method::PATCH, &own, Some(&team.admin), Some(json!({"name": "New Name"}))).await;
+        assert_eq!(ours().await["name"], "New Name");
+        // A child created, renamed, then deleted.
+        let (status, kid) = call(&app, Method::POST, "/v1/companies", Some(&team.admin), Some(json!({"name": "Kid"}))).await;
+        assert_eq!(status, StatusCode::OK, "{kid}");
+        let kid = kid["id"].as_str().unwrap().to_owned();
+        assert_eq!(ours().await["children"][0]["name"], "Kid");
+        call(&app, Method::PATCH, &format!("/v1/companies/{kid}"), Some(&team.admin), Some(json!({"name": "Kiddo"}))).await;
+        assert_eq!(ours().await["children"][0]["name"], "Kiddo");
+        let (status, body) = call(&app, Method::DELETE, &format!("/v1/companies/{kid}"), Some(&root), None).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(ours().await["children"], json!([]));
+        // A role change, a removal, a new member.
+        let promote = json!({"role_id": 3, "company_id": team.company, "user_id": team.reader.id});
+        assert_eq!(call(&app, Method::PUT, "/v1/user/role", Some(&root), Some(promote)).await.0, StatusCode::OK);
+        assert_eq!(member(&ours().await, &team.reader.id).unwrap()["role_id"], 3);
+        let path = format!("/v1/companies/{}/users/{}", team.company, team.user.id);
+        assert_eq!(call(&app, Method::DELETE, &path, Some(&root), None).await.0, StatusCode::OK);
+        assert!(member(&ours().await, &team.user.id).is_none(), "removed");
+        let email = format!("late{}@example.com", uuid::Uuid::new_v4().simple());
+        let (_, invitation) = invite(&app, &team.admin, &email, 6, &team.company).await;
+        let late = register(&app, &email, invitation["id"].as_str()).await;
+        assert_eq!(member(&ours().await, &late.id).unwrap()["email"], email.as_str());
+        // The members route reads the same roster.
+        let (status, members) = call(&app, Method::GET, &format!("{own}/members"), Some(&team.admin), None).await;
+        assert_eq!(status, StatusCode::OK);
+        let ids: Vec<&str> = members["members"].as_array().unwrap().iter().map(|m| m["id"].as_str().unwrap()).collect();
+        assert!(ids.contains(&late.id.as_str()) && !ids.contains(&team.user.id.as_str()), "{ids:?}");
     }
 }

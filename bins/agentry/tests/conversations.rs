@@ -157,4 +157,83 @@ app_tests! {
         let body: Value = changed.json().await.unwrap();
         assert_eq!(body["conversations"][&source]["name"], "Renamed");
     }
+
+    async fn the_conversation_list_is_held_and_follows_every_change(db) {
+        let app = TestApp::spawn(db).await;
+        let (admin, _) = app.register("admin@example.com", None).await;
+        let (_, view) = call(&app, Method::GET, "/v1/user", &admin, None).await;
+        let company = view["companies"][0]["id"].as_str().unwrap().to_owned();
+        let (_, invitation) = call(&app, Method::POST, "/v1/invitations", &admin, Some(json!({"email": "user@example.com", "role_id": 3}))).await;
+        let (user, _) = app.register("user@example.com", invitation["id"].as_str()).await;
+        let (_, created) = call(&app, Method::POST, "/v1/agent", &admin, Some(json!({"agent_name": "Team", "settings": {"shared": "true", "company_id": company}}))).await;
+        let agent = created["id"].as_str().unwrap().to_owned();
+        let mut ids = Vec::new();
+        for name in ["First", "Second", "Third"] {
+            let body = json!({"conversation_name": name, "agent_id": agent, "conversation_content": [{"role": "USER", "message": "hi"}]});
+            let (status, conversation) = call(&app, Method::POST, "/v1/conversation", &user, Some(body)).await;
+            assert_eq!(status, StatusCode::OK, "{conversation}");
+            ids.push(conversation["id"].as_str().unwrap().to_owned());
+        }
+        let list = || async { call(&app, Method::GET, "/v1/conversations", &user, None).await.1 };
+        let order = |list: &Value| -> Vec<String> {
+            list["conversations_with_ids"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_owned()).collect()
+        };
+        assert_eq!(order(&list().await), ["Third", "Second", "First"], "newest first");
+        let (listed, statements) = app.counting(list()).await;
+        assert_eq!(statements, 0, "held: no statement");
+        assert_eq!(listed["total"], 3);
+        let (_, page) = call(&app, Method::GET, "/v1/conversations?limit=1&offset=1", &user, None).await;
+        assert_eq!((order(&page), page["total"].clone(), page["next_cursor"].clone()), (vec!["Second".to_owned()], json!(3), json!(2)));
+
+        // A message moves its conversation to the top; a rename and a deletion show at once.
+        let message = json!({"role": "USER", "message": "again"});
+        let (status, _) = call(&app, Method::POST, &format!("/v1/conversation/{}/message", ids[0]), &user, Some(message)).await;
+        assert_eq!(status, StatusCode::OK);
+        assert_eq!(order(&list().await)[0], "First");
+        call(&app, Method::PUT, &format!("/v1/conversation/{}", ids[1]), &user, Some(json!({"new_conversation_name": "Renamed"}))).await;
+        assert!(order(&list().await).contains(&"Renamed".to_owned()));
+        call(&app, Method::DELETE, &format!("/v1/conversation/{}", ids[2]), &user, None).await;
+        let listed = list().await;
+        assert_eq!((listed["total"].clone(), listed["conversations"].get(&ids[2]).is_none()), (json!(2), true));
+
+        // The agent's name comes from the agent: a rename reaches the list even when the
+        // user no longer sees the agent (unshared), so no event names them.
+        assert_eq!(listed["conversations"][&ids[0]]["agent_name"], "Team");
+        call(&app, Method::PUT, &format!("/v1/agent/{agent}"), &admin, Some(json!({"agent_name": "Team", "settings": {"shared": "false"}}))).await;
+        let (status, body) = call(&app, Method::PATCH, &format!("/v1/agent/{agent}"), &admin, Some(json!({"new_name": "Solo"}))).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(list().await["conversations"][&ids[0]]["agent_name"], "Solo");
+        call(&app, Method::DELETE, &format!("/v1/agent/{agent}"), &admin, None).await;
+        let listed = list().await;
+        assert_eq!((listed["conversations"][&ids[0]]["agent_id"].clone(), listed["conversations"][&ids[0]]["agent_name"].clone()), (Value::Null, Value::Null));
+    }
+
+    async fn a_user_with_more_conversations_than_are_kept_is_paged_in_sql(db) {
+        let app = TestApp::spawn(db).await;
+        let (token, user) = app.register("many@example.com", None).await;
+        let user: agentry_domain::UserId = user.parse().unwrap();
+        let mut conn = app.db.connect();
+        let start = chrono::Utc::now().naive_utc();
+        for i in 0..1_001 {
+            let at = start + chrono::Duration::seconds(i);
+            agentry_store::conversations::insert_conversation(&mut conn, &agentry_store::conversations::ConversationRow {
+                id: agentry_domain::ConversationId::new().into(),
+                user_id: user.into(),
+                agent_id: None,
+                name: format!("c{i}"),
+                created_at: at,
+                updated_at: at,
+            }).unwrap();
+        }
+        for _ in 0..2 {
+            let (status, page) = call(&app, Method::GET, "/v1/conversations?limit=2&offset=1", &token, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let names: Vec<&str> = page["conversations_with_ids"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+            assert_eq!(names, ["c999", "c998"]);
+            assert_eq!(page["total"], 1_001);
+        }
+        // Each request pages in SQL (the page and the count), the list is not kept.
+        let (_, statements) = app.counting(call(&app, Method::GET, "/v1/conversations?limit=2", &token, None)).await;
+        assert_eq!(statements, 2);
+    }
 }

@@ -123,7 +123,9 @@ impl Billing<'_> {
     }
 
     /// `GET /v1/billing/tokens/balance?company_id=`: members only (another company's id is
-    /// unknown); a child company's warning follows its root parent's balance.
+    /// unknown); a child company's warning follows its root parent's balance. From the
+    /// rosters (names, parents) and the balance model: no statement once held, but one for a
+    /// child company's root.
     pub fn token_balance(
         &self,
         uow: &mut Uow<'_>,
@@ -131,27 +133,44 @@ impl Billing<'_> {
         company: &str,
     ) -> Result<BalanceView, AppError> {
         let company = self.member_company(uow, caller, company)?;
-        let conn = uow.conn()?;
-        let row = companies::find_company(conn, company)?
-            .ok_or_else(|| AppError::NotFound("Company not found".into()))?;
-        let root = match row.parent_id {
-            Some(_) => Some(crate::companies::root_of(conn, row.clone())?),
+        let not_found = || AppError::NotFound("Company not found".into());
+        let companies_ = self.app.companies();
+        let row = companies_
+            .rosters(uow, &[company])?
+            .remove(&company)
+            .ok_or_else(not_found)?;
+        let root = match row.company.parent_id {
+            Some(_) => {
+                let payer = crate::companies::payers(uow.conn()?, &[company])?
+                    .get(&company)
+                    .copied()
+                    .filter(|payer| *payer != company);
+                match payer {
+                    Some(payer) => companies_.rosters(uow, &[payer])?.remove(&payer),
+                    None => None,
+                }
+            }
             None => None,
         };
+        let root_id = root.as_ref().map(|r| CompanyId::from(r.company.id));
+        let wanted: Vec<CompanyId> = std::iter::once(company).chain(root_id).collect();
+        let balances = self.balances(uow, &wanted)?;
+        let own = balances.get(&company).ok_or_else(not_found)?;
+        let root_balance = root_id.and_then(|id| balances.get(&id));
         let settings = &self.app.settings.billing;
-        let warning_balance = root.as_ref().map_or(row.token_balance, |r| r.token_balance);
+        let warning_balance = root_balance.map_or(own.token_balance, |r| r.token_balance);
         Ok(BalanceView {
-            token_balance: row.token_balance,
-            available_tokens: row.token_balance,
-            token_balance_usd: row.token_balance_usd,
-            tokens_used_total: row.tokens_used_total,
+            token_balance: own.token_balance,
+            available_tokens: own.token_balance,
+            token_balance_usd: own.token_balance_usd,
+            tokens_used_total: own.tokens_used_total,
             low_balance_warning: low_balance(settings, warning_balance),
-            is_child_company: row.parent_id.is_some(),
-            parent_company_id: root.as_ref().map(|r| r.id.into()),
-            parent_company_name: root.as_ref().map(|r| r.name.clone()),
-            parent_token_balance: root.as_ref().map(|r| r.token_balance),
-            parent_token_balance_usd: root.as_ref().map(|r| r.token_balance_usd),
-            parent_tokens_used_total: root.as_ref().map(|r| r.tokens_used_total),
+            is_child_company: row.company.parent_id.is_some(),
+            parent_company_id: root_id,
+            parent_company_name: root.as_ref().map(|r| r.company.name.clone()),
+            parent_token_balance: root_balance.map(|r| r.token_balance),
+            parent_token_balance_usd: root_balance.map(|r| r.token_balance_usd),
+            parent_tokens_used_total: root_balance.map(|r| r.tokens_used_total),
         })
     }
 

@@ -16,10 +16,13 @@ use crate::{App, AppError};
 /// The read-model keys `event` makes stale. The only place that decides it.
 pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
     match event {
-        DomainEvent::UserRegistered { user } | DomainEvent::AccessChanged { user, .. } => {
-            vec![Invalidation::User(*user)]
-        }
-        // A profile, a preference or the last login: the user's own view, not their access.
+        DomainEvent::UserRegistered { user } => vec![Invalidation::User(*user)],
+        // A membership or a role: the user's access and views, and the company's roster.
+        DomainEvent::AccessChanged { user, company } => std::iter::once(Invalidation::User(*user))
+            .chain(company.map(Invalidation::Roster))
+            .collect(),
+        // A profile, a preference or the last login: the user's own view and what member
+        // lists show of them, not their access.
         DomainEvent::UserUpdated { user } => vec![Invalidation::Profile(*user)],
         DomainEvent::TokensRevoked { user, .. } => vec![Invalidation::Tokens(*user)],
         DomainEvent::BillingChanged { company } => vec![Invalidation::Balance(*company)],
@@ -27,15 +30,17 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
             company,
             change,
             members,
+            parent,
         } => {
-            let views = members.iter().copied().map(Invalidation::User);
+            let mut keys: Vec<Invalidation> =
+                members.iter().copied().map(Invalidation::User).collect();
+            keys.push(Invalidation::Roster(*company));
+            // A creation or deletion changes the parent's list of children.
+            keys.extend(parent.map(Invalidation::Roster));
             if *change == CompanyChange::Deleted {
-                views
-                    .chain(std::iter::once(Invalidation::CompanyExtensions(*company)))
-                    .collect()
-            } else {
-                views.collect()
+                keys.push(Invalidation::CompanyExtensions(*company));
             }
+            keys
         }
         DomainEvent::CompanyExtensionsChanged { company } => {
             vec![Invalidation::CompanyExtensions(*company)]
@@ -49,11 +54,13 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
                 .chain(viewers.iter().copied().map(Invalidation::VisibleAgents))
                 .collect()
         }
-        // Conversations and invitations are read from the database on every request: no
-        // read model.
-        DomainEvent::ConversationChanged { .. }
-        | DomainEvent::MessagesChanged { .. }
-        | DomainEvent::InvitationChanged { .. } => Vec::new(),
+        // The user's list; a message moves its conversation to the top.
+        DomainEvent::ConversationChanged { user, .. }
+        | DomainEvent::MessagesChanged { user, .. } => {
+            vec![Invalidation::Conversations(*user)]
+        }
+        // Invitations are read from the database on every request: no read model.
+        DomainEvent::InvitationChanged { .. } => Vec::new(),
     }
 }
 
@@ -164,6 +171,32 @@ mod tests {
         assert_eq!(
             stale(&DomainEvent::UserUpdated { user }),
             vec![Invalidation::Profile(user)]
+        );
+    }
+
+    #[test]
+    fn company_lists_are_reached_by_the_company_its_parent_and_the_membership() {
+        use agentry_domain::events::CompanyChange;
+        let (company, parent, user) = (CompanyId::new(), CompanyId::new(), UserId::new());
+        assert_eq!(
+            stale(&DomainEvent::CompanyChanged {
+                company,
+                change: CompanyChange::Created,
+                members: vec![user],
+                parent: Some(parent),
+            }),
+            vec![
+                Invalidation::User(user),
+                Invalidation::Roster(company),
+                Invalidation::Roster(parent)
+            ]
+        );
+        assert_eq!(
+            stale(&DomainEvent::AccessChanged {
+                user,
+                company: Some(company)
+            }),
+            vec![Invalidation::User(user), Invalidation::Roster(company)]
         );
     }
 }

@@ -207,6 +207,9 @@ pub struct ReadModelLoads {
     pub access: u64,
     pub user_views: u64,
     pub balances: u64,
+    pub rosters: u64,
+    pub conversation_lists: u64,
+    pub profiles: u64,
     pub agent_views: u64,
     pub visible_agents: u64,
 }
@@ -223,6 +226,15 @@ pub struct Context {
     access: agentry_cache::ReadModel<agentry_domain::UserId, agentry_domain::access::Access>,
     /// Each user's `/v1/user` view with its ETag, balances aside.
     user_views: agentry_cache::ReadModel<agentry_domain::UserId, accounts::CachedView>,
+    /// Each company's row, memberships and children (`companies::Roster`).
+    rosters: agentry_cache::ReadModel<agentry_domain::CompanyId, companies::Roster>,
+    /// What member lists show of each user.
+    profiles: agentry_cache::ReadModel<agentry_domain::UserId, companies::Profile>,
+    /// Each agent's name as conversation lists show it (`None`: no such agent).
+    agent_names: agentry_cache::ReadModel<agentry_domain::AgentId, Option<String>>,
+    /// Each user's conversations (`GET /v1/conversations`).
+    conversation_lists:
+        agentry_cache::ReadModel<agentry_domain::UserId, conversations::ConversationList>,
     /// Each company's balance, usage and subscription state.
     balances: agentry_cache::ReadModel<agentry_domain::CompanyId, billing::Balance>,
     /// Personal access tokens by the SHA-256 of their value (`None`: no such token).
@@ -293,6 +305,22 @@ impl App {
                 accounts::CachedView::weight,
             ),
             balances: agentry_cache::ReadModel::new(Self::ACCESS_CAPACITY),
+            agent_names: agentry_cache::ReadModel::new(Self::AGENT_CAPACITY),
+            conversation_lists: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                conversations::ConversationList::weight,
+            ),
+            rosters: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                companies::Roster::weight,
+            ),
+            profiles: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                companies::Profile::weight,
+            ),
             bus: Arc::new(LocalOnly),
             wake: Arc::new(tokio::sync::Notify::new()),
             origin: uuid::Uuid::new_v4().simple().to_string().into(),
@@ -401,6 +429,9 @@ impl App {
             access: self.access.loads(),
             user_views: self.user_views.loads(),
             balances: self.balances.loads(),
+            rosters: self.rosters.loads(),
+            conversation_lists: self.conversation_lists.loads(),
+            profiles: self.profiles.loads(),
             agent_views: self.agent_views.loads(),
             visible_agents: self.visible_agents.loads(),
         }
@@ -411,12 +442,21 @@ impl App {
             Invalidation::User(user) => {
                 self.access.invalidate(user);
                 self.user_views.invalidate(user);
+                self.profiles.invalidate(user);
                 // Memberships decide which shared agents a user sees.
                 self.visible_agents.invalidate(user);
             }
-            Invalidation::Profile(user) => self.user_views.invalidate(user),
+            Invalidation::Profile(user) => {
+                self.user_views.invalidate(user);
+                self.profiles.invalidate(user);
+            }
+            Invalidation::Roster(company) => self.rosters.invalidate(company),
+            Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),
             Invalidation::Balance(company) => self.balances.invalidate(company),
-            Invalidation::Agent(agent) => self.agent_views.invalidate(agent),
+            Invalidation::Agent(agent) => {
+                self.agent_views.invalidate(agent);
+                self.agent_names.invalidate(agent);
+            }
             Invalidation::VisibleAgents(user) => {
                 self.visible_agents.invalidate(user);
                 self.user_views.invalidate(user);
@@ -428,9 +468,13 @@ impl App {
                 self.access.invalidate_all();
                 self.user_views.invalidate_all();
                 self.balances.invalidate_all();
+                self.rosters.invalidate_all();
+                self.conversation_lists.invalidate_all();
+                self.profiles.invalidate_all();
                 self.personal_tokens.invalidate_all();
                 self.revocations.invalidate_all();
                 self.agent_views.invalidate_all();
+                self.agent_names.invalidate_all();
                 self.visible_agents.invalidate_all();
                 self.company_extensions.invalidate_all();
             }

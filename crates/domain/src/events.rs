@@ -31,12 +31,15 @@ pub enum DomainEvent {
         company: Option<CompanyId>,
     },
     /// A company was created, renamed or changed, or deleted; `members` are the users whose
-    /// views show it (all of its members before the change).
+    /// views show it (all of its members before the change); `parent` is the company whose
+    /// children it is among, on a creation or deletion (its list of children changed).
     #[serde(rename = "company.changed")]
     CompanyChanged {
         company: CompanyId,
         change: CompanyChange,
         members: Vec<UserId>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        parent: Option<CompanyId>,
     },
     /// A company's billing changed: its token balance (a charge, a credit, a settled
     /// payment) or its subscription. Keyed by the company alone: views and the paywall read
@@ -195,6 +198,7 @@ mod tests {
                 company: CompanyId::new(),
                 change: CompanyChange::Deleted,
                 members: vec![user],
+                parent: Some(CompanyId::new()),
             },
             DomainEvent::PersonalTokenRevoked {
                 user,

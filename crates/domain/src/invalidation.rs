@@ -7,10 +7,15 @@ use crate::ids::{AgentId, CompanyId, UserId};
 pub enum Invalidation {
     /// Anything read about a user: memberships, roles, scopes, profile, preferences.
     User(UserId),
-    /// A user's own view only (profile, preferences, last seen): not their access.
+    /// A user's own view and what member lists show of them (profile, preferences, last
+    /// seen): not their access.
     Profile(UserId),
     /// A company's balance, usage and subscription state (one company's billing).
     Balance(CompanyId),
+    /// A company's row, memberships and children (what its lists show, profiles aside).
+    Roster(CompanyId),
+    /// A user's list of conversations.
+    Conversations(UserId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
@@ -34,6 +39,8 @@ impl Invalidation {
             Invalidation::User(user) => format!("{origin} user:{user}"),
             Invalidation::Profile(user) => format!("{origin} profile:{user}"),
             Invalidation::Balance(company) => format!("{origin} balance:{company}"),
+            Invalidation::Roster(company) => format!("{origin} roster:{company}"),
+            Invalidation::Conversations(user) => format!("{origin} conversations:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
@@ -50,6 +57,8 @@ impl Invalidation {
             Some(("user", user)) => Invalidation::User(user.parse().ok()?),
             Some(("profile", user)) => Invalidation::Profile(user.parse().ok()?),
             Some(("balance", company)) => Invalidation::Balance(company.parse().ok()?),
+            Some(("roster", company)) => Invalidation::Roster(company.parse().ok()?),
+            Some(("conversations", user)) => Invalidation::Conversations(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
             Some(("agents", user)) => Invalidation::VisibleAgents(user.parse().ok()?),
@@ -130,6 +139,8 @@ mod tests {
             Invalidation::User(user),
             Invalidation::Profile(user),
             Invalidation::Balance(CompanyId::new()),
+            Invalidation::Roster(CompanyId::new()),
+            Invalidation::Conversations(user),
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
             Invalidation::VisibleAgents(user),

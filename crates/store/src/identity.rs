@@ -222,6 +222,15 @@ pub fn find_user(conn: &mut AnyConnection, id: UserId) -> Result<Option<UserRow>
         .optional()?)
 }
 
+/// The users among `ids` (one statement; those that are gone are absent).
+pub fn users_by_ids(conn: &mut AnyConnection, ids: &[UserId]) -> Result<Vec<UserRow>, StoreError> {
+    let ids: Vec<DbUuid> = ids.iter().copied().map(Into::into).collect();
+    Ok(users::table
+        .filter(users::id.eq_any(ids))
+        .select(UserRow::as_select())
+        .load(conn)?)
+}
+
 /// The memberships of `user`, with company, role and role scopes, in the reference's order
 /// (`sort_order`, nulls last, then company name, case-insensitively). Two statements whatever
 /// the number of memberships.

@@ -15,11 +15,12 @@ impl Companies<'_> {
         caller.require("users:read")?;
         let access = self.app.sessions().caller_access(uow, caller)?;
         self.require_company(&access, company)?;
-        let conn = uow.conn()?;
-        Ok(companies::members_of(conn, &[company])?
-            .iter()
-            .map(|(membership, user)| member_view(membership, user))
-            .collect())
+        let Some(roster) = self.rosters(uow, &[company])?.remove(&company) else {
+            return Err(not_found("Company"));
+        };
+        let users: Vec<UserId> = roster.members.iter().map(|m| m.user).collect();
+        let profiles = self.profiles(uow, &users)?;
+        Ok(members_view(&roster, &profiles))
     }
 
     /// `DELETE /v1/companies/{cid}/users/{uid}`: needs `users:delete`; not oneself.

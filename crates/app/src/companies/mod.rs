@@ -3,10 +3,13 @@
 mod invitations;
 mod lineage;
 mod members;
+mod rosters;
 
 pub(crate) use lineage::{billing_changed, payers, root_of};
+pub use rosters::{Profile, Roster};
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use agentry_domain::events::{AgentChange, CompanyChange, DomainEvent, InvitationChange};
 
@@ -16,9 +19,7 @@ use agentry_store::AnyConnection;
 use agentry_store::DbUuid;
 use agentry_store::Uow;
 use agentry_store::companies::{self, CompanyPatch, InvitationRow};
-use agentry_store::identity::{
-    self, CompanyRow, MembershipRow, NewCompany, NewMembership, UserRow,
-};
+use agentry_store::identity::{self, CompanyRow, NewCompany, NewMembership};
 
 use crate::session::{Caller, naive_of, now_epoch};
 use crate::{App, AppError};
@@ -49,45 +50,58 @@ fn role_name(role_id: i32) -> String {
         .map_or_else(|| role_id.to_string(), |role| role.name.to_owned())
 }
 
-fn member_view(membership: &MembershipRow, user: &UserRow) -> MemberView {
-    let (role, role_id) = if user.is_active {
-        (role_name(membership.role_id), membership.role_id)
+/// A member as the lists show them: a deactivated account as "Inactive" (role 0).
+fn member_view(member: &rosters::Member, user: UserId, profile: &Profile) -> MemberView {
+    let (role, role_id) = if profile.is_active {
+        (role_name(member.role_id), member.role_id)
     } else {
         ("Inactive".to_owned(), 0)
     };
     MemberView {
-        id: user.id.into(),
-        email: user.email.clone(),
-        first_name: user.first_name.clone(),
-        last_name: user.last_name.clone(),
+        id: user,
+        email: profile.email.clone(),
+        first_name: profile.first_name.clone(),
+        last_name: profile.last_name.clone(),
         role,
         role_id,
-        avatar_url: user.avatar_url.clone(),
-        last_seen: user.last_seen,
-        status_text: user.status_text.clone(),
+        avatar_url: profile.avatar_url.clone(),
+        last_seen: profile.last_seen,
+        status_text: profile.status_text.clone(),
     }
 }
 
+/// The members of `roster` with `profiles`, by email (those whose profile is gone are left
+/// out).
+fn members_view(roster: &Roster, profiles: &HashMap<UserId, Arc<Profile>>) -> Vec<MemberView> {
+    let mut members: Vec<MemberView> = roster
+        .members
+        .iter()
+        .filter_map(|m| Some(member_view(m, m.user, profiles.get(&m.user)?)))
+        .collect();
+    members.sort_by(|a, b| a.email.cmp(&b.email));
+    members
+}
+
 fn company_response(
-    company: CompanyRow,
+    company: &CompanyRow,
     users: Vec<MemberView>,
     children: Vec<CompanyResponse>,
 ) -> CompanyResponse {
     CompanyResponse {
         id: company.id.into(),
-        name: company.name,
+        name: company.name.clone(),
         company_id: company.parent_id.map(Into::into),
         status: company.status,
-        address: company.address,
-        phone_number: company.phone_number,
-        email: company.email,
-        website: company.website,
-        city: company.city,
-        state: company.state,
-        zip_code: company.zip_code,
-        country: company.country,
-        notes: company.notes,
-        icon_url: company.icon_url,
+        address: company.address.clone(),
+        phone_number: company.phone_number.clone(),
+        email: company.email.clone(),
+        website: company.website.clone(),
+        city: company.city.clone(),
+        state: company.state.clone(),
+        zip_code: company.zip_code.clone(),
+        country: company.country.clone(),
+        notes: company.notes.clone(),
+        icon_url: company.icon_url.clone(),
         users,
         children,
     }
@@ -166,9 +180,11 @@ impl Companies<'_> {
             .map_or(RoleId(i32::MAX), |membership| membership.role)
     }
 
-    /// `GET /v1/companies`: the caller's companies; members listed where the caller holds
-    /// `users:read`; children of top-level companies with their members. Four statements
-    /// whatever the number of companies.
+    /// `GET /v1/companies`: the caller's companies (through a token limited to some, only
+    /// those), in their order (`sort_order`, then name); members listed where the caller
+    /// holds `users:read`; children of top-level companies with their members where the
+    /// caller may read the parent's. Assembled from the rosters and profiles (`rosters`):
+    /// no statement once they are held.
     pub fn list_companies(
         &self,
         uow: &mut Uow<'_>,
@@ -176,57 +192,62 @@ impl Companies<'_> {
     ) -> Result<Vec<CompanyResponse>, AppError> {
         caller.require("account:read")?;
         let access = self.app.sessions().caller_access(uow, caller)?;
-        let conn = uow.conn()?;
-        // Through a token limited to some companies, only those.
-        let views: Vec<_> = identity::memberships_for(conn, caller.user)?
-            .into_iter()
-            .filter(|view| access.is_member(view.company.id.into()))
-            .collect();
-        let ids: Vec<CompanyId> = views.iter().map(|v| v.company.id.into()).collect();
-        let top_level: Vec<CompanyId> = views
+        let mine: Vec<CompanyId> = access.companies.iter().map(|c| c.company).collect();
+        let mut rosters = self.rosters(uow, &mine)?;
+        let children: Vec<CompanyId> = mine
             .iter()
-            .filter(|v| v.company.parent_id.is_none())
-            .map(|v| v.company.id.into())
+            .filter_map(|id| rosters.get(id))
+            .filter(|roster| roster.company.parent_id.is_none())
+            .flat_map(|roster| roster.children.iter().copied())
             .collect();
-        let children = companies::children_of(conn, &top_level)?;
-        let mut wanted = ids.clone();
-        wanted.extend(children.iter().map(|c| CompanyId::from(c.id)));
-        let mut members: HashMap<DbUuid, Vec<MemberView>> = HashMap::new();
-        for (membership, user) in companies::members_of(conn, &wanted)? {
-            members
-                .entry(membership.company_id)
-                .or_default()
-                .push(member_view(&membership, &user));
-        }
-        let mut children_by_parent: HashMap<DbUuid, Vec<CompanyResponse>> = HashMap::new();
-        for child in children {
-            let Some(parent) = child.parent_id else {
-                continue;
-            };
-            // A child's members show to those who may read the parent's members.
-            let users = if access.allows(Some(parent.into()), "users:read") {
-                members.get(&child.id).cloned().unwrap_or_default()
+        let children = self.rosters(uow, &children)?;
+        rosters.extend(children);
+        // Whose members show: a company's where the caller may read them, a child's where
+        // they may read its parent's.
+        let shows_members = |roster: &Roster| {
+            let reader = roster.company.parent_id.map_or(roster.company.id, |p| p);
+            access.allows(Some(reader.into()), "users:read")
+        };
+        let mut users: Vec<UserId> = rosters
+            .values()
+            .filter(|roster| shows_members(roster))
+            .flat_map(|roster| roster.members.iter().map(|m| m.user))
+            .collect();
+        users.sort();
+        users.dedup();
+        let profiles = self.profiles(uow, &users)?;
+        let members = |roster: &Roster| {
+            if shows_members(roster) {
+                members_view(roster, &profiles)
             } else {
                 Vec::new()
-            };
-            children_by_parent
-                .entry(parent)
-                .or_default()
-                .push(company_response(child, users, Vec::new()));
-        }
-        Ok(views
+            }
+        };
+        // The caller's own order of their companies: `sort_order` (nulls last), then name.
+        let mut listed: Vec<&Arc<Roster>> = mine.iter().filter_map(|id| rosters.get(id)).collect();
+        listed.sort_by_cached_key(|roster| {
+            let order = roster.member(caller.user).and_then(|m| m.sort_order);
+            (order.is_none(), order, roster.company.name.to_lowercase())
+        });
+        Ok(listed
             .into_iter()
-            .map(|view| {
-                let id: CompanyId = view.company.id.into();
-                let users = if access.allows(Some(id), "users:read") {
-                    members.get(&view.company.id).cloned().unwrap_or_default()
+            .map(|roster| {
+                let children = if roster.company.parent_id.is_none() {
+                    // By name (a child renamed since its parent's roster was read moves).
+                    let mut children: Vec<&Arc<Roster>> = roster
+                        .children
+                        .iter()
+                        .filter_map(|child| rosters.get(child))
+                        .collect();
+                    children.sort_by(|a, b| a.company.name.cmp(&b.company.name));
+                    children
+                        .into_iter()
+                        .map(|child| company_response(&child.company, members(child), Vec::new()))
+                        .collect()
                 } else {
                     Vec::new()
                 };
-                let children = children_by_parent
-                    .remove(&view.company.id)
-                    .unwrap_or_default();
-                company_response(view.company, users, children)
+                company_response(&roster.company, members(roster), children)
             })
             .collect())
     }
@@ -311,6 +332,7 @@ impl Companies<'_> {
                 company,
                 change: CompanyChange::Created,
                 members: Vec::new(),
+                parent,
             });
             work.record(DomainEvent::AccessChanged {
                 user: caller.user,
@@ -345,10 +367,11 @@ impl Companies<'_> {
                 company,
                 change: CompanyChange::Updated,
                 members,
+                parent: None,
             });
             Ok(row)
         })?;
-        Ok(company_response(row, Vec::new(), Vec::new()))
+        Ok(company_response(&row, Vec::new(), Vec::new()))
     }
 
     /// `DELETE /v1/companies/{id}`: needs `company:delete` (tenant admins and up).
@@ -362,6 +385,11 @@ impl Companies<'_> {
         self.require_scope(&access, company, "company:delete")?;
         self.app.write(uow, |work| {
             let conn = work.conn();
+            // Its parent lists it among its children.
+            let parent = companies::find_company(conn, company)?
+                .ok_or_else(|| not_found("Company"))?
+                .parent_id
+                .map(CompanyId::from);
             let members = member_ids(conn, company)?;
             // A shared agent was seen by every member too.
             let sharers = members.clone();
@@ -390,12 +418,14 @@ impl Companies<'_> {
                 company,
                 change: CompanyChange::Deleted,
                 members,
+                parent,
             });
             for (child, members) in below_members {
                 work.record(DomainEvent::CompanyChanged {
                     company: child,
                     change: CompanyChange::Updated,
                     members,
+                    parent: None,
                 });
             }
             for agent in agents {

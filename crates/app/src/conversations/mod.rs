@@ -3,15 +3,17 @@
 //! in SQL. Bodies follow what the SDK sends (section 11: the rename and message-update bodies
 //! lack fields the reference requires).
 
+mod list;
 mod messages;
 
+pub use list::ConversationList;
 pub(crate) use messages::remove_workspaces;
 
 use agentry_domain::events::{ConversationChange, DomainEvent, MessagesChange};
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};
 use agentry_store::Uow;
 use agentry_store::conversations::{self as store, ConversationRow, MessageRow};
-use agentry_store::{AnyConnection, DbUuid, agents as agent_store};
+use agentry_store::{AnyConnection, DbUuid};
 use chrono::NaiveDateTime;
 use serde_json::Value;
 
@@ -219,70 +221,6 @@ impl Conversations<'_> {
         Ok(CreatedConversation {
             id: id.into(),
             conversation_history: content,
-        })
-    }
-
-    /// `GET /v1/conversations?limit=&offset=`: the reference's dict by id (newest first in
-    /// `conversations_with_ids`), paged in SQL; three statements whatever the page size.
-    pub fn conversations(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-        limit: Option<i64>,
-        offset: Option<i64>,
-    ) -> Result<ConversationPage, AppError> {
-        self.app
-            .sessions()
-            .authorize(uow, caller, None, "conversations:read")?;
-        let (limit, offset) = (
-            limit.unwrap_or(100).clamp(1, 500),
-            offset.unwrap_or(0).max(0),
-        );
-        let conn = uow.conn()?;
-        let page = store::page_for_user(conn, caller.user, limit, offset)?;
-        let total = store::count_for_user(conn, caller.user)?;
-        let agent_ids: Vec<DbUuid> = page.iter().filter_map(|c| c.agent_id).collect();
-        let names: std::collections::HashMap<DbUuid, String> = if agent_ids.is_empty() {
-            Default::default()
-        } else {
-            agent_store::find_agents(conn, &agent_ids)?
-                .into_iter()
-                .map(|a| (a.id, a.name))
-                .collect()
-        };
-        let mut by_id = std::collections::BTreeMap::new();
-        let mut with_ids = Vec::with_capacity(page.len());
-        for row in page {
-            let id = ConversationId::from(row.id);
-            let agent_name = row.agent_id.and_then(|a| names.get(&a).cloned());
-            by_id.insert(
-                id.to_string(),
-                ConversationEntry {
-                    name: row.name.clone(),
-                    display_name: row.name.clone(),
-                    agent_id: row.agent_id.map(AgentId::from),
-                    agent_name,
-                    conversation_type: "private",
-                    created_at: row.created_at,
-                    updated_at: row.updated_at,
-                    has_notifications: false,
-                    summary: None,
-                    attachment_count: 0,
-                    pin_order: None,
-                    parent_id: None,
-                    locked: false,
-                },
-            );
-            with_ids.push(ConversationName { id, name: row.name });
-        }
-        let next = offset.checked_add(limit).filter(|next| *next < total);
-        Ok(ConversationPage {
-            conversations: by_id,
-            conversations_with_ids: with_ids,
-            total,
-            pinned_count: 0,
-            unread_count: 0,
-            next_cursor: next,
         })
     }
 
