@@ -86,6 +86,14 @@ app_tests! {
         let id = created["id"].as_str().unwrap().to_owned();
         let (status, again) = call(&app, Method::POST, "/v1/agent", &token, Some(body)).await;
         assert_eq!((status, again["detail"].as_str()), (StatusCode::CONFLICT, Some("Agent Helper already exists.")));
+        // The `agent_id` preference picks the default, in the held list at once.
+        let default_of = |list: &Value| list["agents"].as_array().unwrap().iter().find(|a| a["default"] == true).map(|a| a["id"].clone());
+        let (_, list) = call(&app, Method::GET, "/v1/agent", &token, None).await;
+        assert_ne!(default_of(&list), Some(json!(id)));
+        let (status, _) = call(&app, Method::PUT, "/v1/user", &token, Some(json!({"agent_id": id}))).await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, list) = call(&app, Method::GET, "/v1/agent", &token, None).await;
+        assert_eq!(default_of(&list), Some(json!(id)), "{list}");
 
         let (status, config) = call(&app, Method::GET, &format!("/v1/agent/{id}"), &token, None).await;
         assert_eq!(status, StatusCode::OK);

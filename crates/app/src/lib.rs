@@ -449,6 +449,8 @@ impl App {
             Invalidation::Profile(user) => {
                 self.user_views.invalidate(user);
                 self.profiles.invalidate(user);
+                // The list's default agent follows the `agent_id` preference.
+                self.visible_agents.invalidate(user);
             }
             Invalidation::Roster(company) => self.rosters.invalidate(company),
             Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),

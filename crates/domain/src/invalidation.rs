@@ -7,8 +7,8 @@ use crate::ids::{AgentId, CompanyId, UserId};
 pub enum Invalidation {
     /// Anything read about a user: memberships, roles, scopes, profile, preferences.
     User(UserId),
-    /// A user's own view and what member lists show of them (profile, preferences, last
-    /// seen): not their access.
+    /// A user's own view, their agent list (its default follows a preference) and what
+    /// member lists show of them (profile, preferences, last seen): not their access.
     Profile(UserId),
     /// A company's balance, usage and subscription state (one company's billing).
     Balance(CompanyId),
