@@ -39,6 +39,8 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
             keys.extend(parent.map(Invalidation::Roster));
             if *change == CompanyChange::Deleted {
                 keys.push(Invalidation::CompanyExtensions(*company));
+                // A view still naming it reads it again (and finds none).
+                keys.push(Invalidation::Balance(*company));
             }
             keys
         }

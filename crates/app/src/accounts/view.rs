@@ -22,6 +22,8 @@ pub struct CachedView {
     /// The companies whose balance opens the paywall for the user: the roots of theirs
     /// (`companies::payers`), read only with billing on.
     payers: Vec<CompanyId>,
+    /// The view's companies and the payers, once each.
+    wanted: Vec<CompanyId>,
     /// The full rendering and the balances it shows: rendered again only when one of them
     /// was refilled since (the model hands out a new value after each change).
     full: std::sync::Mutex<(Vec<Option<Arc<Balance>>>, RenderedView)>,
@@ -36,12 +38,8 @@ impl CachedView {
     }
 
     /// The companies whose balances the view shows or the paywall reads.
-    pub(crate) fn balances_wanted(&self) -> Vec<CompanyId> {
-        let mut wanted: Vec<CompanyId> = self.view.companies.iter().map(|c| c.id).collect();
-        wanted.extend(self.payers.iter().copied());
-        wanted.sort();
-        wanted.dedup();
-        wanted
+    pub(crate) fn balances_wanted(&self) -> &[CompanyId] {
+        &self.wanted
     }
 
     /// Whether a company that pays for one of the user's holds tokens (the paywall's
@@ -194,10 +192,7 @@ impl Accounts<'_> {
             return Some(Err(refused));
         }
         let cached = self.app.user_views.get(&caller.user)?;
-        let balances = self
-            .app
-            .billing()
-            .held_balances(&cached.balances_wanted())?;
+        let balances = self.app.billing().held_balances(cached.balances_wanted())?;
         let has_balance = cached.has_balance(&balances);
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.app.payments().request_subscription_check(caller);
@@ -245,10 +240,7 @@ impl Accounts<'_> {
         let cached = self.app.user_views.load(uow, &caller.user, |uow| {
             self.load_user_view(uow, caller.user)
         })?;
-        let balances = self
-            .app
-            .billing()
-            .balances(uow, &cached.balances_wanted())?;
+        let balances = self.app.billing().balances(uow, cached.balances_wanted())?;
         Ok((cached, balances))
     }
 
@@ -361,7 +353,12 @@ impl Accounts<'_> {
             .iter()
             .map(|c| kept.get(&c.id).cloned())
             .collect();
+        let mut wanted: Vec<CompanyId> = view.companies.iter().map(|c| c.id).collect();
+        wanted.extend(payers.iter().copied());
+        wanted.sort();
+        wanted.dedup();
         Ok(CachedView {
+            wanted,
             weight: full.body.len().saturating_mul(2).saturating_add(256),
             full: std::sync::Mutex::new((shown, full)),
             view,
