@@ -72,16 +72,7 @@ impl Billing<'_> {
         uow: &mut Uow<'_>,
         companies_: &[CompanyId],
     ) -> Result<Balances, AppError> {
-        let mut found = Balances::with_capacity(companies_.len());
-        let mut missing = Vec::new();
-        for company in companies_ {
-            match self.app.balances.held(uow, company) {
-                Some(balance) => {
-                    found.insert(*company, balance);
-                }
-                None => missing.push(*company),
-            }
-        }
+        let (mut found, missing) = self.app.balances.held_many(uow, companies_);
         if !missing.is_empty() {
             let ticket = self.app.balances.ticket();
             let rows = companies::companies_by_ids(uow.conn()?, &missing)?;

@@ -6,6 +6,7 @@
 //! have written what the model has not seen yet (its events apply only at commit), and what
 //! it reads may roll back. So there every read goes to the database and nothing is kept.
 
+use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::Arc;
 
@@ -15,6 +16,10 @@ use agentry_store::Uow;
 pub(crate) trait Through<K, V> {
     /// The held value, unless `uow` works inside a unit of work.
     fn held(&self, uow: &Uow<'_>, key: &K) -> Option<Arc<V>>;
+
+    /// The held values of `keys`, and the keys not held (each once), to read in one
+    /// statement; inside a unit of work none is held.
+    fn held_many(&self, uow: &Uow<'_>, keys: &[K]) -> (HashMap<K, Arc<V>>, Vec<K>);
 
     /// Keep `value` read after `ticket` (see [`ReadModel::fill`]), unless `uow` works inside
     /// a unit of work; returned either way.
@@ -33,6 +38,24 @@ pub(crate) trait Through<K, V> {
 impl<K: Hash + Eq + Clone + 'static, V: 'static> Through<K, V> for ReadModel<K, V> {
     fn held(&self, uow: &Uow<'_>, key: &K) -> Option<Arc<V>> {
         if uow.in_work() { None } else { self.get(key) }
+    }
+
+    fn held_many(&self, uow: &Uow<'_>, keys: &[K]) -> (HashMap<K, Arc<V>>, Vec<K>) {
+        let mut held = HashMap::with_capacity(keys.len());
+        let mut missing = Vec::new();
+        let mut seen = std::collections::HashSet::with_capacity(keys.len());
+        for key in keys {
+            if !seen.insert(key) {
+                continue;
+            }
+            match self.held(uow, key) {
+                Some(value) => {
+                    held.insert(key.clone(), value);
+                }
+                None => missing.push(key.clone()),
+            }
+        }
+        (held, missing)
     }
 
     fn keep(&self, uow: &Uow<'_>, key: K, ticket: Ticket, value: V) -> Arc<V> {

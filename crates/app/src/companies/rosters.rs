@@ -103,21 +103,10 @@ impl Companies<'_> {
         uow: &mut Uow<'_>,
         ids: &[CompanyId],
     ) -> Result<HashMap<CompanyId, Arc<Roster>>, AppError> {
-        let mut found = HashMap::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for id in ids {
-            match self.app.rosters.held(uow, id) {
-                Some(roster) => {
-                    found.insert(*id, roster);
-                }
-                None => missing.push(*id),
-            }
-        }
+        let (mut found, missing) = self.app.rosters.held_many(uow, ids);
         if missing.is_empty() {
             return Ok(found);
         }
-        missing.sort();
-        missing.dedup();
         // Tickets before the reads: a write racing them is not undone by these fills.
         let (ticket, profile_ticket) = (self.app.rosters.ticket(), self.app.profiles.ticket());
         let conn = uow.conn()?;
@@ -167,19 +156,8 @@ impl Companies<'_> {
         uow: &mut Uow<'_>,
         users: &[UserId],
     ) -> Result<HashMap<UserId, Arc<Profile>>, AppError> {
-        let mut found = HashMap::with_capacity(users.len());
-        let mut missing = Vec::new();
-        for user in users {
-            match self.app.profiles.held(uow, user) {
-                Some(profile) => {
-                    found.insert(*user, profile);
-                }
-                None => missing.push(*user),
-            }
-        }
+        let (mut found, missing) = self.app.profiles.held_many(uow, users);
         if !missing.is_empty() {
-            missing.sort();
-            missing.dedup();
             let ticket = self.app.profiles.ticket();
             for row in identity::users_by_ids(uow.conn()?, &missing)? {
                 let user = UserId::from(row.id);

@@ -99,36 +99,29 @@ impl Conversations<'_> {
         uow: &mut Uow<'_>,
         rows: &[ConversationRow],
     ) -> Result<HashMap<DbUuid, Arc<Option<String>>>, AppError> {
-        let mut found = HashMap::new();
-        let mut missing: Vec<DbUuid> = Vec::new();
-        for agent in rows.iter().filter_map(|c| c.agent_id) {
-            if found.contains_key(&agent) {
-                continue;
-            }
-            match self.app.agent_names.held(uow, &AgentId::from(agent)) {
-                Some(name) => {
-                    found.insert(agent, name);
-                }
-                None => missing.push(agent),
-            }
-        }
+        let agents: Vec<AgentId> = rows
+            .iter()
+            .filter_map(|c| c.agent_id)
+            .map(AgentId::from)
+            .collect();
+        let (held, missing) = self.app.agent_names.held_many(uow, &agents);
+        let mut found: HashMap<DbUuid, Arc<Option<String>>> = held
+            .into_iter()
+            .map(|(agent, name)| (DbUuid::from(agent), name))
+            .collect();
         if missing.is_empty() {
             return Ok(found);
         }
-        missing.sort();
-        missing.dedup();
         let ticket = self.app.agent_names.ticket();
-        let mut names: HashMap<DbUuid, String> = agent_store::find_agents(uow.conn()?, &missing)?
+        let ids: Vec<DbUuid> = missing.iter().copied().map(DbUuid::from).collect();
+        let mut names: HashMap<DbUuid, String> = agent_store::find_agents(uow.conn()?, &ids)?
             .into_iter()
             .map(|a| (a.id, a.name))
             .collect();
-        for agent in missing {
-            let name = names.remove(&agent);
-            let kept = self
-                .app
-                .agent_names
-                .keep(uow, AgentId::from(agent), ticket, name);
-            found.insert(agent, kept);
+        for id in ids {
+            let name = names.remove(&id);
+            let kept = self.app.agent_names.keep(uow, id.into(), ticket, name);
+            found.insert(id, kept);
         }
         Ok(found)
     }
