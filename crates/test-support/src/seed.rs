@@ -24,22 +24,7 @@ pub fn seed_member(db: &TestDb, email: &str, role: RoleId) -> (UserId, CompanyId
         }],
     )
     .expect("seed company");
-    insert_users(
-        &mut conn,
-        &[NewUser {
-            id: user.into(),
-            email: email.to_owned(),
-            username: None,
-            password_hash: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            mfa_secret: None,
-            tos_accepted_at: None,
-            created_at: now,
-            updated_at: now,
-        }],
-    )
-    .expect("seed user");
+    insert_users(&mut conn, &[new_user(user, email, now)]).expect("seed user");
     insert_memberships(&mut conn, &[NewMembership::new(user, company, role, now)])
         .expect("seed membership");
     (user, company)
@@ -54,18 +39,7 @@ pub fn seed_members(db: &TestDb, company: CompanyId, count: usize, role: RoleId)
     let rows: Vec<NewUser> = users
         .iter()
         .enumerate()
-        .map(|(i, user)| NewUser {
-            id: (*user).into(),
-            email: format!("member{i}@{company}.test"),
-            username: None,
-            password_hash: None,
-            first_name: String::new(),
-            last_name: String::new(),
-            mfa_secret: None,
-            tos_accepted_at: None,
-            created_at: now,
-            updated_at: now,
-        })
+        .map(|(i, user)| new_user(*user, &format!("member{i}@{company}.test"), now))
         .collect();
     insert_users(&mut conn, &rows).expect("seed users");
     let memberships: Vec<NewMembership> = users
@@ -74,4 +48,20 @@ pub fn seed_members(db: &TestDb, company: CompanyId, count: usize, role: RoleId)
         .collect();
     insert_memberships(&mut conn, &memberships).expect("seed memberships");
     users
+}
+
+/// A user row with no password, names or MFA.
+fn new_user(id: UserId, email: &str, now: chrono::NaiveDateTime) -> NewUser {
+    NewUser {
+        id: id.into(),
+        email: email.to_owned(),
+        username: None,
+        password_hash: None,
+        first_name: String::new(),
+        last_name: String::new(),
+        mfa_secret: None,
+        tos_accepted_at: None,
+        created_at: now,
+        updated_at: now,
+    }
 }
