@@ -149,9 +149,12 @@ app_tests! {
         let ((status, view), cold_three) = app.counting(get_user(&app, token)).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(view["companies"].as_array().unwrap().len(), 3, "the new companies show at once");
-        // The first read also read the caller's revocation state (1 statement).
-        assert_eq!(cold_one, 1 + 5);
-        assert_eq!(cold_three, 5, "user, preferences, memberships, role scopes, agents: the same for 3 companies");
+        // The first read also read the caller's revocation state (1 statement), and the
+        // caller's own agents (2: the agents, the preferred one) and their companies' shared
+        // agents (1), which the view lists.
+        assert_eq!(cold_one, 1 + 4 + 2 + 1);
+        // Its own agents are held: the new companies' shared agents are read, in one.
+        assert_eq!(cold_three, 4 + 1, "user, preferences, memberships, role scopes; shared agents: the same for 3 companies");
         assert_eq!(app.counting(get_user(&app, token)).await.1, 0);
 
         // A renamed company shows in every member's view at once.

@@ -21,7 +21,7 @@ pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageVie
 /// A company's billing state as the user views and the paywall read it: the read model keyed
 /// by company, which `company.billing_changed` (a charge, a credit, a payment) invalidates and
 /// nothing else does. So a charge reaches no member's access or view.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Balance {
     pub token_balance: i64,
     pub token_balance_usd: f64,
@@ -65,38 +65,42 @@ impl Billing<'_> {
             .collect()
     }
 
-    /// The balances of `companies`: those held, the others read in one statement (a company
-    /// that is gone has none).
+    /// The balances of `companies`: those held, the others read in one statement (concurrent
+    /// misses read once). A company that is gone is held as an empty balance, which opens
+    /// nothing: a view or paywall still naming it does not read it on every request.
     pub(crate) fn balances(
         &self,
         uow: &mut Uow<'_>,
         companies_: &[CompanyId],
     ) -> Result<Balances, AppError> {
-        let (mut found, missing) = self.app.balances.held_many(uow, companies_);
-        if !missing.is_empty() {
-            let ticket = self.app.balances.ticket();
-            let rows = companies::companies_by_ids(uow.conn()?, &missing)?;
-            self.keep_balances(uow, ticket, &rows, &mut found);
-        }
-        Ok(found)
+        self.app
+            .balances
+            .load_many(uow, companies_, |uow, missing| {
+                let mut read: HashMap<CompanyId, Balance> =
+                    companies::companies_by_ids(uow.conn()?, missing)?
+                        .iter()
+                        .map(|row| (CompanyId::from(row.id), Balance::of(row)))
+                        .collect();
+                Ok(missing
+                    .iter()
+                    .map(|company| (*company, read.remove(company).unwrap_or_default()))
+                    .collect())
+            })
     }
 
     /// Keep the balances of `rows`, read after `ticket` was taken (any read of company rows
-    /// will do), and add them to `into`.
+    /// will do).
     pub(crate) fn keep_balances<'r>(
         &self,
         uow: &Uow<'_>,
         ticket: Ticket,
         rows: impl IntoIterator<Item = &'r CompanyRow>,
-        into: &mut Balances,
     ) {
         for row in rows {
-            let company = CompanyId::from(row.id);
-            let balance = self
-                .app
-                .balances
-                .keep(uow, company, ticket, Balance::of(row));
-            into.insert(company, balance);
+            let _kept =
+                self.app
+                    .balances
+                    .keep(uow, CompanyId::from(row.id), ticket, Balance::of(row));
         }
     }
 

@@ -39,6 +39,7 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
             keys.extend(parent.map(Invalidation::Roster));
             if *change == CompanyChange::Deleted {
                 keys.push(Invalidation::CompanyExtensions(*company));
+                keys.push(Invalidation::SharedAgents(*company));
                 // A view still naming it reads it again (and finds none).
                 keys.push(Invalidation::Balance(*company));
             }
@@ -51,10 +52,20 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
         | DomainEvent::PersonalTokenCreated { token_hash, .. } => {
             vec![Invalidation::PersonalToken(token_hash.clone())]
         }
-        DomainEvent::AgentChanged { agent, viewers, .. } => {
-            std::iter::once(Invalidation::Agent(*agent))
-                .chain(viewers.iter().copied().map(Invalidation::VisibleAgents))
-                .collect()
+        DomainEvent::AgentChanged {
+            agent,
+            owner,
+            sharing,
+            ..
+        } => {
+            let mut keys = vec![Invalidation::Agent(*agent)];
+            match owner {
+                Some(owner) => keys.push(Invalidation::OwnAgents(*owner)),
+                // Written before events named the lists: every list.
+                None => keys.push(Invalidation::AgentLists),
+            }
+            keys.extend(sharing.iter().copied().map(Invalidation::SharedAgents));
+            keys
         }
         // The user's list; a message moves its conversation to the top.
         DomainEvent::ConversationChanged { user, .. }
@@ -146,20 +157,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_agent_change_reaches_the_agent_and_every_viewer_list() {
-        let (agent, a, b) = (AgentId::new(), UserId::new(), UserId::new());
+    fn an_agent_change_reaches_the_agent_its_owners_list_and_its_companies_lists() {
+        let (agent, owner, company) = (AgentId::new(), UserId::new(), CompanyId::new());
         let keys = stale(&DomainEvent::AgentChanged {
             agent,
             change: AgentChange::Updated,
-            viewers: vec![a, b],
+            owner: Some(owner),
+            sharing: vec![company],
         });
         assert_eq!(
             keys,
             vec![
                 Invalidation::Agent(agent),
-                Invalidation::VisibleAgents(a),
-                Invalidation::VisibleAgents(b)
+                Invalidation::OwnAgents(owner),
+                Invalidation::SharedAgents(company)
             ]
+        );
+        // An event of an older version (its `viewers` unknown now) reaches every list.
+        let old: DomainEvent = serde_json::from_value(serde_json::json!({
+            "kind": "agent.changed", "agent": agent, "change": "updated", "viewers": [owner]
+        }))
+        .expect("an older event reads");
+        assert_eq!(
+            stale(&old),
+            vec![Invalidation::Agent(agent), Invalidation::AgentLists]
         );
     }
 

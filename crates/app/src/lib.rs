@@ -211,7 +211,8 @@ pub struct ReadModelLoads {
     pub conversation_lists: u64,
     pub profiles: u64,
     pub agent_views: u64,
-    pub visible_agents: u64,
+    pub own_agents: u64,
+    pub shared_agents: u64,
 }
 
 /// What the services share: the pool, the settings, the read models, the gateways (Stripe,
@@ -250,8 +251,10 @@ pub struct Context {
     /// Each company's layer of extension settings and command states.
     company_extensions:
         agentry_cache::ReadModel<agentry_domain::CompanyId, company_extensions::CompanyExtensions>,
-    /// The ids of the agents each user sees.
-    visible_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::VisibleList>,
+    /// The agents each user owns, with their preferred one.
+    own_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::OwnAgents>,
+    /// The agents shared with each company's members.
+    shared_agents: agentry_cache::ReadModel<agentry_domain::CompanyId, agents::SharedAgents>,
     /// The extensions and their commands (built once).
     registry: Arc<agentry_extensions::Registry>,
     /// The role and scope catalog (static and extension scopes; built once).
@@ -331,10 +334,15 @@ impl App {
                 bytes,
                 agents::agent_weight,
             ),
-            visible_agents: agentry_cache::ReadModel::weighed(
+            own_agents: agentry_cache::ReadModel::weighed(
                 Self::ACCESS_CAPACITY,
                 bytes,
-                agents::list_weight,
+                agents::OwnAgents::weight,
+            ),
+            shared_agents: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                agents::SharedAgents::weight,
             ),
             company_extensions: agentry_cache::ReadModel::weighed(
                 Self::ACCESS_CAPACITY,
@@ -433,7 +441,8 @@ impl App {
             conversation_lists: self.conversation_lists.loads(),
             profiles: self.profiles.loads(),
             agent_views: self.agent_views.loads(),
-            visible_agents: self.visible_agents.loads(),
+            own_agents: self.own_agents.loads(),
+            shared_agents: self.shared_agents.loads(),
         }
     }
 
@@ -443,14 +452,12 @@ impl App {
                 self.access.invalidate(user);
                 self.user_views.invalidate(user);
                 self.profiles.invalidate(user);
-                // Memberships decide which shared agents a user sees.
-                self.visible_agents.invalidate(user);
             }
             Invalidation::Profile(user) => {
                 self.user_views.invalidate(user);
                 self.profiles.invalidate(user);
                 // The list's default agent follows the `agent_id` preference.
-                self.visible_agents.invalidate(user);
+                self.own_agents.invalidate(user);
             }
             Invalidation::Roster(company) => self.rosters.invalidate(company),
             Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),
@@ -459,9 +466,11 @@ impl App {
                 self.agent_views.invalidate(agent);
                 self.agent_names.invalidate(agent);
             }
-            Invalidation::VisibleAgents(user) => {
-                self.visible_agents.invalidate(user);
-                self.user_views.invalidate(user);
+            Invalidation::OwnAgents(user) => self.own_agents.invalidate(user),
+            Invalidation::SharedAgents(company) => self.shared_agents.invalidate(company),
+            Invalidation::AgentLists => {
+                self.own_agents.invalidate_all();
+                self.shared_agents.invalidate_all();
             }
             Invalidation::CompanyExtensions(company) => self.company_extensions.invalidate(company),
             Invalidation::Tokens(user) => self.revocations.invalidate(user),
@@ -477,7 +486,8 @@ impl App {
                 self.revocations.invalidate_all();
                 self.agent_views.invalidate_all();
                 self.agent_names.invalidate_all();
-                self.visible_agents.invalidate_all();
+                self.own_agents.invalidate_all();
+                self.shared_agents.invalidate_all();
                 self.company_extensions.invalidate_all();
             }
         }

@@ -17,9 +17,15 @@ pub(crate) trait Through<K, V> {
     /// The held value, unless `uow` works inside a unit of work.
     fn held(&self, uow: &Uow<'_>, key: &K) -> Option<Arc<V>>;
 
-    /// The held values of `keys`, and the keys not held (each once), to read in one
-    /// statement; inside a unit of work none is held.
-    fn held_many(&self, uow: &Uow<'_>, keys: &[K]) -> (HashMap<K, Arc<V>>, Vec<K>);
+    /// The values of `keys`: those held, the others `load`ed together (it returns those it
+    /// finds; the rest are absent) and kept, by the rules above. Outside a unit of work
+    /// concurrent misses of one key load once ([`ReadModel::load_many_once`]).
+    fn load_many<E>(
+        &self,
+        uow: &mut Uow<'_>,
+        keys: &[K],
+        load: impl FnMut(&mut Uow<'_>, &[K]) -> Result<Vec<(K, V)>, E>,
+    ) -> Result<HashMap<K, Arc<V>>, E>;
 
     /// Keep `value` read after `ticket` (see [`ReadModel::fill`]), unless `uow` works inside
     /// a unit of work; returned either way.
@@ -40,22 +46,24 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> Through<K, V> for ReadModel<K, 
         if uow.in_work() { None } else { self.get(key) }
     }
 
-    fn held_many(&self, uow: &Uow<'_>, keys: &[K]) -> (HashMap<K, Arc<V>>, Vec<K>) {
-        let mut held = HashMap::with_capacity(keys.len());
-        let mut missing = Vec::new();
-        let mut seen = std::collections::HashSet::with_capacity(keys.len());
-        for key in keys {
-            if !seen.insert(key) {
-                continue;
+    fn load_many<E>(
+        &self,
+        uow: &mut Uow<'_>,
+        keys: &[K],
+        mut load: impl FnMut(&mut Uow<'_>, &[K]) -> Result<Vec<(K, V)>, E>,
+    ) -> Result<HashMap<K, Arc<V>>, E> {
+        if uow.in_work() {
+            let mut asked = std::collections::HashSet::with_capacity(keys.len());
+            let keys: Vec<K> = keys.iter().filter(|k| asked.insert(*k)).cloned().collect();
+            if keys.is_empty() {
+                return Ok(HashMap::new());
             }
-            match self.held(uow, key) {
-                Some(value) => {
-                    held.insert(key.clone(), value);
-                }
-                None => missing.push(key.clone()),
-            }
+            return Ok(load(uow, &keys)?
+                .into_iter()
+                .map(|(key, value)| (key, Arc::new(value)))
+                .collect());
         }
-        (held, missing)
+        self.load_many_once(keys, |missing| load(uow, missing))
     }
 
     fn keep(&self, uow: &Uow<'_>, key: K, ticket: Ticket, value: V) -> Arc<V> {

@@ -268,6 +268,88 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
         result
     }
 
+    /// [`Self::load_once`] for many keys at once: the held values; the missing keys no other
+    /// thread is loading, read together in one call of `load` (which returns the values it
+    /// found: a key it leaves out stays unheld and absent from the result); and the keys
+    /// another thread is loading, waited for (read by `load` in a second call when that
+    /// thread brings nothing current). Each key is asked once, however often it is named.
+    pub fn load_many_once<E>(
+        &self,
+        keys: &[K],
+        mut load: impl FnMut(&[K]) -> Result<Vec<(K, V)>, E>,
+    ) -> Result<HashMap<K, Arc<V>>, E> {
+        let mut found: HashMap<K, Arc<V>> = HashMap::with_capacity(keys.len());
+        let mut led: Vec<(K, Arc<Flight<V>>)> = Vec::new();
+        let mut waited: Vec<(K, Arc<Flight<V>>)> = Vec::new();
+        let ticket = {
+            let mut state = self.lock();
+            let mut asked = std::collections::HashSet::with_capacity(keys.len());
+            for key in keys {
+                if !asked.insert(key) {
+                    continue;
+                }
+                if let Some(value) = state.values.cache_get(key) {
+                    found.insert(key.clone(), Arc::clone(value));
+                } else if let Some(flight) = state.flights.get(key) {
+                    waited.push((key.clone(), Arc::clone(flight)));
+                } else {
+                    let flight = Arc::new(Flight::new());
+                    state.flights.insert(key.clone(), Arc::clone(&flight));
+                    led.push((key.clone(), flight));
+                }
+            }
+            Ticket(state.generation)
+        };
+        if !led.is_empty() {
+            let wanted: Vec<K> = led.iter().map(|(key, _)| key.clone()).collect();
+            let mut handed: HashMap<K, Arc<V>> = HashMap::new();
+            let result = load(&wanted).map(|values| {
+                for (key, value) in values {
+                    let (value, current) = self.fill_current(key.clone(), ticket, value);
+                    // Handed on only when current, as in `load_once`.
+                    if current {
+                        handed.insert(key.clone(), Arc::clone(&value));
+                    }
+                    found.insert(key, value);
+                }
+            });
+            {
+                let mut state = self.lock();
+                for (key, flight) in &led {
+                    if state
+                        .flights
+                        .get(key)
+                        .is_some_and(|current| Arc::ptr_eq(current, flight))
+                    {
+                        state.flights.remove(key);
+                    }
+                }
+            }
+            // Our flights end before we wait for anyone else's: two threads each waiting
+            // for the other's keys cannot block each other.
+            for (key, flight) in &led {
+                flight.finish(handed.remove(key));
+            }
+            result?;
+        }
+        let mut again: Vec<K> = Vec::new();
+        for (key, flight) in waited {
+            match flight.wait(Self::PATIENCE) {
+                Some(value) => {
+                    found.insert(key, value);
+                }
+                None => again.push(key),
+            }
+        }
+        if !again.is_empty() {
+            let ticket = self.ticket();
+            for (key, value) in load(&again)? {
+                found.insert(key.clone(), self.fill(key, ticket, value));
+            }
+        }
+        Ok(found)
+    }
+
     /// How long a concurrent miss waits for the load in progress before loading itself.
     pub const PATIENCE: Duration = Duration::from_secs(1);
 
@@ -507,5 +589,89 @@ mod tests {
         assert!(cache.lock().flights.is_empty(), "no flight left behind");
         let value = cache.load_once(&1, || Ok::<_, &str>("up".to_owned()));
         assert_eq!(value.map(|v| v.as_str().to_owned()), Ok("up".to_owned()));
+    }
+
+    #[test]
+    fn concurrent_misses_of_overlapping_keys_load_each_key_once() {
+        use std::sync::{Barrier, Mutex as StdMutex};
+        let cache: ReadModel<u32, String> = ReadModel::new(100);
+        let asked: Arc<StdMutex<Vec<u32>>> = Arc::default();
+        let start = Arc::new(Barrier::new(8));
+        let threads: Vec<_> = (0..8u32)
+            .map(|n| {
+                let (cache, asked, start) = (cache.clone(), Arc::clone(&asked), Arc::clone(&start));
+                std::thread::spawn(move || {
+                    // Each thread wants 1..=4 and one key of its own.
+                    let keys = [1, 2, 3, 4, 2, 100 + n];
+                    start.wait();
+                    cache
+                        .load_many_once(&keys, |wanted| {
+                            asked
+                                .lock()
+                                .unwrap_or_else(PoisonError::into_inner)
+                                .extend(wanted);
+                            std::thread::sleep(Duration::from_millis(30));
+                            // Key 4 does not exist: left out.
+                            Ok::<_, ()>(
+                                wanted
+                                    .iter()
+                                    .filter(|k| **k != 4)
+                                    .map(|k| (*k, format!("v{k}")))
+                                    .collect(),
+                            )
+                        })
+                        .map(|found| {
+                            let mut keys: Vec<u32> = found.keys().copied().collect();
+                            keys.sort_unstable();
+                            keys
+                        })
+                })
+            })
+            .collect();
+        for (n, thread) in threads.into_iter().enumerate() {
+            let own = 100 + u32::try_from(n).unwrap_or(0);
+            assert_eq!(thread.join().unwrap_or(Err(())), Ok(vec![1, 2, 3, own]));
+        }
+        let mut asked = asked.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        asked.sort_unstable();
+        let existing: Vec<u32> = asked.iter().copied().filter(|k| *k != 4).collect();
+        let mut once = existing.clone();
+        once.dedup();
+        assert_eq!(existing, once, "every existing key read once: {asked:?}");
+        assert!(cache.lock().flights.is_empty(), "no flight left behind");
+        assert_eq!(
+            cache.get(&2).map(|v| v.as_str().to_owned()),
+            Some("v2".into())
+        );
+    }
+
+    #[test]
+    fn a_failed_many_load_leaves_no_flight_and_a_later_one_reads_again() {
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        let _held = cache.fill(1, cache.ticket(), "held".to_owned());
+        let failed = cache.load_many_once(&[1, 2], |_| Err::<Vec<(u32, String)>, _>("down"));
+        assert_eq!(failed.err(), Some("down"));
+        assert!(cache.lock().flights.is_empty(), "no flight left behind");
+        let found = cache
+            .load_many_once(&[1, 2], |wanted| {
+                assert_eq!(wanted, &[2], "the held key is not read");
+                Ok::<_, ()>(vec![(2, "read".to_owned())])
+            })
+            .unwrap_or_default();
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn a_many_load_overtaken_by_an_invalidation_is_not_kept() {
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        let found = cache
+            .load_many_once(&[1], |_| {
+                // A write lands while the read is in progress.
+                cache.invalidate(&1);
+                Ok::<_, ()>(vec![(1, "old".to_owned())])
+            })
+            .unwrap_or_default();
+        assert_eq!(found.len(), 1, "the reader gets its own read");
+        assert!(cache.get(&1).is_none(), "but it is not kept");
     }
 }

@@ -70,12 +70,17 @@ pub enum DomainEvent {
     #[serde(rename = "token.revoked")]
     PersonalTokenRevoked { user: UserId, token_hash: String },
     /// An agent was created, changed (settings, commands, name, sharing) or deleted;
-    /// `viewers` are the users whose agent lists show it.
+    /// `owner` is whose own list shows it, `sharing` the companies whose shared lists showed
+    /// or show it. An event written before the lists were keyed so (with `viewers` instead)
+    /// reads with no owner, which reaches every list.
     #[serde(rename = "agent.changed")]
     AgentChanged {
         agent: AgentId,
         change: AgentChange,
-        viewers: Vec<UserId>,
+        #[serde(default)]
+        owner: Option<UserId>,
+        #[serde(default)]
+        sharing: Vec<CompanyId>,
     },
     /// A conversation was created, renamed, forked or deleted.
     #[serde(rename = "conversation.changed")]
@@ -217,7 +222,8 @@ mod tests {
             DomainEvent::AgentChanged {
                 agent: AgentId::new(),
                 change: AgentChange::Renamed,
-                viewers: vec![user],
+                owner: Some(user),
+                sharing: vec![CompanyId::new()],
             },
             DomainEvent::ConversationChanged {
                 conversation: ConversationId::new(),

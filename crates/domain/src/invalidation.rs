@@ -22,9 +22,12 @@ pub enum Invalidation {
     PersonalToken(String),
     /// An agent: its settings, commands, name or sharing.
     Agent(AgentId),
-    /// The agents a user sees (an agent of theirs, or one shared with them, came, went or
-    /// was renamed).
-    VisibleAgents(UserId),
+    /// The agents a user owns (one came, went, was renamed, moved or shared).
+    OwnAgents(UserId),
+    /// The agents shared with a company's members (one came, went, was renamed or moved).
+    SharedAgents(CompanyId),
+    /// Every agent list (an event that does not say which).
+    AgentLists,
     /// A company's extension settings and command states (the layer between the server's
     /// and each agent's).
     CompanyExtensions(CompanyId),
@@ -44,7 +47,9 @@ impl Invalidation {
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
-            Invalidation::VisibleAgents(user) => format!("{origin} agents:{user}"),
+            Invalidation::OwnAgents(user) => format!("{origin} agents:{user}"),
+            Invalidation::SharedAgents(company) => format!("{origin} shared_agents:{company}"),
+            Invalidation::AgentLists => format!("{origin} agent_lists"),
             Invalidation::CompanyExtensions(company) => format!("{origin} company_ext:{company}"),
             Invalidation::All => format!("{origin} all"),
         }
@@ -61,7 +66,8 @@ impl Invalidation {
             Some(("conversations", user)) => Invalidation::Conversations(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
-            Some(("agents", user)) => Invalidation::VisibleAgents(user.parse().ok()?),
+            Some(("agents", user)) => Invalidation::OwnAgents(user.parse().ok()?),
+            Some(("shared_agents", company)) => Invalidation::SharedAgents(company.parse().ok()?),
             Some(("company_ext", company)) => {
                 Invalidation::CompanyExtensions(company.parse().ok()?)
             }
@@ -71,6 +77,7 @@ impl Invalidation {
                 Invalidation::PersonalToken(hash.to_owned())
             }
             None if event == "all" => Invalidation::All,
+            None if event == "agent_lists" => Invalidation::AgentLists,
             _ => return None,
         };
         Some((origin, event))
@@ -143,7 +150,9 @@ mod tests {
             Invalidation::Conversations(user),
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
-            Invalidation::VisibleAgents(user),
+            Invalidation::OwnAgents(user),
+            Invalidation::SharedAgents(CompanyId::new()),
+            Invalidation::AgentLists,
             Invalidation::CompanyExtensions(CompanyId::new()),
             Invalidation::All,
         ] {

@@ -1,5 +1,5 @@
-//! Agents, their settings and their enabled commands. Loaders are set-at-a-time: the agents a
-//! user sees are one query, and their settings and commands one query each whatever their
+//! Agents, their settings and their enabled commands. Loaders are set-at-a-time: a user's own
+//! agents are one query, those shared with their companies another, and their settings and commands one query each whatever their
 //! number. Setting values arrive already encrypted where they are secrets.
 
 use agentry_domain::{CompanyId, UserId};
@@ -70,19 +70,25 @@ pub fn count_owned(conn: &mut AnyConnection, user: UserId) -> Result<i64, StoreE
         .get_result(conn)?)
 }
 
-/// The agents `user` sees: their own, and those shared with one of `companies`; oldest first.
-pub fn visible_agents(
+/// The agents `user` owns, oldest first (one statement on the owner's index).
+pub fn owned_agents(conn: &mut AnyConnection, user: UserId) -> Result<Vec<AgentRow>, StoreError> {
+    Ok(agents::table
+        .filter(agents::user_id.eq(DbUuid::from(user)))
+        .select(AgentRow::as_select())
+        .order((agents::created_at, agents::id))
+        .load(conn)?)
+}
+
+/// The agents shared with the members of `companies`, oldest first (one statement on the
+/// company index).
+pub fn shared_agents(
     conn: &mut AnyConnection,
-    user: UserId,
     companies: &[CompanyId],
 ) -> Result<Vec<AgentRow>, StoreError> {
     let companies: Vec<DbUuid> = companies.iter().copied().map(Into::into).collect();
     Ok(agents::table
-        .filter(
-            agents::user_id.eq(DbUuid::from(user)).or(agents::shared
-                .eq(true)
-                .and(agents::company_id.eq_any(companies))),
-        )
+        .filter(agents::shared.eq(true))
+        .filter(agents::company_id.eq_any(companies))
         .select(AgentRow::as_select())
         .order((agents::created_at, agents::id))
         .load(conn)?)

@@ -87,6 +87,24 @@ pub fn ancestors_of(conn: &mut AnyConnection, ids: &[CompanyId]) -> Result<Vec<L
     )
 }
 
+/// Lock the rows of `ids` until the transaction ends (PostgreSQL `FOR UPDATE`): a membership
+/// or a child company inserted in them (whose foreign key check takes a share lock on the
+/// row) waits for the transaction, so what the transaction reads of their members and children
+/// stays true until it commits. SQLite's write transactions already run one at a time.
+pub fn lock_companies(conn: &mut AnyConnection, ids: &[CompanyId]) -> Result<(), StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn
+        && !ids.is_empty()
+    {
+        let ids: Vec<DbUuid> = ids.iter().copied().map(Into::into).collect();
+        let _locked: Vec<DbUuid> = companies::table
+            .filter(companies::id.eq_any(ids))
+            .select(companies::id)
+            .for_update()
+            .load(pg)?;
+    }
+    Ok(())
+}
+
 /// Every child, grandchild... of each of `ids`, down to [`MAX_DEPTH`] levels (one recursive
 /// statement).
 pub fn descendants_of(

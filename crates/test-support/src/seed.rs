@@ -31,15 +31,14 @@ pub fn seed_member(db: &TestDb, email: &str, role: RoleId) -> (UserId, CompanyId
 }
 
 /// `count` new users in `company` with `role` (three statements whatever the count); their
-/// ids. Emails are `member{i}@{company}.test`.
+/// ids. Emails are `member-{id}@{company}.test` (so the helper may be called again).
 pub fn seed_members(db: &TestDb, company: CompanyId, count: usize, role: RoleId) -> Vec<UserId> {
     let mut conn = db.connect();
     let now = chrono::Utc::now().naive_utc();
     let users: Vec<UserId> = (0..count).map(|_| UserId::new()).collect();
     let rows: Vec<NewUser> = users
         .iter()
-        .enumerate()
-        .map(|(i, user)| new_user(*user, &format!("member{i}@{company}.test"), now))
+        .map(|user| new_user(*user, &format!("member-{user}@{company}.test"), now))
         .collect();
     insert_users(&mut conn, &rows).expect("seed users");
     let memberships: Vec<NewMembership> = users

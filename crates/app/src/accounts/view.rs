@@ -5,6 +5,7 @@ use std::sync::PoisonError;
 use agentry_store::Uow;
 
 use super::*;
+use crate::agents::ListParts;
 use crate::billing::{Balance, Balances};
 
 /// A response body and its ETag.
@@ -14,20 +15,31 @@ pub struct RenderedView {
     pub etag: Arc<str>,
 }
 
-/// The full view of a user (every scope), balances aside: they change with every charge and
-/// come from the balance read model keyed by company, merged at each request.
+/// The full view of a user (every scope), balances and agents aside: they change with every
+/// charge and with every agent change, and come from their own read models (balances keyed
+/// by company, agent lists by owner and company), merged at each request.
 #[derive(Debug)]
 pub struct CachedView {
     view: UserView,
+    /// The view's companies, in its order (whose shared agents it lists).
+    companies: Vec<CompanyId>,
     /// The companies whose balance opens the paywall for the user: the roots of theirs
     /// (`companies::payers`), read only with billing on.
     payers: Vec<CompanyId>,
     /// The view's companies and the payers, once each.
     wanted: Vec<CompanyId>,
-    /// The full rendering and the balances it shows: rendered again only when one of them
-    /// was refilled since (the model hands out a new value after each change).
-    full: std::sync::Mutex<(Vec<Option<Arc<Balance>>>, RenderedView)>,
+    /// The full rendering and the balances and agent lists it shows: rendered again only
+    /// when one of them was refilled since (the models hand out a new value after each
+    /// change).
+    full: std::sync::Mutex<Option<Memo>>,
     weight: usize,
+}
+
+#[derive(Debug)]
+struct Memo {
+    balances: Vec<Option<Arc<Balance>>>,
+    agents: ListParts,
+    rendering: RenderedView,
 }
 
 impl CachedView {
@@ -35,6 +47,11 @@ impl CachedView {
     /// as large again).
     pub(crate) fn weight(&self) -> usize {
         self.weight
+    }
+
+    /// The view's companies (whose shared agents it lists).
+    pub(crate) fn companies(&self) -> &[CompanyId] {
+        &self.companies
     }
 
     /// The companies whose balances the view shows or the paywall reads.
@@ -60,15 +77,20 @@ impl CachedView {
     }
 }
 
-/// `view` showing `balances` (in the order of its companies; a missing one stays as read).
-fn with_balances(view: &UserView, balances: &[Option<Arc<Balance>>]) -> UserView {
+/// `view` showing `balances` (in the order of its companies; a missing one stays as read)
+/// and the agents `agents` lists in each company.
+fn assembled(view: &UserView, balances: &[Option<Arc<Balance>>], agents: &ListParts) -> UserView {
     let mut view = view.clone();
+    let mut listed = agents.by_company();
     for (company, balance) in view.companies.iter_mut().zip(balances) {
         if let Some(balance) = balance {
             company.token_balance = balance.token_balance;
             company.token_balance_usd = balance.token_balance_usd;
             company.tokens_used_total = balance.tokens_used_total;
         }
+    }
+    for company in &mut view.companies {
+        company.agents = listed.remove(&company.id).unwrap_or_default();
     }
     view
 }
@@ -89,11 +111,13 @@ pub(super) fn rendered(view: &UserView) -> RenderedView {
     }
 }
 
-/// The requested variant of a cached view with `balances`: the full one (rendered again only
-/// when a balance changed), or one with scopes dropped (light mode) or filtered.
+/// The requested variant of a cached view with `balances` and `agents`: the full one
+/// (rendered again only when one of them changed), or one with scopes dropped (light mode) or
+/// filtered.
 pub(super) fn render(
     cached: &CachedView,
     balances: &Balances,
+    agents: &ListParts,
     options: &UserViewOptions,
     grant: Option<&crate::session::TokenGrant>,
 ) -> RenderedView {
@@ -111,14 +135,25 @@ pub(super) fn render(
     let limited = grant.filter(|g| g.is_limited());
     let shown = cached.shown(balances);
     if show_scopes && filter.is_empty() && limited.is_none() {
-        let mut full = cached.full.lock().unwrap_or_else(PoisonError::into_inner);
-        if !same(&full.0, &shown) {
-            let rendering = rendered(&with_balances(&cached.view, &shown));
-            *full = (shown, rendering);
+        if let Some(memo) = cached
+            .full
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .filter(|memo| same(&memo.balances, &shown) && memo.agents.same(agents))
+        {
+            return memo.rendering.clone();
         }
-        return full.1.clone();
+        // Rendered outside the lock: readers of the current memo do not wait for it.
+        let rendering = rendered(&assembled(&cached.view, &shown, agents));
+        *cached.full.lock().unwrap_or_else(PoisonError::into_inner) = Some(Memo {
+            balances: shown,
+            agents: agents.clone(),
+            rendering: rendering.clone(),
+        });
+        return rendering;
     }
-    let mut view = with_balances(&cached.view, &shown);
+    let mut view = assembled(&cached.view, &shown, agents);
     // Through a token limited to some companies or agents: only those.
     if let Some(grant) = limited {
         if !grant.companies.is_empty() {
@@ -193,6 +228,10 @@ impl Accounts<'_> {
         }
         let cached = self.app.user_views.get(&caller.user)?;
         let balances = self.app.billing().held_balances(cached.balances_wanted())?;
+        let agents = self
+            .app
+            .agents()
+            .held_parts(caller.user, cached.companies())?;
         let has_balance = cached.has_balance(&balances);
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.app.payments().request_subscription_check(caller);
@@ -206,7 +245,15 @@ impl Accounts<'_> {
             } else {
                 Ok(())
             };
-        Some(paid.map(|()| render(&cached, &balances, options, caller.token.as_deref())))
+        Some(paid.map(|()| {
+            render(
+                &cached,
+                &balances,
+                &agents,
+                options,
+                caller.token.as_deref(),
+            )
+        }))
     }
 
     /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
@@ -227,7 +274,17 @@ impl Accounts<'_> {
             cached.has_balance(&balances),
             agentry_billing::Gate::Account,
         )?;
-        Ok(render(&cached, &balances, options, caller.token.as_deref()))
+        let agents = self
+            .app
+            .agents()
+            .list_parts(uow, caller.user, cached.companies())?;
+        Ok(render(
+            &cached,
+            &balances,
+            &agents,
+            options,
+            caller.token.as_deref(),
+        ))
     }
 
     /// The caller's cached view (read when not held) and the balances it shows or its
@@ -286,38 +343,16 @@ impl Accounts<'_> {
         }
         payers.sort();
         payers.dedup();
-        // The agents each company lists: one statement.
-        let company_ids: Vec<CompanyId> = memberships
-            .iter()
-            .map(|m| CompanyId::from(m.company.id))
-            .collect();
-        let preferred = preferences
-            .iter()
-            .find(|(key, _)| key == "agent_id")
-            .and_then(|(_, value)| value.clone());
-        let mut agents =
-            self.app
-                .agents()
-                .agents_for_view(conn, user_id, &company_ids, preferred.as_deref())?;
-        let mut kept = Balances::new();
-        self.app.billing().keep_balances(
-            uow,
-            ticket,
-            memberships.iter().map(|m| &m.company),
-            &mut kept,
-        );
+        self.app
+            .billing()
+            .keep_balances(uow, ticket, memberships.iter().map(|m| &m.company));
 
         let primary = crate::access::primary(&memberships);
         let companies = memberships
             .into_iter()
             .map(|view| {
                 let scopes = Some(crate::access::effective_scopes(&view));
-                let listed = agents
-                    .remove(&CompanyId::from(view.company.id))
-                    .unwrap_or_default();
-                let mut company = company_view(view, primary, scopes);
-                company.agents = listed;
-                company
+                company_view(view, primary, scopes)
             })
             .collect();
         let mut spread: BTreeMap<String, Value> = preferences
@@ -346,21 +381,18 @@ impl Accounts<'_> {
             companies,
             preferences: spread,
         };
-        // Rendered with the balances just kept: the first request reuses it.
-        let full = rendered(&view);
-        let shown = view
-            .companies
-            .iter()
-            .map(|c| kept.get(&c.id).cloned())
-            .collect();
+        // Its weight without balances and agents; rendered with them at the first request.
+        let weight = serde_json::to_string(&view).map_or(0, |body| body.len());
         let mut wanted: Vec<CompanyId> = view.companies.iter().map(|c| c.id).collect();
+        let companies = wanted.clone();
         wanted.extend(payers.iter().copied());
         wanted.sort();
         wanted.dedup();
         Ok(CachedView {
             wanted,
-            weight: full.body.len().saturating_mul(2).saturating_add(256),
-            full: std::sync::Mutex::new((shown, full)),
+            companies,
+            weight: weight.saturating_mul(3).saturating_add(256),
+            full: std::sync::Mutex::new(None),
             view,
             payers,
         })

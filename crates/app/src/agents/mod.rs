@@ -2,17 +2,22 @@
 //! reference's defaults, the core commands and a wallet, settings merged and masked, sharing
 //! with a company through `shared`/`company_id`, rename, delete, clone, persona, wallet.
 //!
-//! Reads come from two read models: each agent's view (settings opened, commands) and each
-//! user's visible-agent list. Every write records `agent.changed` with who sees the agent;
-//! the read models forget what it touches, here and on the other instances
-//! (`agentry_app::stale`); fills carry a ticket taken before the read, so a read racing a
-//! write cannot put old data back.
+//! Reads come from read models keyed by what changes: each agent's view (settings opened,
+//! commands), each user's own agents and each company's shared agents, from which a user's
+//! list is assembled per request ([`lists`]). Every write records `agent.changed` naming the
+//! agent, its owner and the companies it was or is shared with; the read models forget what
+//! it touches, here and on the other instances (`agentry_app::stale`); fills carry a ticket
+//! taken before the read, so a read racing a write cannot put old data back.
 
 mod effective;
+mod lists;
 mod read;
 mod write;
 
-use std::collections::{BTreeMap, HashSet};
+pub(crate) use lists::ListParts;
+pub use lists::{Listed, OwnAgents, SharedAgents};
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use agentry_auth::secrets::SecretBox;
@@ -25,7 +30,7 @@ use agentry_domain::events::{AgentChange, DomainEvent};
 use agentry_domain::{AgentId, CompanyId, UserId};
 use agentry_store::agents::{self as store, AgentRow, CommandRow, SettingRow};
 use agentry_store::events::Work;
-use agentry_store::{AnyConnection, DbUuid, companies};
+use agentry_store::{AnyConnection, DbUuid};
 use chrono::NaiveDateTime;
 use serde_json::{Map, Value, json};
 
@@ -49,6 +54,13 @@ pub struct AgentView {
     pub created_at: NaiveDateTime,
 }
 
+impl AgentView {
+    /// The company whose shared list shows it (none unless shared).
+    pub(crate) fn sharing(&self) -> Vec<CompanyId> {
+        self.company.filter(|_| self.shared).into_iter().collect()
+    }
+}
+
 /// Roughly what an agent's view holds in memory (its settings and command states).
 pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
     view.as_ref().map_or(64, |view| {
@@ -61,24 +73,11 @@ pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
     })
 }
 
-/// Roughly what a user's visible-agent list holds (names, entries, the rendered body).
-pub(crate) fn list_weight(list: &VisibleList) -> usize {
-    list.names
-        .iter()
-        .map(|(_, n)| n.len().saturating_add(64))
-        .fold(
-            list.body.json().len().saturating_mul(2),
-            usize::saturating_add,
-        )
-}
-
-/// The agents a user sees: ids with names (for lookups by name), the entries, and the
-/// rendered list.
+/// The agents a user sees, in order, with the default marked (assembled per request,
+/// [`lists`]).
 #[derive(Debug, Clone)]
 pub struct VisibleList {
-    pub names: Vec<(AgentId, String)>,
     pub entries: Vec<AgentEntry>,
-    pub body: Rendered<AgentList>,
 }
 
 impl VisibleList {
@@ -108,15 +107,12 @@ impl VisibleList {
         kept
     }
 
-    /// The held body, or the limited rendering for a token limited to companies or agents
-    /// (rendered per request, from memory).
+    /// The list as `GET /v1/agent` renders it for `grant` (the whole list for a session or
+    /// an unlimited token).
     fn body_for(&self, grant: Option<&TokenGrant>) -> Result<Rendered<AgentList>, AppError> {
-        match grant.filter(|g| g.is_limited()) {
-            None => Ok(self.body.clone()),
-            Some(_) => render(&AgentList {
-                agents: self.entries_for(grant),
-            }),
-        }
+        render(&AgentList {
+            agents: self.entries_for(grant),
+        })
     }
 }
 

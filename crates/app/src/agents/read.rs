@@ -1,5 +1,5 @@
-//! Reading agents: the read models (views, each user's visible list), who sees an agent and
-//! in which company its scopes are checked, the lists, the configuration, persona and wallet.
+//! Reading agents: each agent's view, who sees an agent and in which company its scopes are
+//! checked, the configuration, persona and wallet.
 
 use agentry_store::Uow;
 
@@ -105,52 +105,6 @@ impl Agents<'_> {
         }
     }
 
-    /// The agents the caller sees, own first, with `GET /v1/agent`'s body rendered once (held
-    /// per user; one statement to fill, with the user's view for the default agent).
-    pub(super) fn visible_list(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-    ) -> Result<Arc<VisibleList>, AppError> {
-        if let Some(list) = self.app.visible_agents.held(uow, &caller.user) {
-            return Ok(list);
-        }
-        let ticket = self.app.visible_agents.ticket();
-        let companies: Vec<CompanyId> = self.member_companies(uow, caller.user)?;
-        let preferred = self.preferred_agent(uow, caller)?;
-        let conn = uow.conn()?;
-        let mut rows = store::visible_agents(conn, caller.user, &companies)?;
-        // Own agents first, then shared ones, each oldest first.
-        rows.sort_by_key(|r| (UserId::from(r.user_id) != caller.user, r.created_at));
-        let chosen = preferred
-            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
-            .or_else(|| rows.first().map(|r| r.id.into()));
-        let entries: Vec<AgentEntry> = rows
-            .iter()
-            .map(|row| {
-                let owner = UserId::from(row.user_id) == caller.user;
-                AgentEntry {
-                    name: row.name.clone(),
-                    id: row.id.into(),
-                    status: false,
-                    company_id: row.company_id.map(Into::into),
-                    default: Some(AgentId::from(row.id)) == chosen,
-                    is_owner: owner,
-                    is_shared: row.shared,
-                    access_level: if owner { "owner" } else { "viewer" },
-                }
-            })
-            .collect();
-        let list = AgentList { agents: entries };
-        let body = render(&list)?;
-        let list = VisibleList {
-            names: rows.into_iter().map(|r| (r.id.into(), r.name)).collect(),
-            entries: list.agents,
-            body,
-        };
-        Ok(self.app.visible_agents.keep(uow, caller.user, ticket, list))
-    }
-
     /// The companies `user` belongs to (from the held access; not limited by a token).
     pub(super) fn member_companies(
         &self,
@@ -215,9 +169,9 @@ impl Agents<'_> {
             };
         }
         let list = self.visible_list(uow, caller)?;
-        for (id, name) in &list.names {
-            if name == wanted
-                && let Some(view) = self.agent_view(uow, *id)?
+        for entry in &list.entries {
+            if entry.name == wanted
+                && let Some(view) = self.agent_view(uow, entry.id)?
                 && self.sees(uow, caller, &view)?
             {
                 return Ok(view);
@@ -316,120 +270,6 @@ impl Agents<'_> {
             return Err(not_found());
         }
         Ok(view)
-    }
-
-    /// Everyone whose visible list `agent` is in: the owner and, when shared, the members of
-    /// its company.
-    pub(super) fn viewers(
-        &self,
-        conn: &mut AnyConnection,
-        owner: UserId,
-        companies_: &[CompanyId],
-    ) -> Result<Vec<UserId>, AppError> {
-        let mut users: HashSet<UserId> = HashSet::from([owner]);
-        if !companies_.is_empty() {
-            users.extend(
-                companies::members_of(conn, companies_)?
-                    .into_iter()
-                    .map(|(m, _)| UserId::from(m.user_id)),
-            );
-        }
-        Ok(users.into_iter().collect())
-    }
-
-    /// Who sees `view` now: its owner, and its company's members while it is shared.
-    pub(super) fn viewers_of(
-        &self,
-        conn: &mut AnyConnection,
-        view: &AgentView,
-    ) -> Result<Vec<UserId>, AppError> {
-        let sharing: Vec<CompanyId> = if view.shared {
-            view.company.into_iter().collect()
-        } else {
-            Vec::new()
-        };
-        self.viewers(conn, view.owner, &sharing)
-    }
-
-    /// `GET /v1/agent`: the caller's own agents, then those shared with them. Every one is
-    /// listed, even when names repeat (the reference keeps the first of each name, which
-    /// hides a team's shared "AGiXT" behind each member's own).
-    pub fn list_agents(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-    ) -> Result<Rendered<AgentList>, AppError> {
-        caller.require("agents:read")?;
-        self.visible_list(uow, caller)?
-            .body_for(caller.token.as_deref())
-    }
-
-    /// The entries of `GET /v1/agent` (limited as the caller's token is).
-    pub fn visible_entries(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-    ) -> Result<Vec<AgentEntry>, AppError> {
-        Ok(self
-            .visible_list(uow, caller)?
-            .entries_for(caller.token.as_deref()))
-    }
-
-    /// `GET /v1/agent` from memory, when this process holds the caller's list.
-    pub fn cached_agent_list(
-        &self,
-        caller: &Caller,
-    ) -> Option<Result<Rendered<AgentList>, AppError>> {
-        if !caller.may("agents:read") {
-            return None;
-        }
-        self.app
-            .visible_agents
-            .get(&caller.user)
-            .map(|list| list.body_for(caller.token.as_deref()))
-    }
-
-    /// The caller's `agent_id` preference, when it names an agent.
-    pub(super) fn preferred_agent(
-        &self,
-        uow: &mut Uow<'_>,
-        caller: &Caller,
-    ) -> Result<Option<AgentId>, AppError> {
-        // One statement, on a miss of the caller's list only.
-        let preferences = agentry_store::account::preferences_for(uow.conn()?, caller.user)?;
-        Ok(preferences
-            .into_iter()
-            .find(|(name, _)| name == "agent_id")
-            .and_then(|(_, value)| value)
-            .and_then(|id| id.parse().ok()))
-    }
-
-    /// The agents `GET /v1/user` lists in each company: visible agents of that company.
-    pub(crate) fn agents_for_view(
-        &self,
-        conn: &mut AnyConnection,
-        user: UserId,
-        companies_: &[CompanyId],
-        preferred: Option<&str>,
-    ) -> Result<BTreeMap<CompanyId, Vec<Value>>, AppError> {
-        let mut rows = store::visible_agents(conn, user, companies_)?;
-        rows.sort_by_key(|r| (UserId::from(r.user_id) != user, r.created_at));
-        let default = preferred
-            .and_then(|p| p.parse::<AgentId>().ok())
-            .filter(|p| rows.iter().any(|r| AgentId::from(r.id) == *p))
-            .or_else(|| rows.first().map(|r| r.id.into()));
-        let mut by_company: BTreeMap<CompanyId, Vec<Value>> = BTreeMap::new();
-        for row in rows {
-            let Some(company) = row.company_id.map(CompanyId::from) else {
-                continue;
-            };
-            let id = AgentId::from(row.id);
-            by_company.entry(company).or_default().push(json!({
-                "id": id, "name": row.name, "status": false, "companyId": company,
-                "default": Some(id) == default,
-            }));
-        }
-        Ok(by_company)
     }
 
     /// The company a new, cloned or moved agent goes to: the one named, which the caller

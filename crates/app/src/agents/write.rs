@@ -10,15 +10,18 @@ impl Agents<'_> {
     pub(super) fn commands_changed(
         &self,
         uow: &mut Uow<'_>,
-        agent: AgentId,
+        view: &AgentView,
         rows: &[CommandRow],
     ) -> Result<(), AppError> {
         self.app.write(uow, |work| {
             store::upsert_commands(work.conn(), rows)?;
+            // The lists show no commands; the owner's is named anyway (an event without an
+            // owner reaches every list) and costs one re-read.
             work.record(DomainEvent::AgentChanged {
-                agent,
+                agent: view.id,
                 change: AgentChange::Updated,
-                viewers: Vec::new(),
+                owner: Some(view.owner),
+                sharing: Vec::new(),
             });
             Ok(())
         })
@@ -151,11 +154,11 @@ impl Agents<'_> {
         } else {
             Vec::new()
         };
-        let viewers = self.viewers(conn, owner, &sharing)?;
         work.record(DomainEvent::AgentChanged {
             agent: id,
             change: AgentChange::Created,
-            viewers,
+            owner: Some(owner),
+            sharing,
         });
         Ok(id)
     }
@@ -229,22 +232,22 @@ impl Agents<'_> {
             let conn = work.conn();
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
-            let mut viewers = Vec::new();
+            let mut touched: Vec<CompanyId> = Vec::new();
             if shared != view.shared || company != view.company {
                 store::set_sharing(conn, view.id.into(), shared, company.map(Into::into), now())?;
-                let mut touched: Vec<CompanyId> = Vec::new();
                 if view.shared {
                     touched.extend(view.company);
                 }
                 if shared {
                     touched.extend(company);
                 }
-                viewers = self.viewers(conn, view.owner, &touched)?;
+                touched.dedup();
             }
             work.record(DomainEvent::AgentChanged {
                 agent: view.id,
                 change: AgentChange::Updated,
-                viewers,
+                owner: Some(view.owner),
+                sharing: touched,
             });
             Ok(())
         })?;
@@ -286,7 +289,7 @@ impl Agents<'_> {
                 })
             })
             .collect();
-        self.commands_changed(uow, view.id, &rows)?;
+        self.commands_changed(uow, &view, &rows)?;
         Ok(AgentChanged {
             id: view.id,
             name: view.name.clone(),
@@ -306,7 +309,7 @@ impl Agents<'_> {
         let spec = self.app.extensions().known_command(command)?;
         self.commands_changed(
             uow,
-            view.id,
+            &view,
             &[CommandRow {
                 agent_id: view.id.into(),
                 command: spec.name.to_owned(),
@@ -338,7 +341,7 @@ impl Agents<'_> {
                 enabled: enable,
             })
             .collect();
-        self.commands_changed(uow, view.id, &rows)?;
+        self.commands_changed(uow, &view, &rows)?;
         Ok(Switched {
             enable,
             count: rows.len(),
@@ -367,11 +370,11 @@ impl Agents<'_> {
                 }
                 Err(error) => return Err(error.into()),
             }
-            let viewers = self.viewers_of(conn, &view)?;
             work.record(DomainEvent::AgentChanged {
                 agent: view.id,
                 change: AgentChange::Renamed,
-                viewers,
+                owner: Some(view.owner),
+                sharing: view.sharing(),
             });
             Ok(())
         })
@@ -391,11 +394,11 @@ impl Agents<'_> {
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());
             }
-            let viewers = self.viewers_of(conn, &view)?;
             work.record(DomainEvent::AgentChanged {
                 agent: view.id,
                 change: AgentChange::Deleted,
-                viewers,
+                owner: Some(view.owner),
+                sharing: view.sharing(),
             });
             Ok(())
         })?;

@@ -385,14 +385,16 @@ impl Companies<'_> {
         self.require_scope(&access, company, "company:delete")?;
         self.app.write(uow, |work| {
             let conn = work.conn();
+            // It and the companies below are locked (PostgreSQL) before their members are
+            // read: a membership or a child created in them meanwhile waits for this
+            // deletion, and its own event then reaches the new member after it.
+            companies::lock_companies(conn, &[company])?;
             // Its parent lists it among its children.
             let parent = companies::find_company(conn, company)?
                 .ok_or_else(|| not_found("Company"))?
                 .parent_id
                 .map(CompanyId::from);
             let members = member_ids(conn, company)?;
-            // A shared agent was seen by every member too.
-            let sharers = members.clone();
             // Deleting it orphans its children (their parent becomes none) and unshares its
             // agents (their company becomes none): changes the database makes, which the
             // events must name too. Every company below it changes lineage (the children
@@ -402,6 +404,7 @@ impl Companies<'_> {
                 .into_iter()
                 .map(|link| link.relative.into())
                 .collect();
+            companies::lock_companies(conn, &below)?;
             let mut below_members: BTreeMap<CompanyId, Vec<UserId>> =
                 below.iter().map(|child| (*child, Vec::new())).collect();
             for (membership, _) in companies::members_of(conn, &below)? {
@@ -428,17 +431,14 @@ impl Companies<'_> {
                     parent: None,
                 });
             }
+            // Its agents lose their company: their owners' lists show that (its shared
+            // list goes with the company's deletion).
             for agent in agents {
-                let mut viewers = vec![UserId::from(agent.user_id)];
-                if agent.shared {
-                    viewers.extend(sharers.iter().copied());
-                    viewers.sort();
-                    viewers.dedup();
-                }
                 work.record(DomainEvent::AgentChanged {
                     agent: agent.id.into(),
                     change: AgentChange::Updated,
-                    viewers,
+                    owner: Some(agent.user_id.into()),
+                    sharing: Vec::new(),
                 });
             }
             Ok(())

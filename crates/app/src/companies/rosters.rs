@@ -103,51 +103,51 @@ impl Companies<'_> {
         uow: &mut Uow<'_>,
         ids: &[CompanyId],
     ) -> Result<HashMap<CompanyId, Arc<Roster>>, AppError> {
-        let (mut found, missing) = self.app.rosters.held_many(uow, ids);
-        if missing.is_empty() {
-            return Ok(found);
-        }
-        // Tickets before the reads: a write racing them is not undone by these fills.
-        let (ticket, profile_ticket) = (self.app.rosters.ticket(), self.app.profiles.ticket());
-        let conn = uow.conn()?;
-        let rows = companies::companies_by_ids(conn, &missing)?;
-        let mut members: HashMap<CompanyId, Vec<Member>> = HashMap::new();
-        let mut users: HashMap<UserId, UserRow> = HashMap::new();
-        for (membership, user) in companies::members_of(conn, &missing)? {
-            members
-                .entry(membership.company_id.into())
-                .or_default()
-                .push(Member {
-                    user: membership.user_id.into(),
-                    role_id: membership.role_id,
-                    sort_order: membership.sort_order,
-                });
-            users.insert(user.id.into(), user);
-        }
-        let mut children: HashMap<CompanyId, Vec<CompanyId>> = HashMap::new();
-        for child in companies::children_of(conn, &missing)? {
-            if let Some(parent) = child.parent_id {
-                children
-                    .entry(parent.into())
+        self.app.rosters.load_many(uow, ids, |uow, missing| {
+            // A ticket before the reads: a write racing them is not undone by these fills.
+            let profile_ticket = self.app.profiles.ticket();
+            let conn = uow.conn()?;
+            let rows = companies::companies_by_ids(conn, missing)?;
+            let mut members: HashMap<CompanyId, Vec<Member>> = HashMap::new();
+            let mut users: HashMap<UserId, UserRow> = HashMap::new();
+            for (membership, user) in companies::members_of(conn, missing)? {
+                members
+                    .entry(membership.company_id.into())
                     .or_default()
-                    .push(child.id.into());
+                    .push(Member {
+                        user: membership.user_id.into(),
+                        role_id: membership.role_id,
+                        sort_order: membership.sort_order,
+                    });
+                users.insert(user.id.into(), user);
             }
-        }
-        for (user, row) in users {
-            self.app
-                .profiles
-                .keep(uow, user, profile_ticket, Profile::of(&row));
-        }
-        for row in rows {
-            let id = CompanyId::from(row.id);
-            let roster = Roster {
-                members: members.remove(&id).unwrap_or_default(),
-                children: children.remove(&id).unwrap_or_default(),
-                company: row,
-            };
-            found.insert(id, self.app.rosters.keep(uow, id, ticket, roster));
-        }
-        Ok(found)
+            let mut children: HashMap<CompanyId, Vec<CompanyId>> = HashMap::new();
+            for child in companies::children_of(conn, missing)? {
+                if let Some(parent) = child.parent_id {
+                    children
+                        .entry(parent.into())
+                        .or_default()
+                        .push(child.id.into());
+                }
+            }
+            for (user, row) in users {
+                self.app
+                    .profiles
+                    .keep(uow, user, profile_ticket, Profile::of(&row));
+            }
+            Ok(rows
+                .into_iter()
+                .map(|row| {
+                    let id = CompanyId::from(row.id);
+                    let roster = Roster {
+                        members: members.remove(&id).unwrap_or_default(),
+                        children: children.remove(&id).unwrap_or_default(),
+                        company: row,
+                    };
+                    (id, roster)
+                })
+                .collect())
+        })
     }
 
     /// The profiles of `users`: those held, the others read in one statement.
@@ -156,15 +156,11 @@ impl Companies<'_> {
         uow: &mut Uow<'_>,
         users: &[UserId],
     ) -> Result<HashMap<UserId, Arc<Profile>>, AppError> {
-        let (mut found, missing) = self.app.profiles.held_many(uow, users);
-        if !missing.is_empty() {
-            let ticket = self.app.profiles.ticket();
-            for row in identity::users_by_ids(uow.conn()?, &missing)? {
-                let user = UserId::from(row.id);
-                let profile = self.app.profiles.keep(uow, user, ticket, Profile::of(&row));
-                found.insert(user, profile);
-            }
-        }
-        Ok(found)
+        self.app.profiles.load_many(uow, users, |uow, missing| {
+            Ok(identity::users_by_ids(uow.conn()?, missing)?
+                .iter()
+                .map(|row| (UserId::from(row.id), Profile::of(row)))
+                .collect())
+        })
     }
 }

@@ -104,26 +104,23 @@ impl Conversations<'_> {
             .filter_map(|c| c.agent_id)
             .map(AgentId::from)
             .collect();
-        let (held, missing) = self.app.agent_names.held_many(uow, &agents);
-        let mut found: HashMap<DbUuid, Arc<Option<String>>> = held
+        let names = self
+            .app
+            .agent_names
+            .load_many(uow, &agents, |uow, missing| {
+                let ids: Vec<DbUuid> = missing.iter().copied().map(DbUuid::from).collect();
+                let mut names: HashMap<AgentId, String> =
+                    agent_store::find_agents(uow.conn()?, &ids)?
+                        .into_iter()
+                        .map(|a| (a.id.into(), a.name))
+                        .collect();
+                // An agent that is gone is kept as none.
+                Ok::<_, AppError>(missing.iter().map(|id| (*id, names.remove(id))).collect())
+            })?;
+        Ok(names
             .into_iter()
             .map(|(agent, name)| (DbUuid::from(agent), name))
-            .collect();
-        if missing.is_empty() {
-            return Ok(found);
-        }
-        let ticket = self.app.agent_names.ticket();
-        let ids: Vec<DbUuid> = missing.iter().copied().map(DbUuid::from).collect();
-        let mut names: HashMap<DbUuid, String> = agent_store::find_agents(uow.conn()?, &ids)?
-            .into_iter()
-            .map(|a| (a.id, a.name))
-            .collect();
-        for id in ids {
-            let name = names.remove(&id);
-            let kept = self.app.agent_names.keep(uow, id.into(), ticket, name);
-            found.insert(id, kept);
-        }
-        Ok(found)
+            .collect())
     }
 }
 
