@@ -165,6 +165,25 @@ app_tests! {
         assert!(view["companies"].as_array().unwrap().iter().any(|c| c["name"] == "Renamed"));
     }
 
+    async fn a_login_moves_last_seen_and_reaches_no_view_access_or_agent_list(db) {
+        let app = TestApp::spawn(db).await;
+        let (email, registered) = register(&app, "Ada").await;
+        let token = registered["token"].as_str().unwrap();
+        let (_, before) = get_user(&app, token).await;
+        assert_eq!(app.counting(get_user(&app, token)).await.1, 0, "held");
+        let agents = || send(&app, reqwest::Method::GET, "/v1/agent", Some(token), None);
+        let _ = agents().await;
+        assert_eq!(app.counting(agents()).await.1, 0, "held");
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        assert_eq!(login(&app, &email, PASSWORD, None).await.0, StatusCode::OK);
+        // The view's last-seen instant moved: its profile alone was read again (one
+        // statement); the view itself, the access and the agent list were kept.
+        let ((_, after), statements) = app.counting(get_user(&app, token)).await;
+        assert_eq!(statements, 1, "the profile, by primary key");
+        assert_ne!(after["last_seen"], before["last_seen"], "{after}");
+        assert_eq!(app.counting(agents()).await.1, 0, "the agent list is kept");
+    }
+
     async fn login_by_username_or_email_and_refusals(db) {
         let app = TestApp::spawn(db).await;
         let (email, registered) = register(&app, "Linus").await;

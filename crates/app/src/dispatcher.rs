@@ -85,6 +85,7 @@ impl Dispatcher {
                 }
             };
             let full = rows.len() >= BATCH as usize;
+            let mut unreadable = false;
             for row in rows {
                 self.cursor = row.cursor();
                 if row.origin == self.app.origin() {
@@ -97,13 +98,20 @@ impl Dispatcher {
                         }
                         applied = applied.saturating_add(1);
                     }
-                    // Written by another version: its read models are not this one's.
-                    None => tracing::warn!(
-                        id = row.id,
-                        kind = %row.kind,
-                        "skipped an event this version cannot read"
-                    ),
+                    // Written by another version: what it made stale is unknown here, so
+                    // every read model is dropped (once per batch), and it is read past.
+                    None => {
+                        tracing::warn!(
+                            id = row.id,
+                            kind = %row.kind,
+                            "an event this version cannot read: dropping every read model"
+                        );
+                        unreadable = true;
+                    }
                 }
+            }
+            if std::mem::take(&mut unreadable) {
+                self.app.apply_invalidation(&Invalidation::All);
             }
             if !full {
                 return Ok(applied);
@@ -233,17 +241,24 @@ pub fn prune_handler(app: App, retention: Duration) -> JobHandler {
     Arc::new(move |_job| {
         let app = app.clone();
         Box::pin(async move {
-            let deleted = app
+            let pruned = app
                 .run(move |_, uow| {
-                    // The next run is queued first, so a run that fails (and runs out of
-                    // attempts) never ends the chain.
+                    // The next run is queued first, so a failing prune never ends the chain.
+                    // Until it is queued a failure is the job's (retried); after, the prune's
+                    // own failure is left to that next run (a retry of this one could not be
+                    // pending beside it).
                     schedule_prune(uow.conn()?, PRUNE_EVERY)?;
-                    prune(uow, retention)
+                    Ok(prune(uow, retention))
                 })
                 .await
                 .map_err(|error| error.to_string())?;
-            if deleted > 0 {
-                tracing::info!(deleted, "pruned the event log");
+            match pruned {
+                Ok(0) => {}
+                Ok(deleted) => tracing::info!(deleted, "pruned the event log"),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "the event log was not pruned; the next run, already queued, tries again"
+                ),
             }
             Ok(())
         })

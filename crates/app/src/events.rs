@@ -24,6 +24,9 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
         // A profile, a preference or the last login: the user's own view and what member
         // lists show of them, not their access.
         DomainEvent::UserUpdated { user } => vec![Invalidation::Profile(*user)],
+        // A sign-in moves only the last-seen instant: what member lists show of the user,
+        // from which the view takes it too. No view, access or agent list.
+        DomainEvent::UserSeen { user } => vec![Invalidation::Seen(*user)],
         DomainEvent::TokensRevoked { user, .. } => vec![Invalidation::Tokens(*user)],
         DomainEvent::BillingChanged { company } => vec![Invalidation::Balance(*company)],
         DomainEvent::CompanyChanged {

@@ -459,6 +459,7 @@ impl App {
                 // The list's default agent follows the `agent_id` preference.
                 self.own_agents.invalidate(user);
             }
+            Invalidation::Seen(user) => self.profiles.invalidate(user),
             Invalidation::Roster(company) => self.rosters.invalidate(company),
             Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),
             Invalidation::Balance(company) => self.balances.invalidate(company),

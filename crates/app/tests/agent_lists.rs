@@ -113,4 +113,31 @@ db_tests! {
             .expect("a preference");
         assert_eq!(names(&app, &owner).1, Some("Private".into()), "the preferred agent is the default");
     }
+
+    fn a_write_names_the_sharing_it_finds_not_the_one_its_view_remembers(db) {
+        // Instance `one` holds the agent's view; `two` moves it to another company; `one`,
+        // which has not heard of the move, renames it: the event names the company the
+        // agent is shared with now, whose members' lists show the name.
+        let (owner, _) = seed_member(&db, "owner@example.com", RoleId::COMPANY_ADMIN);
+        let owner = caller(owner);
+        let (one, two) = (App::new(db.pool().0, Settings::for_tests()), App::new(db.pool().0, Settings::for_tests()));
+        let form = serde_json::from_value(json!({"name": "Second"})).expect("a form");
+        let second = one.companies().create_company(&mut Uow::new(one.pool()), &owner, form).expect("a company").id;
+        let body = NewAgentBody {
+            agent_name: json!("Team"),
+            settings: Some(json!({"shared": "true"})),
+            commands: None,
+            training_urls: None,
+        };
+        let agent = one.agents().create_agent(&mut Uow::new(one.pool()), &owner, body).expect("an agent").to_string();
+        assert_eq!(names(&one, &owner).0, vec!["Team".to_owned()], "one holds the view");
+        two.agents()
+            .update_agent_settings(&mut Uow::new(two.pool()), &owner, &agent, &Some(json!({"company_id": second.to_string()})))
+            .expect("moved on two");
+        one.agents().rename_agent(&mut Uow::new(one.pool()), &owner, &agent, &json!("Crew")).expect("renamed on one");
+        let events = agentry_store::events::list(&mut db.connect(), 0, 1_000).expect("the log");
+        let renamed: Value = serde_json::from_str(&events.last().expect("an event").payload).expect("json");
+        assert_eq!(renamed["change"], "renamed");
+        assert_eq!(renamed["sharing"], json!([second]), "the company it is shared with now");
+    }
 }

@@ -80,8 +80,14 @@ app_tests! {
 
     async fn an_event_this_version_cannot_read_is_skipped(db) {
         use diesel::RunQueryDsl;
+        let caller = admin(&db);
         let app = App::new(db.pool().0, Settings::for_tests());
         let mut dispatcher = Dispatcher::at_head(&app, Duration::from_millis(250)).unwrap();
+        // A held read model...
+        app.sessions().access(&mut Uow::new(app.pool()), caller.user).unwrap();
+        let held = app.read_model_loads().access;
+        app.sessions().access(&mut Uow::new(app.pool()), caller.user).unwrap();
+        assert_eq!(app.read_model_loads().access, held, "held");
         diesel::sql_query(
             "INSERT INTO events (kind, subject, payload, created_at, origin) \
              VALUES ('agent.changed', 'x', '{\"not\": \"an event\"}', CURRENT_TIMESTAMP, 'elsewhere')",
@@ -91,6 +97,9 @@ app_tests! {
         // Read past (`read_all` waits for the cursor to reach it), not retried.
         assert_eq!(read_all(&mut dispatcher, &db).await, 0);
         assert_eq!(dispatcher.catch_up().await.unwrap(), 0);
+        // ...is dropped: what the event made stale is unknown to this version.
+        app.sessions().access(&mut Uow::new(app.pool()), caller.user).unwrap();
+        assert_eq!(app.read_model_loads().access, held + 1, "read again");
     }
 
     async fn an_instance_behind_the_pruned_log_drops_its_read_models_and_resumes_at_the_head(db) {

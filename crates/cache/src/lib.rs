@@ -69,6 +69,78 @@ impl<V> Flight<V> {
     }
 }
 
+/// The flights a leader started: ended exactly once, by [`Leading::land`] or, when the load
+/// failed or panicked, by the drop (with nothing: the waiters load themselves).
+struct Leading<'m, K: Hash + Eq + Clone + 'static, V: 'static> {
+    model: &'m ReadModel<K, V>,
+    flights: Vec<(K, Arc<Flight<V>>)>,
+}
+
+impl<K: Hash + Eq + Clone + 'static, V: 'static> Leading<'_, K, V> {
+    /// Keep `values` read after `ticket` and retire the flights in one critical section, so
+    /// a miss after it either finds the value held or, when an invalidation came first,
+    /// starts a load of its own: it never joins a flight whose value a write made stale.
+    /// The waiters already joined get the values that were still current.
+    fn land(mut self, ticket: Ticket, values: Vec<(K, V)>) -> HashMap<K, Arc<V>> {
+        let mut landed = HashMap::with_capacity(values.len());
+        let mut handed: HashMap<K, Arc<V>> = HashMap::new();
+        {
+            let mut state = self.model.lock();
+            for (key, value) in values {
+                let (value, current) =
+                    ReadModel::fill_locked(&mut state, key.clone(), ticket, value);
+                if current {
+                    handed.insert(key.clone(), Arc::clone(&value));
+                }
+                landed.insert(key, value);
+            }
+            Self::retire(&mut state, &self.flights);
+        }
+        for (key, flight) in std::mem::take(&mut self.flights) {
+            flight.finish(handed.remove(&key));
+        }
+        landed
+    }
+
+    /// [`Leading::land`] of one value.
+    fn land_one(mut self, ticket: Ticket, key: K, value: V) -> Arc<V> {
+        let (value, current) = {
+            let mut state = self.model.lock();
+            let landed = ReadModel::fill_locked(&mut state, key, ticket, value);
+            Self::retire(&mut state, &self.flights);
+            landed
+        };
+        for (_, flight) in std::mem::take(&mut self.flights) {
+            flight.finish(current.then(|| Arc::clone(&value)));
+        }
+        value
+    }
+
+    fn retire(state: &mut State<K, V>, flights: &[(K, Arc<Flight<V>>)]) {
+        for (key, flight) in flights {
+            if state
+                .flights
+                .get(key)
+                .is_some_and(|current| Arc::ptr_eq(current, flight))
+            {
+                state.flights.remove(key);
+            }
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone + 'static, V: 'static> Drop for Leading<'_, K, V> {
+    fn drop(&mut self) {
+        if self.flights.is_empty() {
+            return;
+        }
+        Self::retire(&mut self.model.lock(), &self.flights);
+        for (_, flight) in self.flights.drain(..) {
+            flight.finish(None);
+        }
+    }
+}
+
 /// A bounded read model with explicit invalidation. Cheap to share (`Arc` inside).
 pub struct ReadModel<K: Hash + Eq + Clone, V> {
     state: Arc<Mutex<State<K, V>>>,
@@ -160,8 +232,12 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
     /// [`ReadModel::fill`], and whether the value was still current (no invalidation since
     /// `ticket`).
     fn fill_current(&self, key: K, ticket: Ticket, value: V) -> (Arc<V>, bool) {
+        Self::fill_locked(&mut self.lock(), key, ticket, value)
+    }
+
+    /// [`ReadModel::fill_current`] on the locked state.
+    fn fill_locked(state: &mut State<K, V>, key: K, ticket: Ticket, value: V) -> (Arc<V>, bool) {
         let value = Arc::new(value);
-        let mut state = self.lock();
         state.loads += 1;
         let overtaken = ticket.0 < state.floor
             || state
@@ -242,30 +318,13 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
             let value = load()?;
             return Ok(self.fill(key.clone(), ticket, value));
         }
-        // Kept (when still current) before the flight ends, so a miss after it finds the
-        // value held.
-        let (result, handed) = match load() {
-            Ok(value) => {
-                let (value, current) = self.fill_current(key.clone(), ticket, value);
-                // Handed on only when current: an invalidation since the ticket made it stale
-                // for those who asked after that write.
-                let handed = current.then(|| Arc::clone(&value));
-                (Ok(value), handed)
-            }
-            Err(error) => (Err(error), None),
+        let leading = Leading {
+            model: self,
+            flights: vec![(key.clone(), flight)],
         };
-        {
-            let mut state = self.lock();
-            if state
-                .flights
-                .get(key)
-                .is_some_and(|current| Arc::ptr_eq(current, &flight))
-            {
-                state.flights.remove(key);
-            }
-        }
-        flight.finish(handed);
-        result
+        // A failed (or panicking) load ends the flight with nothing: the waiters load.
+        let value = load()?;
+        Ok(leading.land_one(ticket, key.clone(), value))
     }
 
     /// [`Self::load_once`] for many keys at once: the held values; the missing keys no other
@@ -302,35 +361,15 @@ impl<K: Hash + Eq + Clone + 'static, V: 'static> ReadModel<K, V> {
         };
         if !led.is_empty() {
             let wanted: Vec<K> = led.iter().map(|(key, _)| key.clone()).collect();
-            let mut handed: HashMap<K, Arc<V>> = HashMap::new();
-            let result = load(&wanted).map(|values| {
-                for (key, value) in values {
-                    let (value, current) = self.fill_current(key.clone(), ticket, value);
-                    // Handed on only when current, as in `load_once`.
-                    if current {
-                        handed.insert(key.clone(), Arc::clone(&value));
-                    }
-                    found.insert(key, value);
-                }
-            });
-            {
-                let mut state = self.lock();
-                for (key, flight) in &led {
-                    if state
-                        .flights
-                        .get(key)
-                        .is_some_and(|current| Arc::ptr_eq(current, flight))
-                    {
-                        state.flights.remove(key);
-                    }
-                }
-            }
-            // Our flights end before we wait for anyone else's: two threads each waiting
-            // for the other's keys cannot block each other.
-            for (key, flight) in &led {
-                flight.finish(handed.remove(key));
-            }
-            result?;
+            let leading = Leading {
+                model: self,
+                flights: led,
+            };
+            // Our flights end before we wait for anyone else's (here, or by the guard when
+            // the load fails): two threads each waiting for the other's keys cannot block
+            // each other.
+            let values = load(&wanted)?;
+            found.extend(leading.land(ticket, values));
         }
         let mut again: Vec<K> = Vec::new();
         for (key, flight) in waited {
@@ -673,5 +712,23 @@ mod tests {
             .unwrap_or_default();
         assert_eq!(found.len(), 1, "the reader gets its own read");
         assert!(cache.get(&1).is_none(), "but it is not kept");
+    }
+
+    #[test]
+    fn a_panicking_load_leaves_no_flight_behind() {
+        let cache: ReadModel<u32, String> = ReadModel::new(10);
+        let one = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.load_once(&1, || -> Result<String, ()> { panic!("loader") })
+        }));
+        let many = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            cache.load_many_once(&[2, 3], |_| -> Result<Vec<(u32, String)>, ()> {
+                panic!("loader")
+            })
+        }));
+        assert!(one.is_err() && many.is_err());
+        assert!(
+            cache.lock().flights.is_empty(),
+            "a later miss does not wait for a dead load"
+        );
     }
 }

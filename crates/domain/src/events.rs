@@ -19,6 +19,10 @@ pub enum DomainEvent {
     /// A profile, a preference, a password, MFA or the login state changed.
     #[serde(rename = "user.updated")]
     UserUpdated { user: UserId },
+    /// The user signed in: their last-seen instant moved (and failed attempts were cleared),
+    /// which only member lists and the view's `last_seen` show.
+    #[serde(rename = "user.seen")]
+    UserSeen { user: UserId },
     /// Every token issued to `user` before `at` (epoch seconds) is refused from now on
     /// (logout, password change, deletion).
     #[serde(rename = "user.tokens_revoked")]
@@ -144,6 +148,7 @@ impl DomainEvent {
         match self {
             DomainEvent::UserRegistered { .. } => "user.registered",
             DomainEvent::UserUpdated { .. } => "user.updated",
+            DomainEvent::UserSeen { .. } => "user.seen",
             DomainEvent::TokensRevoked { .. } => "user.tokens_revoked",
             DomainEvent::AccessChanged { .. } => "access.changed",
             DomainEvent::CompanyChanged { .. } => "company.changed",
@@ -163,6 +168,7 @@ impl DomainEvent {
         match self {
             DomainEvent::UserRegistered { user }
             | DomainEvent::UserUpdated { user }
+            | DomainEvent::UserSeen { user }
             | DomainEvent::TokensRevoked { user, .. }
             | DomainEvent::AccessChanged { user, .. }
             | DomainEvent::PersonalTokenCreated { user, .. }
@@ -188,6 +194,7 @@ mod tests {
         let events = [
             DomainEvent::UserRegistered { user },
             DomainEvent::UserUpdated { user },
+            DomainEvent::UserSeen { user },
             DomainEvent::TokensRevoked { user, at: 1.5 },
             DomainEvent::AccessChanged {
                 user,

@@ -10,6 +10,8 @@ pub enum Invalidation {
     /// A user's own view, their agent list (its default follows a preference) and what
     /// member lists show of them (profile, preferences, last seen): not their access.
     Profile(UserId),
+    /// What member lists show of a user (and the view its `last_seen`): a sign-in.
+    Seen(UserId),
     /// A company's balance, usage and subscription state (one company's billing).
     Balance(CompanyId),
     /// A company's row, memberships and children (what its lists show, profiles aside).
@@ -41,6 +43,7 @@ impl Invalidation {
         match self {
             Invalidation::User(user) => format!("{origin} user:{user}"),
             Invalidation::Profile(user) => format!("{origin} profile:{user}"),
+            Invalidation::Seen(user) => format!("{origin} seen:{user}"),
             Invalidation::Balance(company) => format!("{origin} balance:{company}"),
             Invalidation::Roster(company) => format!("{origin} roster:{company}"),
             Invalidation::Conversations(user) => format!("{origin} conversations:{user}"),
@@ -61,6 +64,7 @@ impl Invalidation {
         let event = match event.split_once(':') {
             Some(("user", user)) => Invalidation::User(user.parse().ok()?),
             Some(("profile", user)) => Invalidation::Profile(user.parse().ok()?),
+            Some(("seen", user)) => Invalidation::Seen(user.parse().ok()?),
             Some(("balance", company)) => Invalidation::Balance(company.parse().ok()?),
             Some(("roster", company)) => Invalidation::Roster(company.parse().ok()?),
             Some(("conversations", user)) => Invalidation::Conversations(user.parse().ok()?),
@@ -145,6 +149,7 @@ mod tests {
         for event in [
             Invalidation::User(user),
             Invalidation::Profile(user),
+            Invalidation::Seen(user),
             Invalidation::Balance(CompanyId::new()),
             Invalidation::Roster(CompanyId::new()),
             Invalidation::Conversations(user),

@@ -102,6 +102,21 @@ pub fn find_agent(conn: &mut AnyConnection, id: DbUuid) -> Result<Option<AgentRo
         .optional()?)
 }
 
+/// `agent`'s row, locked until the transaction ends (PostgreSQL `FOR UPDATE`; SQLite's write
+/// transactions run one at a time): what a write reads of its sharing stays true until it
+/// commits.
+pub fn lock_agent(conn: &mut AnyConnection, agent: DbUuid) -> Result<Option<AgentRow>, StoreError> {
+    if let AnyConnection::Postgresql(pg) = conn {
+        return Ok(agents::table
+            .find(agent)
+            .select(AgentRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?);
+    }
+    find_agent(conn, agent)
+}
+
 /// The settings of `agents`, one statement.
 pub fn settings_of(
     conn: &mut AnyConnection,

@@ -90,8 +90,12 @@ impl Accounts<'_> {
             last_seen: Some(naive_of(now)),
             ..UserPatch::attempts_cleared()
         };
-        // The view shows `last_seen`.
-        self.app.sessions().write_user(uow, user_id, &patch, None)?;
+        // Seen: only what shows `last_seen` (the profile) reads again.
+        self.app.write(uow, |work| {
+            account::update_user(work.conn(), user_id, &patch)?;
+            work.record(DomainEvent::UserSeen { user: user_id });
+            Ok(())
+        })?;
         Ok(LoggedIn {
             detail: "Login successful",
             token: self.app.sessions().issue_token(user_id, &user.email)?,

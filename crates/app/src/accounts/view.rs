@@ -7,6 +7,7 @@ use agentry_store::Uow;
 use super::*;
 use crate::agents::ListParts;
 use crate::billing::{Balance, Balances};
+use crate::companies::Profile;
 
 /// A response body and its ETag.
 #[derive(Debug, Clone)]
@@ -39,6 +40,7 @@ pub struct CachedView {
 struct Memo {
     balances: Vec<Option<Arc<Balance>>>,
     agents: ListParts,
+    profile: Arc<Profile>,
     rendering: RenderedView,
 }
 
@@ -77,10 +79,16 @@ impl CachedView {
     }
 }
 
-/// `view` showing `balances` (in the order of its companies; a missing one stays as read)
-/// and the agents `agents` lists in each company.
-fn assembled(view: &UserView, balances: &[Option<Arc<Balance>>], agents: &ListParts) -> UserView {
+/// `view` showing `balances` (in the order of its companies; a missing one stays as read),
+/// the agents `agents` lists in each company and the last-seen instant of `profile`.
+fn assembled(
+    view: &UserView,
+    balances: &[Option<Arc<Balance>>],
+    agents: &ListParts,
+    profile: &Profile,
+) -> UserView {
     let mut view = view.clone();
+    view.last_seen = profile.last_seen;
     let mut listed = agents.by_company();
     for (company, balance) in view.companies.iter_mut().zip(balances) {
         if let Some(balance) = balance {
@@ -111,13 +119,14 @@ pub(super) fn rendered(view: &UserView) -> RenderedView {
     }
 }
 
-/// The requested variant of a cached view with `balances` and `agents`: the full one
-/// (rendered again only when one of them changed), or one with scopes dropped (light mode) or
-/// filtered.
+/// The requested variant of a cached view with `balances`, `agents` and the last-seen
+/// instant of `profile`: the full one (rendered again only when one of them changed), or one
+/// with scopes dropped (light mode) or filtered.
 pub(super) fn render(
     cached: &CachedView,
     balances: &Balances,
     agents: &ListParts,
+    profile: &Arc<Profile>,
     options: &UserViewOptions,
     grant: Option<&crate::session::TokenGrant>,
 ) -> RenderedView {
@@ -140,20 +149,25 @@ pub(super) fn render(
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .as_ref()
-            .filter(|memo| same(&memo.balances, &shown) && memo.agents.same(agents))
+            .filter(|memo| {
+                same(&memo.balances, &shown)
+                    && memo.agents.same(agents)
+                    && Arc::ptr_eq(&memo.profile, profile)
+            })
         {
             return memo.rendering.clone();
         }
         // Rendered outside the lock: readers of the current memo do not wait for it.
-        let rendering = rendered(&assembled(&cached.view, &shown, agents));
+        let rendering = rendered(&assembled(&cached.view, &shown, agents, profile));
         *cached.full.lock().unwrap_or_else(PoisonError::into_inner) = Some(Memo {
             balances: shown,
             agents: agents.clone(),
+            profile: Arc::clone(profile),
             rendering: rendering.clone(),
         });
         return rendering;
     }
-    let mut view = assembled(&cached.view, &shown, agents);
+    let mut view = assembled(&cached.view, &shown, agents, profile);
     // Through a token limited to some companies or agents: only those.
     if let Some(grant) = limited {
         if !grant.companies.is_empty() {
@@ -232,6 +246,7 @@ impl Accounts<'_> {
             .app
             .agents()
             .held_parts(caller.user, cached.companies())?;
+        let profile = self.app.profiles.get(&caller.user)?;
         let has_balance = cached.has_balance(&balances);
         // Before the paywall: a subscriber without tokens passes once the check has run.
         self.app.payments().request_subscription_check(caller);
@@ -250,6 +265,7 @@ impl Accounts<'_> {
                 &cached,
                 &balances,
                 &agents,
+                &profile,
                 options,
                 caller.token.as_deref(),
             )
@@ -278,10 +294,17 @@ impl Accounts<'_> {
             .app
             .agents()
             .list_parts(uow, caller.user, cached.companies())?;
+        let profile = self
+            .app
+            .companies()
+            .profiles(uow, &[caller.user])?
+            .remove(&caller.user)
+            .ok_or_else(|| AppError::NotFound("User not found".into()))?;
         Ok(render(
             &cached,
             &balances,
             &agents,
+            &profile,
             options,
             caller.token.as_deref(),
         ))
@@ -320,9 +343,16 @@ impl Accounts<'_> {
         // The balances the memberships read come with them: kept in their own model (with a
         // ticket from before the read, so a charge racing it is not undone).
         let ticket = self.app.billing().balance_ticket();
+        let profile_ticket = self.app.profiles.ticket();
         let conn = uow.conn()?;
         let user = identity::find_user(conn, user_id)?
             .ok_or_else(|| AppError::NotFound("User not found".into()))?;
+        // So is the profile, whose last-seen instant the view shows.
+        let _profile = self
+            .app
+            .profiles
+            .keep(uow, user_id, profile_ticket, Profile::of(&user));
+        let conn = uow.conn()?;
         let preferences = account::preferences_for(conn, user_id)?;
         let memberships = identity::memberships_for(conn, user_id)?;
         // The paywall tests the companies that pay for the user's (their roots,

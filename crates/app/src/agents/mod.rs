@@ -54,13 +54,6 @@ pub struct AgentView {
     pub created_at: NaiveDateTime,
 }
 
-impl AgentView {
-    /// The company whose shared list shows it (none unless shared).
-    pub(crate) fn sharing(&self) -> Vec<CompanyId> {
-        self.company.filter(|_| self.shared).into_iter().collect()
-    }
-}
-
 /// Roughly what an agent's view holds in memory (its settings and command states).
 pub(crate) fn agent_weight(view: &Option<Arc<AgentView>>) -> usize {
     view.as_ref().map_or(64, |view| {

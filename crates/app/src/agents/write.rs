@@ -5,6 +5,15 @@ use agentry_store::Uow;
 
 use super::*;
 
+/// The company whose shared list shows `row` (none unless shared).
+fn sharing_of(row: &AgentRow) -> Vec<CompanyId> {
+    row.company_id
+        .filter(|_| row.shared)
+        .map(CompanyId::from)
+        .into_iter()
+        .collect()
+}
+
 impl Agents<'_> {
     /// Write command states of one agent (one statement and its event).
     pub(super) fn commands_changed(
@@ -191,21 +200,22 @@ impl Agents<'_> {
                 upserts.insert(name, value);
             }
         }
-        // Sharing follows the settings of the same names.
-        let shared = match (upserts.get(SHARED), removals.iter().any(|r| r == SHARED)) {
-            (Some(value), _) => agent::truthy(value),
-            (None, true) => false,
-            (None, false) => view.shared,
+        // Sharing follows the settings of the same names: what the body says, else what the
+        // row holds when the write runs (the view may be older than another instance's move).
+        let shared_given = match (upserts.get(SHARED), removals.iter().any(|r| r == SHARED)) {
+            (Some(value), _) => Some(agent::truthy(value)),
+            (None, true) => Some(false),
+            (None, false) => None,
         };
-        let company = if upserts.contains_key(COMPANY_ID) {
-            self.agent_company(uow, caller, upserts.get(COMPANY_ID))?
+        let company_given = if upserts.contains_key(COMPANY_ID) {
+            Some(self.agent_company(uow, caller, upserts.get(COMPANY_ID))?)
         } else if removals.iter().any(|r| r == COMPANY_ID) {
-            None
+            Some(None)
         } else {
-            view.company
+            None
         };
-        let moving = company != view.company;
-        if moving || (view.shared && !shared) {
+        let moving = company_given.is_some_and(|company| company != view.company);
+        if moving || (view.shared && shared_given == Some(false)) {
             let access = self.app.sessions().caller_access(uow, caller)?;
             let admin_of_its_company = access.is_super_admin()
                 || view
@@ -219,7 +229,7 @@ impl Agents<'_> {
                 ));
             }
         }
-        if let Some(company) = company {
+        if let Some(Some(company)) = company_given {
             upserts.insert(COMPANY_ID.into(), company.to_string());
         }
         // What the agent would hold after the change, within the limits.
@@ -230,13 +240,17 @@ impl Agents<'_> {
         let rows = self.sealed_rows(view.id.into(), &upserts);
         self.app.write(uow, |work| {
             let conn = work.conn();
+            let current = store::lock_agent(conn, view.id.into())?.ok_or_else(not_found)?;
+            let was = (current.shared, current.company_id.map(CompanyId::from));
+            let shared = shared_given.unwrap_or(was.0);
+            let company = company_given.unwrap_or(was.1);
             store::upsert_settings(conn, &rows)?;
             store::delete_settings(conn, view.id.into(), &removals)?;
             let mut touched: Vec<CompanyId> = Vec::new();
-            if shared != view.shared || company != view.company {
+            if (shared, company) != was {
                 store::set_sharing(conn, view.id.into(), shared, company.map(Into::into), now())?;
-                if view.shared {
-                    touched.extend(view.company);
+                if was.0 {
+                    touched.extend(was.1);
                 }
                 if shared {
                     touched.extend(company);
@@ -362,6 +376,8 @@ impl Agents<'_> {
         let name = name_of(new_name, "new_name")?;
         self.app.write(uow, |work| {
             let conn = work.conn();
+            // Its sharing as the write finds it (the view may be older than a move).
+            let current = store::lock_agent(conn, view.id.into())?.ok_or_else(not_found)?;
             match store::rename_agent(conn, view.id.into(), &name, now()) {
                 Ok(true) => {}
                 Ok(false) => return Err(not_found()),
@@ -373,8 +389,8 @@ impl Agents<'_> {
             work.record(DomainEvent::AgentChanged {
                 agent: view.id,
                 change: AgentChange::Renamed,
-                owner: Some(view.owner),
-                sharing: view.sharing(),
+                owner: Some(current.user_id.into()),
+                sharing: sharing_of(&current),
             });
             Ok(())
         })
@@ -391,14 +407,16 @@ impl Agents<'_> {
         let view = self.owned_agent(uow, caller, id, "agents:delete")?;
         self.app.write(uow, |work| {
             let conn = work.conn();
+            // Its sharing as the write finds it (the view may be older than a move).
+            let current = store::lock_agent(conn, view.id.into())?.ok_or_else(not_found)?;
             if !store::delete_agent(conn, view.id.into())? {
                 return Err(not_found());
             }
             work.record(DomainEvent::AgentChanged {
                 agent: view.id,
                 change: AgentChange::Deleted,
-                owner: Some(view.owner),
-                sharing: view.sharing(),
+                owner: Some(current.user_id.into()),
+                sharing: sharing_of(&current),
             });
             Ok(())
         })?;

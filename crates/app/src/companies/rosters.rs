@@ -68,7 +68,7 @@ pub struct Profile {
 }
 
 impl Profile {
-    fn of(user: &UserRow) -> Self {
+    pub(crate) fn of(user: &UserRow) -> Self {
         Profile {
             email: user.email.clone(),
             first_name: user.first_name.clone(),
