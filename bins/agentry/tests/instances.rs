@@ -1,6 +1,7 @@
 //! Two server instances on one PostgreSQL database: sharing an agent, changing its settings
-//! and renaming it, a logout, a role change and a membership removal made on instance A
-//! reach instance B's in-memory state: its dispatcher reads them from the event log when the
+//! and renaming it, a credit to a parent company seen by a child company's member, a logout,
+//! a role change and a membership removal made on instance A reach instance B's in-memory
+//! state: its dispatcher reads them from the event log when the
 //! bus (PostgreSQL LISTEN/NOTIFY, or Redis pub/sub when TEST_REDIS_URL is set) wakes it, or at
 //! its next poll when no wake-up comes. Each run prints the measured delays; the test fails if
 //! a change has not arrived within 5 s.
@@ -9,7 +10,7 @@
 use std::time::{Duration, Instant};
 
 use agentry::config::Settings;
-use agentry_test_support::{TestApp, TestDb};
+use agentry_test_support::{TEST_API_KEY, TestApp, TestDb};
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
@@ -221,6 +222,52 @@ async fn scenario(redis: Option<String>, wake: WakeUp) {
             config["agent"]["settings"]["team_motto"] == "set on A"
         }
     })
+    .await;
+
+    // A credit to a parent company on A reaches a child company's member on B (the child's
+    // balance route shows its root's tokens, held on B by the company that pays).
+    let (status, child) = a
+        .call(
+            Method::POST,
+            "/v1/companies",
+            Some(&admin),
+            Some(json!({"name": "Child", "parent_company_id": company})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{child}");
+    let child_balance = format!(
+        "/v1/billing/tokens/balance?company_id={}",
+        child["id"].as_str().unwrap()
+    );
+    let written = Instant::now();
+    arrives("child company created", written, || {
+        let (b, admin, path) = (&b, &admin, &child_balance);
+        async move { b.call(Method::GET, path, Some(admin), None).await.0 == StatusCode::OK }
+    })
+    .await;
+    let (_, before) = b
+        .call(Method::GET, &child_balance, Some(&admin), None)
+        .await;
+    let credit = format!("/v1/credit?company={company}&amount=1");
+    assert_eq!(
+        a.call(Method::POST, &credit, Some(TEST_API_KEY), None)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let written = Instant::now();
+    arrives(
+        "credit to a parent, seen by a child's member",
+        written,
+        || {
+            let (b, admin, path, before) = (&b, &admin, &child_balance, &before);
+            async move {
+                let (_, balance) = b.call(Method::GET, path, Some(admin), None).await;
+                balance["parent_token_balance"].as_i64().unwrap_or(0)
+                    > before["parent_token_balance"].as_i64().unwrap_or(0)
+            }
+        },
+    )
     .await;
 
     // Unsharing on A: the reader loses the agent on B.
