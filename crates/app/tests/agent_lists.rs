@@ -1,5 +1,6 @@
-//! Agent lists assembled from read models keyed by what changes: each user's own agents and
-//! each company's shared agents, on both backends.
+//! Agent lists assembled from read models keyed by what changes (each user's own agents and
+//! each company's shared agents) and agent views read once however many miss them, on both
+//! backends.
 #![expect(clippy::expect_used, reason = "helpers of a test crate")]
 
 use agentry_app::agents::NewAgentBody;
@@ -139,5 +140,25 @@ db_tests! {
         let renamed: Value = serde_json::from_str(&events.last().expect("an event").payload).expect("json");
         assert_eq!(renamed["change"], "renamed");
         assert_eq!(renamed["sharing"], json!([second]), "the company it is shared with now");
+    }
+
+    fn concurrent_misses_of_an_agent_view_read_it_once(db) {
+        let (owner, _) = seed_member(&db, "owner@example.com", RoleId::COMPANY_ADMIN);
+        let owner = caller(owner);
+        let writer = App::new(db.pool().0, Settings::for_tests());
+        let body = NewAgentBody { agent_name: json!("Busy"), settings: None, commands: None, training_urls: None };
+        let agent = writer.agents().create_agent(&mut Uow::new(writer.pool()), &owner, body).expect("an agent").to_string();
+        // A fresh instance: nothing held.
+        let app = App::new(db.pool().0, Settings::for_tests());
+        let start = std::sync::Barrier::new(8);
+        std::thread::scope(|scope| {
+            for _ in 0..8 {
+                scope.spawn(|| {
+                    start.wait();
+                    app.agents().persona(&mut Uow::new(app.pool()), &owner, &agent).expect("the persona");
+                });
+            }
+        });
+        assert_eq!(app.read_model_loads().agent_views, 1, "one read for eight misses");
     }
 }

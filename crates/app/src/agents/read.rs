@@ -31,12 +31,11 @@ impl Agents<'_> {
     }
 
     /// Views of `rows` with their settings and commands (two statements whatever their
-    /// number), each kept in the read model unless a write overtook `ticket`.
+    /// number).
     pub(super) fn agent_views(
         &self,
         conn: &mut AnyConnection,
         rows: Vec<AgentRow>,
-        keep: Option<agentry_cache::Ticket>,
     ) -> Result<Vec<Arc<AgentView>>, AppError> {
         let ids: Vec<DbUuid> = rows.iter().map(|r| r.id).collect();
         let mut settings: BTreeMap<DbUuid, BTreeMap<String, String>> = BTreeMap::new();
@@ -62,7 +61,7 @@ impl Agents<'_> {
         Ok(rows
             .into_iter()
             .map(|row| {
-                let view = Arc::new(AgentView {
+                Arc::new(AgentView {
                     id: row.id.into(),
                     name: row.name,
                     owner: row.user_id.into(),
@@ -71,38 +70,26 @@ impl Agents<'_> {
                     settings: settings.remove(&row.id).unwrap_or_default(),
                     commands: commands.remove(&row.id).unwrap_or_default(),
                     created_at: row.created_at,
-                });
-                if let Some(ticket) = keep {
-                    self.app
-                        .agent_views
-                        .fill(view.id, ticket, Some(Arc::clone(&view)));
-                }
-                view
+                })
             })
             .collect())
     }
 
-    /// One agent's view, from memory when held (`None`: no such agent).
+    /// One agent's view, from memory when held (`None`: no such agent, held as such);
+    /// concurrent misses read it once (3 statements).
     pub(super) fn agent_view(
         &self,
         uow: &mut Uow<'_>,
         id: AgentId,
     ) -> Result<Option<Arc<AgentView>>, AppError> {
-        if let Some(held) = self.app.agent_views.held(uow, &id) {
-            return Ok(held.as_ref().clone());
-        }
-        // Inside a unit of work nothing read is kept (see `read_models`).
-        let ticket = (!uow.in_work()).then(|| self.app.agent_views.ticket());
-        let conn = uow.conn()?;
-        match store::find_agent(conn, id.into())? {
-            Some(row) => Ok(self.agent_views(conn, vec![row], ticket)?.pop()),
-            None => {
-                if let Some(ticket) = ticket {
-                    self.app.agent_views.fill(id, ticket, None);
-                }
-                Ok(None)
+        let held = self.app.agent_views.load(uow, &id, |uow| {
+            let conn = uow.conn()?;
+            match store::find_agent(conn, id.into())? {
+                Some(row) => Ok::<_, AppError>(self.agent_views(conn, vec![row])?.pop()),
+                None => Ok(None),
             }
-        }
+        })?;
+        Ok(held.as_ref().clone())
     }
 
     /// The companies `user` belongs to (from the held access; not limited by a token).
