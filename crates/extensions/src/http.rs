@@ -66,20 +66,46 @@ pub enum HttpError {
 #[error("{0}")]
 struct Refused(String);
 
+/// A client builder with the address rules of [`SafeClient`] (no timeout set): for callers
+/// that need their own timeouts, such as a model's stream. Pair it with [`checked_url`].
+pub fn guarded_builder(allow_private: bool) -> reqwest::ClientBuilder {
+    let builder = reqwest::Client::builder()
+        .user_agent(concat!("Agentry/", env!("CARGO_PKG_VERSION")))
+        .redirect(redirect_policy(allow_private));
+    if allow_private {
+        builder
+    } else {
+        builder
+            .no_proxy()
+            .dns_resolver(Arc::new(PublicOnlyResolver))
+    }
+}
+
+/// `url` parsed, http or https with a host, and (unless `allow_private`) not naming an
+/// address that is not public; the resolver of [`guarded_builder`] checks host names.
+pub fn checked_url(url: &str, allow_private: bool) -> Result<Url, HttpError> {
+    let url = Url::parse(url.trim())
+        .map_err(|error| HttpError::BadRequest(format!("invalid URL: {error}")))?;
+    if !scheme_allowed(&url) {
+        return Err(HttpError::BadRequest(
+            "only http and https URLs are allowed".to_owned(),
+        ));
+    }
+    if url.host().is_none() {
+        return Err(HttpError::BadRequest("the URL has no host".to_owned()));
+    }
+    if !allow_private && !host_allowed(&url) {
+        return Err(HttpError::Forbidden(refusal(&url)));
+    }
+    Ok(url)
+}
+
 impl SafeClient {
     /// `allow_private`: when true (configured by operators for local LLMs), skip the address
     /// checks.
     pub fn new(allow_private: bool) -> SafeClient {
-        let mut builder = reqwest::Client::builder()
+        let client = guarded_builder(allow_private)
             .timeout(TIMEOUT)
-            .user_agent(concat!("Agentry/", env!("CARGO_PKG_VERSION")))
-            .redirect(redirect_policy(allow_private));
-        if !allow_private {
-            builder = builder
-                .no_proxy()
-                .dns_resolver(Arc::new(PublicOnlyResolver));
-        }
-        let client = builder
             .build()
             .map_err(|error| Arc::from(format!("the HTTP client could not start: {error}")));
         SafeClient {
@@ -117,20 +143,7 @@ impl SafeClient {
     }
 
     fn checked_url(&self, url: &str) -> Result<Url, HttpError> {
-        let url = Url::parse(url.trim())
-            .map_err(|error| HttpError::BadRequest(format!("invalid URL: {error}")))?;
-        if !scheme_allowed(&url) {
-            return Err(HttpError::BadRequest(
-                "only http and https URLs are allowed".to_owned(),
-            ));
-        }
-        if url.host().is_none() {
-            return Err(HttpError::BadRequest("the URL has no host".to_owned()));
-        }
-        if !self.allow_private && !host_allowed(&url) {
-            return Err(HttpError::Forbidden(refusal(&url)));
-        }
-        Ok(url)
+        checked_url(url, self.allow_private)
     }
 }
 

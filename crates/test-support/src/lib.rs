@@ -6,6 +6,7 @@
 
 mod app;
 mod db;
+pub mod fake_model;
 pub mod fake_stripe;
 pub mod process;
 mod seed;
