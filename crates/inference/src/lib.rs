@@ -2,7 +2,8 @@
 //! of chunks out, whatever the provider's wire format. Today: the OpenAI-compatible family
 //! ([`openai::OpenAiCompatible`]: OpenAI, OpenRouter, DeepSeek, xAI, DeepInfra, Chutes,
 //! Hugging Face's router, ezLocalai, or any base URL such as a local Ollama, vLLM or
-//! llama.cpp server). Anthropic, Gemini and Azure's URL scheme are not built yet.
+//! llama.cpp server). Anthropic, Gemini and Azure's URL scheme are not built yet; which
+//! provider answers is [`select::choose`]'s.
 //!
 //! Every call has timeouts and retries 429, 5xx and transport failures with exponential
 //! backoff and jitter, honouring `Retry-After` ([`retry`]); a stream is retried only until
@@ -14,6 +15,7 @@
 
 pub mod openai;
 pub mod retry;
+pub mod select;
 
 use std::time::Duration;
 
