@@ -273,8 +273,9 @@ impl Accounts<'_> {
     }
 
     /// `GET /v1/user`: the full view is read once (4 statements) and kept until a write that
-    /// touches the user, their memberships or their companies invalidates it; the balances it
-    /// shows come from their own read model, keyed by company.
+    /// touches the user, their memberships or their companies invalidates it; the balances,
+    /// agent lists and last-seen instant it shows come from their own read models (keyed by
+    /// company, by owner and company, and by user), merged here.
     pub fn user_view(
         &self,
         uow: &mut Uow<'_>,
