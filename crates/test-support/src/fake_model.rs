@@ -16,7 +16,7 @@ use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 #[derive(Default)]
@@ -53,23 +53,11 @@ impl FakeModel {
         );
         let state = Arc::new(Mutex::new(State::default()));
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
-                .route("/v1/chat/completions", web::post().to(complete))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .disable_signals()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        FakeModel {
-            url,
-            state,
-            server: handle,
-        }
+        let server = crate::serve_fake(listener, move |app| {
+            app.app_data(data.clone())
+                .route("/v1/chat/completions", web::post().to(complete));
+        });
+        FakeModel { url, state, server }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::TcpListener;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use actix_web::{App, HttpRequest, HttpResponse, HttpServer, web};
+use actix_web::{HttpRequest, HttpResponse, web};
 use serde_json::{Value, json};
 
 pub const SECRET_KEY: &str = "sk_test_agentry_fake";
@@ -109,9 +109,8 @@ impl FakeStripe {
         );
         let state = Arc::new(Mutex::new(State::default()));
         let data = web::Data::from(state.clone());
-        let server = HttpServer::new(move || {
-            App::new()
-                .app_data(data.clone())
+        let server = crate::serve_fake(listener, move |app| {
+            app.app_data(data.clone())
                 .route("/v1/payment_intents", web::post().to(create_intent))
                 .route("/v1/payment_intents/{id}", web::get().to(retrieve_intent))
                 .route("/v1/customers", web::post().to(create_customer))
@@ -129,20 +128,9 @@ impl FakeStripe {
                     "/_fake/subscribers/{email}",
                     web::post().to(control_subscriber),
                 )
-                .route("/_fake/requests", web::get().to(control_requests))
-        })
-        .workers(1)
-        .listen(listener)
-        .expect("listen")
-        .disable_signals()
-        .run();
-        let handle = server.handle();
-        tokio::spawn(server);
-        FakeStripe {
-            url,
-            state,
-            server: handle,
-        }
+                .route("/_fake/requests", web::get().to(control_requests));
+        });
+        FakeStripe { url, state, server }
     }
 
     fn state(&self) -> MutexGuard<'_, State> {

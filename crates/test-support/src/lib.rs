@@ -15,6 +15,27 @@ pub use app::{TEST_API_KEY, TEST_PASSWORD, TestApp, call};
 pub use db::{TestDb, postgres_admin_url};
 pub use seed::{seed_member, seed_members};
 
+/// Serve a fake (its routes set by `routes`) on `listener` with one worker, inside the
+/// current tokio runtime; stopped through the returned handle.
+pub(crate) fn serve_fake<F>(
+    listener: std::net::TcpListener,
+    routes: F,
+) -> actix_web::dev::ServerHandle
+where
+    F: Fn(&mut actix_web::web::ServiceConfig) + Clone + Send + 'static,
+{
+    let server =
+        actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
+            .workers(1)
+            .listen(listener)
+            .expect("listen")
+            .disable_signals()
+            .run();
+    let handle = server.handle();
+    tokio::spawn(server);
+    handle
+}
+
 /// The role and scope catalog every test database is seeded with (the server's own).
 pub fn seeded_catalog() -> agentry_domain::catalog::Catalog {
     agentry_app::setup::catalog()
