@@ -353,6 +353,25 @@ pub struct Settings {
     )]
     pub event_poll: Option<String>,
 
+    /// How long a model provider may take to answer (to its first byte when streaming)
+    /// [default: 300s]
+    #[arg(
+        long,
+        env = "AGENTRY_MODEL_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub model_timeout: Option<String>,
+
+    /// How long a model's stream may stay silent between two chunks [default: 120s]
+    #[arg(
+        long,
+        env = "AGENTRY_MODEL_IDLE_TIMEOUT",
+        global = true,
+        value_name = "DURATION"
+    )]
+    pub model_idle_timeout: Option<String>,
+
     /// How long the event log keeps an event; an instance that falls further behind drops its
     /// read models and resumes at the head [default: 7d]
     #[arg(
@@ -468,6 +487,8 @@ impl Settings {
             job_backoff: self.job_backoff.or(lower.job_backoff),
             job_poll: self.job_poll.or(lower.job_poll),
             event_poll: self.event_poll.or(lower.event_poll),
+            model_timeout: self.model_timeout.or(lower.model_timeout),
+            model_idle_timeout: self.model_idle_timeout.or(lower.model_idle_timeout),
             event_retention: self.event_retention.or(lower.event_retention),
             allow_private_http: self.allow_private_http.or(lower.allow_private_http),
             redis_url: self.redis_url.or(lower.redis_url),
@@ -527,6 +548,9 @@ pub struct Config {
     pub jobs: JobsConfig,
     /// How often the dispatcher reads the event log without a wake-up.
     pub event_poll: Duration,
+    /// How long a model provider may take to answer, and stay silent within a stream.
+    pub model_timeout: Duration,
+    pub model_idle_timeout: Duration,
     /// How long the event log keeps an event (the prune job's age).
     pub event_retention: Duration,
     /// Server-level AI provider settings, read from the environment under the reference's
@@ -842,6 +866,18 @@ impl Config {
             agentry_app::dispatcher::DEFAULT_POLL,
             Duration::from_millis(10),
         )?;
+        let model_timeout = interval(
+            "AGENTRY_MODEL_TIMEOUT",
+            settings.model_timeout.as_deref(),
+            Duration::from_secs(300),
+            Duration::from_millis(100),
+        )?;
+        let model_idle_timeout = interval(
+            "AGENTRY_MODEL_IDLE_TIMEOUT",
+            settings.model_idle_timeout.as_deref(),
+            Duration::from_secs(120),
+            Duration::from_millis(100),
+        )?;
         let event_retention = match settings.event_retention.as_deref() {
             None => agentry_app::dispatcher::DEFAULT_RETENTION,
             Some(text) => parse_duration(text).ok_or_else(|| {
@@ -981,6 +1017,8 @@ impl Config {
                 stripe,
                 jobs,
                 event_poll,
+                model_timeout,
+                model_idle_timeout,
                 event_retention,
                 provider_settings: std::collections::BTreeMap::new(),
                 allow_private_http: settings.allow_private_http.unwrap_or(false),

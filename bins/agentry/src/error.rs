@@ -127,6 +127,9 @@ impl From<AppError> for ApiError {
                 retry_after,
             },
             AppError::BadGateway(detail) => ApiError::status(StatusCode::BAD_GATEWAY, detail),
+            AppError::ServiceUnavailable(detail) => {
+                ApiError::status(StatusCode::SERVICE_UNAVAILABLE, detail)
+            }
             AppError::Unavailable(cause) => ApiError::Unavailable(cause.to_string()),
             AppError::Store(cause) => ApiError::Internal(cause.to_string()),
             AppError::Internal(cause) => ApiError::Internal(cause),

@@ -107,6 +107,11 @@ pub fn prepare_database(
 /// What the use cases need from the configuration.
 pub fn app_settings(config: &Config) -> agentry_app::Settings {
     agentry_app::Settings {
+        model_timeouts: agentry_inference::Timeouts {
+            response: config.model_timeout,
+            idle: config.model_idle_timeout,
+            ..agentry_inference::Timeouts::default()
+        },
         token_secret: config.api_key.expose().as_bytes().to_vec(),
         token_ttl: config.token_ttl,
         app_uri: config.app_uri.clone(),

@@ -360,6 +360,17 @@ const DECLARED: &[(&str, &str, Guard)] = &[
     ),
     (
         "POST",
+        "/v1/chat/completions",
+        Guard::BodyScope("agents:execute"),
+    ),
+    ("GET", "/v1/models", Guard::Token("agents:read")),
+    (
+        "POST",
+        "/v1/agent/{agent_id}/prompt",
+        Guard::AgentScope("agents:execute"),
+    ),
+    (
+        "POST",
         "/v1/conversation",
         Guard::Scope("conversations:write"),
     ),
@@ -717,11 +728,19 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
             Some(json!({"new_message": "edited"}))
         }
         ("POST", "/v1/conversation") => Some(json!({"conversation_name": "matrix"})),
+        ("POST", "/v1/chat/completions") => Some(json!({
+            "model": team.agent, "user": "matrix", "messages": [{"role": "user", "content": "hi"}]
+        })),
+        ("POST", "/v1/agent/{agent_id}/prompt") => Some(json!({
+            "prompt_name": "Chat", "prompt_args": {"user_input": "hi"}
+        })),
         ("POST", "/v1/billing/tokens/warning/dismiss") => Some(json!({"company_id": team.company})),
         _ => Some(json!({})),
     };
+    // A completion's `model` is the team's agent: its company decides.
     let targets_team = spec.path.contains("{company_id}")
         || spec.path.contains("{invitation_id}")
+        || spec.path == "/v1/chat/completions"
         || body.as_ref().is_some_and(|b| b.get("company_id").is_some());
     (path, body, targets_team)
 }
@@ -757,7 +776,17 @@ async fn every_cell(db: agentry_test_support::TestDb, pool_size: Option<u32>) {
             db_pool_size: pool_size,
             ..agentry::config::Settings::default()
         };
-        let app = TestApp::spawn_with(db, settings).await;
+        // A model, so that whoever may run a completion gets one.
+        let model = agentry_test_support::fake_model::FakeModel::start();
+        let app = TestApp::spawn_with_providers(
+            db,
+            settings,
+            &[
+                ("EZLOCALAI_API_URI", &model.url),
+                ("EZLOCALAI_AI_MODEL", "echo"),
+            ],
+        )
+        .await;
         for (method, path, _) in DECLARED {
             assert!(
                 ROUTES
@@ -797,7 +826,9 @@ async fn every_cell(db: agentry_test_support::TestDb, pool_size: Option<u32>) {
                 let mut want = expected(declared_guard(spec), caller, targets_team);
                 if spec.path.starts_with("/outputs/") {
                     want = output_expectation(caller);
-                } else if spec.path.contains("{agent_id}") && want == Expect::Allowed {
+                } else if (spec.path.contains("{agent_id}") || spec.path == "/v1/chat/completions")
+                    && want == Expect::Allowed
+                {
                     want = agent_expectation(spec, caller);
                 } else if spec.path.contains("{conversation_id}") && want == Expect::Allowed {
                     want = conversation_expectation(caller);

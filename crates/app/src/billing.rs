@@ -288,6 +288,36 @@ impl Billing<'_> {
         input: i64,
         output: i64,
     ) -> Result<(), AppError> {
+        self.debit_usage(uow, user, company, (input, output), charge)
+    }
+
+    /// [`Billing::charge_tokens`] for work already done and delivered (a model's answer): a
+    /// payer whose balance no longer covers it gives what it has, down to 0, instead of
+    /// refusing (the pre-check before the model ran is what refuses).
+    pub(crate) fn settle_tokens(
+        &self,
+        uow: &mut Uow<'_>,
+        user: UserId,
+        company: CompanyId,
+        input: i64,
+        output: i64,
+    ) -> Result<(), AppError> {
+        self.debit_usage(uow, user, company, (input, output), agentry_billing::settle)
+    }
+
+    fn debit_usage(
+        &self,
+        uow: &mut Uow<'_>,
+        user: UserId,
+        company: CompanyId,
+        (input, output): (i64, i64),
+        debit: fn(
+            &mut agentry_store::AnyConnection,
+            &agentry_billing::BillingSettings,
+            &Usage,
+            chrono::NaiveDateTime,
+        ) -> Result<(), BillingError>,
+    ) -> Result<(), AppError> {
         self.app.write(uow, |work| {
             let payer = crate::companies::payers(work.conn(), &[company])?
                 .get(&company)
@@ -300,7 +330,7 @@ impl Billing<'_> {
                 input,
                 output,
             };
-            charge(
+            debit(
                 work.conn(),
                 &self.app.settings.billing,
                 &usage,

@@ -6,15 +6,18 @@
 //! the agent: 403; arguments of the wrong type: 422; a path outside the workspace: 400; a
 //! command that runs and fails: 200 with its error text, as the reference answers.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use agentry_domain::agent;
-use agentry_extensions::{CommandContext, CommandError, Workspace};
+use agentry_extensions::{CommandContext, CommandError, CommandSpec, Extension, Workspace};
 use agentry_store::Uow;
 use hmac::{Hmac, Mac};
 use serde_json::{Map, Value};
 use sha2::Sha256;
 
+use crate::agents::AgentView;
+use crate::company_extensions::CompanyExtensions;
 use crate::session::Caller;
 use crate::{App, AppError};
 
@@ -28,6 +31,29 @@ pub use agentry_api::agents::ExecuteBody;
 #[derive(Clone, Copy)]
 pub struct Commands<'a> {
     pub(crate) app: &'a App,
+}
+
+/// Where a command runs: the agent (with its company's layer), the conversation whose
+/// workspace holds its files, and who runs it.
+pub(crate) struct Place {
+    pub view: Arc<AgentView>,
+    pub layer: Arc<CompanyExtensions>,
+    pub conversation: agentry_domain::ConversationId,
+    pub conversation_name: String,
+    pub user_email: String,
+}
+
+/// A command about to run: found, on for the agent, its arguments checked.
+pub(crate) struct CommandCall {
+    extension: Arc<dyn Extension>,
+    spec: &'static CommandSpec,
+    args: Map<String, Value>,
+}
+
+/// A command that ran: the activity line that shows the call, and its output.
+pub(crate) struct CommandRun {
+    pub activity: String,
+    pub output: String,
 }
 
 /// A file of a conversation's workspace, ready to send.
@@ -129,19 +155,6 @@ impl Commands<'_> {
                     .visible_agent_with_company(uow, &caller_, &id, "extensions:execute")
             })
             .await?;
-        let (extension, spec) = self
-            .app
-            .registry
-            .command(&body.command_name)
-            .ok_or_else(|| {
-                AppError::NotFound(format!("Command `{}` not found", body.command_name))
-            })?;
-        if !crate::agents::Agents::command_enabled(&view, &layer, spec.name) {
-            return Err(AppError::Forbidden(format!(
-                "Command `{}` is not enabled for agent {}",
-                spec.name, view.name
-            )));
-        }
         let given: Map<String, Value> = match body.command_args {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(map)) => map,
@@ -152,10 +165,8 @@ impl Commands<'_> {
                 });
             }
         };
-        let args = agentry_extensions::args::coerce(spec, &given).map_err(|error| match error {
-            CommandError::BadArgument(field, message) => AppError::Invalid { field, message },
-            other => AppError::BadRequest(other.to_string()),
-        })?;
+        // Refused before the conversation is found or made.
+        let call = self.command_call(&view, &layer, &body.command_name, &given)?;
         let (caller_, agent, named) = (caller.clone(), view.id, body.conversation_name.clone());
         let conversation = self
             .app
@@ -164,21 +175,88 @@ impl Commands<'_> {
                     .command_conversation(uow, &caller_, agent, named.as_deref())
             })
             .await?;
-        let (agent_id, conversation_id) = (
-            view.id.to_string(),
-            agentry_domain::ConversationId::from(conversation.id).to_string(),
-        );
+        let place = Place {
+            view: Arc::clone(&view),
+            layer,
+            conversation: conversation.id.into(),
+            conversation_name: conversation.name.clone(),
+            user_email: caller.email.clone(),
+        };
+        let run = self.run_command(&place, call).await?;
+        let (logged, role, conversation_row) =
+            (run.output.clone(), view.name.clone(), conversation.id);
+        let caller_user = caller.user;
+        self.app
+            .run(move |app, uow| {
+                app.conversations().log_messages(
+                    uow,
+                    caller_user,
+                    conversation_row,
+                    &[(role.clone(), run.activity), (role, logged)],
+                )
+            })
+            .await?;
+        Ok(run.output)
+    }
+
+    /// A call of the command `name` names with the `given` arguments, if it is on for the
+    /// agent: unknown 404, off 403, arguments of the wrong type 422.
+    pub(crate) fn command_call(
+        &self,
+        view: &AgentView,
+        layer: &CompanyExtensions,
+        name: &str,
+        given: &Map<String, Value>,
+    ) -> Result<CommandCall, AppError> {
+        let (extension, spec) = self
+            .app
+            .registry
+            .command(name)
+            .ok_or_else(|| AppError::NotFound(format!("Command `{name}` not found")))?;
+        if !crate::agents::Agents::command_enabled(view, layer, spec.name) {
+            return Err(AppError::Forbidden(format!(
+                "Command `{}` is not enabled for agent {}",
+                spec.name, view.name
+            )));
+        }
+        let args = agentry_extensions::args::coerce(spec, given).map_err(|error| match error {
+            CommandError::BadArgument(field, message) => AppError::Invalid { field, message },
+            other => AppError::BadRequest(other.to_string()),
+        })?;
+        Ok(CommandCall {
+            extension: Arc::clone(extension),
+            spec,
+            args,
+        })
+    }
+
+    /// Run a [`CommandCall`] in `place`'s conversation workspace: its output with the links
+    /// to its files signed, and the activity line that shows the call (the arguments, never
+    /// a secret). A command that runs and fails gives its error text; a path outside the
+    /// workspace is 400.
+    pub(crate) async fn run_command(
+        &self,
+        place: &Place,
+        call: CommandCall,
+    ) -> Result<CommandRun, AppError> {
+        let CommandCall {
+            extension,
+            spec,
+            args,
+        } = call;
+        let (agent_id, conversation_id) =
+            (place.view.id.to_string(), place.conversation.to_string());
         let output_url = format!(
             "{}/outputs/{agent_id}/{conversation_id}/",
             self.app.settings.public_uri.trim_end_matches('/')
         );
         let context = CommandContext {
             agent_id: agent_id.clone(),
-            agent_name: view.name.clone(),
+            agent_name: place.view.name.clone(),
             conversation_id: conversation_id.clone(),
-            conversation_name: conversation.name.clone(),
-            user_email: caller.email.clone(),
-            settings: self.app.agents().merged_settings(&view, &layer),
+            conversation_name: place.conversation_name.clone(),
+            user_email: place.user_email.clone(),
+            settings: self.app.agents().merged_settings(&place.view, &place.layer),
             workspace: Workspace::for_conversation(
                 &self.app.settings.data_dir,
                 &agent_id,
@@ -203,19 +281,7 @@ impl Commands<'_> {
             Err(error) => command_error(error)?,
         };
         let output = self.sign_links(&output, &output_url, &agent_id, &conversation_id);
-        let (logged, role, conversation_row) = (output.clone(), view.name.clone(), conversation.id);
-        let caller_user = caller.user;
-        self.app
-            .run(move |app, uow| {
-                app.conversations().log_messages(
-                    uow,
-                    caller_user,
-                    conversation_row,
-                    &[(role.clone(), activity), (role, logged)],
-                )
-            })
-            .await?;
-        Ok(output)
+        Ok(CommandRun { activity, output })
     }
 
     /// `GET /outputs/{agent_id}/{conversation_id}/{file}`: a file a command left, to the

@@ -45,6 +45,9 @@ pub enum AppError {
     /// saturated with logins; nothing was checked).
     #[error("too many password checks at once")]
     Busy { retry_after: u64 },
+    /// 503: nothing can serve the request now (no model provider is configured).
+    #[error("{0}")]
+    ServiceUnavailable(String),
     /// 503: the database cannot be reached right now.
     #[error("database unavailable: {0}")]
     Unavailable(#[source] StoreError),

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod chat;
 pub mod commands;
 pub mod companies;
 pub mod company_extensions;
@@ -66,6 +67,8 @@ pub struct Settings {
     pub public_uri: String,
     /// Let commands reach loopback and private addresses (`AGENTRY_ALLOW_PRIVATE_HTTP`).
     pub allow_private_http: bool,
+    /// How long a model provider may take (connecting, answering, between stream chunks).
+    pub model_timeouts: agentry_inference::Timeouts,
     /// What one account may store, and what the read models keep.
     pub limits: Limits,
     /// Password hashes at once, and the login throttle.
@@ -179,6 +182,7 @@ impl Settings {
             data_dir: std::env::temp_dir(),
             public_uri: "http://localhost:7437".into(),
             allow_private_http: false,
+            model_timeouts: agentry_inference::Timeouts::default(),
             limits: Limits::default(),
             throttle: throttle::Throttle::default(),
         }
@@ -263,6 +267,9 @@ pub struct Context {
     secrets: agentry_auth::secrets::SecretBox,
     /// The one outbound HTTP client of commands (internal addresses refused).
     http: agentry_extensions::SafeClient,
+    /// The HTTP clients of model providers (built once; user-supplied base URLs go through
+    /// the address rules). `None` only when TLS could not start: every model call fails.
+    models: Option<agentry_inference::Clients>,
     /// Stripe (or a fake in tests); the payment routes need it.
     gateway: Option<Arc<dyn agentry_billing::gateway::PaymentGateway>>,
     /// Argon2 runs, a bounded number at once.
@@ -293,6 +300,14 @@ impl App {
             settings.throttle.hash_wait,
         );
         let addresses = throttle::Addresses::new(&settings.throttle);
+        // Building a client only fails when TLS cannot start at all; then no provider
+        // could be reached either, and every call says so.
+        let models =
+            agentry_inference::Clients::new(settings.model_timeouts.connect, allow_private_http)
+                .inspect_err(|error| {
+                    tracing::error!(%error, "the model providers' HTTP client could not start");
+                })
+                .ok();
         let context = Context {
             hasher: Arc::new(hasher),
             addresses: Arc::new(addresses),
@@ -353,6 +368,7 @@ impl App {
             catalog: Arc::new(setup::catalog()),
             secrets: agentry_auth::secrets::SecretBox::new(&settings_key),
             http: agentry_extensions::SafeClient::new(allow_private_http),
+            models,
         };
         Self {
             context: Arc::new(context),
@@ -412,6 +428,11 @@ impl App {
     /// Running an agent's commands, and the files they leave.
     pub fn commands(&self) -> commands::Commands<'_> {
         commands::Commands { app: self }
+    }
+
+    /// Chat completions: the agent's turn, the models list, the prompt endpoint.
+    pub fn chat(&self) -> chat::Chat<'_> {
+        chat::Chat { app: self }
     }
 
     /// Publish invalidations on `bus` (PostgreSQL or Redis) for the other instances.

@@ -19,6 +19,7 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("tokens", &["tokens"]),
     ("conversations", &["conversations"]),
     ("commands", &["commands"]),
+    ("chat", &["chat"]),
 ];
 
 /// Modules that are no service: the context and its unit of work, shared helpers.

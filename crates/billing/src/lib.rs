@@ -98,6 +98,44 @@ pub fn charge(
     })
 }
 
+/// Charge a [`Usage`] for work already done (a model's answer, sent to the user): as
+/// [`charge`], except that a payer whose balance no longer covers it gives what it has
+/// (down to 0) instead of refusing. The pre-check before the work ([`paywall_blocks`]) is
+/// what refuses. The ledger row records the whole usage. One transaction.
+pub fn settle(
+    conn: &mut AnyConnection,
+    settings: &BillingSettings,
+    usage: &Usage,
+    at: NaiveDateTime,
+) -> Result<(), BillingError> {
+    let Usage {
+        payer,
+        company,
+        user,
+        input,
+        output,
+    } = *usage;
+    if input < 0 || output < 0 {
+        return Err(BillingError::Negative);
+    }
+    let total = input.saturating_add(output);
+    write_transaction(&mut *conn, |conn| {
+        if settings.enabled() {
+            if !billing::debit(conn, payer, total)? {
+                // Less than the total is left (or a credit came in between: then the debit
+                // takes the whole total).
+                if !billing::debit_rest(conn, payer, total)? {
+                    billing::debit(conn, payer, total)?;
+                }
+            }
+        } else {
+            billing::count_usage(conn, payer, total)?;
+        }
+        billing::record_usage(conn, &usage_row(company, user, input, output, at))?;
+        Ok(())
+    })
+}
+
 /// Where the paywall stands (reference section 5.4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Gate {

@@ -2,8 +2,10 @@
 //! of chunks out, whatever the provider's wire format. Today: the OpenAI-compatible family
 //! ([`openai::OpenAiCompatible`]: OpenAI, OpenRouter, DeepSeek, xAI, DeepInfra, Chutes,
 //! Hugging Face's router, ezLocalai, or any base URL such as a local Ollama, vLLM or
-//! llama.cpp server). Anthropic, Gemini and Azure's URL scheme are not built yet; which
-//! provider answers is [`select::choose`]'s.
+//! llama.cpp server); Azure OpenAI, the same format at its own URL scheme with an `api-key`
+//! header ([`azure::azure`]); Anthropic's Messages API ([`anthropic::Anthropic`]); and
+//! Google's Gemini API ([`gemini::Gemini`]). Which provider answers is
+//! [`select::choose`]'s.
 //!
 //! Every call has timeouts and retries 429, 5xx and transport failures with exponential
 //! backoff and jitter, honouring `Retry-After` ([`retry`]); a stream is retried only until
@@ -13,9 +15,13 @@
 //! `agentry_extensions::http` ([`Endpoint::user_supplied`]); one from the server's own
 //! configuration is trusted ([`Endpoint::configured`]).
 
+pub mod anthropic;
+pub mod azure;
+pub mod gemini;
 pub mod openai;
 pub mod retry;
 pub mod select;
+pub mod tokens;
 
 use std::time::Duration;
 
@@ -179,6 +185,38 @@ impl Default for Timeouts {
     }
 }
 
+/// The HTTP clients provider calls go through, built once and shared (a client holds its
+/// connection pool and TLS roots; building one per call would cost more than the call's
+/// own overhead): one for trusted base URLs, one that applies the address rules.
+#[derive(Debug, Clone)]
+pub struct Clients {
+    trusted: reqwest::Client,
+    guarded: reqwest::Client,
+    allow_private: bool,
+}
+
+impl Clients {
+    /// Clients that give up connecting after `connect`; `allow_private` lets user-supplied
+    /// base URLs reach loopback and private addresses (`AGENTRY_ALLOW_PRIVATE_HTTP`).
+    pub fn new(connect: Duration, allow_private: bool) -> Result<Clients, String> {
+        let failed = |error: reqwest::Error| format!("the HTTP client could not start: {error}");
+        let trusted = reqwest::Client::builder()
+            .user_agent(concat!("Agentry/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(connect)
+            .build()
+            .map_err(failed)?;
+        let guarded = agentry_extensions::http::guarded_builder(allow_private)
+            .connect_timeout(connect)
+            .build()
+            .map_err(failed)?;
+        Ok(Clients {
+            trusted,
+            guarded,
+            allow_private,
+        })
+    }
+}
+
 /// Where a provider is, and whether its address may be trusted.
 #[derive(Debug, Clone)]
 pub struct Endpoint {
@@ -189,38 +227,25 @@ pub struct Endpoint {
 impl Endpoint {
     /// A base URL from the server's own configuration (environment, file): trusted, so a
     /// model server on this machine or the private network works.
-    pub fn configured(base_url: &str, timeouts: Timeouts) -> Result<Endpoint, String> {
-        let client = reqwest::Client::builder()
-            .user_agent(concat!("Agentry/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(timeouts.connect)
-            .build()
-            .map_err(|error| format!("the HTTP client could not start: {error}"))?;
-        Ok(Endpoint {
+    pub fn configured(base_url: &str, clients: &Clients) -> Endpoint {
+        Endpoint {
             base_url: base_url.trim().trim_end_matches('/').to_owned(),
-            client,
-        })
+            client: clients.trusted.clone(),
+        }
     }
 
     /// A base URL from an agent's or a company's settings: user input. Refused when it names
     /// an address that is not public, and every address its host resolves to is checked at
-    /// connect time (DNS can change), unless `allow_private` (`AGENTRY_ALLOW_PRIVATE_HTTP`).
+    /// connect time (DNS can change), unless the clients allow private addresses
+    /// (`AGENTRY_ALLOW_PRIVATE_HTTP`).
     pub fn user_supplied(
         base_url: &str,
-        timeouts: Timeouts,
-        allow_private: bool,
+        clients: &Clients,
     ) -> Result<Endpoint, agentry_extensions::HttpError> {
-        let url = agentry_extensions::http::checked_url(base_url, allow_private)?;
-        let client = agentry_extensions::http::guarded_builder(allow_private)
-            .connect_timeout(timeouts.connect)
-            .build()
-            .map_err(|error| {
-                agentry_extensions::HttpError::Failed(format!(
-                    "the HTTP client could not start: {error}"
-                ))
-            })?;
+        let url = agentry_extensions::http::checked_url(base_url, clients.allow_private)?;
         Ok(Endpoint {
             base_url: url.as_str().trim_end_matches('/').to_owned(),
-            client,
+            client: clients.guarded.clone(),
         })
     }
 

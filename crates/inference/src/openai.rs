@@ -1,5 +1,6 @@
 //! The OpenAI-compatible wire format: `POST {base}/chat/completions`, bearer key, JSON
-//! answer or server-sent events (`data: {chunk}` ... `data: [DONE]`).
+//! answer or server-sent events (`data: {chunk}` ... `data: [DONE]`). Azure OpenAI speaks
+//! the same format at another path with another key header ([`crate::azure`]).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -18,6 +19,15 @@ use crate::{
 /// Bytes of an error body kept for its message.
 const ERROR_BODY_BYTES: usize = 4096;
 
+/// How the key is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Auth {
+    /// `Authorization: Bearer <key>` (OpenAI and most of its family).
+    Bearer,
+    /// `api-key: <key>` (Azure OpenAI).
+    ApiKeyHeader,
+}
+
 /// A provider speaking OpenAI's chat completions API.
 #[derive(Debug, Clone)]
 pub struct OpenAiCompatible {
@@ -27,6 +37,9 @@ pub struct OpenAiCompatible {
     model: String,
     timeouts: Timeouts,
     retry: RetryPolicy,
+    auth: Auth,
+    /// The chat completions path under the base (with its query, if any).
+    path: String,
 }
 
 impl OpenAiCompatible {
@@ -40,7 +53,17 @@ impl OpenAiCompatible {
             model: model.to_owned(),
             timeouts: Timeouts::default(),
             retry: RetryPolicy::default(),
+            auth: Auth::Bearer,
+            path: "chat/completions".to_owned(),
         }
+    }
+
+    /// The same client sending its key as `auth` says, to `path` under the base (for
+    /// providers that only differ in their URL scheme and key header, such as Azure).
+    pub(crate) fn with_wire(mut self, auth: Auth, path: String) -> Self {
+        self.auth = auth;
+        self.path = path;
+        self
     }
 
     pub fn with_timeouts(mut self, timeouts: Timeouts) -> Self {
@@ -98,10 +121,13 @@ impl OpenAiCompatible {
         let mut request = self
             .endpoint
             .client()
-            .post(self.endpoint.url("chat/completions"))
+            .post(self.endpoint.url(&self.path))
             .json(body);
         if let Some(key) = &self.api_key {
-            request = request.bearer_auth(key);
+            request = match self.auth {
+                Auth::Bearer => request.bearer_auth(key),
+                Auth::ApiKeyHeader => request.header("api-key", sensitive(key)),
+            };
         }
         let response = tokio::time::timeout(self.timeouts.response, request.send())
             .await
@@ -180,6 +206,18 @@ impl OpenAiCompatible {
             provider: self.name.clone(),
             reason: reason.into(),
         }
+    }
+}
+
+/// `key` as a header value kept out of debug output; a key that cannot be one (a control
+/// character) is sent empty, so the provider refuses it as it would a wrong key.
+pub(crate) fn sensitive(key: &str) -> reqwest::header::HeaderValue {
+    match reqwest::header::HeaderValue::from_str(key) {
+        Ok(mut value) => {
+            value.set_sensitive(true);
+            value
+        }
+        Err(_) => reqwest::header::HeaderValue::from_static(""),
     }
 }
 

@@ -6,8 +6,10 @@
 
 use std::collections::BTreeMap;
 
+use crate::anthropic::Anthropic;
+use crate::gemini::Gemini;
 use crate::openai::OpenAiCompatible;
-use crate::{Endpoint, ProviderError, Timeouts};
+use crate::{ChatModel, Clients, Endpoint, ProviderError, Timeouts};
 
 /// A merged setting's value, and whether the server's configuration gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,10 +21,24 @@ pub struct Setting {
 /// Merged settings by name.
 pub type Settings = BTreeMap<String, Setting>;
 
-/// How one OpenAI-compatible provider is configured: its setting names (aliases after the
+/// The wire format a provider speaks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// OpenAI's chat completions (and every compatible server).
+    OpenAi,
+    /// Azure OpenAI: OpenAI's body at a deployment's URL, with `api-version`.
+    Azure,
+    /// Anthropic Messages.
+    Anthropic,
+    /// Google Gemini's `generateContent`.
+    Gemini,
+}
+
+/// How one provider is configured: its wire format, setting names (aliases after the
 /// first) and defaults.
 struct Wire {
     key: &'static str,
+    format: Format,
     api_key: &'static str,
     base_url: &'static [&'static str],
     default_base: &'static str,
@@ -45,6 +61,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "OPENAI_MAX_TOKENS",
         default_max_tokens: 128_000,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "openrouter",
@@ -56,6 +73,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "OPENROUTER_MAX_TOKENS",
         default_max_tokens: 16_384,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "deepseek",
@@ -67,6 +85,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "DEEPSEEK_MAX_TOKENS",
         default_max_tokens: 64_000,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "xai",
@@ -78,6 +97,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "XAI_MAX_TOKENS",
         default_max_tokens: 128_000,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "deepinfra",
@@ -89,6 +109,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "DEEPINFRA_MAX_TOKENS",
         default_max_tokens: 128_000,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "chutes",
@@ -100,6 +121,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "CHUTES_MAX_TOKENS",
         default_max_tokens: 128_000,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "huggingface",
@@ -111,6 +133,7 @@ const WIRES: &[Wire] = &[
         max_tokens: "HUGGINGFACE_MAX_TOKENS",
         default_max_tokens: 1024,
         keyless: false,
+        format: Format::OpenAi,
     },
     Wire {
         key: "ezlocalai",
@@ -122,16 +145,61 @@ const WIRES: &[Wire] = &[
         max_tokens: "EZLOCALAI_MAX_TOKENS",
         default_max_tokens: 250_000,
         keyless: true,
+        format: Format::OpenAi,
+    },
+    Wire {
+        key: "perplexity",
+        api_key: "PERPLEXITY_API_KEY",
+        base_url: &["PERPLEXITY_API_URI"],
+        default_base: "https://api.perplexity.ai",
+        model: &["PERPLEXITY_MODEL", "PERPLEXITY_AI_MODEL"],
+        default_model: "sonar",
+        max_tokens: "PERPLEXITY_MAX_TOKENS",
+        default_max_tokens: 127_000,
+        keyless: false,
+        format: Format::OpenAi,
+    },
+    Wire {
+        key: "anthropic",
+        api_key: "ANTHROPIC_API_KEY",
+        base_url: &["ANTHROPIC_API_URI"],
+        default_base: crate::anthropic::DEFAULT_BASE_URL,
+        model: &["ANTHROPIC_AI_MODEL", "ANTHROPIC_MODEL"],
+        default_model: "claude-opus-4-6",
+        max_tokens: "ANTHROPIC_MAX_TOKENS",
+        default_max_tokens: 200_000,
+        keyless: false,
+        format: Format::Anthropic,
+    },
+    Wire {
+        key: "gemini",
+        api_key: "GOOGLE_API_KEY",
+        base_url: &["GOOGLE_API_URI", "GEMINI_API_URI"],
+        default_base: crate::gemini::DEFAULT_BASE_URL,
+        model: &["GOOGLE_AI_MODEL", "GOOGLE_MODEL", "GEMINI_MODEL"],
+        default_model: "gemini-2.5-flash",
+        max_tokens: "GOOGLE_MAX_TOKENS",
+        default_max_tokens: 1_000_000,
+        keyless: false,
+        format: Format::Gemini,
+    },
+    // The deployment is Azure's model; the endpoint has no default (each resource has its own).
+    Wire {
+        key: "azure",
+        api_key: "AZURE_API_KEY",
+        base_url: &["AZURE_OPENAI_ENDPOINT"],
+        default_base: "",
+        model: &["AZURE_DEPLOYMENT_NAME", "AZURE_MODEL"],
+        default_model: "gpt-4o",
+        max_tokens: "AZURE_MAX_TOKENS",
+        default_max_tokens: 120_000,
+        keyless: false,
+        format: Format::Azure,
     },
 ];
 
-/// Providers of the catalog whose wire format Agentry does not speak yet, with their key.
-const NOT_BUILT: &[(&str, &str)] = &[
-    ("anthropic", "ANTHROPIC_API_KEY"),
-    ("azure", "AZURE_API_KEY"),
-    ("gemini", "GOOGLE_API_KEY"),
-    ("perplexity", "PERPLEXITY_API_KEY"),
-];
+/// The `api-version` Azure OpenAI is called with unless `AZURE_API_VERSION` says otherwise.
+pub const AZURE_API_VERSION: &str = "2024-10-21";
 
 /// How many providers a call tries (reference 1.4).
 pub const TRIES: usize = 3;
@@ -140,40 +208,50 @@ pub const TRIES: usize = 3;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Choice {
     pub provider: &'static str,
+    pub format: Format,
     pub base_url: String,
     /// The base URL came from the server's configuration (or is the provider's own).
     pub trusted: bool,
     pub api_key: String,
     pub model: String,
     pub max_tokens: u64,
+    /// Azure's `api-version` (`AZURE_API_VERSION`).
+    pub api_version: String,
 }
 
 impl Choice {
     /// Its client: a trusted base URL as configured, any other through the address rules.
-    pub fn client(
+    pub fn model(
         &self,
+        clients: &Clients,
         timeouts: Timeouts,
-        allow_private: bool,
-    ) -> Result<OpenAiCompatible, ProviderError> {
+    ) -> Result<Box<dyn ChatModel>, ProviderError> {
         let endpoint = if self.trusted {
-            Endpoint::configured(&self.base_url, timeouts).map_err(|reason| {
-                ProviderError::Unreachable {
-                    provider: self.provider.to_owned(),
-                    reason,
-                }
-            })?
+            Endpoint::configured(&self.base_url, clients)
         } else {
-            Endpoint::user_supplied(&self.base_url, timeouts, allow_private).map_err(|error| {
+            Endpoint::user_supplied(&self.base_url, clients).map_err(|error| {
                 ProviderError::Refused {
                     provider: self.provider.to_owned(),
                     reason: error.to_string(),
                 }
             })?
         };
-        Ok(
-            OpenAiCompatible::new(self.provider, endpoint, &self.api_key, &self.model)
-                .with_timeouts(timeouts),
-        )
+        let (name, key, model) = (self.provider, self.api_key.as_str(), self.model.as_str());
+        Ok(match self.format {
+            Format::OpenAi => {
+                Box::new(OpenAiCompatible::new(name, endpoint, key, model).with_timeouts(timeouts))
+            }
+            Format::Azure => Box::new(
+                crate::azure::azure(name, endpoint, key, model, &self.api_version)
+                    .with_timeouts(timeouts),
+            ),
+            Format::Anthropic => {
+                Box::new(Anthropic::new(name, endpoint, key, model).with_timeouts(timeouts))
+            }
+            Format::Gemini => {
+                Box::new(Gemini::new(name, endpoint, key, model).with_timeouts(timeouts))
+            }
+        })
     }
 }
 
@@ -182,8 +260,6 @@ impl Choice {
 pub enum NoProvider {
     #[error("No AI providers available for inference: set a provider's API key")]
     NoneConfigured,
-    #[error("The provider `{0}` is not supported by this server yet")]
-    NotBuilt(String),
 }
 
 fn first<'s>(settings: &'s Settings, names: &[&str]) -> Option<&'s Setting> {
@@ -207,6 +283,11 @@ fn configured(wire: &Wire, settings: &Settings) -> Option<Choice> {
     }
     Some(Choice {
         provider: wire.key,
+        format: wire.format,
+        api_version: first(settings, &["AZURE_API_VERSION"]).map_or_else(
+            || AZURE_API_VERSION.to_owned(),
+            |s| s.value.trim().to_owned(),
+        ),
         base_url,
         trusted,
         api_key: api_key.unwrap_or_default(),
@@ -229,20 +310,13 @@ pub fn choose(settings: &Settings, input_tokens: u64) -> Result<Vec<Choice>, NoP
         .get("provider")
         .map(|s| s.value.trim().to_lowercase())
         .filter(|p| !p.is_empty() && p != "rotation");
-    if let Some(named) = &named {
-        if let Some(choice) = WIRES
+    if let Some(choice) = named.as_ref().and_then(|named| {
+        WIRES
             .iter()
             .find(|w| w.key == named)
             .and_then(|wire| configured(wire, settings))
-        {
-            return Ok(vec![choice]);
-        }
-        let keyed = NOT_BUILT
-            .iter()
-            .any(|(key, setting)| key == named && first(settings, &[setting]).is_some());
-        if keyed {
-            return Err(NoProvider::NotBuilt(named.clone()));
-        }
+    }) {
+        return Ok(vec![choice]);
     }
     let mut all: Vec<Choice> = WIRES
         .iter()
@@ -263,6 +337,8 @@ pub fn choose(settings: &Settings, input_tokens: u64) -> Result<Vec<Choice>, NoP
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn settings(pairs: &[(&str, &str, bool)]) -> Settings {
@@ -332,35 +408,53 @@ mod tests {
         assert_eq!(chosen[0].base_url, "http://10.0.0.5:8000/v1");
         assert_eq!(chosen[0].model, "local-model");
         assert!(!chosen[0].trusted);
-        let refused = chosen[0].client(Timeouts::default(), false);
+        let strict = Clients::new(Duration::from_secs(1), false).unwrap_or_else(|e| panic!("{e}"));
+        let open = Clients::new(Duration::from_secs(1), true).unwrap_or_else(|e| panic!("{e}"));
+        let refused = chosen[0].model(&strict, Timeouts::default()).err();
         assert!(
-            matches!(refused, Err(ProviderError::Refused { .. })),
+            matches!(refused, Some(ProviderError::Refused { .. })),
             "{refused:?}"
         );
         assert!(
-            chosen[0].client(Timeouts::default(), true).is_ok(),
+            chosen[0].model(&open, Timeouts::default()).is_ok(),
             "allowed by the server"
         );
         // The same URL from the server's configuration is trusted.
         let s = settings(&[("EZLOCALAI_API_URI", "http://127.0.0.1:8091/v1", true)]);
         let chosen = choose(&s, 10).unwrap_or_default();
         assert_eq!((chosen[0].provider, chosen[0].trusted), ("ezlocalai", true));
-        assert!(chosen[0].client(Timeouts::default(), false).is_ok());
+        assert!(chosen[0].model(&strict, Timeouts::default()).is_ok());
     }
 
     #[test]
-    fn nothing_configured_or_a_provider_not_built_is_said_clearly() {
+    fn nothing_configured_is_said_clearly_and_each_wire_format_is_chosen() {
         assert_eq!(choose(&settings(&[]), 10), Err(NoProvider::NoneConfigured));
         let s = settings(&[
             ("provider", "anthropic", false),
             ("ANTHROPIC_API_KEY", "sk-a", false),
         ]);
+        let chosen = choose(&s, 10).unwrap_or_default();
         assert_eq!(
-            choose(&s, 10),
-            Err(NoProvider::NotBuilt("anthropic".into()))
+            (chosen[0].provider, chosen[0].format),
+            ("anthropic", Format::Anthropic)
         );
+        let s = settings(&[
+            ("provider", "azure", false),
+            ("AZURE_API_KEY", "k", false),
+            ("AZURE_OPENAI_ENDPOINT", "https://r.openai.azure.com", false),
+            ("AZURE_MODEL", "dep", false),
+        ]);
+        let chosen = choose(&s, 10).unwrap_or_default();
+        assert_eq!(chosen[0].format, Format::Azure);
+        assert_eq!(chosen[0].model, "dep", "AZURE_MODEL is an alias");
+        assert_eq!(chosen[0].api_version, AZURE_API_VERSION);
+        // Azure without its endpoint is not configured.
+        let s = settings(&[("provider", "azure", false), ("AZURE_API_KEY", "k", false)]);
+        assert_eq!(choose(&s, 10), Err(NoProvider::NoneConfigured));
         // A named provider without its key falls back to the rotation.
         let s = settings(&[("provider", "xai", false), ("OPENAI_API_KEY", "sk-o", true)]);
         assert_eq!(choose(&s, 10).unwrap_or_default()[0].provider, "openai");
+        let s = settings(&[("GOOGLE_API_KEY", "g", true)]);
+        assert_eq!(choose(&s, 10).unwrap_or_default()[0].format, Format::Gemini);
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use agentry_inference::openai::OpenAiCompatible;
 use agentry_inference::retry::RetryPolicy;
 use agentry_inference::{
-    ChatMessage, ChatModel, ChatRequest, Chunk, Endpoint, ProviderError, Timeouts, Usage,
+    ChatMessage, ChatModel, ChatRequest, Chunk, Clients, Endpoint, ProviderError, Timeouts, Usage,
 };
 use agentry_test_support::fake_model::FakeModel;
 use futures_util::StreamExt;
@@ -20,7 +20,8 @@ fn client(fake: &FakeModel, model: &str) -> OpenAiCompatible {
         response: Duration::from_millis(500),
         idle: Duration::from_millis(300),
     };
-    let endpoint = Endpoint::configured(&fake.url, timeouts).expect("an endpoint");
+    let clients = Clients::new(timeouts.connect, false).expect("clients");
+    let endpoint = Endpoint::configured(&fake.url, &clients);
     OpenAiCompatible::new("openai", endpoint, KEY, model)
         .with_timeouts(timeouts)
         .with_retry(RetryPolicy {
@@ -193,12 +194,14 @@ async fn a_slow_provider_times_out_and_a_refused_base_url_is_never_called() {
         "{slow:?}"
     );
     // From an agent's settings: loopback is refused unless the server allows private HTTP.
-    let refused = Endpoint::user_supplied(&fake.url, Timeouts::default(), false);
+    let strict = Clients::new(Duration::from_secs(2), false).expect("clients");
+    let refused = Endpoint::user_supplied(&fake.url, &strict);
     assert!(
         matches!(refused, Err(agentry_extensions::HttpError::Forbidden(_))),
         "{refused:?}"
     );
-    let allowed = Endpoint::user_supplied(&fake.url, Timeouts::default(), true).expect("allowed");
+    let open = Clients::new(Duration::from_secs(2), true).expect("clients");
+    let allowed = Endpoint::user_supplied(&fake.url, &open).expect("allowed");
     let answer = OpenAiCompatible::new("local", allowed, "", "echo")
         .complete(&ask("hi"))
         .await;

@@ -44,6 +44,31 @@ pub fn debit(
         == 1)
 }
 
+/// Take what is left of `company`'s balance when it holds less than `tokens` (the rest of
+/// a charge for work already done); returns whether it did. One conditional `UPDATE`, as
+/// [`debit`]: a balance that a concurrent credit raised to `tokens` or more is left to it.
+#[expect(
+    clippy::arithmetic_side_effects,
+    reason = "SQL expressions, computed by the database (which refuses an overflow)"
+)]
+pub fn debit_rest(
+    conn: &mut AnyConnection,
+    company: CompanyId,
+    tokens: i64,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        companies::table
+            .find(DbUuid::from(company))
+            .filter(companies::token_balance.lt(tokens)),
+    )
+    .set((
+        companies::tokens_used_total.eq(companies::tokens_used_total + companies::token_balance),
+        companies::token_balance.eq(0_i64),
+    ))
+    .execute(conn)?
+        == 1)
+}
+
 /// Count usage without taking from the balance (billing off).
 #[expect(
     clippy::arithmetic_side_effects,

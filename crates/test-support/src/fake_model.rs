@@ -1,14 +1,19 @@
 //! A fake OpenAI-compatible model server on 127.0.0.1 (`POST /v1/chat/completions`), for the
 //! inference tests and, later, the SDK suite. What it does follows the request's `model`:
 //!
-//! - `echo` (or anything else): answers `echo: <last user message>`; streamed, in three
+//! - `echo` (or anything else): answers `echo: <last user message>` (each `<` written `‹`); streamed, in three
 //!   content deltas written in pieces cut mid-line, with a comment line, an event whose data
 //!   spans two `data:` lines, the finish reason, a usage chunk and `[DONE]`;
 //! - `malformed`: a chunk that is not JSON; `truncated`: one delta, then the connection ends;
 //!   `stall`: one delta, then only comments for 30 s;
 //! - `flaky`: 429 (`Retry-After: 0`), then 503, then the echo, counted per server;
 //! - `down`: always 503; `bad-key`: 401 with a body that echoes the key; `refuse`: 400;
-//! - `slow`: the echo after 2 s.
+//! - `slow`: the echo after 2 s;
+//! - `thinker`: `<thinking>` then an `<answer>` (`42`);
+//! - `writer`: an agent that asks for Write to File (`note.txt`), then, once a message holds
+//!   a command's output (`<output>` and a line break), answers that it wrote it;
+//! - `tool`: calls the client's `get_weather` tool for Paris;
+//! - `fast`: the echo streamed a word per event, with no pause (the benchmarks' model).
 //!
 //! Every request's `Authorization` header and body are recorded.
 
@@ -46,7 +51,11 @@ pub struct FakeModel {
 impl FakeModel {
     /// Start the fake on a free port of 127.0.0.1 (inside a tokio runtime).
     pub fn start() -> FakeModel {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind the fake model");
+        FakeModel::start_on(TcpListener::bind("127.0.0.1:0").expect("bind the fake model"))
+    }
+
+    /// Start the fake on `listener` (inside a tokio runtime).
+    pub fn start_on(listener: TcpListener) -> FakeModel {
         let url = format!(
             "http://{}/v1",
             listener.local_addr().expect("the fake's address")
@@ -102,13 +111,33 @@ impl Drop for FakeModel {
     }
 }
 
-fn answer_to(body: &Value) -> String {
-    let last = body["messages"]
-        .as_array()
-        .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+fn answer_to(model: &str, body: &Value) -> String {
+    let messages = body["messages"].as_array().cloned().unwrap_or_default();
+    let last = messages
+        .iter()
+        .rev()
+        .find(|m| m["role"] == "user")
         .and_then(|m| m["content"].as_str())
         .unwrap_or_default();
-    format!("echo: {last}")
+    let has_output = messages.iter().any(|m| {
+        m["content"]
+            .as_str()
+            .is_some_and(|c| c.contains("<output>\n"))
+    });
+    match model {
+        "thinker" => "<thinking>pondering the question</thinking>\n<answer>42</answer>".into(),
+        "writer" if has_output => "<answer>Done: I wrote note.txt.</answer>".into(),
+        "writer" => "<thinking>I should write the note.</thinking>\
+                     <execute><name>Write to File</name><filename>note.txt</filename>\
+                     <text>hello from the model</text></execute>"
+            .into(),
+        "tool" => {
+            "Let me check.<execute><name>get_weather</name><city>Paris</city></execute>".into()
+        }
+        // Tags are echoed defanged: the default prompt's own instructions name them, and
+        // an echo must not read as a model asking to run a command.
+        _ => format!("echo: {}", last.replace('<', "‹")),
+    }
 }
 
 fn chunk(delta: Value, finish: Option<&str>) -> String {
@@ -159,7 +188,7 @@ async fn complete(
         "slow" => tokio::time::sleep(Duration::from_secs(2)).await,
         _ => {}
     }
-    let answer = answer_to(&body);
+    let answer = answer_to(&model, &body);
     if body["stream"] != true {
         return HttpResponse::Ok().json(json!({
             "id": "fake", "object": "chat.completion", "created": 0, "model": model,
@@ -170,6 +199,15 @@ async fn complete(
     }
     let pieces: Vec<web::Bytes> = match model.as_str() {
         "malformed" => vec![web::Bytes::from("data: {not json\n\n")],
+        "fast" => {
+            let mut text = chunk(json!({"role": "assistant", "content": ""}), None);
+            for word in answer.split_inclusive(' ') {
+                text.push_str(&chunk(json!({"content": word}), None));
+            }
+            text.push_str(&chunk(json!({}), Some("stop")));
+            text.push_str("data: [DONE]\n\n");
+            vec![web::Bytes::from(text)]
+        }
         "truncated" | "stall" => vec![web::Bytes::from(chunk(json!({"content": "partial"}), None))],
         _ => {
             let third = answer.len() / 3;
@@ -202,9 +240,12 @@ async fn complete(
         state.open.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         Open(Arc::clone(&state.open))
     };
+    let pause = model != "fast";
     let stream = futures_util::stream::iter(pieces)
-        .then(|piece| async move {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        .then(move |piece| async move {
+            if pause {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
             Ok::<_, actix_web::Error>(piece)
         })
         // A stalled stream sends only comments (every 50 ms for 30 s): no event, but a

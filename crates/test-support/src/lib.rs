@@ -8,6 +8,7 @@ mod app;
 mod db;
 pub mod fake_model;
 pub mod fake_stripe;
+pub mod fake_wires;
 pub mod process;
 mod seed;
 

@@ -244,6 +244,12 @@ routes! {
     // (checked in the use case).
     POST "/v1/agent/{agent_id}/command", AgentScope("extensions:execute") => conversations::execute;
     GET "/outputs/{agent_id}/{conversation_id}/{file*}", Public => conversations::output;
+    // Chat completions (section 8): `agents:execute` in the company of the agent the body's
+    // `model` names (the use case; an agent the caller does not see is 404); the models
+    // list is the caller's visible agents.
+    POST "/v1/chat/completions", BodyScope("agents:execute") => chat::completions;
+    GET "/v1/models", Token("agents:read") => chat::models;
+    POST "/v1/agent/{agent_id}/prompt", AgentScope("agents:execute") => chat::prompt;
     // Conversations (section 7): each belongs to its user (checked in the use case); the
     // scope is checked in the caller's current company.
     POST "/v1/conversation", Scope("conversations:write") => conversations::create;

@@ -5,9 +5,11 @@
 
 mod list;
 mod messages;
+mod turns;
 
 pub use list::ConversationList;
 pub(crate) use messages::remove_workspaces;
+pub(crate) use turns::TurnTarget;
 
 use agentry_domain::events::{ConversationChange, DomainEvent, MessagesChange};
 use agentry_domain::{AgentId, ConversationId, MessageId, UserId};

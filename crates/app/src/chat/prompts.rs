@@ -1,0 +1,104 @@
+//! The default prompt set (`crates/app/prompts/`, compiled in) and how a prompt is rendered.
+//! The prompts issue adds user, company and server tiers over these.
+
+use std::collections::BTreeMap;
+
+/// The default prompts by name (category "Default").
+const DEFAULTS: &[(&str, &str)] = &[
+    (
+        "Think About It",
+        include_str!("../../prompts/Think About It.md"),
+    ),
+    ("Chat", include_str!("../../prompts/Chat.md")),
+    ("Instruct", include_str!("../../prompts/Instruct.md")),
+];
+
+/// The prompt agents run when they name none.
+pub(crate) const DEFAULT_PROMPT: &str = "Think About It";
+
+/// The default prompt `name` names: exactly, else ignoring ASCII case (the SDK's `instruct`
+/// helper asks for "instruct").
+pub(crate) fn default_prompt(name: &str) -> Option<&'static str> {
+    let name = name.trim();
+    DEFAULTS
+        .iter()
+        .find(|(n, _)| *n == name)
+        .or_else(|| DEFAULTS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
+        .map(|(_, text)| *text)
+}
+
+/// Whether `name` can be a variable's (`{user_input}`, `{COMMANDS}`...).
+fn is_variable(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+/// `template` with each `{name}` that `values` holds replaced by its value. Other braces stay
+/// as written, and values are not read again: a user who writes `{date}` gets `{date}`.
+pub(crate) fn render(template: &str, values: &BTreeMap<String, String>) -> String {
+    let mut out = String::with_capacity(
+        template.len().saturating_add(
+            values
+                .values()
+                .map(String::len)
+                .fold(0, usize::saturating_add),
+        ),
+    );
+    let mut rest = template;
+    while let Some(open) = rest.find('{') {
+        let (before, from) = rest.split_at(open);
+        out.push_str(before);
+        let inner = &from['{'.len_utf8()..];
+        let value = inner.find('}').and_then(|close| {
+            let (name, tail) = inner.split_at(close);
+            let value = values.get(name).filter(|_| is_variable(name))?;
+            Some((value, tail.strip_prefix('}').unwrap_or(tail)))
+        });
+        match value {
+            Some((value, tail)) => {
+                out.push_str(value);
+                rest = tail;
+            }
+            None => {
+                out.push('{');
+                rest = inner;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_known_variables_once_and_leaves_other_braces() {
+        let values: BTreeMap<String, String> =
+            [("user_input", "what is {date}?"), ("date", "2026-12-05")]
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+        assert_eq!(
+            render(
+                "Q: {user_input} on {date}; {\"json\": 1} {unknown} {",
+                &values
+            ),
+            "Q: what is {date}? on 2026-12-05; {\"json\": 1} {unknown} {"
+        );
+    }
+
+    #[test]
+    fn the_default_set_names_what_agents_and_the_sdk_ask_for() {
+        for name in ["Think About It", "Chat", "instruct", "INSTRUCT"] {
+            let text = default_prompt(name).unwrap_or_default();
+            assert!(text.contains("{user_input}"), "{name}");
+        }
+        assert!(default_prompt("nope").is_none());
+        assert!(default_prompt(DEFAULT_PROMPT).is_some_and(|t| t.contains("{COMMANDS}")));
+    }
+}
