@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use agentry_inference::openai::OpenAiCompatible;
-use agentry_inference::select::{Setting, Settings, choose};
+use agentry_inference::select::{Layer, Setting, Settings, choose};
 use agentry_inference::{ChatMessage, ChatModel, ChatRequest, Clients, Endpoint, tokens};
 use agentry_test_support::fake_model::FakeModel;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -37,10 +37,10 @@ fn bench(c: &mut Criterion) {
         ("EZLOCALAI_API_URI", "http://127.0.0.1:8091/v1", true),
     ]
     .iter()
-    .map(|(k, v, trusted)| {
+    .map(|(k, v, server)| {
         let setting = Setting {
             value: (*v).to_owned(),
-            trusted: *trusted,
+            layer: if *server { Layer::Server } else { Layer::Agent },
         };
         ((*k).to_owned(), setting)
     })

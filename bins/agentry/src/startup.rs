@@ -204,6 +204,9 @@ impl Application {
     pub fn build(config: &Config, config_took: Duration) -> Result<Application, StartupError> {
         let mut report = StartupReport::default();
         report.phases.push(("config", config_took));
+        // The token encoder reads its table once (tens of milliseconds): beside the start,
+        // not in the first chat request.
+        std::thread::spawn(agentry_inference::tokens::warm);
         let statements = StatementCounter::default();
         let app = prepare_database(config, &mut report, statements.clone())?;
         let app = crate::bus::attach(app, config);

@@ -193,6 +193,16 @@ app_tests! {
         let (status, _) = complete(&app, &token, json!({"model": name, "messages": "hi"})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
+        // Command mode runs a command directly: it needs `extensions:execute` too.
+        let (_, key) = call(&app, Method::POST, "/v1/api-keys", &token, Some(json!({"name": "x", "scopes": ["agents:read", "agents:execute"], "expiration": "30_days"}))).await;
+        let command = json!([{"role": "user", "content": "x", "mode": "command", "command_name": "Get Datetime"}]);
+        let (status, body) = complete(&app, key["token"].as_str().unwrap(), json!({"model": name, "messages": command})).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("extensions:execute"));
+        let (status, body) = complete(&app, &token, json!({"model": name, "messages": command})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert!(body["choices"][0]["message"]["content"].as_str().unwrap().contains("UTC"), "{body}");
+
         // A personal access token without `agents:execute`.
         let (_, key) = call(&app, Method::POST, "/v1/api-keys", &token, Some(json!({"name": "ro", "scopes": ["agents:read"], "expiration": "30_days"}))).await;
         let (status, body) = complete(&app, key["token"].as_str().unwrap(), json!({"model": name, "messages": hi})).await;
@@ -219,6 +229,27 @@ app_tests! {
         let bare = TestApp::spawn_shared(&app).await;
         let (status, body) = complete(&bare, &other, json!({"model": other_agent, "messages": hi})).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    }
+
+    async fn the_servers_key_is_never_sent_to_a_url_an_agent_set(db) {
+        let fake = FakeModel::start();
+        let settings = Settings { allow_private_http: Some(true), ..Settings::default() };
+        let app = TestApp::spawn_with_providers(db, settings, &[("OPENAI_API_KEY", "sk-server-secret-key")]).await;
+        let (token, _) = app.register("owner@example.com", None).await;
+        let (agent, name) = first_agent(&app, &token).await;
+        let body = json!({"settings": {"OPENAI_API_URI": fake.url, "OPENAI_AI_MODEL": "echo"}});
+        call(&app, Method::PUT, &format!("/v1/agent/{agent}"), &token, Some(body)).await;
+        let hi = json!([{"role": "user", "content": "hi"}]);
+        let (status, body) = complete(&app, &token, json!({"model": name, "messages": hi})).await;
+        assert_eq!(status, StatusCode::BAD_GATEWAY, "{body}");
+        assert!(body["detail"].as_str().unwrap().contains("never sent"), "{body}");
+        assert!(fake.authorizations().is_empty(), "nothing reached the agent's URL");
+        // With the agent's own key, its URL is called (and only its key is sent).
+        let body = json!({"settings": {"OPENAI_API_KEY": "sk-agent-own-key"}});
+        call(&app, Method::PUT, &format!("/v1/agent/{agent}"), &token, Some(body)).await;
+        let (status, body) = complete(&app, &token, json!({"model": name, "messages": hi})).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        assert_eq!(fake.authorizations(), vec![Some("Bearer sk-agent-own-key".to_owned())]);
     }
 
     async fn a_stream_is_what_openai_clients_read(db) {

@@ -399,6 +399,38 @@ impl Billing<'_> {
         Ok(tokens)
     }
 
+    /// The inference pre-check for a charge to `company` (before any model runs): with
+    /// billing on, a caller who is not a super admin gets 402 unless the company that pays
+    /// for `company` (its root) holds tokens or has an active auto top-up. No company to
+    /// charge: 402. Two statements at most (the payer, its balance when not held).
+    pub(crate) fn require_tokens_for(
+        &self,
+        uow: &mut Uow<'_>,
+        caller: &Caller,
+        company: Option<CompanyId>,
+    ) -> Result<(), AppError> {
+        if !self.app.settings.billing.enabled() {
+            return Ok(());
+        }
+        let access = self.app.sessions().caller_access(uow, caller)?;
+        if access.is_super_admin() {
+            return Ok(());
+        }
+        let has_balance = match company {
+            Some(company) => {
+                let payer = crate::companies::payers(uow.conn()?, &[company])?
+                    .get(&company)
+                    .copied()
+                    .unwrap_or(company);
+                self.balances(uow, &[payer])?
+                    .get(&payer)
+                    .is_some_and(|balance| balance.passes())
+            }
+            None => false,
+        };
+        self.paywall_for(&access, has_balance, Gate::Inference)
+    }
+
     /// The paywall: with billing on, a caller who is not a super admin needs some company of
     /// theirs (its root, `companies::payers`) to hold tokens.
     pub(crate) fn paywall(

@@ -98,6 +98,9 @@ pub fn charge(
     })
 }
 
+/// How many times [`settle`] reads a balance that keeps moving across the total.
+const SETTLE_TRIES: usize = 4;
+
 /// Charge a [`Usage`] for work already done (a model's answer, sent to the user): as
 /// [`charge`], except that a payer whose balance no longer covers it gives what it has
 /// (down to 0) instead of refusing. The pre-check before the work ([`paywall_blocks`]) is
@@ -121,11 +124,12 @@ pub fn settle(
     let total = input.saturating_add(output);
     write_transaction(&mut *conn, |conn| {
         if settings.enabled() {
-            if !billing::debit(conn, payer, total)? {
-                // Less than the total is left (or a credit came in between: then the debit
-                // takes the whole total).
-                if !billing::debit_rest(conn, payer, total)? {
-                    billing::debit(conn, payer, total)?;
+            // The whole total when it is there, else what is left. Each is one conditional
+            // statement; a balance that moved across the line between the two (a credit, or
+            // another debit) is read again, a few times at most.
+            for _ in 0..SETTLE_TRIES {
+                if billing::debit(conn, payer, total)? || billing::debit_rest(conn, payer, total)? {
+                    break;
                 }
             }
         } else {

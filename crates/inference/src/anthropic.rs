@@ -302,7 +302,7 @@ impl Tokens {
         .filter_map(|field| usage[*field].as_u64())
         .collect();
         if !input.is_empty() {
-            self.input = Some(input.iter().sum());
+            self.input = Some(input.iter().fold(0, |total, n| total.saturating_add(*n)));
         }
         if let Some(output) = usage["output_tokens"].as_u64() {
             self.output = Some(output);
@@ -329,10 +329,16 @@ impl ChatModel for Anthropic {
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, ProviderError> {
         let body = self.body(request, false);
         let response = self.send(&body).await?;
-        let bytes = tokio::time::timeout(self.timeouts.response, response.bytes())
+        let bytes = tokio::time::timeout(self.timeouts.response, crate::body_capped(response))
             .await
             .map_err(|_| self.timeout(self.timeouts.response))?
-            .map_err(|error| self.transport(&error))?;
+            .map_err(|error| self.transport(&error))?
+            .ok_or_else(|| {
+                self.malformed(format!(
+                    "the answer is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ))
+            })?;
         let answer: Value = serde_json::from_slice(&bytes)
             .map_err(|error| self.malformed(format!("not a message: {error}")))?;
         let blocks = answer["content"]
@@ -356,7 +362,7 @@ impl ChatModel for Anthropic {
         let body = self.body(request, true);
         let response = self.send(&body).await?;
         let state = StreamState {
-            events: response.bytes_stream().eventsource().boxed(),
+            events: crate::stream_capped(response).eventsource().boxed(),
             model: self.clone(),
             pending: VecDeque::new(),
             stop_reason: None,

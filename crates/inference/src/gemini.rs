@@ -306,7 +306,8 @@ fn usage_of(answer: &Value) -> Option<Usage> {
     let count = |field: &str| metadata[field].as_u64().unwrap_or_default();
     Some(Usage {
         prompt_tokens: count("promptTokenCount"),
-        completion_tokens: count("candidatesTokenCount") + count("thoughtsTokenCount"),
+        completion_tokens: count("candidatesTokenCount")
+            .saturating_add(count("thoughtsTokenCount")),
     })
 }
 
@@ -319,10 +320,16 @@ impl ChatModel for Gemini {
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, ProviderError> {
         let url = self.url(request, "generateContent");
         let response = self.send(&url, &self.body(request)).await?;
-        let bytes = tokio::time::timeout(self.timeouts.response, response.bytes())
+        let bytes = tokio::time::timeout(self.timeouts.response, crate::body_capped(response))
             .await
             .map_err(|_| self.timeout(self.timeouts.response))?
-            .map_err(|error| self.transport(&error))?;
+            .map_err(|error| self.transport(&error))?
+            .ok_or_else(|| {
+                self.malformed(format!(
+                    "the answer is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ))
+            })?;
         let answer: Value = serde_json::from_slice(&bytes)
             .map_err(|error| self.malformed(format!("not an answer: {error}")))?;
         if !answer.is_object() {
@@ -343,7 +350,7 @@ impl ChatModel for Gemini {
         let url = self.url(request, "streamGenerateContent?alt=sse");
         let response = self.send(&url, &self.body(request)).await?;
         let state = StreamState {
-            events: response.bytes_stream().eventsource().boxed(),
+            events: crate::stream_capped(response).eventsource().boxed(),
             model: self.clone(),
             pending: VecDeque::new(),
             finish: None,

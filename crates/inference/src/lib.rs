@@ -139,14 +139,15 @@ pub enum ProviderError {
 }
 
 impl ProviderError {
-    /// Whether another try may succeed (rate limits, server failures, the network).
+    /// Whether another try may succeed (rate limits, server failures, the network). A
+    /// provider that did not answer in time is not tried again: its timeout already is the
+    /// longest a caller should wait for it (the next provider is tried instead).
     pub fn is_transient(&self) -> bool {
         matches!(
             self,
             ProviderError::RateLimited { .. }
                 | ProviderError::Unavailable { .. }
                 | ProviderError::Unreachable { .. }
-                | ProviderError::Timeout { .. }
         )
     }
 }
@@ -163,6 +164,42 @@ pub trait ChatModel: Send + Sync {
     /// The answer as the provider produces it. Fails before the first chunk when the call
     /// cannot start (retried as [`ChatModel::complete`] is).
     async fn stream(&self, request: &ChatRequest) -> Result<ChunkStream, ProviderError>;
+}
+
+/// The largest answer body read from a provider; a larger one is refused as malformed
+/// (a provider, or a base URL a user set, cannot make the server hold any amount).
+pub const MAX_BODY_BYTES: usize = 8 * 1024 * 1024;
+
+/// A response's body, at most [`MAX_BODY_BYTES`]; `Ok(None)` when it is larger.
+pub(crate) async fn body_capped(
+    response: reqwest::Response,
+) -> Result<Option<Vec<u8>>, reqwest::Error> {
+    use futures_util::StreamExt;
+    let mut body = Vec::new();
+    let mut pieces = response.bytes_stream();
+    while let Some(piece) = pieces.next().await {
+        let piece = piece?;
+        if body.len().saturating_add(piece.len()) > MAX_BODY_BYTES {
+            return Ok(None);
+        }
+        body.extend_from_slice(&piece);
+    }
+    Ok(Some(body))
+}
+
+/// The bytes of a streamed answer, ending (as if the connection did) once they pass
+/// [`MAX_BODY_BYTES`]: the stream then reads as truncated. Bounds what the event parser
+/// buffers too (a line that never ends).
+pub(crate) fn stream_capped(
+    response: reqwest::Response,
+) -> impl futures_util::Stream<Item = Result<impl AsRef<[u8]>, reqwest::Error>> {
+    use futures_util::StreamExt;
+    response.bytes_stream().scan(0usize, |read, piece| {
+        if let Ok(bytes) = &piece {
+            *read = read.saturating_add(bytes.len());
+        }
+        std::future::ready((*read <= MAX_BODY_BYTES).then_some(piece))
+    })
 }
 
 /// How long a call may take.
@@ -200,13 +237,17 @@ impl Clients {
     /// base URLs reach loopback and private addresses (`AGENTRY_ALLOW_PRIVATE_HTTP`).
     pub fn new(connect: Duration, allow_private: bool) -> Result<Clients, String> {
         let failed = |error: reqwest::Error| format!("the HTTP client could not start: {error}");
+        // No redirects: a provider's API does not need them, and a key sent in a header of
+        // its own (`api-key`, `x-goog-api-key`) would follow one to another host.
         let trusted = reqwest::Client::builder()
             .user_agent(concat!("Agentry/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(connect)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(failed)?;
         let guarded = agentry_extensions::http::guarded_builder(allow_private)
             .connect_timeout(connect)
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(failed)?;
         Ok(Clients {

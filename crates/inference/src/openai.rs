@@ -170,6 +170,11 @@ impl OpenAiCompatible {
             .ok()
             .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
             .unwrap_or(text);
+        self.masked(&message)
+    }
+
+    /// A provider's message as errors show it: cut short, the key (if echoed) masked.
+    fn masked(&self, message: &str) -> String {
         let mut message: String = message.trim().chars().take(300).collect();
         if let Some(key) = &self.api_key {
             message = message.replace(key.as_str(), "***");
@@ -248,10 +253,16 @@ impl ChatModel for OpenAiCompatible {
     async fn complete(&self, request: &ChatRequest) -> Result<Completion, ProviderError> {
         let body = self.body(request, false);
         let response = self.send(&body).await?;
-        let bytes = tokio::time::timeout(self.timeouts.response, response.bytes())
+        let bytes = tokio::time::timeout(self.timeouts.response, crate::body_capped(response))
             .await
             .map_err(|_| self.timeout(self.timeouts.response))?
-            .map_err(|error| self.transport(&error))?;
+            .map_err(|error| self.transport(&error))?
+            .ok_or_else(|| {
+                self.malformed(format!(
+                    "the answer is larger than {} bytes",
+                    crate::MAX_BODY_BYTES
+                ))
+            })?;
         let answer: Answer = serde_json::from_slice(&bytes)
             .map_err(|error| self.malformed(format!("not a chat completion: {error}")))?;
         let choice = answer
@@ -270,7 +281,7 @@ impl ChatModel for OpenAiCompatible {
         let body = self.body(request, true);
         let response = self.send(&body).await?;
         let state = StreamState {
-            events: response.bytes_stream().eventsource().boxed(),
+            events: crate::stream_capped(response).eventsource().boxed(),
             model: self.clone(),
             pending: VecDeque::new(),
             finished: false,
@@ -348,7 +359,9 @@ impl StreamState {
                 .malformed(format!("a chunk is not JSON: {error}"))
         })?;
         if let Some(error) = chunk.get("error") {
-            let message = error["message"].as_str().unwrap_or("an error").to_owned();
+            let message = self
+                .model
+                .masked(error["message"].as_str().unwrap_or("an error"));
             return Err(self
                 .model
                 .malformed(format!("the stream reported: {message}")));

@@ -11,11 +11,22 @@ use crate::gemini::Gemini;
 use crate::openai::OpenAiCompatible;
 use crate::{ChatModel, Clients, Endpoint, ProviderError, Timeouts};
 
-/// A merged setting's value, and whether the server's configuration gave it.
+/// Where a merged setting's value came from, the server's configuration first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Layer {
+    /// The server's own configuration (environment, file): trusted.
+    Server,
+    /// The agent's company's settings.
+    Company,
+    /// The agent's own settings.
+    Agent,
+}
+
+/// A merged setting's value, and the layer that gave it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Setting {
     pub value: String,
-    pub trusted: bool,
+    pub layer: Layer,
 }
 
 /// Merged settings by name.
@@ -213,6 +224,9 @@ pub struct Choice {
     /// The base URL came from the server's configuration (or is the provider's own).
     pub trusted: bool,
     pub api_key: String,
+    /// The key comes from a layer below the base URL's (the server's or the company's key
+    /// with a URL an agent or company set): it is never sent there.
+    pub key_crosses: bool,
     pub model: String,
     pub max_tokens: u64,
     /// Azure's `api-version` (`AZURE_API_VERSION`).
@@ -226,6 +240,14 @@ impl Choice {
         clients: &Clients,
         timeouts: Timeouts,
     ) -> Result<Box<dyn ChatModel>, ProviderError> {
+        if self.key_crosses {
+            return Err(ProviderError::Refused {
+                provider: self.provider.to_owned(),
+                reason: "a base URL set on an agent or a company is called only with a key set \
+                         on the same agent or company (another layer's key is never sent to it)"
+                    .into(),
+            });
+        }
         let endpoint = if self.trusted {
             Endpoint::configured(&self.base_url, clients)
         } else {
@@ -269,13 +291,18 @@ fn first<'s>(settings: &'s Settings, names: &[&str]) -> Option<&'s Setting> {
 }
 
 fn configured(wire: &Wire, settings: &Settings) -> Option<Choice> {
-    let api_key = first(settings, &[wire.api_key]).map(|s| s.value.trim().to_owned());
+    let key = first(settings, &[wire.api_key]);
     let base = first(settings, wire.base_url);
-    if api_key.is_none() && !(wire.keyless && base.is_some()) {
+    if key.is_none() && !(wire.keyless && base.is_some()) {
         return None;
     }
+    let key_crosses = matches!((key, base), (Some(key), Some(base)) if key.layer < base.layer);
+    let api_key = key.map(|s| s.value.trim().to_owned());
     let (base_url, trusted) = match base {
-        Some(setting) => (setting.value.trim().to_owned(), setting.trusted),
+        Some(setting) => (
+            setting.value.trim().to_owned(),
+            setting.layer == Layer::Server,
+        ),
         None => (wire.default_base.to_owned(), true),
     };
     if base_url.is_empty() {
@@ -291,6 +318,7 @@ fn configured(wire: &Wire, settings: &Settings) -> Option<Choice> {
         base_url,
         trusted,
         api_key: api_key.unwrap_or_default(),
+        key_crosses,
         model: first(settings, wire.model).map_or_else(
             || wire.default_model.to_owned(),
             |s| s.value.trim().to_owned(),
@@ -344,12 +372,12 @@ mod tests {
     fn settings(pairs: &[(&str, &str, bool)]) -> Settings {
         pairs
             .iter()
-            .map(|(name, value, trusted)| {
+            .map(|(name, value, server)| {
                 (
                     (*name).to_owned(),
                     Setting {
                         value: (*value).to_owned(),
-                        trusted: *trusted,
+                        layer: if *server { Layer::Server } else { Layer::Agent },
                     },
                 )
             })
@@ -400,7 +428,7 @@ mod tests {
     #[test]
     fn a_base_url_set_by_an_agent_or_company_is_untrusted_and_aliases_count() {
         let s = settings(&[
-            ("OPENAI_API_KEY", "sk-o", true),
+            ("OPENAI_API_KEY", "sk-agent", false),
             ("OPENAI_BASE_URI", "http://10.0.0.5:8000/v1", false),
             ("OPENAI_MODEL", "local-model", false),
         ]);
@@ -424,6 +452,40 @@ mod tests {
         let chosen = choose(&s, 10).unwrap_or_default();
         assert_eq!((chosen[0].provider, chosen[0].trusted), ("ezlocalai", true));
         assert!(chosen[0].model(&strict, Timeouts::default()).is_ok());
+    }
+
+    #[test]
+    fn another_layers_key_is_never_sent_to_a_url_an_agent_or_company_set() {
+        let open = Clients::new(Duration::from_secs(1), true).unwrap_or_else(|e| panic!("{e}"));
+        let setting = |value: &str, layer| Setting {
+            value: value.into(),
+            layer,
+        };
+        for (key_layer, url_layer, allowed) in [
+            (Layer::Server, Layer::Agent, false),
+            (Layer::Server, Layer::Company, false),
+            (Layer::Company, Layer::Agent, false),
+            (Layer::Agent, Layer::Agent, true),
+            (Layer::Company, Layer::Company, true),
+            (Layer::Agent, Layer::Server, true),
+        ] {
+            let s: Settings = [
+                ("OPENAI_API_KEY".to_owned(), setting("sk-k", key_layer)),
+                (
+                    "OPENAI_API_URI".to_owned(),
+                    setting("https://models.example/v1", url_layer),
+                ),
+            ]
+            .into_iter()
+            .collect();
+            let chosen = choose(&s, 10).unwrap_or_default();
+            let model = chosen[0].model(&open, Timeouts::default());
+            assert_eq!(
+                model.is_ok(),
+                allowed,
+                "{key_layer:?} key, {url_layer:?} URL"
+            );
+        }
     }
 
     #[test]

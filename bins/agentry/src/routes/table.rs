@@ -293,6 +293,10 @@ pub fn markdown() -> String {
                 format!("`{scope}`"),
             ),
             Guard::CompanyScope(scope) => ("the scope in the path's company", format!("`{scope}`")),
+            Guard::BodyScope(scope) if spec.path == "/v1/chat/completions" => (
+                "the scope in the company that owns the agent the body's `model` names (which the caller must see)",
+                format!("`{scope}`"),
+            ),
             Guard::BodyScope(scope) => (
                 "the scope in the company the body names (else the current one)",
                 format!("`{scope}`"),

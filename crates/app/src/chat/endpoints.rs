@@ -7,7 +7,7 @@ use agentry_api::chat::{
 use agentry_inference::{ChatMessage, ChunkStream};
 use tokio::sync::mpsc;
 
-use super::run::{ChatStream, Header, STREAM_BUFFER, Sink, tokens_of};
+use super::run::{ChatStream, Header, STREAM_BUFFER, Sink, message_tokens};
 use super::*;
 
 impl Chat<'_> {
@@ -113,8 +113,8 @@ impl Chat<'_> {
         let start = match prepared.mode {
             Mode::Prompt => {
                 let messages = [ChatMessage::user(prepared.prompt.clone())];
-                let input = tokens_of(&messages);
-                Err(self.open_stream(&prepared, &messages, input).await?)
+                let input = message_tokens(&messages).await;
+                Err((self.open_stream(&prepared, &messages, input).await?, input))
             }
             Mode::Command { .. } => Ok(self.command_mode(&prepared).await?),
         };
@@ -133,7 +133,7 @@ impl Chat<'_> {
     async fn drive(
         &self,
         prepared: Prepared,
-        start: Result<Outcome, ChunkStream>,
+        start: Result<Outcome, (ChunkStream, u64)>,
         tx: mpsc::Sender<StreamEvent>,
         activities: bool,
         include_usage: bool,
@@ -253,10 +253,17 @@ impl Chat<'_> {
         message.insert("content".into(), Value::String(user_input));
         message.insert("prompt_name".into(), Value::String(body.prompt_name));
         let log = conversation.is_some();
+        if !log {
+            // No conversation: none is read or written, and no command runs (it would leave
+            // files in a workspace no conversation shows).
+            message.insert("disable_commands".into(), Value::Bool(true));
+        }
         let request = ChatCompletionRequest {
             model: Some(agent.to_owned()),
             messages: Some(vec![Value::Object(message)]),
-            user: conversation,
+            // A fresh id names a conversation that does not exist (no history); it is never
+            // made, since nothing is logged.
+            user: Some(conversation.unwrap_or_else(|| uuid::Uuid::new_v4().to_string())),
             ..ChatCompletionRequest::default()
         };
         let completion = self.complete_logged(caller, request, log).await?;

@@ -34,6 +34,9 @@ pub use run::ChatStream;
 
 /// The most model calls one turn makes (each `<execute>` round is one).
 const MAX_STEPS: usize = 5;
+/// The largest answer a turn keeps (a stored message's limit); a model that writes more is
+/// cut there, with `finish_reason: "length"`.
+const MAX_ANSWER_BYTES: usize = 1024 * 1024;
 /// The messages of history a prompt shows unless the agent or request says otherwise.
 const DEFAULT_HISTORY: u32 = 6;
 
@@ -175,20 +178,26 @@ impl Chat<'_> {
             .map(|(name, value)| {
                 let setting = select::Setting {
                     value: value.clone(),
-                    trusted: true,
+                    layer: select::Layer::Server,
                 };
                 (name.clone(), setting)
             })
             .collect();
-        for (name, value) in layer.settings.iter().chain(&view.settings) {
-            if value.is_empty() {
-                merged.remove(name);
-            } else {
-                let setting = select::Setting {
-                    value: value.clone(),
-                    trusted: false,
-                };
-                merged.insert(name.clone(), setting);
+        let layers = [
+            (select::Layer::Company, &layer.settings),
+            (select::Layer::Agent, &view.settings),
+        ];
+        for (from, settings) in layers {
+            for (name, value) in settings {
+                if value.is_empty() {
+                    merged.remove(name);
+                } else {
+                    let setting = select::Setting {
+                        value: value.clone(),
+                        layer: from,
+                    };
+                    merged.insert(name.clone(), setting);
+                }
             }
         }
         merged
@@ -261,15 +270,20 @@ impl Chat<'_> {
             .app
             .conversations()
             .turn_conversation(uow, caller, conversation)?;
-        self.app.accounts().check_balance(uow, caller)?;
         let access = self.app.sessions().caller_access(uow, caller)?;
         let charge_to = view
             .company
             .filter(|company| access.is_member(*company))
             .or_else(|| access.primary().map(|c| c.company));
+        // The company charged after is the one whose balance is checked before.
+        self.app
+            .billing()
+            .require_tokens_for(uow, caller, charge_to)?;
         let mode = match setting(turn, &view, "mode").as_deref().unwrap_or("prompt") {
             "prompt" => Mode::Prompt,
             "command" => {
+                // Running a command directly needs what `POST /v1/agent/{id}/command` needs.
+                agents.authorize_agent(uow, caller, &view, "extensions:execute")?;
                 let name = setting(turn, &view, "command_name").ok_or_else(|| {
                     AppError::BadRequest("Mode `command` needs a `command_name`".into())
                 })?;
@@ -432,7 +446,8 @@ impl Chat<'_> {
                 ));
             }
         }
-        if outcome.tool_calls.is_empty() {
+        // With tool calls, the text the model wrote before them (streamed already) is kept.
+        if outcome.tool_calls.is_empty() || !outcome.answer.trim().is_empty() {
             let mut answer = outcome.answer.trim().to_owned();
             if let Some(reason) = &outcome.incomplete {
                 answer.push_str(&format!("\n\n[Incomplete answer: {reason}]"));

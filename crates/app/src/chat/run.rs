@@ -122,11 +122,35 @@ impl Sink<'_> {
     }
 }
 
-pub(super) fn tokens_of(messages: &[ChatMessage]) -> u64 {
-    messages
-        .iter()
-        .map(|m| tokens::count(&m.content))
-        .fold(0, u64::saturating_add)
+/// Text counted on the async worker itself; more is counted on the blocking pool (the
+/// encoder's regex takes tens of milliseconds over a megabyte).
+const INLINE_COUNT_BYTES: usize = 16 * 1024;
+
+/// The tokens of `texts`, off the async workers when they are long.
+pub(super) async fn tokens_of(texts: &[&str]) -> u64 {
+    let count = |texts: &[&str]| {
+        texts
+            .iter()
+            .map(|text| tokens::count(text))
+            .fold(0, u64::saturating_add)
+    };
+    let bytes = texts.iter().map(|t| t.len()).fold(0, usize::saturating_add);
+    if bytes <= INLINE_COUNT_BYTES {
+        return count(texts);
+    }
+    let owned: Vec<String> = texts.iter().map(|t| (*t).to_owned()).collect();
+    tokio::task::spawn_blocking(move || {
+        let texts: Vec<&str> = owned.iter().map(String::as_str).collect();
+        count(&texts)
+    })
+    .await
+    .unwrap_or_default()
+}
+
+/// The tokens of a model's messages.
+pub(super) async fn message_tokens(messages: &[ChatMessage]) -> u64 {
+    let texts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+    tokens_of(&texts).await
 }
 
 /// 502 naming the provider (its error never holds a key).
@@ -268,6 +292,13 @@ impl Chat<'_> {
                 None => true,
                 Some(None) => break,
                 Some(Some(Ok(Chunk::Content(text)))) => {
+                    if step.raw.len().saturating_add(text.len()) > MAX_ANSWER_BYTES
+                        || out.answer.len() > MAX_ANSWER_BYTES
+                    {
+                        // Enough: the provider's stream is dropped here.
+                        out.finish = "length".into();
+                        break;
+                    }
                     step.raw.push_str(&text);
                     let pieces = step.filter.push(&text);
                     Self::forward(pieces, out, &mut step.thought, sink)
@@ -275,7 +306,7 @@ impl Chat<'_> {
                         .is_err()
                 }
                 Some(Some(Ok(Chunk::Finished { reason }))) => {
-                    if reason == "length" {
+                    if reason != "stop" {
                         out.finish = reason;
                     }
                     false
@@ -364,7 +395,7 @@ impl Chat<'_> {
         &self,
         prepared: &Prepared,
         sink: &Sink<'_>,
-        mut first: Option<ChunkStream>,
+        mut first: Option<(ChunkStream, u64)>,
     ) -> Result<Outcome, AppError> {
         let mut out = Outcome {
             finish: "stop".into(),
@@ -372,13 +403,18 @@ impl Chat<'_> {
         };
         let mut messages = vec![ChatMessage::user(prepared.prompt.clone())];
         for step_number in 1..=MAX_STEPS {
-            let input = tokens_of(&messages);
             let mut step = Step::default();
             if let Sink::Collect = sink {
-                let completion = self.complete_once(prepared, &messages, input).await?;
+                let input = message_tokens(&messages).await;
+                let mut completion = self.complete_once(prepared, &messages, input).await?;
                 out.input_tokens = out.input_tokens.saturating_add(input);
-                if completion.finish_reason == "length" {
-                    out.finish = completion.finish_reason;
+                if completion.finish_reason != "stop" {
+                    out.finish.clone_from(&completion.finish_reason);
+                }
+                if completion.content.len() > MAX_ANSWER_BYTES {
+                    let end = completion.content.floor_char_boundary(MAX_ANSWER_BYTES);
+                    completion.content.truncate(end);
+                    out.finish = "length".into();
                 }
                 let mut pieces = step.filter.push(&completion.content);
                 pieces.extend(step.filter.finish());
@@ -386,20 +422,34 @@ impl Chat<'_> {
                 // Collecting never fails to forward.
                 let _ = Self::forward(pieces, &mut out, &mut step.thought, sink).await;
             } else {
-                let stream = match first.take() {
-                    Some(stream) => stream,
-                    None => match self.open_stream(prepared, &messages, input).await {
-                        Ok(stream) => stream,
-                        Err(error) => {
-                            out.incomplete = Some(error.to_string());
-                            break;
+                let (stream, input) = match first.take() {
+                    Some(opened) => opened,
+                    None => {
+                        let input = message_tokens(&messages).await;
+                        // The client may leave while the next call connects.
+                        let opened = tokio::select! {
+                            biased;
+                            () = sink.closed() => None,
+                            opened = self.open_stream(prepared, &messages, input) => Some(opened),
+                        };
+                        match opened {
+                            Some(Ok(stream)) => (stream, input),
+                            Some(Err(error)) => {
+                                out.incomplete = Some(error.to_string());
+                                break;
+                            }
+                            None => {
+                                out.incomplete = Some("the client disconnected".into());
+                                break;
+                            }
                         }
-                    },
+                    }
                 };
                 out.input_tokens = out.input_tokens.saturating_add(input);
                 self.read_stream(stream, &mut step, &mut out, sink).await;
             }
-            out.output_tokens = out.output_tokens.saturating_add(tokens::count(&step.raw));
+            let output = tokens_of(&[step.raw.as_str()]).await;
+            out.output_tokens = out.output_tokens.saturating_add(output);
             if !step.thought.trim().is_empty() {
                 out.activities
                     .push(format!("Thinking: {}", step.thought.trim()));
@@ -413,7 +463,7 @@ impl Chat<'_> {
                 .iter()
                 .filter_map(|inner| tags::parse_call(inner))
                 .collect();
-            if calls.is_empty() {
+            if calls.is_empty() || out.finish == "length" {
                 break;
             }
             if step_number == MAX_STEPS {
@@ -438,7 +488,16 @@ impl Chat<'_> {
                 let _ = sink
                     .activity("command", &format!("Running `{}`", call.name), false)
                     .await;
-                let output = self.run_call(prepared, call, &mut out).await;
+                // The client may leave while a command runs: the command is dropped.
+                let output = tokio::select! {
+                    biased;
+                    () = sink.closed() => None,
+                    output = self.run_call(prepared, call, &mut out) => Some(output),
+                };
+                let Some(output) = output else {
+                    out.incomplete = Some("the client disconnected".into());
+                    return Ok(out);
+                };
                 outputs.push_str(&format!("<output>\n{output}\n</output>\n"));
             }
             if !out.tool_calls.is_empty() {
