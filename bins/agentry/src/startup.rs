@@ -259,6 +259,15 @@ impl Application {
                 http_app(data.clone(), max_body_bytes).app_data(limits.clone())
             })
             .workers(config.workers)
+            // Streams write small events one after another: without TCP_NODELAY each would
+            // wait for the client's delayed ACK of the one before (40 ms on Linux).
+            .on_connect(|io, _| {
+                if let Some(tcp) = io.downcast_ref::<actix_web::rt::net::TcpStream>()
+                    && let Err(error) = tcp.set_nodelay(true)
+                {
+                    tracing::debug!(%error, "TCP_NODELAY could not be set");
+                }
+            })
             // In-flight requests get this long to finish after SIGTERM/SIGINT.
             .shutdown_timeout(30)
             .listen(listener)

@@ -226,6 +226,31 @@ pub(crate) fn sensitive(key: &str) -> reqwest::header::HeaderValue {
     }
 }
 
+/// One event of a stream, as OpenAI-compatible servers send it.
+#[derive(Deserialize)]
+struct StreamChunk<'a> {
+    #[serde(default, borrow)]
+    choices: Vec<StreamChoice<'a>>,
+    #[serde(default)]
+    usage: Option<Usage>,
+    #[serde(default)]
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct StreamChoice<'a> {
+    #[serde(default, borrow)]
+    delta: Option<StreamDelta<'a>>,
+    #[serde(default, borrow)]
+    finish_reason: Option<std::borrow::Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct StreamDelta<'a> {
+    #[serde(default, borrow)]
+    content: Option<std::borrow::Cow<'a, str>>,
+}
+
 #[derive(Deserialize)]
 struct Answer {
     #[serde(default)]
@@ -354,11 +379,12 @@ impl StreamState {
             self.over = true;
             return Ok(());
         }
-        let chunk: Value = serde_json::from_str(data).map_err(|error| {
+        // Read in place (strings borrowed unless escaped): one chunk per token.
+        let chunk: StreamChunk<'_> = serde_json::from_str(data).map_err(|error| {
             self.model
                 .malformed(format!("a chunk is not JSON: {error}"))
         })?;
-        if let Some(error) = chunk.get("error") {
+        if let Some(error) = chunk.error.filter(|e| !e.is_null()) {
             let message = self
                 .model
                 .masked(error["message"].as_str().unwrap_or("an error"));
@@ -366,21 +392,20 @@ impl StreamState {
                 .model
                 .malformed(format!("the stream reported: {message}")));
         }
-        let choice = &chunk["choices"][0];
-        if let Some(content) = choice["delta"]["content"].as_str()
-            && !content.is_empty()
-        {
-            self.pending.push_back(Chunk::Content(content.to_owned()));
+        if let Some(choice) = chunk.choices.into_iter().next() {
+            if let Some(content) = choice.delta.and_then(|d| d.content)
+                && !content.is_empty()
+            {
+                self.pending.push_back(Chunk::Content(content.into_owned()));
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.pending.push_back(Chunk::Finished {
+                    reason: reason.into_owned(),
+                });
+                self.finished = true;
+            }
         }
-        if let Some(reason) = choice["finish_reason"].as_str() {
-            self.pending.push_back(Chunk::Finished {
-                reason: reason.to_owned(),
-            });
-            self.finished = true;
-        }
-        if let Some(usage) = chunk.get("usage").filter(|u| !u.is_null()) {
-            let usage: Usage = serde_json::from_value(usage.clone())
-                .map_err(|error| self.model.malformed(format!("usage: {error}")))?;
+        if let Some(usage) = chunk.usage {
             self.pending.push_back(Chunk::Usage(usage));
         }
         Ok(())

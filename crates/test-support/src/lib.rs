@@ -28,6 +28,12 @@ where
     let server =
         actix_web::HttpServer::new(move || actix_web::App::new().configure(routes.clone()))
             .workers(1)
+            // As a real provider's server: events are not held back by Nagle's algorithm.
+            .on_connect(|io, _| {
+                if let Some(tcp) = io.downcast_ref::<actix_web::rt::net::TcpStream>() {
+                    let _ = tcp.set_nodelay(true);
+                }
+            })
             .listen(listener)
             .expect("listen")
             .disable_signals()

@@ -5,7 +5,7 @@
 
 use agentry_api::chat::{Activity, ChatChunk, ChunkChoice, Delta, FunctionCall, ToolCall};
 use agentry_inference::{ChatMessage, ChatModel, Chunk, ChunkStream, ProviderError, tokens};
-use futures_util::StreamExt;
+use futures_util::{FutureExt, StreamExt};
 use tokio::sync::mpsc;
 
 use super::tags::{self, Piece};
@@ -16,6 +16,9 @@ use super::*;
 pub struct ChatStream {
     pub events: mpsc::Receiver<StreamEvent>,
 }
+
+/// The most text of chunks that arrived together sent as one delta.
+const COALESCE_BYTES: usize = 16 * 1024;
 
 /// Events a stream buffers before the model waits for the client.
 pub(super) const STREAM_BUFFER: usize = 64;
@@ -282,16 +285,35 @@ impl Chat<'_> {
         out: &mut Outcome,
         sink: &Sink<'_>,
     ) {
+        // An item read early (while gathering what had already arrived) and not yet handled.
+        let mut early = None;
         loop {
-            let next = tokio::select! {
-                biased;
-                () = sink.closed() => None,
-                next = stream.next() => Some(next),
+            let next = match early.take() {
+                Some(item) => Some(item),
+                None => tokio::select! {
+                    biased;
+                    () = sink.closed() => None,
+                    next = stream.next() => Some(next),
+                },
             };
             let gone = match next {
                 None => true,
                 Some(None) => break,
-                Some(Some(Ok(Chunk::Content(text)))) => {
+                Some(Some(Ok(Chunk::Content(mut text)))) => {
+                    // After the first piece (sent at once), what has already arrived goes out
+                    // as one delta; nothing waits for more: a provider that trickles tokens
+                    // gets an event per token.
+                    let first = step.raw.is_empty();
+                    while !first && text.len() < COALESCE_BYTES {
+                        match stream.next().now_or_never() {
+                            Some(Some(Ok(Chunk::Content(more)))) => text.push_str(&more),
+                            Some(item) => {
+                                early = Some(item);
+                                break;
+                            }
+                            None => break,
+                        }
+                    }
                     if step.raw.len().saturating_add(text.len()) > MAX_ANSWER_BYTES
                         || out.answer.len() > MAX_ANSWER_BYTES
                     {
@@ -301,9 +323,15 @@ impl Chat<'_> {
                     }
                     step.raw.push_str(&text);
                     let pieces = step.filter.push(&text);
-                    Self::forward(pieces, out, &mut step.thought, sink)
+                    let gone = Self::forward(pieces, out, &mut step.thought, sink)
                         .await
-                        .is_err()
+                        .is_err();
+                    if first {
+                        // Let the response's task write the first token now, before this one
+                        // reads on through whatever else has arrived.
+                        tokio::task::yield_now().await;
+                    }
+                    gone
                 }
                 Some(Some(Ok(Chunk::Finished { reason }))) => {
                     if reason != "stop" {
