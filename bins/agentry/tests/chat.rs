@@ -164,6 +164,21 @@ app_tests! {
         assert_eq!(status, StatusCode::OK);
     }
 
+    async fn a_turn_costs_a_fixed_number_of_statements(db) {
+        let fake = FakeModel::start();
+        let app = spawn(db, &fake, Settings::default()).await;
+        let (token, _) = app.register("owner@example.com", None).await;
+        let (_, name) = first_agent(&app, &token).await;
+        let hi = json!([{"role": "user", "content": "hi"}]);
+        complete(&app, &token, json!({"model": name, "user": "warm", "messages": hi})).await;
+        let (_, new) = app.counting(complete(&app, &token, json!({"model": name, "user": "a new one", "messages": hi}))).await;
+        let (_, again) = app.counting(complete(&app, &token, json!({"model": name, "user": "a new one", "messages": hi}))).await;
+        // Read: the conversation by name (and, once it exists, its recent messages). Written
+        // in one transaction: the conversation when new, the messages and its `updated_at`,
+        // the payer, the usage counted and recorded, the events; BEGIN and COMMIT.
+        assert_eq!((new, again), (10, 10), "statements of a turn in a new and an existing conversation");
+    }
+
     async fn refusals_are_clear_and_write_nothing(db) {
         let fake = FakeModel::start();
         let app = spawn(db, &fake, Settings::default()).await;

@@ -18,6 +18,14 @@ use crate::{App, AppError};
 
 pub use agentry_api::billing::{BalanceView, BillingConfig, UsageTotals, UsageView, WarningView};
 
+/// A billing rule applied to a usage (`agentry_billing::charge` or `settle_within`).
+type Debit = fn(
+    &mut agentry_store::AnyConnection,
+    &agentry_billing::BillingSettings,
+    &Usage,
+    chrono::NaiveDateTime,
+) -> Result<(), BillingError>;
+
 /// A company's billing state as the user views and the paywall read it: the read model keyed
 /// by company, which `company.billing_changed` (a charge, a credit, a payment) invalidates and
 /// nothing else does. So a charge reaches no member's access or view.
@@ -291,18 +299,25 @@ impl Billing<'_> {
         self.debit_usage(uow, user, company, (input, output), charge)
     }
 
-    /// [`Billing::charge_tokens`] for work already done and delivered (a model's answer): a
-    /// payer whose balance no longer covers it gives what it has, down to 0, instead of
-    /// refusing (the pre-check before the model ran is what refuses).
-    pub(crate) fn settle_tokens(
+    /// [`Billing::charge_tokens`] for work already done and delivered (a model's answer),
+    /// inside the caller's write: a payer whose balance no longer covers it gives what it
+    /// has, down to 0, instead of refusing (the pre-check before the model ran is what
+    /// refuses).
+    pub(crate) fn settle_tokens_in(
         &self,
-        uow: &mut Uow<'_>,
+        work: &mut agentry_store::events::Work<'_>,
         user: UserId,
         company: CompanyId,
         input: i64,
         output: i64,
     ) -> Result<(), AppError> {
-        self.debit_usage(uow, user, company, (input, output), agentry_billing::settle)
+        self.debit_in(
+            work,
+            user,
+            company,
+            (input, output),
+            agentry_billing::settle_within,
+        )
     }
 
     fn debit_usage(
@@ -310,43 +325,49 @@ impl Billing<'_> {
         uow: &mut Uow<'_>,
         user: UserId,
         company: CompanyId,
-        (input, output): (i64, i64),
-        debit: fn(
-            &mut agentry_store::AnyConnection,
-            &agentry_billing::BillingSettings,
-            &Usage,
-            chrono::NaiveDateTime,
-        ) -> Result<(), BillingError>,
+        tokens: (i64, i64),
+        debit: Debit,
     ) -> Result<(), AppError> {
         self.app.write(uow, |work| {
-            let payer = crate::companies::payers(work.conn(), &[company])?
-                .get(&company)
-                .copied()
-                .unwrap_or(company);
-            let usage = Usage {
-                payer,
-                company,
-                user,
-                input,
-                output,
-            };
-            debit(
-                work.conn(),
-                &self.app.settings.billing,
-                &usage,
-                naive_of(now_epoch()),
-            )
-            .map_err(|error| match error {
-                BillingError::InsufficientBalance => {
-                    AppError::PaymentRequired(json!(error.to_string()))
-                }
-                BillingError::Negative => AppError::BadRequest(error.to_string()),
-                BillingError::Store(store) => AppError::Store(store),
-            })?;
-            // Only the payer's balance changed; whoever reads it reads it by company.
-            crate::companies::billing_changed(work, &[payer]);
-            Ok(())
+            self.debit_in(work, user, company, tokens, debit)
         })
+    }
+
+    fn debit_in(
+        &self,
+        work: &mut agentry_store::events::Work<'_>,
+        user: UserId,
+        company: CompanyId,
+        (input, output): (i64, i64),
+        debit: Debit,
+    ) -> Result<(), AppError> {
+        let payer = crate::companies::payers(work.conn(), &[company])?
+            .get(&company)
+            .copied()
+            .unwrap_or(company);
+        let usage = Usage {
+            payer,
+            company,
+            user,
+            input,
+            output,
+        };
+        debit(
+            work.conn(),
+            &self.app.settings.billing,
+            &usage,
+            naive_of(now_epoch()),
+        )
+        .map_err(|error| match error {
+            BillingError::InsufficientBalance => {
+                AppError::PaymentRequired(json!(error.to_string()))
+            }
+            BillingError::Negative => AppError::BadRequest(error.to_string()),
+            BillingError::Store(store) => AppError::Store(store),
+        })?;
+        // Only the payer's balance changed; whoever reads it reads it by company.
+        crate::companies::billing_changed(work, &[payer]);
+        Ok(())
     }
 
     /// Whether `header` carries the server's own key (`AGIXT_API_KEY`), as `POST /v1/credit`

@@ -111,6 +111,17 @@ pub fn settle(
     usage: &Usage,
     at: NaiveDateTime,
 ) -> Result<(), BillingError> {
+    write_transaction(&mut *conn, |conn| settle_within(conn, settings, usage, at))
+}
+
+/// [`settle`] inside the caller's transaction (a turn writes its messages and its charge
+/// in one).
+pub fn settle_within(
+    conn: &mut AnyConnection,
+    settings: &BillingSettings,
+    usage: &Usage,
+    at: NaiveDateTime,
+) -> Result<(), BillingError> {
     let Usage {
         payer,
         company,
@@ -122,22 +133,20 @@ pub fn settle(
         return Err(BillingError::Negative);
     }
     let total = input.saturating_add(output);
-    write_transaction(&mut *conn, |conn| {
-        if settings.enabled() {
-            // The whole total when it is there, else what is left. Each is one conditional
-            // statement; a balance that moved across the line between the two (a credit, or
-            // another debit) is read again, a few times at most.
-            for _ in 0..SETTLE_TRIES {
-                if billing::debit(conn, payer, total)? || billing::debit_rest(conn, payer, total)? {
-                    break;
-                }
+    if settings.enabled() {
+        // The whole total when it is there, else what is left. Each is one conditional
+        // statement; a balance that moved across the line between the two (a credit, or
+        // another debit) is read again, a few times at most.
+        for _ in 0..SETTLE_TRIES {
+            if billing::debit(conn, payer, total)? || billing::debit_rest(conn, payer, total)? {
+                break;
             }
-        } else {
-            billing::count_usage(conn, payer, total)?;
         }
-        billing::record_usage(conn, &usage_row(company, user, input, output, at))?;
-        Ok(())
-    })
+    } else {
+        billing::count_usage(conn, payer, total)?;
+    }
+    billing::record_usage(conn, &usage_row(company, user, input, output, at))?;
+    Ok(())
 }
 
 /// Where the paywall stands (reference section 5.4).

@@ -455,25 +455,26 @@ impl Chat<'_> {
             messages.push((MessageId::new(), agent_name, answer));
         }
         let agent: AgentId = prepared.place.view.id;
-        self.app.transaction(uow, |uow| {
+        let tokens = (
+            i64::try_from(outcome.input_tokens).unwrap_or(i64::MAX),
+            i64::try_from(outcome.output_tokens).unwrap_or(i64::MAX),
+        );
+        // One write: the messages and the charge commit together, their events with them.
+        self.app.write(uow, |work| {
             if prepared.log {
-                self.app.conversations().record_turn(
-                    uow,
+                self.app.conversations().record_turn_in(
+                    work,
                     prepared.user,
                     &prepared.target,
                     agent,
                     &messages,
                 )?;
             }
-            let tokens = (
-                i64::try_from(outcome.input_tokens).unwrap_or(i64::MAX),
-                i64::try_from(outcome.output_tokens).unwrap_or(i64::MAX),
-            );
             if let Some(company) = prepared.charge_to
                 && (tokens.0 > 0 || tokens.1 > 0)
             {
-                self.app.billing().settle_tokens(
-                    uow,
+                self.app.billing().settle_tokens_in(
+                    work,
                     prepared.user,
                     company,
                     tokens.0,

@@ -11,6 +11,8 @@ pub(crate) struct TurnTarget {
     pub id: ConversationId,
     pub name: String,
     pub exists: bool,
+    /// The id was made here (a new name), so no other turn can have made it meanwhile.
+    pub generated: bool,
 }
 
 impl Conversations<'_> {
@@ -40,12 +42,14 @@ impl Conversations<'_> {
                     id,
                     name: row.name,
                     exists: true,
+                    generated: false,
                 }),
                 Some(_) => Err(AppError::NotFound("Conversation is not accessible.".into())),
                 None => Ok(TurnTarget {
                     id,
                     name: "-".into(),
                     exists: false,
+                    generated: false,
                 }),
             };
         }
@@ -54,11 +58,13 @@ impl Conversations<'_> {
                 id: row.id.into(),
                 name: row.name,
                 exists: true,
+                generated: false,
             },
             None => TurnTarget {
                 id: ConversationId::new(),
                 name: name.to_owned(),
                 exists: false,
+                generated: true,
             },
         })
     }
@@ -94,12 +100,12 @@ impl Conversations<'_> {
         Ok(kept)
     }
 
-    /// Write a turn's `messages` (id, role, text; in order) to `target`, making it first when
-    /// it is new (or was made meanwhile by another turn with the same id: then it is used if
-    /// it is the caller's). One write.
-    pub(crate) fn record_turn(
+    /// Write a turn's `messages` (id, role, text; in order) to `target` inside the caller's
+    /// write, making the conversation first when it is new (or, when the caller named it by
+    /// an id, using it if another turn made it meanwhile for the same user).
+    pub(crate) fn record_turn_in(
         &self,
-        uow: &mut Uow<'_>,
+        work: &mut agentry_store::events::Work<'_>,
         user: UserId,
         target: &TurnTarget,
         agent: AgentId,
@@ -115,34 +121,37 @@ impl Conversations<'_> {
                 ..message_row(conversation, role, text, in_order(at, i))
             })
             .collect();
-        self.app.write(uow, |work| {
-            if !target.exists {
-                match store::find(work.conn(), conversation)? {
-                    Some(row) if UserId::from(row.user_id) == user => {}
-                    Some(_) => {
-                        return Err(AppError::NotFound("Conversation is not accessible.".into()));
-                    }
-                    None => {
-                        let row = ConversationRow {
-                            id: conversation,
-                            user_id: user.into(),
-                            agent_id: Some(agent.into()),
-                            name: target.name.clone(),
-                            created_at: at,
-                            updated_at: at,
-                        };
-                        store::insert_conversation(work.conn(), &row)?;
-                        work.record(DomainEvent::ConversationChanged {
-                            conversation: target.id,
-                            user,
-                            change: ConversationChange::Created,
-                        });
-                    }
+        if !target.exists {
+            let found = if target.generated {
+                None
+            } else {
+                store::find(work.conn(), conversation)?
+            };
+            match found {
+                Some(row) if UserId::from(row.user_id) == user => {}
+                Some(_) => {
+                    return Err(AppError::NotFound("Conversation is not accessible.".into()));
+                }
+                None => {
+                    let row = ConversationRow {
+                        id: conversation,
+                        user_id: user.into(),
+                        agent_id: Some(agent.into()),
+                        name: target.name.clone(),
+                        created_at: at,
+                        updated_at: at,
+                    };
+                    store::insert_conversation(work.conn(), &row)?;
+                    work.record(DomainEvent::ConversationChanged {
+                        conversation: target.id,
+                        user,
+                        change: ConversationChange::Created,
+                    });
                 }
             }
-            store::add_messages(work.conn(), conversation, &rows, at)?;
-            work.record(messages_changed(conversation, user, MessagesChange::Added));
-            Ok(())
-        })
+        }
+        store::add_messages(work.conn(), conversation, &rows, at)?;
+        work.record(messages_changed(conversation, user, MessagesChange::Added));
+        Ok(())
     }
 }
