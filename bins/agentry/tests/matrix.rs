@@ -358,6 +358,45 @@ const DECLARED: &[(&str, &str, Guard)] = &[
         "/outputs/{agent_id}/{conversation_id}/{file*}",
         Guard::Public,
     ),
+    ("GET", "/v1/prompts", Guard::Scope("prompts:read")),
+    ("GET", "/v1/prompt/categories", Guard::Scope("prompts:read")),
+    ("GET", "/v1/prompt/all", Guard::Scope("prompts:read")),
+    (
+        "GET",
+        "/v1/prompt/category/{prompt_category_id}",
+        Guard::Scope("prompts:read"),
+    ),
+    ("POST", "/v1/prompt", Guard::Scope("prompts:write")),
+    (
+        "GET",
+        "/v1/prompt/{prompt_id}",
+        Guard::Scope("prompts:read"),
+    ),
+    (
+        "PUT",
+        "/v1/prompt/{prompt_id}",
+        Guard::Scope("prompts:write"),
+    ),
+    (
+        "PATCH",
+        "/v1/prompt/{prompt_id}",
+        Guard::Scope("prompts:write"),
+    ),
+    (
+        "DELETE",
+        "/v1/prompt/{prompt_id}",
+        Guard::Scope("prompts:delete"),
+    ),
+    (
+        "GET",
+        "/v1/prompt/{prompt_id}/args",
+        Guard::Scope("prompts:read"),
+    ),
+    (
+        "POST",
+        "/v1/prompt/{prompt_id}/revert",
+        Guard::Scope("prompts:write"),
+    ),
     (
         "POST",
         "/v1/chat/completions",
@@ -696,6 +735,10 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         .replace("{category_id}", "core-abilities")
         .replace("{conversation_id}", &team.conversation)
         .replace("{message_id}", &team.message)
+        // A built-in prompt (every caller sees it; deleting it is refused with 400) and its
+        // category, by name.
+        .replace("{prompt_id}", &agentry_app::prompts::builtin_id("Chat"))
+        .replace("{prompt_category_id}", "Default")
         .replace("{file*}", &team.file)
         // Nobody's token: a permitted caller meets "Token not found".
         .replace("{token_id}", &uuid::Uuid::new_v4().to_string());
@@ -728,6 +771,9 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
             Some(json!({"new_message": "edited"}))
         }
         ("POST", "/v1/conversation") => Some(json!({"conversation_name": "matrix"})),
+        ("POST", "/v1/prompt") => Some(json!({"prompt_name": "Matrix", "prompt": "{user_input}"})),
+        ("PUT", "/v1/prompt/{prompt_id}") => Some(json!({"prompt": "mine: {user_input}"})),
+        ("PATCH", "/v1/prompt/{prompt_id}") => Some(json!({"prompt_name": "Chat"})),
         ("POST", "/v1/chat/completions") => Some(json!({
             "model": team.agent, "user": "matrix", "messages": [{"role": "user", "content": "hi"}]
         })),

@@ -9,6 +9,7 @@ pub mod companies;
 pub mod conversations;
 pub mod extensions;
 pub mod payments;
+pub mod prompts;
 pub mod tokens;
 
 /// `{"message": ...}`: what most writes answer, with AGiXT's sentence.

@@ -76,6 +76,7 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
             vec![Invalidation::Conversations(*user)]
         }
         // Invitations are read from the database on every request: no read model.
+        DomainEvent::PromptChanged { user, .. } => vec![Invalidation::Prompts(*user)],
         DomainEvent::InvitationChanged { .. } => Vec::new(),
     }
 }

@@ -18,6 +18,7 @@ pub mod extensions;
 mod forms;
 pub mod jobs;
 pub mod payments;
+pub mod prompts;
 mod read_models;
 pub mod session;
 pub mod setup;
@@ -259,6 +260,8 @@ pub struct Context {
     own_agents: agentry_cache::ReadModel<agentry_domain::UserId, agents::OwnAgents>,
     /// The agents shared with each company's members.
     shared_agents: agentry_cache::ReadModel<agentry_domain::CompanyId, agents::SharedAgents>,
+    /// Each user's prompts.
+    user_prompts: agentry_cache::ReadModel<agentry_domain::UserId, prompts::UserPrompts>,
     /// The extensions and their commands (built once).
     registry: Arc<agentry_extensions::Registry>,
     /// The role and scope catalog (static and extension scopes; built once).
@@ -359,6 +362,11 @@ impl App {
                 bytes,
                 agents::SharedAgents::weight,
             ),
+            user_prompts: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                prompts::UserPrompts::weight,
+            ),
             company_extensions: agentry_cache::ReadModel::weighed(
                 Self::ACCESS_CAPACITY,
                 bytes,
@@ -430,6 +438,11 @@ impl App {
         commands::Commands { app: self }
     }
 
+    /// Each user's prompts over the built-in set.
+    pub fn prompts(&self) -> prompts::Prompts<'_> {
+        prompts::Prompts { app: self }
+    }
+
     /// Chat completions: the agent's turn, the models list, the prompt endpoint.
     pub fn chat(&self) -> chat::Chat<'_> {
         chat::Chat { app: self }
@@ -483,6 +496,7 @@ impl App {
             Invalidation::Seen(user) => self.profiles.invalidate(user),
             Invalidation::Roster(company) => self.rosters.invalidate(company),
             Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),
+            Invalidation::Prompts(user) => self.user_prompts.invalidate(user),
             Invalidation::Balance(company) => self.balances.invalidate(company),
             Invalidation::Agent(agent) => {
                 self.agent_views.invalidate(agent);
@@ -511,6 +525,7 @@ impl App {
                 self.own_agents.invalidate_all();
                 self.shared_agents.invalidate_all();
                 self.company_extensions.invalidate_all();
+                self.user_prompts.invalidate_all();
             }
         }
     }

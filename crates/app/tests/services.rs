@@ -19,6 +19,7 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("tokens", &["tokens"]),
     ("conversations", &["conversations"]),
     ("commands", &["commands"]),
+    ("prompts", &["prompts"]),
     ("chat", &["chat"]),
 ];
 

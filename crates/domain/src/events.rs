@@ -100,6 +100,9 @@ pub enum DomainEvent {
         user: UserId,
         change: MessagesChange,
     },
+    /// One of a user's prompts was created, changed or deleted.
+    #[serde(rename = "prompt.changed")]
+    PromptChanged { user: UserId, prompt: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -160,6 +163,7 @@ impl DomainEvent {
             DomainEvent::AgentChanged { .. } => "agent.changed",
             DomainEvent::ConversationChanged { .. } => "conversation.changed",
             DomainEvent::MessagesChanged { .. } => "conversation.messages_changed",
+            DomainEvent::PromptChanged { .. } => "prompt.changed",
         }
     }
 
@@ -180,6 +184,7 @@ impl DomainEvent {
             DomainEvent::AgentChanged { agent, .. } => agent.to_string(),
             DomainEvent::ConversationChanged { conversation, .. }
             | DomainEvent::MessagesChanged { conversation, .. } => conversation.to_string(),
+            DomainEvent::PromptChanged { prompt, .. } => prompt.clone(),
         }
     }
 }
@@ -241,6 +246,10 @@ mod tests {
                 conversation: ConversationId::new(),
                 user,
                 change: MessagesChange::Added,
+            },
+            DomainEvent::PromptChanged {
+                user,
+                prompt: "p".into(),
             },
         ];
         for event in events {

@@ -18,6 +18,8 @@ pub enum Invalidation {
     Roster(CompanyId),
     /// A user's list of conversations.
     Conversations(UserId),
+    /// A user's prompts.
+    Prompts(UserId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
@@ -47,6 +49,7 @@ impl Invalidation {
             Invalidation::Balance(company) => format!("{origin} balance:{company}"),
             Invalidation::Roster(company) => format!("{origin} roster:{company}"),
             Invalidation::Conversations(user) => format!("{origin} conversations:{user}"),
+            Invalidation::Prompts(user) => format!("{origin} prompts:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
@@ -68,6 +71,7 @@ impl Invalidation {
             Some(("balance", company)) => Invalidation::Balance(company.parse().ok()?),
             Some(("roster", company)) => Invalidation::Roster(company.parse().ok()?),
             Some(("conversations", user)) => Invalidation::Conversations(user.parse().ok()?),
+            Some(("prompts", user)) => Invalidation::Prompts(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
             Some(("agents", user)) => Invalidation::OwnAgents(user.parse().ok()?),
@@ -153,6 +157,7 @@ mod tests {
             Invalidation::Balance(CompanyId::new()),
             Invalidation::Roster(CompanyId::new()),
             Invalidation::Conversations(user),
+            Invalidation::Prompts(user),
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
             Invalidation::OwnAgents(user),

@@ -4,6 +4,7 @@
 pub mod account;
 pub mod agents;
 pub mod billing;
+pub mod chains;
 pub mod companies;
 pub mod company_extensions;
 pub mod conversations;
@@ -15,6 +16,7 @@ pub mod migrate;
 pub mod notify;
 pub mod payments;
 pub mod pg_tls;
+pub mod prompts;
 pub mod schema;
 pub mod seed;
 pub mod tokens;

@@ -135,6 +135,51 @@ diesel::table! {
 }
 
 diesel::table! {
+    chains (id) {
+        id -> Text,
+        user_id -> Text,
+        name -> Text,
+        description -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    chain_steps (chain_id, step_number) {
+        chain_id -> Text,
+        step_number -> Integer,
+        agent_name -> Text,
+        prompt_type -> Text,
+        prompt -> Text,
+    }
+}
+
+diesel::table! {
+    chain_responses (id) {
+        id -> Text,
+        chain_id -> Text,
+        run_id -> Text,
+        step_number -> Integer,
+        content -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    prompts (id) {
+        id -> Text,
+        user_id -> Text,
+        category -> Text,
+        name -> Text,
+        description -> Text,
+        content -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     conversations (id) {
         id -> Text,
         user_id -> Text,
@@ -308,6 +353,10 @@ diesel::joinable!(payment_transactions -> companies (company_id));
 diesel::joinable!(agent_settings -> agents (agent_id));
 diesel::joinable!(agent_commands -> agents (agent_id));
 diesel::joinable!(company_settings -> companies (company_id));
+diesel::joinable!(prompts -> users (user_id));
+diesel::joinable!(chains -> users (user_id));
+diesel::joinable!(chain_steps -> chains (chain_id));
+diesel::joinable!(chain_responses -> chains (chain_id));
 diesel::joinable!(company_commands -> companies (company_id));
 diesel::joinable!(messages -> conversations (conversation_id));
 diesel::joinable!(role_scopes -> scopes (scope_name));
@@ -333,6 +382,10 @@ diesel::allow_tables_to_appear_in_same_query!(
     agent_commands,
     conversations,
     messages,
+    prompts,
+    chains,
+    chain_steps,
+    chain_responses,
     jobs,
     events,
     seed_marks,

@@ -79,7 +79,7 @@ fn table_exists(conn: &mut AnyConnection, table: &str) -> bool {
         == 1
 }
 
-const TABLES: [&str; 24] = [
+const TABLES: [&str; 28] = [
     "users",
     "company_settings",
     "company_commands",
@@ -104,6 +104,10 @@ const TABLES: [&str; 24] = [
     "events",
     "seed_marks",
     "event_horizon",
+    "prompts",
+    "chains",
+    "chain_steps",
+    "chain_responses",
 ];
 
 fn empty_db(backend: Backend) -> Option<TestDb> {
@@ -188,7 +192,9 @@ db_tests! {
                 "20261204000010",
                 "20261204000011",
                 "20261205000012",
-                "20261205000013"
+                "20261205000013",
+                "20261205000014",
+                "20261205000015"
             ]
         );
         assert!(TABLES.iter().all(|t| table_exists(&mut conn, t)));

@@ -8,6 +8,7 @@ pub mod companies;
 pub mod conversations;
 pub mod health;
 pub mod openapi;
+pub mod prompts;
 pub mod roles;
 pub mod table;
 pub mod tokens;

@@ -250,6 +250,20 @@ routes! {
     POST "/v1/chat/completions", BodyScope("agents:execute") => chat::completions;
     GET "/v1/models", Token("agents:read") => chat::models;
     POST "/v1/agent/{agent_id}/prompt", AgentScope("agents:execute") => chat::prompt;
+    // Prompts (section 6): each user's own over the built-in set, the scope in the
+    // caller's current company; another user's prompt is 404 (the use case). The fixed
+    // paths come before `{prompt_id}`.
+    GET "/v1/prompts", Scope("prompts:read") => prompts::list;
+    GET "/v1/prompt/categories", Scope("prompts:read") => prompts::categories;
+    GET "/v1/prompt/all", Scope("prompts:read") => prompts::all;
+    GET "/v1/prompt/category/{prompt_category_id}", Scope("prompts:read") => prompts::by_category;
+    POST "/v1/prompt", Scope("prompts:write") => prompts::create;
+    GET "/v1/prompt/{prompt_id}", Scope("prompts:read") => prompts::get;
+    PUT "/v1/prompt/{prompt_id}", Scope("prompts:write") => prompts::update;
+    PATCH "/v1/prompt/{prompt_id}", Scope("prompts:write") => prompts::rename;
+    DELETE "/v1/prompt/{prompt_id}", Scope("prompts:delete") => prompts::delete;
+    GET "/v1/prompt/{prompt_id}/args", Scope("prompts:read") => prompts::args;
+    POST "/v1/prompt/{prompt_id}/revert", Scope("prompts:write") => prompts::revert;
     // Conversations (section 7): each belongs to its user (checked in the use case); the
     // scope is checked in the caller's current company.
     POST "/v1/conversation", Scope("conversations:write") => conversations::create;

@@ -8,7 +8,6 @@
 //! charge). A turn whose provider fails writes nothing.
 
 mod endpoints;
-mod prompts;
 mod run;
 mod tags;
 mod turn;
@@ -23,6 +22,7 @@ use serde_json::{Map, Value};
 
 use crate::commands::Place;
 use crate::conversations::TurnTarget;
+use crate::prompts::builtin;
 use crate::session::Caller;
 use crate::{App, AppError};
 
@@ -329,8 +329,13 @@ impl Chat<'_> {
             }
         };
         let prompt_name =
-            setting(turn, &view, "prompt_name").unwrap_or_else(|| prompts::DEFAULT_PROMPT.into());
-        let template = prompts::default_prompt(&prompt_name)
+            setting(turn, &view, "prompt_name").unwrap_or_else(|| builtin::DEFAULT_PROMPT.into());
+        let prompt_category =
+            setting(turn, &view, "prompt_category").unwrap_or_else(|| builtin::CATEGORY.into());
+        let template = self
+            .app
+            .prompts()
+            .resolve(uow, caller.user, &prompt_category, &prompt_name)?
             .ok_or_else(|| AppError::NotFound(format!("Prompt `{prompt_name}` not found")))?;
         let history_limit = turn
             .number_override(&["conversation_results"])
@@ -400,7 +405,7 @@ impl Chat<'_> {
         for (key, value) in built_in {
             values.insert(key.to_owned(), value);
         }
-        let prompt = prompts::render(template, &values);
+        let prompt = builtin::render(&template, &values);
         let settings = self.provider_settings(&view, &layer);
         Ok(Prepared {
             place,

@@ -1,10 +1,10 @@
-//! The default prompt set (`crates/app/prompts/`, compiled in) and how a prompt is rendered.
-//! The prompts issue adds user, company and server tiers over these.
+//! The built-in prompt set (`crates/app/prompts/`, compiled in, category "Default"), how a
+//! prompt's arguments are read and how it is rendered.
 
 use std::collections::BTreeMap;
 
-/// The default prompts by name (category "Default").
-const DEFAULTS: &[(&str, &str)] = &[
+/// The built-in prompts by name (category "Default").
+pub(crate) const DEFAULTS: &[(&str, &str)] = &[
     (
         "Think About It",
         include_str!("../../prompts/Think About It.md"),
@@ -25,6 +25,32 @@ pub(crate) fn default_prompt(name: &str) -> Option<&'static str> {
         .find(|(n, _)| *n == name)
         .or_else(|| DEFAULTS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
         .map(|(_, text)| *text)
+}
+
+/// The category of the built-in prompts.
+pub(crate) const CATEGORY: &str = "Default";
+
+/// The arguments of `text`: each distinct `{name}` whose name can be a variable's, in
+/// order (JSON braces are not arguments).
+pub(crate) fn arguments(text: &str) -> Vec<String> {
+    let mut found: Vec<String> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let inner = &rest[open..];
+        let inner = inner.get(1..).unwrap_or_default();
+        match inner.find(['}', '{']) {
+            Some(close) if inner[close..].starts_with('}') => {
+                let name = &inner[..close];
+                if is_variable(name) && !found.iter().any(|f| f == name) {
+                    found.push(name.to_owned());
+                }
+                rest = &inner[close..];
+            }
+            Some(close) => rest = &inner[close..],
+            None => break,
+        }
+    }
+    found
 }
 
 /// Whether `name` can be a variable's (`{user_input}`, `{COMMANDS}`...).
@@ -89,6 +115,14 @@ mod tests {
                 &values
             ),
             "Q: what is {date}? on 2026-12-05; {\"json\": 1} {unknown} {"
+        );
+    }
+
+    #[test]
+    fn arguments_are_the_variables_in_order_once() {
+        assert_eq!(
+            arguments("{a} {\"json\": {b}} {a} { spaced } {c"),
+            ["a", "b"]
         );
     }
 
