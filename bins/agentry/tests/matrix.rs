@@ -358,6 +358,56 @@ const DECLARED: &[(&str, &str, Guard)] = &[
         "/outputs/{agent_id}/{conversation_id}/{file*}",
         Guard::Public,
     ),
+    ("GET", "/v1/chains", Guard::Scope("chains:read")),
+    ("POST", "/v1/chain", Guard::Scope("chains:write")),
+    ("POST", "/v1/chain/import", Guard::Scope("chains:write")),
+    ("GET", "/v1/chain/{chain_id}", Guard::Scope("chains:read")),
+    ("PUT", "/v1/chain/{chain_id}", Guard::Scope("chains:write")),
+    (
+        "DELETE",
+        "/v1/chain/{chain_id}",
+        Guard::Scope("chains:delete"),
+    ),
+    (
+        "GET",
+        "/v1/chain/{chain_id}/args",
+        Guard::Scope("chains:read"),
+    ),
+    (
+        "GET",
+        "/v1/chain/{chain_id}/responses",
+        Guard::Scope("chains:read"),
+    ),
+    (
+        "POST",
+        "/v1/chain/{chain_id}/step",
+        Guard::Scope("chains:write"),
+    ),
+    (
+        "PATCH",
+        "/v1/chain/{chain_id}/step/move",
+        Guard::Scope("chains:write"),
+    ),
+    (
+        "PUT",
+        "/v1/chain/{chain_id}/step/{step_number}",
+        Guard::Scope("chains:write"),
+    ),
+    (
+        "DELETE",
+        "/v1/chain/{chain_id}/step/{step_number}",
+        Guard::Scope("chains:delete"),
+    ),
+    (
+        "POST",
+        "/v1/chain/{chain_id}/run",
+        Guard::Scope("chains:execute"),
+    ),
+    (
+        "POST",
+        "/v1/chain/{chain_id}/run/step/{step_number}",
+        Guard::Scope("chains:execute"),
+    ),
     ("GET", "/v1/prompts", Guard::Scope("prompts:read")),
     ("GET", "/v1/prompt/categories", Guard::Scope("prompts:read")),
     ("GET", "/v1/prompt/all", Guard::Scope("prompts:read")),
@@ -470,8 +520,10 @@ fn declared_guard(spec: &RouteSpec) -> Guard {
 }
 
 /// Routes that change the caller or the team itself: each gets a team of its own.
-const DESTRUCTIVE: [(&str, &str); 7] = [
+const DESTRUCTIVE: [(&str, &str); 9] = [
     ("DELETE", "/v1/agent/{agent_id}"),
+    ("DELETE", "/v1/chain/{chain_id}"),
+    ("DELETE", "/v1/chain/{chain_id}/step/{step_number}"),
     ("DELETE", "/v1/conversation/{conversation_id}"),
     (
         "DELETE",
@@ -506,6 +558,8 @@ struct Team {
     /// The admin's conversation, its message, and the file a command left in it.
     conversation: String,
     message: String,
+    /// The admin's chain (one step: Get Datetime by the shared agent).
+    chain: String,
     file: String,
 }
 
@@ -609,6 +663,24 @@ async fn team(app: &TestApp) -> Team {
         )
         .await;
     let message = added["message"].as_str().unwrap().to_owned();
+    let (_, chain) = app
+        .call(
+            Method::POST,
+            "/v1/chain",
+            Some(&admin),
+            Some(json!({"chain_name": "Matrix Chain"})),
+        )
+        .await;
+    let chain = chain["id"].as_str().unwrap().to_owned();
+    let (status, step) = app
+        .call(
+            Method::POST,
+            &format!("/v1/chain/{chain}/step"),
+            Some(&admin),
+            Some(json!({"agent_id": agent, "prompt_type": "Command", "prompt": {"command_name": "Get Datetime"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{step}");
     let (reader, reader_id) = invited.pop().unwrap();
     let (user, user_id) = invited.pop().unwrap();
     Team {
@@ -627,6 +699,7 @@ async fn team(app: &TestApp) -> Team {
         agent,
         conversation,
         message,
+        chain,
         file: "matrix.txt".into(),
     }
 }
@@ -735,6 +808,8 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         .replace("{category_id}", "core-abilities")
         .replace("{conversation_id}", &team.conversation)
         .replace("{message_id}", &team.message)
+        .replace("{chain_id}", &team.chain)
+        .replace("{step_number}", "1")
         // A built-in prompt (every caller sees it; deleting it is refused with 400) and its
         // category, by name.
         .replace("{prompt_id}", &agentry_app::prompts::builtin_id("Chat"))
@@ -772,6 +847,18 @@ fn request_for(spec: &RouteSpec, team: &Team) -> (String, Option<Value>, bool) {
         }
         ("POST", "/v1/conversation") => Some(json!({"conversation_name": "matrix"})),
         ("POST", "/v1/prompt") => Some(json!({"prompt_name": "Matrix", "prompt": "{user_input}"})),
+        ("POST", "/v1/chain") => Some(json!({"chain_name": "Matrix New"})),
+        ("POST", "/v1/chain/import") => Some(json!({"chain_name": "Imported", "steps": []})),
+        ("PUT", "/v1/chain/{chain_id}") => Some(json!({"description": "d"})),
+        ("POST", "/v1/chain/{chain_id}/step")
+        | ("PUT", "/v1/chain/{chain_id}/step/{step_number}") => Some(
+            json!({"agent_id": team.agent, "prompt_type": "Command", "prompt": {"command_name": "Get Datetime"}}),
+        ),
+        ("PATCH", "/v1/chain/{chain_id}/step/move") => {
+            Some(json!({"old_step_number": 1, "new_step_number": 1}))
+        }
+        ("POST", "/v1/chain/{chain_id}/run")
+        | ("POST", "/v1/chain/{chain_id}/run/step/{step_number}") => Some(json!({"prompt": "hi"})),
         ("PUT", "/v1/prompt/{prompt_id}") => Some(json!({"prompt": "mine: {user_input}"})),
         ("PATCH", "/v1/prompt/{prompt_id}") => Some(json!({"prompt_name": "Chat"})),
         ("POST", "/v1/chat/completions") => Some(json!({
@@ -876,7 +963,10 @@ async fn every_cell(db: agentry_test_support::TestDb, pool_size: Option<u32>) {
                     && want == Expect::Allowed
                 {
                     want = agent_expectation(spec, caller);
-                } else if spec.path.contains("{conversation_id}") && want == Expect::Allowed {
+                } else if (spec.path.contains("{conversation_id}")
+                    || spec.path.contains("{chain_id}"))
+                    && want == Expect::Allowed
+                {
                     want = conversation_expectation(caller);
                 }
                 let got = outcome(status);

@@ -105,12 +105,21 @@ app_tests! {
         assert!(names(&app, &other, "Default").await.contains(&("Chat".into(), "global".into())));
         let (_, all) = call(&app, Method::GET, "/v1/prompt/all", &token, None).await;
         assert_eq!(all["user_prompts"][0]["is_override"], true);
+        // The built-in's id now reads, and changes, the user's version.
+        let (_, got) = call(&app, Method::GET, &format!("/v1/prompt/{chat}"), &token, None).await;
+        assert_eq!(got["prompt"], "MY CHAT: {user_input}");
+        let (status, _) = call(&app, Method::PUT, &format!("/v1/prompt/{chat}"), &token, Some(json!({"prompt": "MY CHAT: {user_input}"}))).await;
+        assert_eq!(status, StatusCode::OK, "a second change is a change, not a duplicate");
 
         // The chat pipeline renders the user's version.
         let (_, agents) = call(&app, Method::GET, "/v1/agent", &token, None).await;
         let agent = agents["agents"][0]["id"].as_str().unwrap().to_owned();
         let body = json!({"prompt_name": "Chat", "prompt_args": {"user_input": "hello"}});
         let (_, answer) = call(&app, Method::POST, &format!("/v1/agent/{agent}/prompt"), &token, Some(body.clone())).await;
+        assert_eq!(answer["response"], "echo: MY CHAT: hello");
+        // The built-in's name in another case means the user's version too.
+        let lower = json!({"prompt_name": "chat", "prompt_args": {"user_input": "hello"}});
+        let (_, answer) = call(&app, Method::POST, &format!("/v1/agent/{agent}/prompt"), &token, Some(lower)).await;
         assert_eq!(answer["response"], "echo: MY CHAT: hello");
 
         // Revert (by the built-in's id), and the built-in applies again.

@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod chains;
 pub mod chat;
 pub mod companies;
 pub mod conversations;

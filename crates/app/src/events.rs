@@ -77,6 +77,7 @@ pub fn stale(event: &DomainEvent) -> Vec<Invalidation> {
         }
         // Invitations are read from the database on every request: no read model.
         DomainEvent::PromptChanged { user, .. } => vec![Invalidation::Prompts(*user)],
+        DomainEvent::ChainChanged { user, .. } => vec![Invalidation::Chains(*user)],
         DomainEvent::InvitationChanged { .. } => Vec::new(),
     }
 }

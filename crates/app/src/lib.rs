@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod agents;
 pub mod billing;
 pub mod catalog;
+pub mod chains;
 pub mod chat;
 pub mod commands;
 pub mod companies;
@@ -262,6 +263,8 @@ pub struct Context {
     shared_agents: agentry_cache::ReadModel<agentry_domain::CompanyId, agents::SharedAgents>,
     /// Each user's prompts.
     user_prompts: agentry_cache::ReadModel<agentry_domain::UserId, prompts::UserPrompts>,
+    /// Each user's chains with their steps.
+    user_chains: agentry_cache::ReadModel<agentry_domain::UserId, chains::UserChains>,
     /// The extensions and their commands (built once).
     registry: Arc<agentry_extensions::Registry>,
     /// The role and scope catalog (static and extension scopes; built once).
@@ -367,6 +370,11 @@ impl App {
                 bytes,
                 prompts::UserPrompts::weight,
             ),
+            user_chains: agentry_cache::ReadModel::weighed(
+                Self::ACCESS_CAPACITY,
+                bytes,
+                chains::UserChains::weight,
+            ),
             company_extensions: agentry_cache::ReadModel::weighed(
                 Self::ACCESS_CAPACITY,
                 bytes,
@@ -443,6 +451,11 @@ impl App {
         prompts::Prompts { app: self }
     }
 
+    /// Each user's chains: their steps, runs and responses.
+    pub fn chains(&self) -> chains::Chains<'_> {
+        chains::Chains { app: self }
+    }
+
     /// Chat completions: the agent's turn, the models list, the prompt endpoint.
     pub fn chat(&self) -> chat::Chat<'_> {
         chat::Chat { app: self }
@@ -497,6 +510,7 @@ impl App {
             Invalidation::Roster(company) => self.rosters.invalidate(company),
             Invalidation::Conversations(user) => self.conversation_lists.invalidate(user),
             Invalidation::Prompts(user) => self.user_prompts.invalidate(user),
+            Invalidation::Chains(user) => self.user_chains.invalidate(user),
             Invalidation::Balance(company) => self.balances.invalidate(company),
             Invalidation::Agent(agent) => {
                 self.agent_views.invalidate(agent);
@@ -526,6 +540,7 @@ impl App {
                 self.shared_agents.invalidate_all();
                 self.company_extensions.invalidate_all();
                 self.user_prompts.invalidate_all();
+                self.user_chains.invalidate_all();
             }
         }
     }

@@ -21,6 +21,7 @@ const SERVICES: &[(&str, &[&str])] = &[
     ("commands", &["commands"]),
     ("prompts", &["prompts"]),
     ("chat", &["chat"]),
+    ("chains", &["chains"]),
 ];
 
 /// Modules that are no service: the context and its unit of work, shared helpers.

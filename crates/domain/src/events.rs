@@ -103,6 +103,9 @@ pub enum DomainEvent {
     /// One of a user's prompts was created, changed or deleted.
     #[serde(rename = "prompt.changed")]
     PromptChanged { user: UserId, prompt: String },
+    /// One of a user's chains (or its steps) was created, changed or deleted.
+    #[serde(rename = "chain.changed")]
+    ChainChanged { user: UserId, chain: String },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,6 +167,7 @@ impl DomainEvent {
             DomainEvent::ConversationChanged { .. } => "conversation.changed",
             DomainEvent::MessagesChanged { .. } => "conversation.messages_changed",
             DomainEvent::PromptChanged { .. } => "prompt.changed",
+            DomainEvent::ChainChanged { .. } => "chain.changed",
         }
     }
 
@@ -185,6 +189,7 @@ impl DomainEvent {
             DomainEvent::ConversationChanged { conversation, .. }
             | DomainEvent::MessagesChanged { conversation, .. } => conversation.to_string(),
             DomainEvent::PromptChanged { prompt, .. } => prompt.clone(),
+            DomainEvent::ChainChanged { chain, .. } => chain.clone(),
         }
     }
 }
@@ -250,6 +255,10 @@ mod tests {
             DomainEvent::PromptChanged {
                 user,
                 prompt: "p".into(),
+            },
+            DomainEvent::ChainChanged {
+                user,
+                chain: "c".into(),
             },
         ];
         for event in events {

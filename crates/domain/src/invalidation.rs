@@ -20,6 +20,8 @@ pub enum Invalidation {
     Conversations(UserId),
     /// A user's prompts.
     Prompts(UserId),
+    /// A user's chains and their steps.
+    Chains(UserId),
     /// A user's token revocation instant (logout, password change, deactivation).
     Tokens(UserId),
     /// A personal access token (by the hex SHA-256 of its value): revoked or replaced.
@@ -50,6 +52,7 @@ impl Invalidation {
             Invalidation::Roster(company) => format!("{origin} roster:{company}"),
             Invalidation::Conversations(user) => format!("{origin} conversations:{user}"),
             Invalidation::Prompts(user) => format!("{origin} prompts:{user}"),
+            Invalidation::Chains(user) => format!("{origin} chains:{user}"),
             Invalidation::Tokens(user) => format!("{origin} tokens:{user}"),
             Invalidation::PersonalToken(hash) => format!("{origin} pat:{hash}"),
             Invalidation::Agent(agent) => format!("{origin} agent:{agent}"),
@@ -72,6 +75,7 @@ impl Invalidation {
             Some(("roster", company)) => Invalidation::Roster(company.parse().ok()?),
             Some(("conversations", user)) => Invalidation::Conversations(user.parse().ok()?),
             Some(("prompts", user)) => Invalidation::Prompts(user.parse().ok()?),
+            Some(("chains", user)) => Invalidation::Chains(user.parse().ok()?),
             Some(("tokens", user)) => Invalidation::Tokens(user.parse().ok()?),
             Some(("agent", agent)) => Invalidation::Agent(agent.parse().ok()?),
             Some(("agents", user)) => Invalidation::OwnAgents(user.parse().ok()?),
@@ -158,6 +162,7 @@ mod tests {
             Invalidation::Roster(CompanyId::new()),
             Invalidation::Conversations(user),
             Invalidation::Prompts(user),
+            Invalidation::Chains(user),
             Invalidation::Tokens(user),
             Invalidation::Agent(AgentId::new()),
             Invalidation::OwnAgents(user),

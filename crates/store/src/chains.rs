@@ -111,6 +111,24 @@ pub fn update_chain(
     }
 }
 
+/// Mark a chain of `user` changed (and, on PostgreSQL, lock its row until the transaction
+/// ends); whether there is one.
+pub fn touch_chain(
+    conn: &mut AnyConnection,
+    user: UserId,
+    id: DbUuid,
+    at: NaiveDateTime,
+) -> Result<bool, StoreError> {
+    Ok(diesel::update(
+        chains::table
+            .find(id)
+            .filter(chains::user_id.eq(DbUuid::from(user))),
+    )
+    .set(chains::updated_at.eq(at))
+    .execute(conn)?
+        == 1)
+}
+
 /// Delete a chain of `user` (its steps and responses with it); whether there was one.
 pub fn delete_chain(
     conn: &mut AnyConnection,
@@ -141,17 +159,18 @@ pub fn replace_steps(
     Ok(())
 }
 
-/// Record a run's responses (one statement).
+/// Record a run's responses (one statement per 500).
 pub fn insert_responses(conn: &mut AnyConnection, rows: &[ResponseRow]) -> Result<(), StoreError> {
-    if !rows.is_empty() {
+    for chunk in rows.chunks(500) {
         per_backend!(&mut *conn, |c| diesel::insert_into(chain_responses::table)
-            .values(rows)
+            .values(chunk)
             .execute(c))?;
     }
     Ok(())
 }
 
-/// The responses of a chain's latest run, by step (one statement).
+/// The responses of a chain's latest run, by step (two statements; a nested chain's steps,
+/// recorded under the same run, are its own chain's).
 pub fn latest_responses(
     conn: &mut AnyConnection,
     chain: DbUuid,
@@ -166,6 +185,7 @@ pub fn latest_responses(
         return Ok(Vec::new());
     };
     Ok(chain_responses::table
+        .filter(chain_responses::chain_id.eq(chain))
         .filter(chain_responses::run_id.eq(run))
         .select(ResponseRow::as_select())
         .order(chain_responses::step_number)

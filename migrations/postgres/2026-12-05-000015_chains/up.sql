@@ -31,3 +31,4 @@ CREATE TABLE chain_responses (
     created_at TIMESTAMP NOT NULL
 );
 CREATE INDEX chain_responses_chain ON chain_responses (chain_id, created_at);
+CREATE INDEX chain_responses_run ON chain_responses (chain_id, run_id);

@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod billing;
+pub mod chains;
 pub mod chat;
 pub mod companies;
 pub mod conversations;

@@ -264,6 +264,22 @@ routes! {
     DELETE "/v1/prompt/{prompt_id}", Scope("prompts:delete") => prompts::delete;
     GET "/v1/prompt/{prompt_id}/args", Scope("prompts:read") => prompts::args;
     POST "/v1/prompt/{prompt_id}/revert", Scope("prompts:write") => prompts::revert;
+    // Chains (section 5): each user's own, the scope in the caller's current company;
+    // another user's chain is 404 (the use case). Steps run by an agent the caller sees.
+    GET "/v1/chains", Scope("chains:read") => chains::list;
+    POST "/v1/chain", Scope("chains:write") => chains::create;
+    POST "/v1/chain/import", Scope("chains:write") => chains::import;
+    GET "/v1/chain/{chain_id}", Scope("chains:read") => chains::get;
+    PUT "/v1/chain/{chain_id}", Scope("chains:write") => chains::update;
+    DELETE "/v1/chain/{chain_id}", Scope("chains:delete") => chains::delete;
+    GET "/v1/chain/{chain_id}/args", Scope("chains:read") => chains::args;
+    GET "/v1/chain/{chain_id}/responses", Scope("chains:read") => chains::responses;
+    POST "/v1/chain/{chain_id}/step", Scope("chains:write") => chains::add_step;
+    PATCH "/v1/chain/{chain_id}/step/move", Scope("chains:write") => chains::move_step;
+    PUT "/v1/chain/{chain_id}/step/{step_number}", Scope("chains:write") => chains::update_step;
+    DELETE "/v1/chain/{chain_id}/step/{step_number}", Scope("chains:delete") => chains::delete_step;
+    POST "/v1/chain/{chain_id}/run", Scope("chains:execute") => chains::run;
+    POST "/v1/chain/{chain_id}/run/step/{step_number}", Scope("chains:execute") => chains::run_step;
     // Conversations (section 7): each belongs to its user (checked in the use case); the
     // scope is checked in the caller's current company.
     POST "/v1/conversation", Scope("conversations:write") => conversations::create;

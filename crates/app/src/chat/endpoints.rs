@@ -64,7 +64,8 @@ impl Chat<'_> {
         self.complete_logged(caller, body, true).await
     }
 
-    async fn complete_logged(
+    /// [`Chat::complete`], writing the turn to its conversation only when `log`.
+    pub(crate) async fn complete_logged(
         &self,
         caller: &Caller,
         body: ChatCompletionRequest,

@@ -318,7 +318,8 @@ impl Chat<'_> {
             }
             "chain" => {
                 return Err(AppError::BadRequest(
-                    "Mode `chain` is not available yet: chains are not built".into(),
+                    "Mode `chain` is not built yet: run the chain with `POST /v1/chain/{id}/run`"
+                        .into(),
                 ));
             }
             other => {

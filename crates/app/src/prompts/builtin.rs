@@ -16,15 +16,15 @@ pub(crate) const DEFAULTS: &[(&str, &str)] = &[
 /// The prompt agents run when they name none.
 pub(crate) const DEFAULT_PROMPT: &str = "Think About It";
 
-/// The default prompt `name` names: exactly, else ignoring ASCII case (the SDK's `instruct`
-/// helper asks for "instruct").
-pub(crate) fn default_prompt(name: &str) -> Option<&'static str> {
+/// The built-in prompt `name` names, with its own name: exactly, else ignoring ASCII case
+/// (the SDK's `instruct` helper asks for "instruct").
+pub(crate) fn builtin_named(name: &str) -> Option<(&'static str, &'static str)> {
     let name = name.trim();
     DEFAULTS
         .iter()
         .find(|(n, _)| *n == name)
         .or_else(|| DEFAULTS.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)))
-        .map(|(_, text)| *text)
+        .copied()
 }
 
 /// The category of the built-in prompts.
@@ -34,6 +34,7 @@ pub(crate) const CATEGORY: &str = "Default";
 /// order (JSON braces are not arguments).
 pub(crate) fn arguments(text: &str) -> Vec<String> {
     let mut found: Vec<String> = Vec::new();
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let mut rest = text;
     while let Some(open) = rest.find('{') {
         let inner = &rest[open..];
@@ -41,7 +42,7 @@ pub(crate) fn arguments(text: &str) -> Vec<String> {
         match inner.find(['}', '{']) {
             Some(close) if inner[close..].starts_with('}') => {
                 let name = &inner[..close];
-                if is_variable(name) && !found.iter().any(|f| f == name) {
+                if is_variable(name) && seen.insert(name) {
                     found.push(name.to_owned());
                 }
                 rest = &inner[close..];
@@ -65,20 +66,18 @@ fn is_variable(name: &str) -> bool {
 /// `template` with each `{name}` that `values` holds replaced by its value. Other braces stay
 /// as written, and values are not read again: a user who writes `{date}` gets `{date}`.
 pub(crate) fn render(template: &str, values: &BTreeMap<String, String>) -> String {
-    let mut out = String::with_capacity(
-        template.len().saturating_add(
-            values
-                .values()
-                .map(String::len)
-                .fold(0, usize::saturating_add),
-        ),
-    );
+    let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(open) = rest.find('{') {
         let (before, from) = rest.split_at(open);
         out.push_str(before);
         let inner = &from['{'.len_utf8()..];
-        let value = inner.find('}').and_then(|close| {
+        let Some(close) = inner.find('}') else {
+            // No `}` left: the rest is text (not rescanned brace by brace).
+            out.push_str(from);
+            return out;
+        };
+        let value = Some(close).and_then(|close| {
             let (name, tail) = inner.split_at(close);
             let value = values.get(name).filter(|_| is_variable(name))?;
             Some((value, tail.strip_prefix('}').unwrap_or(tail)))
@@ -129,10 +128,16 @@ mod tests {
     #[test]
     fn the_default_set_names_what_agents_and_the_sdk_ask_for() {
         for name in ["Think About It", "Chat", "instruct", "INSTRUCT"] {
-            let text = default_prompt(name).unwrap_or_default();
+            let text = builtin_named(name)
+                .map(|(_, text)| text)
+                .unwrap_or_default();
             assert!(text.contains("{user_input}"), "{name}");
         }
-        assert!(default_prompt("nope").is_none());
-        assert!(default_prompt(DEFAULT_PROMPT).is_some_and(|t| t.contains("{COMMANDS}")));
+        assert!(builtin_named("nope").is_none());
+        assert!(
+            builtin_named(DEFAULT_PROMPT)
+                .map(|(_, text)| text)
+                .is_some_and(|t| t.contains("{COMMANDS}"))
+        );
     }
 }

@@ -124,10 +124,20 @@ impl Prompts<'_> {
         {
             return Some(Found::Own(row));
         }
-        builtin::DEFAULTS
+        let (name, text) = builtin::DEFAULTS
             .iter()
-            .find(|(name, _)| builtin_id(name) == id)
-            .map(|(name, text)| Found::Builtin(name, text))
+            .find(|(name, _)| builtin_id(name) == id)?;
+        // A built-in the user changed is their version, by either id.
+        Some(
+            match prompts
+                .0
+                .iter()
+                .find(|row| row.category == builtin::CATEGORY && row.name == *name)
+            {
+                Some(row) => Found::Own(row),
+                None => Found::Builtin(name, text),
+            },
+        )
     }
 
     fn overridden(prompts: &UserPrompts, name: &str) -> bool {
@@ -162,14 +172,20 @@ impl Prompts<'_> {
     ) -> Result<Option<String>, AppError> {
         let own = self.own(uow, user)?;
         let name = name.trim();
+        // A built-in's name in any case means the built-in (or the user's version of it).
+        let builtin = builtin::builtin_named(name);
+        let wanted = match builtin {
+            Some((canonical, _)) if category == builtin::CATEGORY => canonical,
+            _ => name,
+        };
         if let Some(row) = own
             .0
             .iter()
-            .find(|row| row.category == category && row.name == name)
+            .find(|row| row.category == category && row.name == wanted)
         {
             return Ok(Some(row.content.clone()));
         }
-        Ok(builtin::default_prompt(name).map(str::to_owned))
+        Ok(builtin.map(|(_, text)| text.to_owned()))
     }
 
     /// `GET /v1/prompts?prompt_category=`: the category's prompts, the caller's first, then
