@@ -296,6 +296,69 @@ async fn main() -> anyhow::Result<()> {
         );
     }
 
+    // Chains: a chain of 5 prompt steps run one at a time, against 5 direct completions.
+    let agent_id = agents["agents"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    client
+        .post(format!("{base}/v1/chain"))
+        .header("Authorization", &*token)
+        .json(&json!({"chain_name": "Bench"}))
+        .send()
+        .await?;
+    for _ in 0..5 {
+        let step = json!({"agent_id": agent_id, "prompt_type": "Prompt",
+                          "prompt": {"prompt_name": "Chat", "user_input": "{user_input}"}});
+        let added = client
+            .post(format!("{base}/v1/chain/Bench/step"))
+            .header("Authorization", &*token)
+            .json(&step)
+            .send()
+            .await?;
+        anyhow::ensure!(added.status().is_success(), "add step: {}", added.status());
+    }
+    let runs = (requests / 8).max(10);
+    let mut chain_times = Vec::with_capacity(runs);
+    let mut direct_times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let started = Instant::now();
+        let ran = client
+            .post(format!("{base}/v1/chain/Bench/run"))
+            .header("Authorization", &*token)
+            .json(&json!({"prompt": "What should I pack for Lisbon?"}))
+            .send()
+            .await?;
+        anyhow::ensure!(ran.status().is_success(), "run: {}", ran.status());
+        ran.bytes().await?;
+        chain_times.push(started.elapsed().as_micros() as u64);
+        let chat_body = fake
+            .bodies()
+            .last()
+            .cloned()
+            .context("a chain step's body")?;
+        let started = Instant::now();
+        client
+            .post(&*direct_url)
+            .json(&chat_body)
+            .send()
+            .await?
+            .bytes()
+            .await?;
+        direct_times.push(started.elapsed().as_micros() as u64);
+    }
+    chain_times.sort_unstable();
+    direct_times.sort_unstable();
+    let (run, direct) = (
+        percentile(&chain_times, 0.5),
+        percentile(&direct_times, 0.5),
+    );
+    println!(
+        "chain of 5 prompt steps, one run at a time: p50 {run:.2} ms (p99 {:.2}); one direct completion p50 {direct:.3} ms; overhead per step {:.2} ms",
+        percentile(&chain_times, 0.99),
+        (run - 5.0 * direct) / 5.0
+    );
+
     // Memory per open stream: 200 streams held open by the stalling model.
     let stall = {
         let mut body = ours.clone();
