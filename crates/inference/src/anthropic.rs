@@ -12,7 +12,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::openai::sensitive;
-use crate::retry::{self, RetryPolicy};
+use crate::retry::RetryPolicy;
+use crate::wire::Wire;
 use crate::{
     ChatMessage, ChatModel, ChatRequest, Chunk, ChunkStream, Completion, Endpoint, ProviderError,
     Role, Timeouts, Usage,
@@ -30,9 +31,6 @@ const DEFAULT_MAX_TOKENS: u32 = 4096;
 /// The user turn put before a conversation that starts with the assistant (Anthropic
 /// requires the first turn to be the user's).
 const OPENING: &str = "(The conversation begins.)";
-
-/// Bytes of an error body kept for its message.
-const ERROR_BODY_BYTES: usize = 4096;
 
 /// A model behind Anthropic's Messages API.
 #[derive(Debug, Clone)]
@@ -97,90 +95,35 @@ impl Anthropic {
         body
     }
 
+    /// What every client shares ([`crate::wire`]), for one call.
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            name: &self.name,
+            api_key: self.api_key.as_deref(),
+            timeouts: self.timeouts,
+            retry: self.retry,
+        }
+    }
+
     /// The response to `body` once its status is a success, retrying what is transient.
     async fn send(&self, body: &Value) -> Result<reqwest::Response, ProviderError> {
-        let mut attempt = 0;
-        loop {
-            match self.send_once(body).await {
-                Ok(response) => return Ok(response),
-                Err((error, retry_after))
-                    if error.is_transient() && attempt < self.retry.retries =>
-                {
-                    attempt += 1;
-                    let wait = self.retry.wait(attempt, retry_after);
-                    tracing::debug!(provider = %self.name, %error, ?wait, attempt, "retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err((error, _)) => return Err(error),
+        let build = || {
+            let request = self
+                .endpoint
+                .client()
+                .post(self.endpoint.url("messages"))
+                .header("anthropic-version", API_VERSION)
+                .json(body);
+            match &self.api_key {
+                Some(key) => request.header("x-api-key", sensitive(key)),
+                None => request,
             }
-        }
-    }
-
-    async fn send_once(
-        &self,
-        body: &Value,
-    ) -> Result<reqwest::Response, (ProviderError, Option<Duration>)> {
-        let mut request = self
-            .endpoint
-            .client()
-            .post(self.endpoint.url("messages"))
-            .header("anthropic-version", API_VERSION)
-            .json(body);
-        if let Some(key) = &self.api_key {
-            request = request.header("x-api-key", sensitive(key));
-        }
-        let response = tokio::time::timeout(self.timeouts.response, request.send())
-            .await
-            .map_err(|_| (self.timeout(self.timeouts.response), None))?
-            .map_err(|error| (self.transport(&error), None))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry::retry_after(response.headers());
-        let message = self.error_message(response).await;
-        let (provider, status) = (self.name.clone(), status.as_u16());
-        // 529 is Anthropic's "overloaded": a server failure like the other 5xx.
-        let error = match status {
-            401 | 403 => ProviderError::Unauthorized { provider, status },
-            429 => ProviderError::RateLimited { provider },
-            500..=599 => ProviderError::Unavailable { provider, status },
-            _ => ProviderError::BadRequest {
-                provider,
-                status,
-                message,
-            },
         };
-        Err((error, retry_after))
+        self.wire().send(build, |_, _| false).await
     }
 
-    /// The provider's message from an error body (`error.message`, or the text), cut short
-    /// and with the key masked should the provider echo it.
-    async fn error_message(&self, response: reqwest::Response) -> String {
-        let mut bytes = Vec::new();
-        let mut body = response.bytes_stream();
-        while bytes.len() < ERROR_BODY_BYTES {
-            match tokio::time::timeout(self.timeouts.idle, body.next()).await {
-                Ok(Some(Ok(piece))) => bytes.extend_from_slice(&piece),
-                _ => break,
-            }
-        }
-        bytes.truncate(ERROR_BODY_BYTES);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let message = serde_json::from_str::<Value>(&text)
-            .ok()
-            .and_then(|v| v["error"]["message"].as_str().map(str::to_owned))
-            .unwrap_or(text);
-        self.masked(&message)
-    }
-
-    /// `message` cut short, with the key masked.
     fn masked(&self, message: &str) -> String {
-        let mut message: String = message.trim().chars().take(300).collect();
-        if let Some(key) = &self.api_key {
-            message = message.replace(key.as_str(), "***");
-        }
-        message
+        self.wire().masked(message)
     }
 
     /// The error an `error` event of a stream reports.
@@ -205,34 +148,15 @@ impl Anthropic {
     }
 
     fn timeout(&self, after: Duration) -> ProviderError {
-        ProviderError::Timeout {
-            provider: self.name.clone(),
-            after,
-        }
+        self.wire().timeout(after)
     }
 
     fn transport(&self, error: &reqwest::Error) -> ProviderError {
-        if error.is_timeout() {
-            return self.timeout(self.timeouts.connect);
-        }
-        // The innermost cause says why (refused, DNS, an address the rules refuse).
-        let mut reason = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            reason = cause.to_string();
-            source = cause.source();
-        }
-        ProviderError::Unreachable {
-            provider: self.name.clone(),
-            reason,
-        }
+        self.wire().transport(error)
     }
 
     fn malformed(&self, reason: impl Into<String>) -> ProviderError {
-        ProviderError::Malformed {
-            provider: self.name.clone(),
-            reason: reason.into(),
-        }
+        self.wire().malformed(reason)
     }
 }
 

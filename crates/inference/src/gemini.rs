@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 
 use crate::azure::encode;
 use crate::openai::sensitive;
-use crate::retry::{self, RetryPolicy};
+use crate::retry::RetryPolicy;
+use crate::wire::{ErrorBody, Wire};
 use crate::{
     ChatMessage, ChatModel, ChatRequest, Chunk, ChunkStream, Completion, Endpoint, ProviderError,
     Role, Timeouts, Usage,
@@ -21,9 +22,6 @@ use crate::{
 
 /// Google's own base URL.
 pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com/v1beta";
-
-/// Bytes of an error body kept for its message.
-const ERROR_BODY_BYTES: usize = 4096;
 
 /// A model behind the Gemini API.
 #[derive(Debug, Clone)]
@@ -95,96 +93,44 @@ impl Gemini {
         body
     }
 
+    /// What every client shares ([`crate::wire`]), for one call.
+    fn wire(&self) -> Wire<'_> {
+        Wire {
+            name: &self.name,
+            api_key: self.api_key.as_deref(),
+            timeouts: self.timeouts,
+            retry: self.retry,
+        }
+    }
+
     /// The response to `body` at `url` once its status is a success, retrying what is
-    /// transient.
+    /// transient. Gemini answers a wrong key with a 400 whose body says so
+    /// (`INVALID_ARGUMENT` about the API key, or the reason `API_KEY_INVALID`).
     async fn send(&self, url: &str, body: &Value) -> Result<reqwest::Response, ProviderError> {
-        let mut attempt = 0;
-        loop {
-            match self.send_once(url, body).await {
-                Ok(response) => return Ok(response),
-                Err((error, retry_after))
-                    if error.is_transient() && attempt < self.retry.retries =>
-                {
-                    attempt += 1;
-                    let wait = self.retry.wait(attempt, retry_after);
-                    tracing::debug!(provider = %self.name, %error, ?wait, attempt, "retrying");
-                    tokio::time::sleep(wait).await;
-                }
-                Err((error, _)) => return Err(error),
+        let build = || {
+            let request = self.endpoint.client().post(url).json(body);
+            match &self.api_key {
+                Some(key) => request.header("x-goog-api-key", sensitive(key)),
+                None => request,
             }
-        }
-    }
-
-    async fn send_once(
-        &self,
-        url: &str,
-        body: &Value,
-    ) -> Result<reqwest::Response, (ProviderError, Option<Duration>)> {
-        let mut request = self.endpoint.client().post(url).json(body);
-        if let Some(key) = &self.api_key {
-            request = request.header("x-goog-api-key", sensitive(key));
-        }
-        let response = tokio::time::timeout(self.timeouts.response, request.send())
-            .await
-            .map_err(|_| (self.timeout(self.timeouts.response), None))?
-            .map_err(|error| (self.transport(&error), None))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(response);
-        }
-        let retry_after = retry::retry_after(response.headers());
-        let (message, bad_key) = self.error_message(response).await;
-        let (provider, status) = (self.name.clone(), status.as_u16());
-        let error = match status {
-            401 | 403 => ProviderError::Unauthorized { provider, status },
-            // Gemini answers a wrong key with a 400.
-            400 if bad_key => ProviderError::Unauthorized { provider, status },
-            429 => ProviderError::RateLimited { provider },
-            500..=599 => ProviderError::Unavailable { provider, status },
-            _ => ProviderError::BadRequest {
-                provider,
-                status,
-                message,
-            },
         };
-        Err((error, retry_after))
-    }
-
-    /// The provider's message from an error body (`error.message`, or the text), cut short
-    /// and with the key masked should the provider echo it; and whether the body says the
-    /// key is wrong (`INVALID_ARGUMENT` about the API key, or the reason `API_KEY_INVALID`).
-    async fn error_message(&self, response: reqwest::Response) -> (String, bool) {
-        let mut bytes = Vec::new();
-        let mut body = response.bytes_stream();
-        while bytes.len() < ERROR_BODY_BYTES {
-            match tokio::time::timeout(self.timeouts.idle, body.next()).await {
-                Ok(Some(Ok(piece))) => bytes.extend_from_slice(&piece),
-                _ => break,
-            }
-        }
-        bytes.truncate(ERROR_BODY_BYTES);
-        let text = String::from_utf8_lossy(&bytes).into_owned();
-        let Ok(value) = serde_json::from_str::<Value>(&text) else {
-            return (self.masked(&text), false);
+        let key_refused = |status: u16, body: &ErrorBody| {
+            let Some(error) = body.json.as_ref().map(|json| &json["error"]) else {
+                return false;
+            };
+            status == 400
+                && ((error["status"] == "INVALID_ARGUMENT" && body.message.contains("API key"))
+                    || error["details"].as_array().is_some_and(|details| {
+                        details
+                            .iter()
+                            .any(|detail| detail["reason"] == "API_KEY_INVALID")
+                    }))
         };
-        let error = &value["error"];
-        let message = error["message"].as_str().unwrap_or(&text);
-        let bad_key = (error["status"] == "INVALID_ARGUMENT" && message.contains("API key"))
-            || error["details"].as_array().is_some_and(|details| {
-                details
-                    .iter()
-                    .any(|detail| detail["reason"] == "API_KEY_INVALID")
-            });
-        (self.masked(message), bad_key)
+        self.wire().send(build, key_refused).await
     }
 
-    /// `message` cut short, with the key masked.
     fn masked(&self, message: &str) -> String {
-        let mut message: String = message.trim().chars().take(300).collect();
-        if let Some(key) = &self.api_key {
-            message = message.replace(key.as_str(), "***");
-        }
-        message
+        self.wire().masked(message)
     }
 
     /// The error an event of a stream reports (`{"error": {code, message, status}}`).
@@ -204,34 +150,15 @@ impl Gemini {
     }
 
     fn timeout(&self, after: Duration) -> ProviderError {
-        ProviderError::Timeout {
-            provider: self.name.clone(),
-            after,
-        }
+        self.wire().timeout(after)
     }
 
     fn transport(&self, error: &reqwest::Error) -> ProviderError {
-        if error.is_timeout() {
-            return self.timeout(self.timeouts.connect);
-        }
-        // The innermost cause says why (refused, DNS, an address the rules refuse).
-        let mut reason = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            reason = cause.to_string();
-            source = cause.source();
-        }
-        ProviderError::Unreachable {
-            provider: self.name.clone(),
-            reason,
-        }
+        self.wire().transport(error)
     }
 
     fn malformed(&self, reason: impl Into<String>) -> ProviderError {
-        ProviderError::Malformed {
-            provider: self.name.clone(),
-            reason: reason.into(),
-        }
+        self.wire().malformed(reason)
     }
 }
 

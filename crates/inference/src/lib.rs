@@ -22,6 +22,7 @@ pub mod openai;
 pub mod retry;
 pub mod select;
 pub mod tokens;
+mod wire;
 
 use std::time::Duration;
 
