@@ -131,6 +131,17 @@ app_tests! {
         }
         assert_eq!(call(&app, Method::POST, &format!("/v1/chain/{chain}/run"), &other, Some(json!({"prompt": "x"}))).await.0, StatusCode::NOT_FOUND);
 
+        // A run that fails records where and why: a step whose prompt was deleted since.
+        let (_, mine) = call(&app, Method::POST, "/v1/prompt", &token, Some(json!({"prompt_name": "Temp", "prompt": "t {user_input}"}))).await;
+        call(&app, Method::POST, "/v1/chain", &token, Some(json!({"chain_name": "Fragile"}))).await;
+        let (status, _) = call(&app, Method::POST, "/v1/chain/Fragile/step", &token, Some(json!({"agent_id": agent, "prompt_type": "Prompt", "prompt": {"prompt_name": "Temp"}}))).await;
+        assert_eq!(status, StatusCode::OK);
+        call(&app, Method::DELETE, &format!("/v1/prompt/{}", mine["id"].as_str().unwrap()), &token, None).await;
+        let (status, _) = call(&app, Method::POST, "/v1/chain/Fragile/run", &token, Some(json!({"prompt": "x"}))).await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        let (_, responses) = call(&app, Method::GET, "/v1/chain/Fragile/responses", &token, None).await;
+        assert_eq!(responses["chain"]["responses"]["1"], "Error: Prompt `Temp` not found", "{responses}");
+
         // Import the reference's chain file, rename, delete.
         let file = json!({"chain_name": "Imported", "steps": [{"step": 1, "agent_name": "AGiXT", "prompt_type": "Command", "prompt": {"command_name": "Get Datetime"}}]});
         let (status, imported) = call(&app, Method::POST, "/v1/chain/import", &token, Some(json!({"chain_name": "Imported", "steps": file}))).await;

@@ -172,47 +172,24 @@ impl Chains<'_> {
                         prompt.insert(key.clone(), value.clone());
                     }
                 }
-                let (label, answer) = match step.prompt_type.as_str() {
-                    "Prompt" => self.prompt_step(run, &agent, prompt).await?,
-                    "Command" => self.command_step(run, &agent, prompt).await?,
-                    _ => {
-                        let name = prompt
-                            .get("chain_name")
-                            .or_else(|| prompt.get("chain"))
-                            .and_then(Value::as_str)
-                            .unwrap_or_default()
-                            .to_owned();
-                        let (caller_, wanted) = (run.caller.clone(), name.clone());
-                        let inner = self
-                            .app
-                            .run(move |app, uow| {
-                                let own = app.chains().own(uow, caller_.user)?;
-                                own.find(&wanted).cloned().ok_or_else(|| {
-                                    AppError::NotFound(format!("Chain `{wanted}` not found"))
-                                })
-                            })
-                            .await?;
-                        let input = prompt
-                            .get("user_input")
-                            .and_then(Value::as_str)
-                            .map(str::to_owned);
-                        let saved = input.map(|i| std::mem::replace(&mut run.user_input, i));
-                        let inner_answers = self
-                            .steps(
-                                run,
-                                inner.row.id,
-                                inner.steps.clone(),
-                                depth.saturating_add(1),
-                            )
-                            .await;
-                        if let Some(saved) = saved {
-                            run.user_input = saved;
-                        }
-                        let text = inner_answers?
-                            .last()
-                            .map(|(_, text)| text.clone())
-                            .unwrap_or_default();
-                        (format!("Chain - {name}"), text)
+                let done = match step.prompt_type.as_str() {
+                    "Prompt" => self.prompt_step(run, &agent, prompt).await,
+                    "Command" => self.command_step(run, &agent, prompt).await,
+                    _ => self.chain_step(run, &prompt, depth).await,
+                };
+                let (label, answer) = match done {
+                    Ok(done) => done,
+                    Err(error) => {
+                        // The run's record says where it stopped and why.
+                        run.responses.push(ResponseRow {
+                            id: DbUuid(uuid::Uuid::new_v4()),
+                            chain_id: chain,
+                            run_id: run.run_id,
+                            step_number: step.step_number,
+                            content: format!("Error: {error}"),
+                            created_at: crate::now_naive(),
+                        });
+                        return Err(error);
                     }
                 };
                 let label = format!("Step {} ({label})", step.step_number);
@@ -231,6 +208,53 @@ impl Chains<'_> {
             }
             Ok(answers)
         })
+    }
+
+    /// A chain step: the chain it names run with this run's state (its `user_input`, when
+    /// it gives one, for its own steps); its last answer.
+    async fn chain_step(
+        &self,
+        run: &mut Run<'_>,
+        prompt: &Map<String, Value>,
+        depth: usize,
+    ) -> Result<(String, String), AppError> {
+        let name = prompt
+            .get("chain_name")
+            .or_else(|| prompt.get("chain"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let (caller_, wanted) = (run.caller.clone(), name.clone());
+        let inner = self
+            .app
+            .run(move |app, uow| {
+                let own = app.chains().own(uow, caller_.user)?;
+                own.find(&wanted)
+                    .cloned()
+                    .ok_or_else(|| AppError::NotFound(format!("Chain `{wanted}` not found")))
+            })
+            .await?;
+        let input = prompt
+            .get("user_input")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        let saved = input.map(|i| std::mem::replace(&mut run.user_input, i));
+        let answers = self
+            .steps(
+                run,
+                inner.row.id,
+                inner.steps.clone(),
+                depth.saturating_add(1),
+            )
+            .await;
+        if let Some(saved) = saved {
+            run.user_input = saved;
+        }
+        let text = answers?
+            .last()
+            .map(|(_, text)| text.clone())
+            .unwrap_or_default();
+        Ok((format!("Chain - {name}"), text))
     }
 
     /// A prompt step: the chat pipeline with the step's arguments as the message's keys.
