@@ -121,7 +121,7 @@ impl Chains<'_> {
             if !store::touch_chain(work.conn(), caller.user, chain_id, crate::now_naive())? {
                 return Err(not_found());
             }
-            let (own, name, steps) = {
+            let (name, steps) = {
                 let mut inner = work.uow();
                 // Inside the unit of work the read model reads through to the database.
                 let own = self.own(&mut inner, caller.user)?;
@@ -133,9 +133,8 @@ impl Chains<'_> {
                 let mut steps = chain.steps.clone();
                 edit(&mut inner, &own, chain, &mut steps)?;
                 let name = chain.row.name.clone();
-                (Arc::clone(&own), name, steps)
+                (name, steps)
             };
-            drop(own);
             if steps.len() > MAX_STEPS {
                 return Err(AppError::BadRequest(format!(
                     "A chain holds at most {MAX_STEPS} steps"
